@@ -1,0 +1,100 @@
+"""The `fleetopt` command line. Exit codes: 0 success, 2 bad input, 1 anything else."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from fleetopt.case import read_case
+from fleetopt.errors import CaseError, SolverError
+from fleetopt.outcome import plan_case, write_plan
+from fleetopt.report import format_plan
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+
+
+def example_case_dir() -> Path:
+    """The bundled example case folder inside the installed package."""
+    return Path(str(resources.files("fleetopt") / "data" / "example"))
+
+
+class _Group(click.Group):
+    """Maps fleetopt's error types to messages and exit codes, with no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CaseError as err:
+            click.echo(f"invalid input ({len(err.problems)} problem(s)):", err=True)
+            for problem in err.problems:
+                click.echo(f"  {problem}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except SolverError as err:
+            click.echo(f"solver error: {err}", err=True)
+            sys.exit(EXIT_FAILURE)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="fleetopt")
+def main() -> None:
+    """Plan inference rack fleets at the lowest cost per token."""
+
+
+@main.command()
+@click.argument("case_dir", type=click.Path(path_type=Path))
+def validate(case_dir: Path) -> None:
+    """Check a case folder and report every problem at once."""
+    case = read_case(case_dir)
+    click.echo(
+        f"{case_dir}: valid ({len(case.racks)} rack types, {len(case.sites)} sites,"
+        f" {len(case.workloads)} workloads, {len(case.throughput)} throughput rows)"
+    )
+
+
+@main.command()
+@click.argument("case_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--solver", "solver_name", default=None, help="highs (default) or scip")
+@click.option("--time-limit", type=float, default=None, help="seconds")
+@click.option("--gap", type=float, default=None, help="relative MIP gap")
+@click.option("--threads", type=int, default=None)
+@click.option("--seed", type=int, default=None)
+def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
+    """Solve a case and write summary.json and the plan tables to OUT."""
+    case = read_case(case_dir)
+    options = case.solver.with_overrides(
+        name=solver_name, time_limit_s=time_limit, relative_gap=gap, threads=threads, seed=seed
+    )
+    outcome = plan_case(case, options)
+    write_plan(outcome, out_dir)
+    click.echo(format_plan(out_dir))
+    if outcome.result.x is None and outcome.summary["status"] == "error":
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+def init(out_dir: Path) -> None:
+    """Write the bundled example case into OUT_DIR."""
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise click.UsageError(f"{out_dir} exists and is not empty")
+    shutil.copytree(example_case_dir(), out_dir, dirs_exist_ok=True)
+    click.echo(
+        f"wrote the example case to {out_dir}; try: fleetopt solve {out_dir} --out runs/example"
+    )
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def show(run_dir: Path) -> None:
+    """Print a readable summary of a run folder."""
+    click.echo(format_plan(run_dir))
+
+
+if __name__ == "__main__":
+    main()
