@@ -308,7 +308,7 @@ def define_supply(index: ModelIndex, layout: Layout, data: ModelData) -> RowBloc
 def _limited_sum(
     name: str, group: np.ndarray, cols: np.ndarray, weights: np.ndarray, limit: np.ndarray
 ) -> RowBlock:
-    """Rows sum_{k in group g} weights[k] * x[cols[k]] <= limit[g], for groups with a finite limit."""
+    """Rows sum_{k in g} weights[k] * x[cols[k]] <= limit[g], for groups with a finite limit."""
     limited = np.flatnonzero(np.isfinite(limit))
     row_of_group = np.full(len(limit), -1)
     row_of_group[limited] = np.arange(len(limited))

@@ -105,7 +105,7 @@ def to_proto(model: LinearModel) -> model_pb2.ModelProto:
 def solve_parameters(
     engine: Engine, options: SolverOptions, is_mip: bool, absolute_gap: float = 0.0
 ) -> parameters_pb2.SolveParametersProto:
-    """MathOpt parameters: time limit, gaps, threads and seed, routed where each back end wants them."""
+    """MathOpt parameters: limits, gaps, threads and seed, each where its back end wants it."""
     params = mo_parameters.SolveParameters(
         time_limit=datetime.timedelta(seconds=options.time_limit_s),
     )
@@ -194,7 +194,6 @@ def _parse_result(
 ) -> Solution:
     term = result.termination
     reason = term.reason
-    primal = term.objective_bounds.primal_bound
     dual = term.objective_bounds.dual_bound
     message = term.detail
     if reason in (
