@@ -483,7 +483,7 @@ def _text_frame(
     if len(seen) != len(header) or "" in seen:
         return None
     text = {
-        name: pd.Series([str(v).strip() for v in body.iloc[:, i]], dtype=object)
+        name: body.iloc[:, i].astype(str).str.strip().astype(object)
         for i, name in enumerate(header)
     }
     return pd.DataFrame(text, index=pd.RangeIndex(len(body)))

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from casekit import OMIT, decode, prefill, rack, site, workload, write_case, write_table
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fleetopt.case import (
     Case,
@@ -688,3 +690,48 @@ def test_with_overrides_reports_every_bad_option() -> None:
         "command line, threads: must be a whole number, got 1.5",
         "command line, seed: must be >= 0, got -2",
     ]
+
+
+# --- no traceback escapes for bad input ----------------------------------------------------
+
+cell_text = st.one_of(
+    st.sampled_from(["", "-1", "0", "1.5", "inf", "nan", "true", "*", ";", "a;;b", "1e400"]),
+    st.text(max_size=12),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    table=st.sampled_from(["racks", "sites", "workloads", "throughput"]),
+    column_index=st.integers(0, 9),
+    text=cell_text,
+)
+def test_any_cell_text_gives_a_case_or_a_case_error(
+    tmp_path_factory: pytest.TempPathFactory, table: str, column_index: int, text: str
+) -> None:
+    rows = {"racks": [rack()], "sites": [site()], "workloads": [workload()],
+            "throughput": [prefill(), decode()]}  # fmt: skip
+    row = rows[table][-1]
+    column = list(row)[column_index % len(row)]
+    rows[table][-1] = {**row, column: text}
+    folder = write_case(tmp_path_factory.mktemp("fuzz"), **rows)
+    try:
+        read_case(folder)
+    except CaseError as exc:
+        assert exc.problems
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=60))
+def test_any_case_yaml_gives_a_case_or_a_case_error(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    folder = write_case(tmp_path_factory.mktemp("fuzz"), config_text=text)
+    try:
+        read_case(folder)
+    except CaseError as exc:
+        assert exc.problems
