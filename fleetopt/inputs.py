@@ -20,13 +20,16 @@ class Multipliers:
 
     `demand` is growth x workload factor per workload; `energy_price` and `power_cap` are
     per site (the region's energy factor already mapped to its sites); `supply` is
-    1 - cut per rack type.
+    1 - cut per rack type. `growth` and `region_energy` keep the draws they were made
+    from (the shared growth factor; the energy factor per region), for the draws table.
     """
 
     demand: np.ndarray
     energy_price: np.ndarray
     power_cap: np.ndarray
     supply: np.ndarray
+    growth: float = 1.0
+    region_energy: np.ndarray | None = None
 
     @classmethod
     def ones(cls, index: ModelIndex) -> Multipliers:

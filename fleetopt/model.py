@@ -213,18 +213,24 @@ def define_serve(index: ModelIndex, layout: Layout) -> RowBlock:
 def define_phase(index: ModelIndex, layout: Layout, data: ModelData) -> RowBlock:
     """phase: sum_r tp[r, w, p] * y[s, r, w, p] >= D[w, p] * f[s, w]   for (s, w) in SW, p in P_w.
 
-    Each row is divided by D[w, p] > 0, so f enters with -1 and y with tp / D.
+    Each row is divided by the forecast demand D0[w, p] > 0, so y enters with tp / D0 and
+    f with -D / D0: a scenario's demand changes only the f coefficients, which keeps
+    re-solves cheap (fleetopt.resolve).
     """
     swp = index.swp
+    wp_of_row = swp["wp"].to_numpy()
     y_swp = index.y["swp"].to_numpy()
-    demand = data.demand_tokens_per_s[swp["wp"].to_numpy()]
+    forecast = index.wp["demand_tokens_per_s"].to_numpy()[wp_of_row]
     n_rows = len(swp)
     return RowBlock(
         name="phase",
         row=np.concatenate([y_swp, np.arange(n_rows)]),
         col=np.concatenate([_cols(layout.y), layout.f.start + swp["sw"].to_numpy()]),
         val=np.concatenate(
-            [index.y["tp_tokens_per_s"].to_numpy() / demand[y_swp], -np.ones(n_rows)]
+            [
+                index.y["tp_tokens_per_s"].to_numpy() / forecast[y_swp],
+                -data.demand_tokens_per_s[wp_of_row] / forecast,
+            ]
         ),
         lb=np.zeros(n_rows),
         ub=np.full(n_rows, np.inf),

@@ -82,3 +82,69 @@ def format_plan(run_dir: str | Path) -> str:
         lines += [f"  {w.workload}: {w.unmet_share:.1%} unmet" for w in short.itertuples()]
     lines += [f"\nwarning: {w}" for w in summary["warnings"]]
     return "\n".join(lines)
+
+
+def _dist_line(label: str, dist: dict, money: bool = True) -> str:
+    fmt = _money if money else (lambda v: _num(v))
+    se = f" ± {fmt(dist['se'])}" if dist.get("se") is not None else ""
+    return (
+        f"  {label:<26} mean {fmt(dist['mean'])}{se}, p5 {fmt(dist['p5'])},"
+        f" p50 {fmt(dist['p50'])}, p95 {fmt(dist['p95'])}, CVaR {fmt(dist['cvar'])}"
+    )
+
+
+def format_scenarios(run_dir: str | Path) -> str:
+    """A sweep, evaluate or robust run: distributions per plan, rack and site use."""
+    run = Path(run_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    kind = summary["kind"]
+    lines = [
+        f"{kind} of case {summary['case']}: {summary['scenarios']} scenarios, seed"
+        f" {summary['seed']}, CVaR at alpha {summary['alpha']}"
+    ]
+    if kind == "robust":
+        vss = summary["value_of_stochastic_solution_usd_per_year"]
+        evpi = summary["expected_value_of_perfect_information_usd_per_year"]
+        lines += [
+            f"  chosen plan: {summary['chosen_plan']} (by {summary['criterion']} total cost)",
+            f"  value of the stochastic solution {_money(vss['mean'])}"
+            f" ± {_money(vss['se'])} per year",
+            f"  expected value of perfect information {_money(evpi['mean'])}"
+            f" ± {_money(evpi['se'])} per year",
+        ]
+        plans = summary["candidates"]
+    else:
+        plans = summary["plans"]
+        if summary["errors"]:
+            lines.append(f"  {summary['errors']} scenario(s) ended in error: see results.parquet")
+    for plan, stats in plans.items():
+        statuses = ", ".join(f"{k} {v}" for k, v in stats["status_counts"].items())
+        lines += [
+            f"\nplan {plan} ({statuses})",
+            _dist_line("cost per million tokens", stats["cost_per_mtok_usd"]),
+            _dist_line("total cost per year", stats["total_cost_usd_per_year"]),
+            f"  P(unmet demand > 1%)       {_num(stats['probability_unmet_above_1pct'], '{:.1%}')}",
+        ]
+    if summary.get("rack_types"):
+        lines.append("\nrack types in the best mix (share of scenarios; total count p5/p50/p95):")
+        lines += [
+            f"  {rack:<18} {r['share_of_scenarios']:6.1%}   {r['p5']:,.0f} / {r['p50']:,.0f}"
+            f" / {r['p95']:,.0f}"
+            for rack, r in summary["rack_types"].items()
+        ]
+    if summary.get("sites"):
+        lines.append("\nsite power-cap utilisation p5/p50/p95:")
+        lines += [
+            f"  {site:<18} {u['p5']:.0%} / {u['p50']:.0%} / {u['p95']:.0%}"
+            for site, u in summary["sites"].items()
+        ]
+    return "\n".join(lines)
+
+
+def format_run(run_dir: str | Path) -> str:
+    """Whatever kind of run folder this is, in readable form."""
+    run = Path(run_dir)
+    if not (run / "summary.json").exists():
+        return f"{run}: incomplete run (no summary.json)"
+    kind = json.loads((run / "summary.json").read_text()).get("kind")
+    return format_scenarios(run) if kind else format_plan(run)

@@ -55,7 +55,7 @@ class Engine(enum.StrEnum):
     GLOP = "glop"
 
 
-_SOLVER_TYPE = {
+SOLVER_TYPE = {
     Engine.HIGHS: parameters_pb2.SOLVER_TYPE_HIGHS,
     Engine.SCIP: parameters_pb2.SOLVER_TYPE_GSCIP,
     Engine.GLOP: parameters_pb2.SOLVER_TYPE_GLOP,
@@ -125,48 +125,26 @@ def solve_parameters(
     return params.to_proto()
 
 
-def solve_proto(
-    proto: model_pb2.ModelProto,
-    n_variables: int,
-    is_mip: bool,
-    options: SolverOptions,
-    *,
-    engine: Engine | None = None,
-    hint: np.ndarray | None = None,
-    absolute_gap: float = 0.0,
-) -> Solution:
-    """Solve a ModelProto; raise SolverError with the solver's own message if it fails.
+def model_parameters(
+    model: LinearModel, hint: np.ndarray | None
+) -> model_parameters_pb2.ModelSolveParametersProto:
+    """Model-specific parameters: the plan we already know, as a solution hint.
 
-    `absolute_gap` (scaled objective units) also counts as a proof of optimality: a
-    Dinkelbach step's optimum is near zero, where a relative gap means nothing.
+    The hint is clipped into this model's bounds (a scenario may have moved them) and
+    given only to MILPs.
     """
-    engine = engine or engine_for(options)
-    model_params = model_parameters_pb2.ModelSolveParametersProto()
-    if hint is not None and is_mip:
+    params = model_parameters_pb2.ModelSolveParametersProto()
+    if hint is not None and model.is_mip:
+        hint = np.clip(hint, model.lb, model.ub)
         keep = np.flatnonzero(hint)
-        model_params.solution_hints.append(
+        params.solution_hints.append(
             model_parameters_pb2.SolutionHintProto(
                 variable_values=sparse_containers_pb2.SparseDoubleVectorProto(
                     ids=keep.tolist(), values=hint[keep].tolist()
                 )
             )
         )
-    started = time.perf_counter()
-    try:
-        result = core_solver.solve(
-            proto,
-            _SOLVER_TYPE[engine],
-            parameters_pb2.SolverInitializerProto(),
-            solve_parameters(engine, options, is_mip, absolute_gap),
-            model_params,
-            None,
-            callback_pb2.CallbackRegistrationProto(),
-            None,
-            None,
-        )
-    except StatusNotOk as err:  # 9.15 masks these behind an AttributeError; unwrap here
-        raise SolverError(f"{engine.value}: {getattr(err, 'message', None) or err}") from None
-    return _parse_result(result, n_variables, time.perf_counter() - started, absolute_gap)
+    return params
 
 
 def solve_model(
@@ -177,19 +155,32 @@ def solve_model(
     hint: np.ndarray | None = None,
     absolute_gap: float = 0.0,
 ) -> Solution:
-    """Build the proto of `model` and solve it."""
-    return solve_proto(
-        to_proto(model),
-        model.n_variables,
-        model.is_mip,
-        options,
-        engine=engine,
-        hint=hint,
-        absolute_gap=absolute_gap,
-    )
+    """Solve `model` once; raise SolverError with the solver's own message if it fails.
+
+    `absolute_gap` (scaled objective units) also counts as a proof of optimality: a
+    Dinkelbach step's optimum is near zero, where a relative gap means nothing.
+    """
+    engine = engine or engine_for(options)
+    proto = to_proto(model)
+    started = time.perf_counter()
+    try:
+        result = core_solver.solve(
+            proto,
+            SOLVER_TYPE[engine],
+            parameters_pb2.SolverInitializerProto(),
+            solve_parameters(engine, options, model.is_mip, absolute_gap),
+            model_parameters(model, hint),
+            None,
+            callback_pb2.CallbackRegistrationProto(),
+            None,
+            None,
+        )
+    except StatusNotOk as err:  # 9.15 masks these behind an AttributeError; unwrap here
+        raise SolverError(f"{engine.value}: {getattr(err, 'message', None) or err}") from None
+    return parse_result(result, model.n_variables, time.perf_counter() - started, absolute_gap)
 
 
-def _parse_result(
+def parse_result(
     result: result_pb2.SolveResultProto, n_variables: int, seconds: float, absolute_gap: float
 ) -> Solution:
     term = result.termination

@@ -71,3 +71,89 @@ def write_folder_atomic(
         if tmp.exists():
             shutil.rmtree(tmp)
     return out
+
+
+SCENARIO_TABLES = ("results", "mix", "sites", "scenarios")
+SUCCESS_MARKER = "_SUCCESS"
+
+
+class RunFolderError(Exception):
+    """An output folder that cannot be used for this run (it holds a different one)."""
+
+
+class ScenarioStore:
+    """A scenario run's folder, written as chunks finish and completed at the very end.
+
+    Layout while running: `run.json` (status `running` and the run's parameters) and
+    `parts/<table>/chunk-NNNNNN.parquet`, each written atomically, `results` last, so a
+    chunk counts as finished only once all its tables are down. At the end the parts are
+    streamed into `<table>.parquet` one file at a time (driver memory stays flat),
+    `summary.json` is written, `run.json` says `succeeded`, and `_SUCCESS` comes last.
+    A folder without `_SUCCESS` is incomplete, whatever else it holds.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, params: Mapping):
+        self.root = Path(out_dir)
+        self.params = dict(params)
+        manifest = self.root / "run.json"
+        if manifest.exists():
+            previous = json.loads(manifest.read_text())
+            if previous.get("params") != json.loads(json.dumps(self.params)):
+                raise RunFolderError(
+                    f"{self.root} holds a different run (its parameters differ); "
+                    "use another --out or remove it"
+                )
+        elif self.root.exists() and any(self.root.iterdir()):
+            raise RunFolderError(f"{self.root} exists and is not a fleetopt scenario run")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def complete(self) -> bool:
+        return (self.root / SUCCESS_MARKER).exists()
+
+    def start(self) -> None:
+        self._manifest("running")
+
+    def finished_chunks(self) -> set[int]:
+        parts = self.root / "parts" / "results"
+        return {int(p.stem.split("-")[1]) for p in parts.glob("chunk-*.parquet")}
+
+    def write_chunk(self, number: int, tables: Mapping[str, pd.DataFrame]) -> None:
+        for name in (*(t for t in SCENARIO_TABLES if t != "results"), "results"):
+            write_parquet_atomic(
+                self.root / "parts" / name / f"chunk-{number:06d}.parquet", tables[name]
+            )
+
+    def merge(self) -> None:
+        """Stream every table's parts, in chunk order, into one Parquet file."""
+        for name in SCENARIO_TABLES:
+            parts = sorted((self.root / "parts" / name).glob("chunk-*.parquet"))
+            target = self.root / f"{name}.parquet"
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            writer = None
+            try:
+                for part in parts:
+                    table = pq.read_table(part)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                if writer is not None:
+                    writer.close()
+                    os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    def finish(self, summary: Mapping) -> None:
+        write_json_atomic(self.root / "summary.json", summary)
+        self._manifest("succeeded")
+        (self.root / SUCCESS_MARKER).write_text("")
+        shutil.rmtree(self.root / "parts", ignore_errors=True)
+
+    def fail(self, reason: str) -> None:
+        self._manifest("failed", reason)
+
+    def _manifest(self, status: str, reason: str | None = None) -> None:
+        payload = {"status": status, "params": self.params}
+        if reason:
+            payload["reason"] = reason
+        write_json_atomic(self.root / "run.json", payload)

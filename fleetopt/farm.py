@@ -1,0 +1,121 @@
+"""Farm scenario chunks out to Ray workers and hand each finished chunk back in order of arrival.
+
+- The job goes into the object store once; each worker process prepares it once (index,
+  live solvers) and keeps it in a process-level cache keyed by the job's digest, so a
+  chunk costs only its solves.
+- At most `workers` chunks run at once; finished chunks stream back through `ray.wait`.
+- A chunk whose task crashes or raises is retried by Ray (`max_retries`, exceptions
+  included). If it still fails, its scenarios are re-run one task each in isolation, where
+  a scenario that fails gets an `error` row with the reason: nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import ray
+from tqdm import tqdm
+
+from fleetopt.index import build_index
+from fleetopt.scenario_solve import ChunkResult, PreparedJob, ScenarioJob, error_rows, solve_chunk
+
+CHUNK_RETRIES = 2
+
+_PREPARED: dict[str, PreparedJob] = {}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A numbered slice of the scenarios; its number names its output part."""
+
+    number: int
+    scenarios: list[int]
+
+
+def chunks_of(n_scenarios: int, chunk_size: int) -> list[Chunk]:
+    return [
+        Chunk(i, list(range(start, min(start + chunk_size, n_scenarios))))
+        for i, start in enumerate(range(0, n_scenarios, chunk_size))
+    ]
+
+
+def connect(address: str | None, workers: int) -> dict:
+    """Join a cluster (`auto`, an address, or RAY_ADDRESS), or start an embedded local Ray.
+
+    Returns the cluster's resources, for run manifests.
+    """
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(
+                num_cpus=max(workers, 1),
+                include_dashboard=False,
+                log_to_driver=False,
+                object_store_memory=256 * 1024**2,
+            )
+    return {k: float(v) for k, v in ray.cluster_resources().items()}
+
+
+def _prepared(job_box: list, key: str) -> PreparedJob:
+    if key not in _PREPARED:
+        _PREPARED.clear()  # one job at a time per worker keeps memory bounded
+        _PREPARED[key] = PreparedJob(ray.get(job_box[0]))
+    return _PREPARED[key]
+
+
+@ray.remote(num_cpus=1, max_retries=CHUNK_RETRIES, retry_exceptions=True)
+def _chunk_task(job_box: list, key: str, scenarios: list[int], isolate: bool) -> ChunkResult:
+    # The job's ref is boxed in a list so Ray does not fetch it for every task.
+    return solve_chunk(_prepared(job_box, key), scenarios, isolate)
+
+
+def run_chunks(
+    job: ScenarioJob,
+    chunks: Sequence[Chunk],
+    workers: int,
+    on_chunk: Callable[[Chunk, ChunkResult], None],
+    *,
+    progress_label: str = "scenarios",
+) -> None:
+    """Solve every chunk on Ray, calling `on_chunk` on the driver as each one finishes."""
+    job_box = [ray.put(job)]
+    key = job.key()
+    pending = list(reversed(chunks))
+    in_flight: dict[ray.ObjectRef, Chunk] = {}
+    total = sum(len(c.scenarios) for c in chunks)
+    with tqdm(total=total, unit="scen", desc=progress_label, mininterval=1.0) as bar:
+        while pending or in_flight:
+            while pending and len(in_flight) < workers:
+                chunk = pending.pop()
+                in_flight[_chunk_task.remote(job_box, key, chunk.scenarios, False)] = chunk
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in done:
+                chunk = in_flight.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError:
+                    result = _isolated(job, job_box, key, chunk.scenarios)
+                on_chunk(chunk, result)
+                bar.update(len(chunk.scenarios))
+
+
+def _isolated(job: ScenarioJob, job_box: list, key: str, scenarios: Iterable[int]) -> ChunkResult:
+    """Re-run a failed chunk one scenario per task; what still fails becomes error rows."""
+    refs = {s: _chunk_task.remote(job_box, key, [s], True) for s in scenarios}
+    parts = []
+    for scenario, ref in refs.items():
+        try:
+            parts.append(ray.get(ref))
+        except ray.exceptions.RayError as again:
+            reason = f"failed after {CHUNK_RETRIES} retries: {_first_line(again)}"
+            parts.append(error_rows(job, scenario, reason, build_index(job.case)))
+    return ChunkResult.concat(parts)
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__

@@ -1,0 +1,314 @@
+"""The work of one scenario, without Ray: draw it, solve it, turn it into rows.
+
+`ScenarioJob` says what every scenario of a run solves: the full model (sweep, wait and
+see) or the placement LP of fixed plans (evaluate). A worker prepares a job once
+(`PreparedJob`: the index, a live solver per plan) and then solves scenario after
+scenario with it, changing only numbers (fleetopt.resolve).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import pickle
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from fleetopt.case import Case, Objective, SolverOptions
+from fleetopt.errors import SolverError
+from fleetopt.index import ModelIndex, build_index
+from fleetopt.inputs import model_data
+from fleetopt.model import OBJECTIVE_SCALE, build_model
+from fleetopt.plan import solve_plan
+from fleetopt.resolve import Resolver
+from fleetopt.results import avg_it_kw_by_site, clean_solution, cost_parts
+from fleetopt.scenarios import draw, draws_table
+from fleetopt.solve import Engine, SolveStatus, engine_for
+
+WAIT_AND_SEE = "wait-and-see"
+
+
+class Mode(enum.StrEnum):
+    SWEEP = "sweep"
+    EVALUATE = "evaluate"
+
+
+@dataclass(frozen=True)
+class ScenarioJob:
+    """Everything a worker needs to solve any scenario of a run.
+
+    `plans` (evaluate): plan id -> rack counts per `sr` row of the case's index.
+    `hint` (sweep): a solution vector to warm-start each scenario's MILP from.
+    `lp_engine`: the back end for evaluate LPs (GLOP re-solves in place from its basis).
+    """
+
+    case: Case
+    mode: Mode
+    options: SolverOptions
+    plans: dict[str, np.ndarray] = field(default_factory=dict)
+    hint: np.ndarray | None = None
+    lp_engine: Engine = Engine.GLOP
+
+    def key(self) -> str:
+        """A digest naming this job, for worker-side caches and resume checks."""
+        return hashlib.sha256(pickle.dumps(self)).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """Rows produced by a chunk of scenarios, one DataFrame per output table."""
+
+    results: pd.DataFrame
+    mix: pd.DataFrame
+    sites: pd.DataFrame
+    draws: pd.DataFrame
+
+    @staticmethod
+    def concat(parts: list[ChunkResult]) -> ChunkResult:
+        return ChunkResult(
+            *(pd.concat([getattr(p, f) for p in parts], ignore_index=True) for f in _FIELDS)
+        )
+
+
+_FIELDS = ("results", "mix", "sites", "draws")
+
+
+class PreparedJob:
+    """A job made ready on one worker: index built once, a live solver per plan."""
+
+    def __init__(self, job: ScenarioJob):
+        self.job = job
+        self.index: ModelIndex = build_index(job.case)
+        self._resolvers: dict[str, Resolver] = {}
+        self._sweep_resolver = Resolver(engine_for(job.options), job.options)
+
+    def solve_scenario(self, scenario: int) -> ChunkResult:
+        """Draw scenario `scenario` and solve it for every plan of the job."""
+        mult = draw(self.index, self.job.case.uncertainty, scenario)
+        data = model_data(self.index, mult)
+        draws = draws_table(self.index, scenario, mult)
+        if self.job.mode is Mode.SWEEP:
+            rows = [self._sweep(scenario, data)]
+        else:
+            rows = [self._evaluate(scenario, plan, data) for plan in self.job.plans]
+        return ChunkResult(
+            results=pd.DataFrame([r[0] for r in rows]),
+            mix=pd.concat([r[1] for r in rows], ignore_index=True),
+            sites=pd.concat([r[2] for r in rows], ignore_index=True),
+            draws=draws,
+        )
+
+    def _sweep(self, scenario: int, data):
+        case = self.job.case
+        started = time.perf_counter()
+        if case.objective is Objective.MIN_COST_PER_TOKEN:
+            result = solve_plan(self.index, case, data, self.job.options, hint=self.job.hint)
+            model, x, status, objective, gap = (
+                result.model,
+                result.x,
+                result.status,
+                result.objective,
+                result.gap,
+            )
+            build_s, solve_s = result.build_seconds, result.solve_seconds
+        else:
+            model = build_model(self.index, case, data)
+            build_s = time.perf_counter() - started
+            solution = self._sweep_resolver.solve(model, hint=self.job.hint)
+            x, status, gap = solution.x, solution.status, solution.gap
+            objective = solution.objective / OBJECTIVE_SCALE
+            solve_s = solution.seconds
+        return self._rows(
+            scenario, WAIT_AND_SEE, data, model, x, status, objective, gap, build_s, solve_s
+        )
+
+    def _evaluate(self, scenario: int, plan: str, data):
+        started = time.perf_counter()
+        model = build_model(self.index, self.job.case, data, fixed_counts=self.job.plans[plan])
+        build_s = time.perf_counter() - started
+        resolver = self._resolvers.setdefault(plan, Resolver(self.job.lp_engine, self.job.options))
+        solution = resolver.solve(model)
+        return self._rows(
+            scenario,
+            plan,
+            data,
+            model,
+            solution.x,
+            solution.status,
+            solution.objective / OBJECTIVE_SCALE,
+            solution.gap,
+            build_s,
+            solution.seconds,
+        )
+
+    def _rows(self, scenario, plan, data, model, x, status, objective, gap, build_s, solve_s):
+        index = self.index
+        row = {
+            "scenario": scenario,
+            "plan": plan,
+            "status": status.value,
+            "objective": objective if x is not None else np.nan,
+            "mip_gap": gap,
+            "solver": (
+                self.job.lp_engine if self.job.mode is Mode.EVALUATE else self.job.options.name
+            ).value,
+            "solve_seconds": solve_s,
+            "build_seconds": build_s,
+            "message": "",
+        }
+        if x is None:
+            row["message"] = f"no solution: {status.value}"
+            return row, _empty_mix(), _empty_sites()
+        x = clean_solution(model, x)
+        row.update(cost_parts(index, data, model, x))
+        row["total_cost_usd_per_year"] = (
+            row["fleet_cost_usd_per_year"] + row["penalty_cost_usd_per_year"]
+        )
+        demanded = model.costs.tokens_per_year.sum()
+        served = model.costs.tokens_per_year @ (1.0 - x[model.layout.m])
+        row["unmet_share"] = 1.0 - served / demanded if demanded > 0 else 0.0
+        counts = x[model.layout.n]
+        owned = counts > 0
+        mix = pd.DataFrame(
+            {
+                "scenario": scenario,
+                "plan": plan,
+                "site": index.sites["site"].to_numpy()[index.sr["s"].to_numpy()[owned]],
+                "rack_type": index.racks["rack_type"].to_numpy()[index.sr["r"].to_numpy()[owned]],
+                "count": counts[owned].astype(np.int64),
+            }
+        )
+        pue = index.sites["pue"].to_numpy()
+        power_kw = index.racks["power_kw"].to_numpy(dtype=float)[index.sr["r"].to_numpy()]
+        powered_mw = (
+            pue
+            * np.bincount(index.sr["s"].to_numpy(), x[model.layout.a] * power_kw, index.n_sites)
+            / 1000.0
+        )
+        sites = pd.DataFrame(
+            {
+                "scenario": scenario,
+                "plan": plan,
+                "site": index.sites["site"].to_numpy(),
+                "power_mw": powered_mw,
+                "power_cap_mw": data.power_cap_mw,
+                "avg_facility_mw": pue * avg_it_kw_by_site(index, model, x) / 1000.0,
+            }
+        )
+        return row, mix, sites
+
+
+def error_rows(
+    job: ScenarioJob, scenario: int, reason: str, index: ModelIndex | None = None
+) -> ChunkResult:
+    """The rows of a scenario that could not be solved: status error, with the reason.
+
+    Its draws are still recorded when the index is at hand (drawing cannot fail).
+    """
+    plans = list(job.plans) if job.mode is Mode.EVALUATE else [WAIT_AND_SEE]
+    draws = (
+        draws_table(index, scenario, draw(index, job.case.uncertainty, scenario))
+        if index is not None
+        else _empty_draws()
+    )
+    results = pd.DataFrame(
+        {
+            "scenario": scenario,
+            "plan": plans,
+            "status": SolveStatus.ERROR.value,
+            "message": reason,
+        }
+    )
+    return ChunkResult(results, _empty_mix(), _empty_sites(), draws)
+
+
+def solve_chunk(prepared: PreparedJob, scenarios: list[int], isolate: bool) -> ChunkResult:
+    """Solve a chunk. With `isolate`, a scenario that raises becomes an error row."""
+    parts = []
+    for scenario in scenarios:
+        try:
+            parts.append(prepared.solve_scenario(scenario))
+        except (SolverError, ValueError, ArithmeticError) as err:
+            if not isolate:
+                raise
+            reason = f"{type(err).__name__}: {err}"
+            parts.append(error_rows(prepared.job, scenario, reason, prepared.index))
+    return ChunkResult.concat(parts)
+
+
+def for_workers(options: SolverOptions) -> SolverOptions:
+    """Worker solves run single-threaded: parallelism comes from running many at once."""
+    return replace(options, threads=1)
+
+
+def _empty_mix() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "scenario": pd.Series(dtype=np.int64),
+            "plan": pd.Series(dtype=object),
+            "site": pd.Series(dtype=object),
+            "rack_type": pd.Series(dtype=object),
+            "count": pd.Series(dtype=np.int64),
+        }
+    )
+
+
+def _empty_sites() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "scenario": pd.Series(dtype=np.int64),
+            "plan": pd.Series(dtype=object),
+            "site": pd.Series(dtype=object),
+            "power_mw": pd.Series(dtype=float),
+            "power_cap_mw": pd.Series(dtype=float),
+            "avg_facility_mw": pd.Series(dtype=float),
+        }
+    )
+
+
+def _empty_draws() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "scenario": pd.Series(dtype=np.int64),
+            "kind": pd.Series(dtype=object),
+            "key": pd.Series(dtype=object),
+            "multiplier": pd.Series(dtype=float),
+        }
+    )
+
+
+RESULT_COLUMNS: dict[str, str] = {
+    "scenario": "int64",
+    "plan": "object",
+    "status": "object",
+    "objective": "float64",
+    "fleet_cost_usd_per_year": "float64",
+    "penalty_cost_usd_per_year": "float64",
+    "capex_cost_usd_per_year": "float64",
+    "opex_cost_usd_per_year": "float64",
+    "energy_cost_usd_per_year": "float64",
+    "total_cost_usd_per_year": "float64",
+    "served_tokens_per_s": "float64",
+    "cost_per_mtok_usd": "float64",
+    "tokens_per_joule": "float64",
+    "unmet_share": "float64",
+    "mip_gap": "float64",
+    "solver": "object",
+    "solve_seconds": "float64",
+    "build_seconds": "float64",
+    "message": "object",
+}
+
+
+def conform_results(results: pd.DataFrame) -> pd.DataFrame:
+    """results.parquet rows in one fixed schema, whatever each row could fill in."""
+    table = results.reindex(columns=list(RESULT_COLUMNS))
+    for column, dtype in RESULT_COLUMNS.items():
+        if dtype == "object":
+            table[column] = table[column].astype(object).where(table[column].notna(), "")
+        else:
+            table[column] = pd.to_numeric(table[column], errors="coerce").astype(dtype)
+    return table
