@@ -1,0 +1,370 @@
+"""The roofline performance model and the bundled catalog.
+
+The hand-worked numbers use a toy rack whose figures make the arithmetic short:
+8 accelerators per rack, each 100 GB at 1 TB/s and 1 PFLOP/s FP8, one scale-up domain of 8,
+all efficiencies 1 except prefill 0.5, per-layer latency 7 us, collectives 5 us; and a toy
+dense model of 10B parameters at 1 byte, 10 layers, 2 collectives per layer, KV 100 kB per
+token at 1,000 tokens of context (100 MB = 1e8 bytes per user), no attention FLOPs.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fleetopt import perf
+from fleetopt.cli_catalog import perf_command
+from fleetopt.schema import RACKS, THROUGHPUT
+
+TOY_SPEC = {
+    "rack_type": "toy",
+    "accelerator": "toy accelerator",
+    "accelerators_per_rack": 8,
+    "fp8_pflops_per_rack": 8.0,
+    "fp4_pflops_per_rack": np.nan,
+    "mem_kind": "hbm",
+    "mem_gb_per_rack": 800.0,
+    "mem_tb_per_s_per_rack": 8.0,
+    "scaleup_accelerators": 8,
+    "max_instance_accelerators": 8,
+    "min_weight_bytes_per_param": 0.5,
+    "mem_bw_efficiency": 1.0,
+    "prefill_compute_efficiency": 0.5,
+    "decode_compute_efficiency": 1.0,
+    "mem_usable_frac": 1.0,
+    "layer_latency_us": 7.0,
+    "collective_latency_us": 5.0,
+    "source": "test",
+}
+TOY_MODEL = {
+    "model": "toy-10b",
+    "params_billion": 10.0,
+    "active_params_billion": 10.0,
+    "weight_bytes_per_param": 1.0,
+    "compute_precision": "fp8",
+    "layers": 10,
+    "collectives_per_layer": 2,
+    "kv_bytes_per_token": 100_000,
+    "attn_flops_per_ctx_token": 0.0,
+    "avg_context_tokens": 1000,
+    "max_context_tokens": 8192,
+    "source": "test",
+}
+
+
+def specs(**changes) -> pd.DataFrame:
+    return pd.DataFrame([{**TOY_SPEC, **changes}])
+
+
+def models(**changes) -> pd.DataFrame:
+    return pd.DataFrame([{**TOY_MODEL, **changes}])
+
+
+# --- hand-worked toy rack ------------------------------------------------------------
+
+
+def test_memory_bound_batch_limits_by_instance_size():
+    # max_batch = (g x 100 GB - 10 GB weights) / 100 MB per user
+    #   g=1: 90 GB / 0.1 GB = 900;  g=2: 1,900;  g=4: 3,900;  g=8: 7,900
+    opts = perf.instance_options(specs(), models()).set_index("g")
+    assert opts["max_batch"].to_dict() == {1: 900, 2: 1900, 4: 3900, 8: 7900}
+    # Instances per rack: 8 / g inside the one domain of 8.
+    assert opts["instances_per_rack"].to_dict() == {1: 8, 2: 4, 4: 2, 8: 1}
+
+
+def test_model_that_does_not_fit_gets_no_instance_and_no_rows():
+    # 900B params at 1 byte = 900 GB > 800 GB in the rack: no instance, no throughput row.
+    assert perf.instance_options(specs(), models(params_billion=900.0)).empty
+    big = models(model="huge", params_billion=900.0, active_params_billion=900.0)
+    assert perf.estimate_throughput(specs(), big).empty
+
+
+def test_step_time_hand_worked():
+    # g=8, B=1: floor 10 layers x (7 + 2 x 5) us = 170 us; memory (10 GB + 0.1 GB) / 8 TB/s
+    # = 1.2625 ms; compute 20 GFLOP / 8 PFLOP/s = 2.5 us. Step = 1.4325 ms.
+    opts = perf.instance_options(specs(), models())
+    one = opts[opts["g"] == 8]
+    assert perf.step_time_s(one, 1.0)[0] == pytest.approx(1.4325e-3, rel=1e-12)
+    # g=1 has no collectives: floor 70 us + (10.1 GB / 1 TB/s) = 10.17 ms.
+    g1 = opts[opts["g"] == 1]
+    assert perf.step_time_s(g1, 1.0)[0] == pytest.approx(10.17e-3, rel=1e-12)
+
+
+def test_decode_point_hand_worked_at_50_tokens_per_user():
+    # Target 50 tok/s/user: step <= 20 ms.
+    # g=8: 0.17 + 1.25 + B x 0.0125 ms <= 20  ->  B = 1,486, step 19.995 ms,
+    #      tokens = 1 instance x 1,486 / 0.019995 s = 74,318.58 tok/s per rack.
+    # g=4: 0.17 + 2.5 + B x 0.025 ms <= 20 -> B = 693 -> 2 x 693 / 0.019995 = 69,317.3 (less).
+    pts = perf.decode_points(specs(), models(), user_tps_points=[50])
+    row = pts[pts["user_tps"] == 50].iloc[0]
+    assert row["instance_accelerators"] == 8
+    assert row["batch"] == 1486
+    assert row["tokens_per_s"] == pytest.approx(1486 / 0.019995, rel=1e-9)
+    assert row["bound"] == "bandwidth"
+
+
+def test_decode_point_kv_capacity_bound_at_low_speed():
+    # Target 5 tok/s/user: step <= 200 ms would allow B = 15,886 at g=8, but only 7,900 users'
+    # KV fit: step = 0.17 + 1.25 + 7,900 x 0.0125 = 100.17 ms -> 7,900 / 0.10017 = 78,866.9.
+    pts = perf.decode_points(specs(), models(), user_tps_points=[5])
+    row = pts[pts["user_tps"] == 5].iloc[0]
+    assert row["batch"] == 7900
+    assert row["bound"] == "kv-capacity"
+    assert row["tokens_per_s"] == pytest.approx(7900 / 0.10017, rel=1e-9)
+
+
+def test_max_user_tps_and_its_row():
+    # Fastest: g=8 at batch 1, 1 / 1.4325 ms = 698.08 tok/s; a row at floor(698.08) = 698.
+    fastest = perf.max_user_tps(specs(), models()).iloc[0]
+    assert fastest["max_user_tps"] == pytest.approx(1 / 1.4325e-3)
+    assert fastest["instance_accelerators"] == 8
+    rows = perf.estimate_throughput(specs(), models(), user_tps_points=[50, 1000])
+    decode = rows[rows["phase"] == "decode"]
+    assert decode["user_tps"].tolist() == [50, 698]  # 1,000 is out of reach: no row
+
+
+def test_prefill_hand_worked():
+    # 8 PFLOP/s x 0.5 / (2 x 10e9 FLOPs per token) = 200,000 tokens/s per rack.
+    # TTFT: 1,000 tokens x 20 GFLOP / (8 x 1 PFLOP/s x 0.5) = 5 ms + 0.17 ms floor = 5.17 ms.
+    row = perf.prefill_points(specs(), models()).iloc[0]
+    assert row["tokens_per_s"] == pytest.approx(200_000)
+    assert row["ttft_ms"] == pytest.approx(5.17)
+
+
+def test_fp4_compute_only_where_the_rack_has_it():
+    # The same model in FP4 on a rack with 16 PFLOP/s FP4 prefills twice as fast.
+    fp4 = perf.prefill_points(specs(fp4_pflops_per_rack=16.0), models(compute_precision="fp4"))
+    assert fp4.iloc[0]["tokens_per_s"] == pytest.approx(400_000)
+    no_fp4 = perf.prefill_points(specs(), models(compute_precision="fp4"))
+    assert no_fp4.iloc[0]["tokens_per_s"] == pytest.approx(200_000)
+
+
+def test_moe_batch_touches_more_experts():
+    # active share 0.1: one user reads 10% of the weights, two read 1 - 0.9^2 = 19%.
+    opts = perf.instance_options(specs(), models(active_params_billion=1.0))
+    g1 = opts[opts["g"] == 1]
+    # g=1: 70 us + (10 GB x share + B x 0.1 GB) / 1 TB/s
+    assert perf.step_time_s(g1, 1.0)[0] == pytest.approx(70e-6 + (1.0e9 + 0.1e9) / 1e12)
+    assert perf.step_time_s(g1, 2.0)[0] == pytest.approx(70e-6 + (1.9e9 + 0.2e9) / 1e12)
+
+
+def test_units_tokens_scale_with_rack_size():
+    # Twice the accelerators per rack (two domains of 8): twice the tokens per rack.
+    double = specs(accelerators_per_rack=16, fp8_pflops_per_rack=16.0, mem_gb_per_rack=1600.0)
+    double["mem_tb_per_s_per_rack"] = 16.0
+    one = perf.estimate_throughput(specs(), models())
+    two = perf.estimate_throughput(double, models())
+    assert np.allclose(two["tokens_per_s"], 2 * one["tokens_per_s"], rtol=1e-5)
+
+
+def test_sram_instance_spans_racks_and_shares_throughput():
+    # 4 chips of 1 GB per rack; a 10 GB model needs 10 chips -> instances of 16 chips
+    # (4 racks; sizes beyond the domain of 4 are whole multiples of it, powers of two
+    # inside). The same instance's tokens are shared by the 4 racks it spans.
+    sram = specs(
+        accelerators_per_rack=4,
+        mem_kind="sram",
+        mem_gb_per_rack=4.0,
+        mem_tb_per_s_per_rack=400.0,
+        fp8_pflops_per_rack=4.0,
+        scaleup_accelerators=4,
+        max_instance_accelerators=32,
+    )
+    opts = perf.instance_options(sram, models()).set_index("g")
+    assert sorted(opts.index) == [12, 16, 20, 24, 28, 32]
+    # g=12: 12 GB - 10 GB = 2 GB of KV -> 20 users; racks_per_instance 3.
+    assert opts.loc[12, "max_batch"] == 20
+    assert opts.loc[12, "instances_per_rack"] == pytest.approx(4 / 12)
+    pts = perf.decode_points(sram, models(), user_tps_points=[5])
+    row = pts.iloc[0]
+    # KV-capacity bound: the largest instance holds the most users per rack.
+    assert row["instance_accelerators"] == 32 and row["racks_per_instance"] == 8
+    assert row["bound"] == "kv-capacity"
+    per_instance = row["batch"] / perf.step_time_s(opts.loc[[32]].reset_index(), row["batch"])[0]
+    assert row["tokens_per_s"] == pytest.approx(per_instance * 4 / 32)
+
+
+def test_hbm_spans_domains_only_when_needed():
+    # 8 x 100 GB holds a 10B model: no 16-accelerator instance even if allowed.
+    opts = perf.instance_options(specs(max_instance_accelerators=16), models())
+    assert opts["g"].max() == 8
+    # A 1,000 GB model needs 2 domains: the smallest spanning size only.
+    big = perf.instance_options(specs(max_instance_accelerators=32), models(params_billion=1000.0))
+    assert big["g"].tolist() == [16]
+    assert big["instances_per_rack"].iloc[0] == pytest.approx(0.5)
+
+
+# --- monotonicity ----------------------------------------------------------------------
+
+
+def _assert_monotone(rows: pd.DataFrame) -> None:
+    dec = rows[rows["phase"] == "decode"].sort_values(["rack_type", "model", "user_tps"])
+    steps = dec.groupby(["rack_type", "model"])["tokens_per_s"].diff().dropna()
+    assert (steps <= 1e-9).all(), "faster per-user decode must never give more tokens"
+
+
+def test_catalog_curves_are_monotone():
+    _assert_monotone(perf.load_catalog().throughput)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bw=st.floats(1.0, 1e5),
+    pflops=st.floats(0.1, 1e4),
+    mem_gb=st.floats(50.0, 1e5),
+    latency=st.floats(0.0, 50.0),
+    active=st.floats(0.05, 1.0),
+    ctx=st.integers(1, 200_000),
+)
+def test_random_racks_are_monotone(bw, pflops, mem_gb, latency, active, ctx):
+    s = specs(
+        mem_tb_per_s_per_rack=bw,
+        fp8_pflops_per_rack=pflops,
+        mem_gb_per_rack=mem_gb,
+        layer_latency_us=latency,
+    )
+    m = models(active_params_billion=10.0 * active, avg_context_tokens=ctx)
+    rows = perf.estimate_throughput(s, m)
+    _assert_monotone(rows)
+    assert (rows["tokens_per_s"] > 0).all()
+
+
+# --- measured rows -------------------------------------------------------------------
+
+
+def test_measured_rows_replace_the_estimated_curve():
+    est = perf.estimate_throughput(specs(), models())
+    measured = pd.DataFrame(
+        {
+            "rack_type": ["toy", "toy"],
+            "model": ["toy-10b", "toy-10b"],
+            "phase": ["decode", "decode"],
+            "tokens_per_s": [50_000.0, 20_000.0],
+            "user_tps": [40.0, 200.0],
+            "source": ["lab run 2026-03", None],
+        }
+    )
+    merged = perf.merge_measured(est, measured)
+    dec = merged[merged["phase"] == "decode"]
+    assert dec["tokens_per_s"].tolist() == [50_000.0, 20_000.0]  # no estimated point left
+    assert dec["source"].tolist() == ["lab run 2026-03", "measured"]
+    # The prefill curve has no measured row: the estimate stays.
+    pre = merged[merged["phase"] == "prefill"]
+    assert len(pre) == 1 and pre["source"].iloc[0].startswith("estimate:")
+    assert list(merged.columns) == list(perf.THROUGHPUT_COLUMNS)
+
+
+def test_perf_command_with_measured_and_out(tmp_path: Path):
+    measured = tmp_path / "measured.csv"
+    pd.DataFrame(
+        [
+            {
+                "rack_type": "groq3-lpx",
+                "model": "llama-3.3-70b",
+                "phase": "decode",
+                "tokens_per_s": 12345.0,
+                "user_tps": 600.0,
+                "source": "measured: test",
+            }
+        ]
+    ).to_csv(measured, index=False)
+    out = tmp_path / "tp.csv"
+    args = ["--model", "llama-3.3-70b", "--rack-type", "groq3-lpx", "--rack-type", "vr-nvl72"]
+    result = CliRunner().invoke(perf_command, [*args, "--measured", str(measured), "--out", out])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out)
+    assert set(rows["rack_type"]) == {"groq3-lpx", "vr-nvl72"}
+    lpx = rows[(rows["rack_type"] == "groq3-lpx") & (rows["phase"] == "decode")]
+    assert lpx["tokens_per_s"].tolist() == [12345.0]
+    shown = CliRunner().invoke(perf_command, ["--model", "llama-3.1-8b"])
+    assert shown.exit_code == 0 and "vera-cpu-rack" in shown.output
+    bad = CliRunner().invoke(perf_command, ["--model", "no-such-model"])
+    assert bad.exit_code != 0 and "unknown model" in bad.output
+
+
+# --- the bundled catalog ---------------------------------------------------------------
+
+REQUIRED_SYSTEMS = {
+    "vr-nvl72": "gpu",
+    "gb300-nvl72": "gpu",
+    "gb200-nvl72": "gpu",
+    "hgx-h100": "gpu",
+    "groq3-lpx": "lpu",
+    "vera-cpu-rack": "cpu",
+    "cerebras-cs3": "wafer",
+    "mi355x-rack": "gpu",
+    "mi400-helios": "gpu",
+}
+
+
+def test_catalog_has_every_required_system():
+    cat = perf.load_catalog()
+    kinds = cat.racks.set_index("rack_type")["kind"]
+    for rack_type, kind in REQUIRED_SYSTEMS.items():
+        assert kinds.get(rack_type) == kind, rack_type
+    assert set(cat.specs["rack_type"]) == set(cat.racks["rack_type"])
+    # Every rack type can serve at least one model, both phases.
+    phases = cat.throughput.groupby("rack_type")["phase"].nunique()
+    assert (phases.reindex(cat.racks["rack_type"]) == 2).all()
+
+
+def test_catalog_seed_figures():
+    s = perf.load_catalog().specs.set_index("rack_type")
+    vr, lpx = s.loc["vr-nvl72"], s.loc["groq3-lpx"]
+    assert vr["accelerators_per_rack"] == 72 and vr["fp4_pflops_per_rack"] == 3600
+    assert vr["mem_gb_per_rack"] == 72 * 288 and vr["mem_tb_per_s_per_rack"] == 72 * 22
+    assert lpx["accelerators_per_rack"] == 256 and lpx["mem_gb_per_rack"] == 128
+    assert lpx["mem_tb_per_s_per_rack"] == 40_000 and lpx["mem_kind"] == "sram"
+
+
+@pytest.mark.parametrize("table", ["racks", "specs", "models", "throughput"])
+def test_every_catalog_row_has_a_source(table: str):
+    frame = getattr(perf.load_catalog(), table)
+    assert "source" in frame.columns
+    sources = frame["source"]
+    assert sources.notna().all()
+    assert (sources.astype(str).str.strip().str.len() > 10).all()
+
+
+def test_catalog_columns():
+    cat = perf.load_catalog()
+    assert list(cat.racks.columns) == [*RACKS.names, "source"]
+    assert list(cat.specs.columns) == list(perf.SPEC_COLUMNS)
+    assert list(cat.models.columns) == list(perf.MODEL_COLUMNS)
+    assert list(cat.throughput.columns) == list(THROUGHPUT.names)
+    # Estimates say so.
+    assert cat.throughput["source"].str.startswith("estimate:").all()
+    assert cat.racks["source"].str.startswith("estimate:").all()
+    assert set(cat.models["compute_precision"]) <= {"fp8", "fp4"}
+    assert set(cat.specs["mem_kind"]) <= {"hbm", "sram", "dram"}
+
+
+def test_catalog_throughput_is_what_the_model_derives():
+    committed = perf.load_catalog().throughput
+    derived = perf.catalog_throughput()
+    pd.testing.assert_frame_equal(
+        committed.reset_index(drop=True), derived.reset_index(drop=True), check_dtype=False
+    )
+
+
+def test_lpx_is_fastest_per_user_and_cpu_slowest():
+    fastest = perf.max_user_tps(*_specs_models()).pivot(
+        index="rack_type", columns="model", values="max_user_tps"
+    )
+    for model in ("llama-3.3-70b", "deepseek-r1"):
+        col = fastest[model].dropna()
+        assert col.idxmax() == "groq3-lpx"
+        assert col.idxmin() == "vera-cpu-rack"
+        assert math.isfinite(col.max())
+
+
+def _specs_models() -> tuple[pd.DataFrame, pd.DataFrame]:
+    cat = perf.load_catalog()
+    return cat.specs, cat.models
