@@ -63,7 +63,7 @@ def connect(address: str | None, workers: int) -> dict:
 def _prepared(job_box: list, key: str) -> PreparedJob:
     if key not in _PREPARED:
         _PREPARED.clear()  # one job at a time per worker keeps memory bounded
-        _PREPARED[key] = PreparedJob(ray.get(job_box[0]))
+        _PREPARED[key] = ray.get(job_box[0]).prepare()
     return _PREPARED[key]
 
 

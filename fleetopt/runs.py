@@ -153,11 +153,11 @@ def plan_counts(index: ModelIndex, racks: pd.DataFrame, file: str) -> np.ndarray
     counts = index.sr[["site", "rack_type", "installed"]].merge(
         racks[["site", "rack_type", "count"]], on=["site", "rack_type"], how="left"
     )
-    unknown = racks.merge(index.sr[["site", "rack_type"]], how="left", indicator=True)
+    matched = racks.merge(index.sr[["site", "rack_type"]], how="left", indicator="match")
+    unknown = matched[(matched["match"] == "left_only") & (matched["count"] > 0)]
     problems = [
         Problem(file, f"no such (site, rack type) pair in the case: {r.site}, {r.rack_type}", i + 1)
-        for i, r in enumerate(unknown.itertuples())
-        if r._merge == "left_only" and r.count > 0
+        for i, r in zip(unknown.index, unknown.itertuples(), strict=True)
     ]
     below = counts["count"].fillna(0) < counts["installed"]
     problems += [

@@ -52,6 +52,10 @@ class ScenarioJob:
     hint: np.ndarray | None = None
     lp_engine: Engine = Engine.GLOP
 
+    def prepare(self) -> PreparedJob:
+        """Make this job ready to solve scenarios on the current worker."""
+        return PreparedJob(self)
+
     def key(self) -> str:
         """A digest naming this job, for worker-side caches and resume checks."""
         return hashlib.sha256(pickle.dumps(self)).hexdigest()[:16]

@@ -1,0 +1,282 @@
+"""Monte Carlo: draws, determinism across workers, retries, evaluate by hand, resume.
+
+Runs on a real local Ray (started once for the module) with real solvers and files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+
+from fleetopt.case import Uncertainty, read_case
+from fleetopt.index import build_index
+from fleetopt.inputs import model_data
+from fleetopt.outcome import plan_case
+from fleetopt.plan import solve_plan
+from fleetopt.runs import FarmSettings, evaluate, plan_counts, robust, run_scenarios, sweep
+from fleetopt.scenario_solve import Mode, PreparedJob, ScenarioJob, for_workers
+from fleetopt.scenarios import draw, draw_many, multipliers_from_table
+from fleetopt.store import ScenarioStore
+from tests.casekit import write_case
+from tests.test_model_optima import RACK_A, RACK_B, THROUGHPUT_AB, decode, site, workload
+
+UNCERTAIN = {
+    "seed": 7,
+    "demand": {"growth": {"median": 1.1, "sigma": 0.25}, "workload_sigma": 0.15},
+    "energy_price": {"sigma": 0.2},
+    "power_cap": {"probability": 0.2, "derate": 0.3},
+    "supply": {"probability": 0.25, "cut": 0.5},
+}
+TIMING = ["solve_seconds", "build_seconds"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # Test-only job subclasses live in this module: ship them to workers by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    ray.shutdown()
+
+
+def two_site_case(tmp_path: Path, uncertainty: dict | None = None, **kw) -> Path:
+    return write_case(
+        tmp_path,
+        racks=kw.get("racks", [RACK_A, RACK_B]),
+        sites=kw.get(
+            "sites",
+            [
+                site("us1", power_cap_mw=1.0, energy_usd_per_mwh=40),
+                site("eu1", region="eu", power_cap_mw=0.6, energy_usd_per_mwh=90, max_slots=12),
+            ],
+        ),
+        workloads=kw.get(
+            "workloads",
+            [
+                workload("chat", decode_tokens_per_s=6_000),
+                workload("agent", regions="eu", decode_tokens_per_s=3_000, load_factor=0.5),
+            ],
+        ),
+        throughput=kw.get("throughput", THROUGHPUT_AB),
+        installed=kw.get("installed"),
+        config={"unmet_penalty_usd_per_mtok": 50.0, "uncertainty": uncertainty or {}},
+    )
+
+
+SETTINGS = FarmSettings(workers=2, chunk=3)
+
+
+def test_draw_statistics_match_the_stated_distributions(tmp_path):
+    index = build_index(read_case(two_site_case(tmp_path)))
+    u = Uncertainty(
+        seed=1,
+        growth_median=1.1,
+        growth_sigma=0.25,
+        workload_sigma=0.15,
+        energy_sigma=0.2,
+        power_cap_probability=0.2,
+        power_cap_derate=0.3,
+        supply_probability=0.25,
+        supply_cut=0.5,
+    )
+    n = 10_000
+    draws = [draw(index, u, k) for k in range(n)]
+    growth = np.array([d.growth for d in draws])
+    own = np.log(np.array([d.demand / d.growth for d in draws]))
+    energy = np.log(np.array([d.region_energy for d in draws]))
+    caps = np.array([d.power_cap for d in draws])
+    supply = np.array([d.supply for d in draws])
+    # Medians and sigmas of the lognormal factors, within about 4 standard errors.
+    assert np.median(growth) == pytest.approx(1.1, rel=0.02)
+    assert np.log(growth).std() == pytest.approx(0.25, rel=0.03)
+    assert own.std(axis=0) == pytest.approx([0.15, 0.15], rel=0.03)
+    assert np.abs(own.mean(axis=0)).max() < 4 * 0.15 / math.sqrt(n)
+    assert energy.std(axis=0) == pytest.approx([0.2, 0.2], rel=0.03)
+    # Derates and cuts: the stated probability, and exactly the stated size.
+    assert set(np.unique(caps)) == {0.7, 1.0}
+    assert (caps == 0.7).mean(axis=0) == pytest.approx([0.2, 0.2], abs=0.016)
+    assert set(np.unique(supply)) == {0.5, 1.0}
+    assert (supply == 0.5).mean(axis=0) == pytest.approx([0.25, 0.25], abs=0.017)
+
+
+def test_a_scenario_is_the_same_wherever_it_is_drawn(tmp_path):
+    index = build_index(read_case(two_site_case(tmp_path, UNCERTAIN)))
+    u = read_case(two_site_case(tmp_path / "again", UNCERTAIN)).uncertainty
+    alone = draw_many(index, u, [5])
+    among = draw_many(index, u, range(10))
+    pd.testing.assert_frame_equal(alone, among[among["scenario"] == 5].reset_index(drop=True))
+
+
+def test_zero_uncertainty_reproduces_the_deterministic_solve(tmp_path):
+    case = read_case(two_site_case(tmp_path))
+    expected = plan_case(case).summary["objective"]
+    summary = sweep(case, 6, tmp_path / "sweep", SETTINGS)
+    results = pd.read_parquet(tmp_path / "sweep" / "results.parquet")
+    assert summary["errors"] == 0
+    assert len(results) == 6
+    assert results["objective"].to_numpy() == pytest.approx([expected] * 6, rel=1e-9)
+
+
+def test_one_and_two_workers_give_identical_results(tmp_path):
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    sweep(case, 10, tmp_path / "one", FarmSettings(workers=1, chunk=3))
+    sweep(case, 10, tmp_path / "two", FarmSettings(workers=2, chunk=4))
+    for table in ("results", "mix", "scenarios", "sites"):
+        one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
+        two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
+        one, two = (t.drop(columns=TIMING, errors="ignore") for t in (one, two))
+        pd.testing.assert_frame_equal(one, two)
+
+
+def test_written_multipliers_resolve_to_the_same_objective(tmp_path):
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    sweep(case, 5, tmp_path / "run", SETTINGS)
+    draws = pd.read_parquet(tmp_path / "run" / "scenarios.parquet")
+    results = pd.read_parquet(tmp_path / "run" / "results.parquet").set_index("scenario")
+    index = build_index(case)
+    for scenario in (0, 3):
+        mult = multipliers_from_table(index, draws[draws["scenario"] == scenario])
+        again = solve_plan(index, case, model_data(index, mult))
+        assert again.objective == pytest.approx(results.loc[scenario, "objective"], rel=1e-7)
+
+
+@dataclasses.dataclass(frozen=True)
+class FlakyJob(ScenarioJob):
+    """Raises in its first chunk once (a marker file remembers), then behaves."""
+
+    marker: str = ""
+
+    def prepare(self) -> PreparedJob:
+        marker = Path(self.marker)
+        if not marker.exists():
+            marker.write_text("failed once")
+            raise RuntimeError("injected failure")
+        return PreparedJob(self)
+
+
+class _BrokenScenario(PreparedJob):
+    def solve_scenario(self, scenario: int):
+        if scenario == 4:
+            raise ValueError("scenario 4 cannot be solved")
+        return super().solve_scenario(scenario)
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokenJob(ScenarioJob):
+    """Scenario 4 always fails."""
+
+    def prepare(self) -> PreparedJob:
+        return _BrokenScenario(self)
+
+
+def test_a_task_that_raises_once_is_retried(tmp_path):
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    job = FlakyJob(
+        case=case,
+        mode=Mode.SWEEP,
+        options=for_workers(case.solver),
+        marker=str(tmp_path / "marker"),
+    )
+    summary = run_scenarios(job, 6, tmp_path / "run", SETTINGS)
+    assert (tmp_path / "marker").exists()  # it did fail once
+    assert summary["errors"] == 0
+    results = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    assert sorted(results["scenario"]) == list(range(6))
+    assert set(results["status"]) == {"optimal"}
+
+
+def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path):
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    job = BrokenJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    summary = run_scenarios(job, 6, tmp_path / "run", SETTINGS)
+    results = pd.read_parquet(tmp_path / "run" / "results.parquet").set_index("scenario")
+    assert summary["errors"] == 1
+    assert sorted(results.index) == list(range(6))
+    assert results.loc[4, "status"] == "error"
+    assert "scenario 4 cannot be solved" in results.loc[4, "message"]
+    assert (results.drop(index=4)["status"] == "optimal").all()
+    # Its draws are still on record.
+    draws = pd.read_parquet(tmp_path / "run" / "scenarios.parquet")
+    assert 4 in set(draws["scenario"])
+
+
+def test_evaluate_under_derate_and_supply_cut_matches_hand_computation(tmp_path):
+    # Plan: 10 A racks at one 1 MW site (100 kW each) for 10,000 tokens/s.
+    base = dict(
+        racks=[RACK_A],
+        sites=[site(power_cap_mw=1.0)],
+        workloads=[workload()],
+        throughput=[decode("A", 1000)],
+    )
+    derate = {"seed": 1, "power_cap": {"probability": 1.0, "derate": 0.5}}
+    case = read_case(two_site_case(tmp_path / "derate", derate, **base))
+    counts = plan_counts(
+        build_index(case), pd.DataFrame({"site": ["s1"], "rack_type": ["A"], "count": [10]}), "plan"
+    )
+    evaluate(case, {"p": counts}, 3, tmp_path / "ev-derate", SETTINGS)
+    results = pd.read_parquet(tmp_path / "ev-derate" / "results.parquet")
+    # Half the power: 5 racks powered, 5,000 of 10,000 tokens/s served.
+    assert results["unmet_share"].to_numpy() == pytest.approx([0.5] * 3)
+
+    cut = {"seed": 1, "supply": {"probability": 1.0, "cut": 0.3}}
+    installed = [{"site": "s1", "rack_type": "A", "count": 4}]
+    case = read_case(two_site_case(tmp_path / "cut", cut, installed=installed, **base))
+    evaluate(case, {"p": counts}, 3, tmp_path / "ev-cut", SETTINGS)
+    results = pd.read_parquet(tmp_path / "ev-cut" / "results.parquet")
+    # 4 installed + floor(6 new x 0.7) = 8 racks delivered: 20% unmet.
+    assert results["unmet_share"].to_numpy() == pytest.approx([0.2] * 3)
+
+
+def test_resume_keeps_finished_chunks(tmp_path):
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    out = tmp_path / "run"
+    run_scenarios(job, 6, tmp_path / "reference", SETTINGS)
+    reference = pd.read_parquet(tmp_path / "reference" / "results.parquet")
+    # An interrupted run: chunk 1 (scenarios 3-5) finished, with a tell-tale objective.
+    store = ScenarioStore(
+        out, {"mode": "sweep", "scenarios": 6, "chunk": 3, "seed": 7, "job": job.key()}
+    )
+    store.start()
+    tables = {}
+    for name in ("results", "mix", "sites", "scenarios"):
+        path = tmp_path / "reference" / f"{name}.parquet"
+        table = pd.read_parquet(path)
+        tables[name] = table[table["scenario"] >= 3].reset_index(drop=True)
+    tables["results"] = tables["results"].assign(objective=-1.0)
+    store.write_chunk(1, tables)
+    assert not store.complete
+
+    run_scenarios(job, 6, out, SETTINGS)
+    resumed = pd.read_parquet(out / "results.parquet").set_index("scenario")
+    assert (resumed.loc[[3, 4, 5], "objective"] == -1.0).all()  # kept, not recomputed
+    assert resumed.loc[[0, 1, 2], "objective"].to_numpy() == pytest.approx(
+        reference.set_index("scenario").loc[[0, 1, 2], "objective"].to_numpy()
+    )
+    assert (out / "_SUCCESS").exists()
+
+
+def test_robust_chooses_among_candidates_on_common_scenarios(tmp_path):
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    summary = robust(case, 12, tmp_path / "robust", SETTINGS, candidates=4)
+    results = pd.read_parquet(tmp_path / "robust" / "evaluate" / "results.parquet")
+    total = results.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
+    means = total.mean()
+    assert summary["chosen_plan"] == means.idxmin()
+    vss = summary["value_of_stochastic_solution_usd_per_year"]
+    assert vss["mean"] == pytest.approx(means["expected-value"] - means.min())
+    assert vss["mean"] >= 0
+    ws = pd.read_parquet(tmp_path / "robust" / "sweep" / "results.parquet")
+    evpi = summary["expected_value_of_perfect_information_usd_per_year"]
+    assert evpi["mean"] == pytest.approx(
+        means.min() - ws["total_cost_usd_per_year"].mean(), rel=1e-9
+    )
+    # Wait and see is a lower bound in every scenario (each sweep solve is optimal).
+    assert (total.min(axis=1) >= ws.set_index("scenario")["total_cost_usd_per_year"] - 1e-3).all()
