@@ -75,6 +75,9 @@ def perf_command(
         write_throughput(rows, out)
         click.echo(f"wrote {len(rows)} throughput rows to {out}")
         return
+    if rows.empty:
+        click.echo("no throughput rows: the selected models fit no instance on these rack types")
+        return
     shown = rows.drop(columns="source").copy()
     shown["tokens_per_s"] = shown["tokens_per_s"].map("{:,.0f}".format)
     click.echo(shown.to_string(index=False, na_rep=""))

@@ -117,17 +117,16 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     throughput.csv may be missing (a catalog being built); it is then empty.
     """
     folder = Path(path) if path is not None else CATALOG_DIR
-    read = lambda name: pd.read_csv(folder / name, keep_default_na=True)  # noqa: E731
     throughput_path = folder / "throughput.csv"
     throughput = (
-        read("throughput.csv")
+        pd.read_csv(throughput_path)
         if throughput_path.exists()
         else pd.DataFrame(columns=list(THROUGHPUT_COLUMNS))
     )
     return Catalog(
-        racks=read("racks.csv"),
-        specs=read("specs.csv"),
-        models=read("models.csv"),
+        racks=pd.read_csv(folder / "racks.csv"),
+        specs=pd.read_csv(folder / "specs.csv"),
+        models=pd.read_csv(folder / "models.csv"),
         throughput=throughput,
     )
 

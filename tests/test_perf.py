@@ -365,6 +365,13 @@ def test_lpx_is_fastest_per_user_and_cpu_slowest():
         assert math.isfinite(col.max())
 
 
+def test_catalog_doc_lists_every_rack_and_model():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "catalog.md").read_text()
+    cat = perf.load_catalog()
+    for name in [*cat.racks["rack_type"], *cat.models["model"]]:
+        assert f"`{name}`" in doc, name
+
+
 def _specs_models() -> tuple[pd.DataFrame, pd.DataFrame]:
     cat = perf.load_catalog()
     return cat.specs, cat.models
