@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from fleetopt.case import read_case
+from fleetopt.cli_catalog import claims_command, perf_command
 from fleetopt.errors import CaseError, SolverError
 from fleetopt.index import build_index
 from fleetopt.outcome import plan_case, write_plan
@@ -197,6 +198,9 @@ def show(run_dir: Path) -> None:
     """Print a readable summary of a run folder (a solve, or a scenario run)."""
     click.echo(format_run(run_dir))
 
+
+main.add_command(perf_command, "perf")
+main.add_command(claims_command, "claims")
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ def _money(usd: float | None) -> str:
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(usd) >= scale:
             return f"${usd / scale:,.2f}{suffix}"
-    return f"${usd:,.2f}"
+    return f"${usd:,.2f}" if abs(usd) >= 10 else f"${usd:.4g}"
 
 
 def _num(value: float | None, fmt: str = "{:,.3g}") -> str:
@@ -31,7 +31,7 @@ def format_plan(run_dir: str | Path) -> str:
         f" gap {_num(summary['mip_gap'], '{:.2e}')},"
         f" build {summary['build_seconds']:.2f} s, solve {summary['solve_seconds']:.2f} s)",
     ]
-    if summary.get("message"):
+    if summary.get("message") and summary["status"] != "optimal":
         lines.append(f"  solver says: {summary['message']}")
     if summary["fleet_cost_usd_per_year"] is None:
         lines += [f"  warning: {w}" for w in summary["warnings"]]

@@ -283,9 +283,17 @@ def robust(
 
 
 def choose(results: pd.DataFrame, criterion: Criterion, alpha: float) -> tuple[str, dict]:
-    """The plan with the least mean (or CVaR) total cost over the scenarios all plans solved."""
-    solved = results[results["status"].isin(["optimal", "feasible"])]
-    total = solved.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
+    """The plan to buy: fewest unsolvable scenarios first, then the least mean (or CVaR)
+    total cost over the scenarios that every candidate solved.
+
+    A fixed plan is infeasible in a scenario when it cannot meet a workload's
+    min_served_share there; no cost makes up for that, so it ranks first.
+    """
+    solved = results["status"].isin(["optimal", "feasible"])
+    failures = (~solved).groupby(results["plan"], sort=False).sum()
+    total = results[solved].pivot(
+        index="scenario", columns="plan", values="total_cost_usd_per_year"
+    )
     total = total.dropna()
     if total.empty:
         raise CaseError([Problem("evaluate", "no scenario was solved for every candidate plan")])
@@ -294,7 +302,7 @@ def choose(results: pd.DataFrame, criterion: Criterion, alpha: float) -> tuple[s
         for plan in total.columns
     }
     order = list(dict.fromkeys(results["plan"]))  # first-listed wins ties
-    chosen = min(scores, key=lambda p: (scores[p], order.index(p)))
+    chosen = min(scores, key=lambda p: (failures[p], scores[p], order.index(p)))
     return chosen, scores
 
 

@@ -59,6 +59,7 @@ def plan_summaries(results: pd.DataFrame, alpha: float) -> dict[str, dict]:
             "status_counts": {str(k): int(v) for k, v in rows["status"].value_counts().items()},
             "cost_per_mtok_usd": distribution(solved["cost_per_mtok_usd"], alpha),
             "total_cost_usd_per_year": distribution(solved["total_cost_usd_per_year"], alpha),
+            "probability_unsolved": float(1.0 - len(solved) / len(rows)),
             "probability_unmet_above_1pct": (
                 float((solved["unmet_share"] > UNMET_THRESHOLD).mean()) if len(solved) else None
             ),

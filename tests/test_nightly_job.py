@@ -1,0 +1,171 @@
+"""The nightly pipeline end to end: a real Ray head on loopback, Ray's own Jobs SDK.
+
+Token authentication stays on (Ray 2.60's default): head and client both get
+RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH, in a temporary HOME. The head is
+started with this venv first on PATH, because a job's entrypoint runs with the head's
+PATH (`python` must be the one that has fleetopt).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = "fleetopt/data/example"
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    token = home / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    env.pop("RAY_ADDRESS", None)
+    gcs, dashboard = free_port(), free_port()
+    subprocess.run(
+        [
+            RAY,
+            "start",
+            "--head",
+            "--node-ip-address=127.0.0.1",
+            f"--port={gcs}",
+            f"--dashboard-port={dashboard}",
+            "--dashboard-host=127.0.0.1",
+            "--num-cpus=2",
+            "--include-dashboard=true",
+            f"--ray-client-server-port={free_port()}",
+            f"--min-worker-port={free_port()}",
+            "--max-worker-port=0",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")}
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
+    try:
+        yield f"http://127.0.0.1:{dashboard}"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def submit_and_wait(address: str, entrypoint: str, timeout_s: float = 420) -> tuple[str, str]:
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    client = JobSubmissionClient(address)
+    job_id = client.submit_job(
+        entrypoint=entrypoint,
+        runtime_env={"working_dir": str(REPO), "excludes": [".venv", ".git", "runs", "benchmarks"]},
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = client.get_job_status(job_id)
+        if status in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}:
+            return status.value, client.get_job_logs(job_id)
+        time.sleep(1.0)
+    client.stop_job(job_id)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")
+
+
+@pytest.mark.slow
+def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
+    out = tmp_path / "out"
+    entry = (
+        f"python jobs/nightly.py --case {EXAMPLE} --out {out} --scenarios 6 --chunk 3"
+        " --candidates 3 --run-id nightly-test"
+    )
+    status, logs = submit_and_wait(ray_head, entry)
+    assert status == "SUCCEEDED", logs
+    (run,) = out.glob("*/nightly-test")
+    assert (run / "_SUCCESS").exists()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "succeeded"
+    assert list(manifest["stages"]) == ["validate", "plan", "robust", "installed", "compare"]
+    assert manifest["ray_resources"]["CPU"] == 2.0  # it joined the head it was submitted to
+    assert len(manifest["case_sha256"]) == 64
+    plan = manifest["stages"]["plan"]["result"]
+    assert plan["status"] == "optimal" and 0 < plan["cost_per_mtok_usd"] < 10
+    robust = json.loads((run / "robust" / "summary.json").read_text())
+    assert robust["chosen_plan"] in robust["candidates"]
+    results = pd.read_parquet(run / "robust" / "evaluate" / "results.parquet")
+    assert sorted(results["scenario"].unique()) == list(range(6))
+    chosen = results[results["plan"] == robust["chosen_plan"]]
+    solved = chosen[chosen["status"] == "optimal"]
+    assert len(solved) >= 1 and (solved["total_cost_usd_per_year"] > 0).all()
+    unsolved = results[results["status"] != "optimal"].groupby("plan").size()
+    assert (
+        unsolved.get(robust["chosen_plan"], 0)
+        == unsolved.reindex(list(robust["candidates"]), fill_value=0).min()
+    )  # no candidate fails in fewer scenarios
+    assert "succeeded" in logs
+
+    first = {k: v["seconds"] for k, v in manifest["stages"].items()}
+    stamp = (run / "robust" / "summary.json").stat().st_mtime_ns
+    status, logs = submit_and_wait(ray_head, entry)
+    assert status == "SUCCEEDED", logs
+    again = json.loads((run / "manifest.json").read_text())
+    assert {k: v["seconds"] for k, v in again["stages"].items()} == first  # nothing re-ran
+    assert (run / "robust" / "summary.json").stat().st_mtime_ns == stamp
+
+
+def test_a_failed_run_says_why_and_never_looks_complete(tmp_path):
+    bad_case = tmp_path / "case"
+    shutil.copytree(REPO / EXAMPLE, bad_case)
+    sites = bad_case / "sites.csv"
+    sites.write_text(sites.read_text().replace("liquid_cooling", "liquid_coolin", 1))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "jobs" / "nightly.py"),
+            "--case",
+            str(bad_case),
+            "--out",
+            str(out),
+            "--run-id",
+            "broken",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "sites.csv" in proc.stderr and "liquid_coolin" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    (run,) = out.glob("*/broken")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert "liquid_coolin" in manifest["reason"]
+    assert not (run / "_SUCCESS").exists()
