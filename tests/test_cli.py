@@ -1,0 +1,155 @@
+"""The command line as a user meets it: real processes, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from ortools.math_opt import result_pb2, solution_pb2
+
+from fleetopt.solve import SolveStatus, parse_result
+from tests.casekit import write_case
+
+FLEETOPT = [sys.executable, "-m", "fleetopt.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*FLEETOPT, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_init_validate_solve_show(tmp_path):
+    case = tmp_path / "case"
+    assert run("init", str(case)).returncode == 0
+    checked = run("validate", str(case))
+    assert checked.returncode == 0 and "valid" in checked.stdout
+    solved = run("solve", str(case), "--out", str(tmp_path / "run"))
+    assert solved.returncode == 0, solved.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    for key in (
+        "status",
+        "objective",
+        "fleet_cost_usd_per_year",
+        "penalty_cost_usd_per_year",
+        "capex_cost_usd_per_year",
+        "opex_cost_usd_per_year",
+        "energy_cost_usd_per_year",
+        "served_tokens_per_s",
+        "cost_per_mtok_usd",
+        "tokens_per_joule",
+        "mip_gap",
+        "solver",
+        "solve_seconds",
+        "build_seconds",
+        "warnings",
+    ):
+        assert key in summary
+    assert summary["status"] == "optimal"
+    racks = pd.read_parquet(tmp_path / "run" / "racks.parquet")
+    assert list(racks.columns) == ["site", "rack_type", "count", "installed"]
+    placement = pd.read_parquet(tmp_path / "run" / "placement.parquet")
+    assert list(placement.columns) == [
+        "site",
+        "rack_type",
+        "workload",
+        "phase",
+        "racks",
+        "tokens_per_s",
+    ]
+    shown = run("show", str(tmp_path / "run"))
+    assert "cost per million tokens" in shown.stdout and "site " in shown.stdout
+    # Nothing temporary is left beside the run folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "run"]
+
+
+def test_bad_input_exits_2_with_every_problem_and_no_traceback(tmp_path):
+    case = write_case(
+        tmp_path,
+        racks=[
+            {
+                "rack_type": "vr",
+                "kind": "gpu",
+                "capex_usd": 1e6,
+                "lifetime_years": 5,
+                "power_kw": -210,
+            }
+        ],
+        sites=[{"site": "s1", "region": "us", "power_cap_mw": 0, "energy_usd_per_mwh": 50}],
+        throughput=[{"rack_type": "vr", "model": "m1", "phase": "decode", "tokens_per_s": 100}],
+    )
+    for command in (["validate", str(case)], ["solve", str(case), "--out", str(tmp_path / "o")]):
+        proc = run(*command)
+        assert proc.returncode == 2
+        assert "Traceback" not in proc.stderr
+        assert "racks.csv row 1 (rack_type=vr), power_kw: must be > 0, got -210" in proc.stderr
+        assert "sites.csv row 1 (site=s1), power_cap_mw" in proc.stderr
+        assert "user_tps" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_cp_sat_is_refused_clearly(tmp_path):
+    case = write_case(tmp_path)
+    proc = run("solve", str(case), "--out", str(tmp_path / "o"), "--solver", "cp_sat")
+    assert proc.returncode == 2
+    assert "CP-SAT" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_scip_reaches_the_same_optimum_as_highs(tmp_path):
+    case = tmp_path / "case"
+    run("init", str(case))
+    objectives = {}
+    for solver in ("highs", "scip"):
+        proc = run("solve", str(case), "--out", str(tmp_path / solver), "--solver", solver)
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads((tmp_path / solver / "summary.json").read_text())
+        assert summary["status"] == "optimal" and summary["solver"] == solver
+        objectives[solver] = summary["objective"]
+    assert objectives["scip"] == pytest.approx(objectives["highs"], rel=1e-6)
+
+
+def test_an_infeasible_case_is_reported_as_infeasible(tmp_path):
+    case = write_case(
+        tmp_path,
+        workloads=[
+            {
+                "workload": "w1",
+                "model": "m1",
+                "prefill_tokens_per_s": 1000,
+                "decode_tokens_per_s": 500,
+                "min_served_share": 1.0,
+            }
+        ],
+        sites=[{"site": "s1", "region": "eu", "power_cap_mw": 0.001, "energy_usd_per_mwh": 80}],
+    )
+    proc = run("solve", str(case), "--out", str(tmp_path / "o"))
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["status"] == "infeasible"
+    assert summary["fleet_cost_usd_per_year"] is None
+    assert "infeasible" in proc.stdout
+
+
+def _result(reason: int, primal: float, dual: float) -> result_pb2.SolveResultProto:
+    result = result_pb2.SolveResultProto()
+    result.termination.reason = reason
+    result.termination.objective_bounds.primal_bound = primal
+    result.termination.objective_bounds.dual_bound = dual
+    solution = result.solutions.add().primal_solution
+    solution.feasibility_status = solution_pb2.SOLUTION_STATUS_FEASIBLE
+    solution.objective_value = primal
+    solution.variable_values.ids.append(0)
+    solution.variable_values.values.append(1.0)
+    return result
+
+
+def test_a_solve_stopped_by_a_limit_is_feasible_with_its_gap():
+    stopped = parse_result(_result(result_pb2.TERMINATION_REASON_FEASIBLE, 100.0, 90.0), 1, 1.0, 0)
+    assert stopped.status is SolveStatus.FEASIBLE
+    assert stopped.gap == pytest.approx(0.1)
+    # A solver that calls a 1% gap "optimal" (it met a loose relative_gap) is still feasible.
+    loose = parse_result(_result(result_pb2.TERMINATION_REASON_OPTIMAL, 100.0, 99.0), 1, 1.0, 0)
+    assert loose.status is SolveStatus.FEASIBLE
+    proven = parse_result(_result(result_pb2.TERMINATION_REASON_OPTIMAL, 100.0, 100.0), 1, 1.0, 0)
+    assert proven.status is SolveStatus.OPTIMAL
