@@ -248,40 +248,39 @@ def for_workers(options: SolverOptions) -> SolverOptions:
     return replace(options, threads=1)
 
 
+MIX_COLUMNS = {
+    "scenario": np.int64,
+    "plan": object,
+    "site": object,
+    "rack_type": object,
+    "count": np.int64,
+}
+SITE_COLUMNS = {
+    "scenario": np.int64,
+    "plan": object,
+    "site": object,
+    "power_mw": float,
+    "power_cap_mw": float,
+    "avg_facility_mw": float,
+}
+DRAW_COLUMNS = {"scenario": np.int64, "kind": object, "key": object, "multiplier": float}
+
+
+def _empty(columns: dict[str, type]) -> pd.DataFrame:
+    """A table with no rows but the columns and dtypes of its kind, so parts concatenate."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
 def _empty_mix() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "scenario": pd.Series(dtype=np.int64),
-            "plan": pd.Series(dtype=object),
-            "site": pd.Series(dtype=object),
-            "rack_type": pd.Series(dtype=object),
-            "count": pd.Series(dtype=np.int64),
-        }
-    )
+    return _empty(MIX_COLUMNS)
 
 
 def _empty_sites() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "scenario": pd.Series(dtype=np.int64),
-            "plan": pd.Series(dtype=object),
-            "site": pd.Series(dtype=object),
-            "power_mw": pd.Series(dtype=float),
-            "power_cap_mw": pd.Series(dtype=float),
-            "avg_facility_mw": pd.Series(dtype=float),
-        }
-    )
+    return _empty(SITE_COLUMNS)
 
 
 def _empty_draws() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "scenario": pd.Series(dtype=np.int64),
-            "kind": pd.Series(dtype=object),
-            "key": pd.Series(dtype=object),
-            "multiplier": pd.Series(dtype=float),
-        }
-    )
+    return _empty(DRAW_COLUMNS)
 
 
 RESULT_COLUMNS: dict[str, str] = {

@@ -1,7 +1,8 @@
 """The nightly pipeline end to end: a real Ray head on loopback, Ray's own Jobs SDK.
 
 Token authentication stays on (Ray 2.60's default): head and client both get
-RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH, in a temporary HOME. The head is
+RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH, in a temporary HOME; the client runs
+in its own process with that environment. The head is
 started with this venv first on PATH, because a job's entrypoint runs with the head's
 PATH (`python` must be the one that has fleetopt).
 """
@@ -15,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -68,35 +68,51 @@ def ray_head(tmp_path_factory):
         capture_output=True,
         timeout=180,
     )
-    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")}
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
     try:
-        yield f"http://127.0.0.1:{dashboard}"
+        yield {"address": f"http://127.0.0.1:{dashboard}", "env": env}
     finally:
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
-def submit_and_wait(address: str, entrypoint: str, timeout_s: float = 420) -> tuple[str, str]:
-    from ray.job_submission import JobStatus, JobSubmissionClient
+SUBMIT = """
+import json, sys, time
+from ray.job_submission import JobStatus, JobSubmissionClient
 
-    client = JobSubmissionClient(address)
-    job_id = client.submit_job(
-        entrypoint=entrypoint,
-        runtime_env={"working_dir": str(REPO), "excludes": [".venv", ".git", "runs", "benchmarks"]},
+address, entrypoint, working_dir, timeout_s = sys.argv[1:5]
+timeout_s = float(timeout_s)
+client = JobSubmissionClient(address)
+job_id = client.submit_job(
+    entrypoint=entrypoint,
+    runtime_env={"working_dir": working_dir, "excludes": [".venv", ".git", "runs", "benchmarks"]},
+)
+deadline = time.monotonic() + timeout_s
+status = client.get_job_status(job_id)
+while status not in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}:
+    if time.monotonic() > deadline:
+        client.stop_job(job_id)
+        break
+    time.sleep(1.0)
+    status = client.get_job_status(job_id)
+print(json.dumps({"status": status.value, "logs": client.get_job_logs(job_id)}))
+"""
+
+
+def submit_and_wait(head: dict, entrypoint: str, timeout_s: float = 420) -> tuple[str, str]:
+    """Submit with Ray's Jobs SDK and wait, in a client process of its own.
+
+    A separate process, because Ray reads its auth mode once per process: an earlier
+    `ray.init` in this test process (another test module) would pin it to `disabled`.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", SUBMIT, head["address"], entrypoint, str(REPO), str(timeout_s)],
+        env=head["env"],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s + 60,
     )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = client.get_job_status(job_id)
-        if status in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}:
-            return status.value, client.get_job_logs(job_id)
-        time.sleep(1.0)
-    client.stop_job(job_id)
-    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    return answer["status"], answer["logs"]
 
 
 @pytest.mark.slow
