@@ -115,26 +115,19 @@ def _solve_min_cost_per_token(
         step_value_usd = solution.objective / OBJECTIVE_SCALE
         ratio = fleet_usd / served
         converged = abs(step_value_usd) <= DINKELBACH_TOLERANCE * fleet_usd
-        stalled = step > 1 and ratio >= price * (1 - 1e-12)
+        stalled = (step > 1 and ratio >= price * (1 - 1e-12)) or step == DINKELBACH_MAX_STEPS
         if converged or stalled or solution.status is not SolveStatus.OPTIMAL:
             # Bound: F(lam) >= dual, so no plan beats lam by more than -dual / served.
             gap = max(0.0, -solution.bound / OBJECTIVE_SCALE) / fleet_usd if fleet_usd else 0.0
-            status = solution.status
+            status, message = solution.status, solution.message
             if status is SolveStatus.OPTIMAL and not converged:
                 status = SolveStatus.FEASIBLE
+                message = f"Dinkelbach stopped after {step} steps without converging"
             return PlanResult(
-                status,
-                ratio * 1e6,
-                gap,
-                model,
-                solution.x,
-                solve_s,
-                build_s,
-                step,
-                solution.message,
+                status, ratio * 1e6, gap, model, solution.x, solve_s, build_s, step, message
             )
         price, hint = ratio, solution.x
-    raise AssertionError("Dinkelbach's method did not converge")  # finite for MILPs
+    raise AssertionError("unreachable: the last step always returns")
 
 
 def _result(
