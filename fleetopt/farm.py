@@ -4,6 +4,9 @@
   live solvers) and keeps it in a process-level cache keyed by the job's digest, so a
   chunk costs only its solves.
 - At most `workers` chunks run at once; finished chunks stream back through `ray.wait`.
+  Where the cluster itself has no more CPUs than `workers` (the embedded local Ray), as
+  many chunks again wait queued in Ray, so a worker starts its next chunk while the driver
+  is still storing the last one.
 - A chunk whose task crashes or raises is retried by Ray (`max_retries`, exceptions
   included). If it still fails, its scenarios are re-run one task each in isolation, where
   a scenario that fails gets an `error` row with the reason: nothing is dropped.
@@ -86,10 +89,11 @@ def run_chunks(
     key = job.key()
     pending = list(reversed(chunks))
     in_flight: dict[ray.ObjectRef, Chunk] = {}
+    limit = in_flight_limit(workers, ray.cluster_resources().get("CPU", 0.0))
     total = sum(len(c.scenarios) for c in chunks)
     with tqdm(total=total, unit="scen", desc=progress_label, mininterval=1.0) as bar:
         while pending or in_flight:
-            while pending and len(in_flight) < workers:
+            while pending and len(in_flight) < limit:
                 chunk = pending.pop()
                 in_flight[_chunk_task.remote(job_box, key, chunk.scenarios, False)] = chunk
             done, _ = ray.wait(list(in_flight), num_returns=1)
@@ -101,6 +105,16 @@ def run_chunks(
                     result = _isolated(job, job_box, key, chunk.scenarios)
                 on_chunk(chunk, result)
                 bar.update(len(chunk.scenarios))
+
+
+def in_flight_limit(workers: int, cluster_cpus: float) -> int:
+    """How many chunks to submit at once so that at most `workers` run at once.
+
+    When the cluster has no more CPUs than `workers`, Ray cannot run more than that, so
+    a second round waits queued in Ray (no idle worker between chunks); on a larger
+    cluster only `workers` are submitted.
+    """
+    return 2 * workers if cluster_cpus <= workers else workers
 
 
 def _isolated(job: ScenarioJob, job_box: list, key: str, scenarios: Iterable[int]) -> ChunkResult:

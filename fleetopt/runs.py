@@ -57,6 +57,15 @@ class FarmSettings:
     alpha: float = 0.95
 
 
+SUMMARY_RESULT_COLUMNS = [
+    "plan",
+    "status",
+    "cost_per_mtok_usd",
+    "total_cost_usd_per_year",
+    "unmet_share",
+]
+
+
 def run_scenarios(
     job: ScenarioJob, n_scenarios: int, out_dir: str | Path, settings: FarmSettings
 ) -> dict:
@@ -99,9 +108,13 @@ def run_scenarios(
 
 
 def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) -> dict:
-    """summary.json of a scenario run, computed from its merged tables."""
-    results = pd.read_parquet(root / "results.parquet")
-    mix = _read_optional(root / "mix.parquet", ["scenario", "plan", "rack_type", "count"])
+    """summary.json of a scenario run, computed from its merged tables.
+
+    Only the columns the summaries use are read, so the driver holds a few numbers per
+    scenario, not the run's tables.
+    """
+    results = pd.read_parquet(root / "results.parquet", columns=SUMMARY_RESULT_COLUMNS)
+    mix = _read_optional(root / "mix.parquet", ["scenario", "rack_type", "count"])
     sites = _read_optional(root / "sites.parquet", ["site", "power_mw", "power_cap_mw"])
     summary = {
         "kind": job.mode.value,
@@ -119,7 +132,9 @@ def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) 
 
 
 def _read_optional(path: Path, columns: list[str]) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=columns)
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    return pd.read_parquet(path, columns=columns)
 
 
 def with_seed(case: Case, seed: int | None) -> Case:

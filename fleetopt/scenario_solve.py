@@ -89,6 +89,11 @@ class PreparedJob:
         self._resolvers: dict[str, Resolver] = {}
         self._sweep_resolver = Resolver(engine_for(job.options), job.options)
 
+    @property
+    def solver_rebuilds(self) -> int:
+        """Fresh solvers made so far; a re-solve in place makes none (fleetopt.resolve)."""
+        return self._sweep_resolver.rebuilds + sum(r.rebuilds for r in self._resolvers.values())
+
     def solve_scenario(self, scenario: int) -> ChunkResult:
         """Draw scenario `scenario` and solve it for every plan of the job."""
         mult = draw(self.index, self.job.case.uncertainty, scenario)

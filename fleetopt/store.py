@@ -75,6 +75,7 @@ def write_folder_atomic(
 
 SCENARIO_TABLES = ("results", "mix", "sites", "scenarios")
 SUCCESS_MARKER = "_SUCCESS"
+MERGE_ROW_GROUP_ROWS = 8192
 
 
 class RunFolderError(Exception):
@@ -125,19 +126,31 @@ class ScenarioStore:
             )
 
     def merge(self) -> None:
-        """Stream every table's parts, in chunk order, into one Parquet file."""
+        """Stream every table's parts, in chunk order, into one Parquet file.
+
+        Parts are gathered into row groups of about `MERGE_ROW_GROUP_ROWS` rows: memory is
+        bounded by one row group, and readers do not pay a row group per chunk.
+        """
         for name in SCENARIO_TABLES:
             parts = sorted((self.root / "parts" / name).glob("chunk-*.parquet"))
             target = self.root / f"{name}.parquet"
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            writer = None
+            writer: pq.ParquetWriter | None = None
+            pending: list[pa.Table] = []
+
             try:
                 for part in parts:
-                    table = pq.read_table(part)
+                    table = pq.read_table(part, use_threads=False)  # small: one thread
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema)
-                    writer.write_table(table.cast(writer.schema))
+                    pending.append(table.cast(writer.schema))
+                    # Arrow's allocator keeps freed pages; hand them back, or a run of many
+                    # chunks leaves the driver larger the more chunks it had.
+                    pa.default_memory_pool().release_unused()
+                    if sum(t.num_rows for t in pending) >= MERGE_ROW_GROUP_ROWS:
+                        _write_row_group(writer, pending)
                 if writer is not None:
+                    _write_row_group(writer, pending)
                     writer.close()
                     os.replace(tmp, target)
             finally:
@@ -157,3 +170,10 @@ class ScenarioStore:
         if reason:
             payload["reason"] = reason
         write_json_atomic(self.root / "run.json", payload)
+
+
+def _write_row_group(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:
+    """Write `tables` (emptied afterwards) as one row group."""
+    if tables:
+        writer.write_table(pa.concat_tables(tables), row_group_size=None)
+        tables.clear()

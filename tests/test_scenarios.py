@@ -16,6 +16,7 @@ import pytest
 import ray
 
 from fleetopt.case import Uncertainty, read_case
+from fleetopt.farm import in_flight_limit
 from fleetopt.index import build_index
 from fleetopt.inputs import model_data
 from fleetopt.outcome import plan_case
@@ -280,3 +281,10 @@ def test_robust_chooses_among_candidates_on_common_scenarios(tmp_path):
     )
     # Wait and see is a lower bound in every scenario (each sweep solve is optimal).
     assert (total.min(axis=1) >= ws.set_index("scenario")["total_cost_usd_per_year"] - 1e-3).all()
+
+
+def test_chunks_queue_ahead_only_where_ray_caps_concurrency() -> None:
+    # The embedded Ray has as many CPUs as workers: a second round may wait queued in Ray.
+    assert in_flight_limit(2, 2.0) == 4
+    # A larger cluster would run every submitted chunk at once: submit only `workers`.
+    assert in_flight_limit(2, 16.0) == 2
