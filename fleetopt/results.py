@@ -177,7 +177,7 @@ def summarize(
         "solver": solver,
         "solve_seconds": result.solve_seconds,
         "build_seconds": result.build_seconds,
-        "warnings": list(index.warnings) + case_warnings(case),
+        "warnings": plan_warnings(index, case),
         "objective_kind": case.objective.value,
         "case": case.name,
         "message": result.message,
@@ -186,6 +186,11 @@ def summarize(
         "constraints": result.model.n_constraints,
         "fleetopt_version": __version__,
     }
+
+
+def plan_warnings(index: ModelIndex, case: Case) -> list[str]:
+    """summary.json's `warnings`: phases no rack can serve, then data conflicts."""
+    return list(index.warnings) + case_warnings(case)
 
 
 def case_warnings(case: Case) -> list[str]:

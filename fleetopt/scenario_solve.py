@@ -24,7 +24,7 @@ from fleetopt.inputs import model_data
 from fleetopt.model import OBJECTIVE_SCALE, build_model
 from fleetopt.plan import solve_plan
 from fleetopt.resolve import Resolver
-from fleetopt.results import avg_it_kw_by_site, clean_solution, cost_parts
+from fleetopt.results import avg_it_kw_by_site, clean_solution, cost_parts, plan_warnings
 from fleetopt.scenarios import draw, draws_table
 from fleetopt.solve import Engine, SolveStatus, engine_for
 
@@ -86,6 +86,7 @@ class PreparedJob:
     def __init__(self, job: ScenarioJob):
         self.job = job
         self.index: ModelIndex = build_index(job.case)
+        self.warnings = plan_warnings(self.index, job.case)
         self._resolvers: dict[str, Resolver] = {}
         self._sweep_resolver = Resolver(engine_for(job.options), job.options)
 
@@ -166,6 +167,7 @@ class PreparedJob:
             ).value,
             "solve_seconds": solve_s,
             "build_seconds": build_s,
+            "warnings": self.warnings,
             "message": "",
         }
         if x is None:
@@ -228,6 +230,7 @@ def error_rows(
             "scenario": scenario,
             "plan": plans,
             "status": SolveStatus.ERROR.value,
+            "warnings": [plan_warnings(index, job.case) if index is not None else []] * len(plans),
             "message": reason,
         }
     )
@@ -307,6 +310,7 @@ RESULT_COLUMNS: dict[str, str] = {
     "solver": "object",
     "solve_seconds": "float64",
     "build_seconds": "float64",
+    "warnings": "list",
     "message": "object",
 }
 
@@ -315,7 +319,9 @@ def conform_results(results: pd.DataFrame) -> pd.DataFrame:
     """results.parquet rows in one fixed schema, whatever each row could fill in."""
     table = results.reindex(columns=list(RESULT_COLUMNS))
     for column, dtype in RESULT_COLUMNS.items():
-        if dtype == "object":
+        if dtype == "list":
+            table[column] = [list(v) if isinstance(v, list) else [] for v in table[column]]
+        elif dtype == "object":
             table[column] = table[column].astype(object).where(table[column].notna(), "")
         else:
             table[column] = pd.to_numeric(table[column], errors="coerce").astype(dtype)

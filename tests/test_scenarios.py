@@ -117,12 +117,22 @@ def test_a_scenario_is_the_same_wherever_it_is_drawn(tmp_path):
 
 def test_zero_uncertainty_reproduces_the_deterministic_solve(tmp_path):
     case = read_case(two_site_case(tmp_path))
-    expected = plan_case(case).summary["objective"]
+    deterministic = plan_case(case).summary
+    expected = deterministic["objective"]
     summary = sweep(case, 6, tmp_path / "sweep", SETTINGS)
     results = pd.read_parquet(tmp_path / "sweep" / "results.parquet")
     assert summary["errors"] == 0
     assert len(results) == 6
     assert results["objective"].to_numpy() == pytest.approx([expected] * 6, rel=1e-9)
+    # Every row carries MODEL.md's summary keys, with the deterministic solve's values.
+    for key in ("status", "solver"):
+        assert set(results[key]) == {deterministic[key]}
+    for key in ("fleet_cost_usd_per_year", "penalty_cost_usd_per_year", "served_tokens_per_s"):
+        assert results[key].to_numpy() == pytest.approx([deterministic[key]] * 6, rel=1e-9)
+    for key in ("cost_per_mtok_usd", "tokens_per_joule", "energy_cost_usd_per_year"):
+        assert results[key].to_numpy() == pytest.approx([deterministic[key]] * 6, rel=1e-9)
+    assert [list(w) for w in results["warnings"]] == [deterministic["warnings"]] * 6
+    assert {"mip_gap", "solve_seconds", "build_seconds"} <= set(results.columns)
 
 
 def test_one_and_two_workers_give_identical_results(tmp_path):
