@@ -121,12 +121,15 @@ def _isolated(job: ScenarioJob, job_box: list, key: str, scenarios: Iterable[int
     """Re-run a failed chunk one scenario per task; what still fails becomes error rows."""
     refs = {s: _chunk_task.remote(job_box, key, [s], True) for s in scenarios}
     parts = []
+    index = None  # built once, and only if some scenario still fails
     for scenario, ref in refs.items():
         try:
             parts.append(ray.get(ref))
         except ray.exceptions.RayError as again:
             reason = f"failed after {CHUNK_RETRIES} retries: {_first_line(again)}"
-            parts.append(error_rows(job, scenario, reason, build_index(job.case)))
+            if index is None:
+                index = build_index(job.case)
+            parts.append(error_rows(job, scenario, reason, index))
     return ChunkResult.concat(parts)
 
 

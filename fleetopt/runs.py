@@ -37,7 +37,7 @@ from fleetopt.stats import (
     rack_type_summary,
     site_summary,
 )
-from fleetopt.store import ScenarioStore, write_folder_atomic
+from fleetopt.store import SUCCESS_MARKER, ScenarioStore, write_folder_atomic, write_json_atomic
 
 EXPECTED_VALUE = "expected-value"
 
@@ -226,7 +226,7 @@ def robust(
 ) -> dict:
     """Choose the plan that holds up best across the scenarios (MODEL.md section 5)."""
     out = Path(out_dir)
-    if (out / "_SUCCESS").exists():
+    if (out / SUCCESS_MARKER).exists():
         return json.loads((out / "summary.json").read_text())
     case = case.replace(objective=Objective.MIN_COST)
     index = build_index(case)
@@ -250,15 +250,17 @@ def robust(
     plans = {EXPECTED_VALUE: ev_counts}
     frequency = {EXPECTED_VALUE: None}
     for counts, seen in distinct_plans(mix, index, candidates):
-        if any(np.array_equal(counts, c) for c in plans.values()):
-            frequency[next(k for k, c in plans.items() if np.array_equal(c, counts))] = seen
+        same = next((k for k, c in plans.items() if np.array_equal(c, counts)), None)
+        if same is not None:  # the expected-value plan was also a sweep plan
+            frequency[same] = seen
             continue
         name = f"sweep-{len(plans):02d}"
         plans[name], frequency[name] = counts, seen
 
     evaluation = evaluate(case, plans, n_scenarios, out / "evaluate", settings)
-    results = pd.read_parquet(out / "evaluate" / "results.parquet")
-    ws = pd.read_parquet(out / "sweep" / "results.parquet")
+    costs = ["scenario", "plan", "status", "total_cost_usd_per_year"]
+    results = pd.read_parquet(out / "evaluate" / "results.parquet", columns=costs)
+    ws = pd.read_parquet(out / "sweep" / "results.parquet", columns=costs)
     chosen, scores = choose(results, criterion, settings.alpha)
     total = results.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
     ws_total = ws.set_index("scenario")["total_cost_usd_per_year"]
@@ -292,8 +294,8 @@ def robust(
         {"candidates": candidates_table, "racks": chosen_racks.reset_index(drop=True)},
         summary,
     )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "_SUCCESS").write_text("")
+    write_json_atomic(out / "summary.json", summary)
+    (out / SUCCESS_MARKER).write_text("")
     return summary
 
 
