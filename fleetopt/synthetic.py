@@ -164,18 +164,6 @@ def synthetic_case(
         return read_case(tables.write(Path(tmp) / tables.config["name"]))
 
 
-def write_synthetic_case(
-    folder: str | Path,
-    n_sites: int,
-    n_racks: int,
-    n_workloads: int,
-    seed: int = 0,
-    params: SyntheticParams | None = None,
-) -> Path:
-    """Write a random case folder at `folder` (for CLI runs and jobs); returns its path."""
-    return synthetic_tables(n_sites, n_racks, n_workloads, seed, params).write(folder)
-
-
 def synthetic_tables(
     n_sites: int,
     n_racks: int,
