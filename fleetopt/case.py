@@ -52,6 +52,7 @@ __all__ = [
     "SolverOptions",
     "Uncertainty",
     "case_digest",
+    "case_fingerprint",
     "read_case",
 ]
 
@@ -67,6 +68,10 @@ class SolverOptions:
     relative_gap: float = 1e-6
     threads: int = 0  # 0 = solver default
     seed: int = 0
+
+    def as_params(self) -> dict[str, str]:
+        """These options as run-record parameters (every value as text)."""
+        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
 
     def with_overrides(
         self,
@@ -209,6 +214,27 @@ def case_digest(path: str | os.PathLike[str]) -> str:
         data = (folder / name).read_bytes()
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
+    return digest.hexdigest()
+
+
+def case_fingerprint(case: Case) -> str:
+    """sha256 (hex) of a case's content: its parameters and every table, cell by cell.
+
+    Two cases with the same fingerprint solve identically; a run records it so that a case
+    edited since (or built in memory, with no folder) is never taken for the one it ran.
+    """
+    digest = hashlib.sha256()
+    scalars = {
+        f.name: getattr(case, f.name)
+        for f in dataclasses.fields(case)
+        if not isinstance(getattr(case, f.name), pd.DataFrame)
+    }
+    digest.update(repr(sorted(scalars.items())).encode())
+    for field in dataclasses.fields(case):
+        table = getattr(case, field.name)
+        if isinstance(table, pd.DataFrame):
+            digest.update(f"{field.name}\0{list(table.columns)}\0{len(table)}\0".encode())
+            digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 

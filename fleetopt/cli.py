@@ -1,25 +1,33 @@
-"""The `fleetopt` command line. Exit codes: 0 success, 2 bad input, 1 anything else."""
+"""The `fleetopt` command line.
+
+Exit codes (errors.ExitCode): 0 success, 1 a solver or infrastructure failure, 2 bad input
+(a bad case, option or output location; nothing was run), 130 interrupted by SIGINT,
+143 by SIGTERM. Commands that start Ray run supervised (fleetopt.supervise), so that even
+a run whose Ray cluster dies under it ends with one line saying so and a run record
+marked failed.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import uuid
 from importlib import resources
 from pathlib import Path
 
 import click
 
+from fleetopt import interrupts
 from fleetopt.case import read_case
 from fleetopt.cli_catalog import claims_command, perf_command
-from fleetopt.errors import CaseError, SolverError
+from fleetopt.errors import CaseError, ExitCode, RunFolderError, SolverError
 from fleetopt.index import build_index
+from fleetopt.options import robust_options, scenario_options, solver_options
 from fleetopt.outcome import plan_case, write_plan
 from fleetopt.report import format_plan, format_run
 from fleetopt.runs import Criterion, FarmSettings, evaluate, read_plan, robust, sweep, with_seed
-from fleetopt.store import RunFolderError
-
-EXIT_BAD_INPUT = 2
-EXIT_FAILURE = 1
+from fleetopt.supervise import run_supervised, supervised
 
 
 def example_case_dir() -> Path:
@@ -27,23 +35,47 @@ def example_case_dir() -> Path:
     return Path(str(resources.files("fleetopt") / "data" / "example"))
 
 
+def report_error(err: BaseException) -> ExitCode:
+    """Say what went wrong in a line or a list, with no traceback; return the exit code.
+
+    Shared by the CLI and the Ray job entrypoints. Anything not listed here is a bug and
+    keeps its traceback.
+    """
+    if isinstance(err, CaseError):
+        click.echo(f"invalid input ({len(err.problems)} problem(s)):", err=True)
+        for problem in err.problems:
+            click.echo(f"  {problem}", err=True)
+        return ExitCode.BAD_INPUT
+    if isinstance(err, RunFolderError):
+        click.echo(f"error: {err}", err=True)
+        return ExitCode.BAD_INPUT
+    if isinstance(err, KeyboardInterrupt):
+        click.echo(
+            f"fleetopt: {interrupts.failure_reason(err)}; a run folder it was writing is "
+            "incomplete and recorded as failed (nothing complete was changed); run the same "
+            "command again to resume",
+            err=True,
+        )
+        return interrupts.exit_code(err)
+    if isinstance(err, SolverError):
+        click.echo(f"solver error: {err}", err=True)
+        return ExitCode.FAILURE
+    if isinstance(err, OSError):
+        where = f" {err.filename}" if err.filename else ""
+        click.echo(f"error: cannot write{where}: {err.strerror or err}", err=True)
+        return ExitCode.BAD_INPUT
+    raise err
+
+
 class _Group(click.Group):
     """Maps fleetopt's error types to messages and exit codes, with no traceback."""
 
     def invoke(self, ctx: click.Context):
+        interrupts.install()
         try:
             return super().invoke(ctx)
-        except CaseError as err:
-            click.echo(f"invalid input ({len(err.problems)} problem(s)):", err=True)
-            for problem in err.problems:
-                click.echo(f"  {problem}", err=True)
-            sys.exit(EXIT_BAD_INPUT)
-        except RunFolderError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(EXIT_BAD_INPUT)
-        except SolverError as err:
-            click.echo(f"solver error: {err}", err=True)
-            sys.exit(EXIT_FAILURE)
+        except (CaseError, RunFolderError, SolverError, KeyboardInterrupt, OSError) as err:
+            sys.exit(report_error(err))
 
 
 @click.group(cls=_Group)
@@ -66,11 +98,7 @@ def validate(case_dir: Path) -> None:
 @main.command()
 @click.argument("case_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@click.option("--solver", "solver_name", default=None, help="highs (default) or scip")
-@click.option("--time-limit", type=float, default=None, help="seconds")
-@click.option("--gap", type=float, default=None, help="relative MIP gap")
-@click.option("--threads", type=int, default=None)
-@click.option("--seed", type=int, default=None)
+@solver_options()
 def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
     """Solve a case and write summary.json and the plan tables to OUT."""
     case = read_case(case_dir)
@@ -81,50 +109,32 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
     write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
     if outcome.result.x is None and outcome.summary["status"] == "error":
-        sys.exit(EXIT_FAILURE)
-
-
-def _farm_options(command):
-    """The options every scenario command shares."""
-    options = [
-        click.option("-n", "--scenarios", "n_scenarios", type=click.IntRange(min=1), default=100),
-        click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path)),
-        click.option(
-            "--address",
-            default=None,
-            help="Ray cluster to join (default: start a local Ray; 'auto' or RAY_ADDRESS join one)",
-        ),
-        click.option(
-            "--workers",
-            type=click.IntRange(min=1),
-            default=2,
-            help="scenario chunks solved at once",
-        ),
-        click.option("--seed", type=int, default=None, help="overrides uncertainty.seed"),
-        click.option("--chunk", type=click.IntRange(min=1), default=8, help="scenarios per task"),
-        click.option(
-            "--alpha",
-            type=click.FloatRange(0, 1, min_open=True, max_open=True),
-            default=0.95,
-            help="CVaR level",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+        sys.exit(ExitCode.FAILURE)
 
 
 def _settings(workers, chunk, address, alpha) -> FarmSettings:
     return FarmSettings(workers=workers, chunk=chunk, address=address, alpha=alpha)
 
 
+def _supervise(out_dir: Path) -> None:
+    """In the parent, run this very command in a supervised child and exit with its code."""
+    if not supervised():
+        sys.exit(run_supervised(out_dir))
+
+
 @main.command("sweep")
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@_farm_options
-def sweep_command(case_dir, n_scenarios, out_dir, address, workers, seed, chunk, alpha) -> None:
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@scenario_options()
+def sweep_command(
+    case_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
+) -> None:
     """Wait and see: the best rack mix in each of N sampled futures."""
+    _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
-    sweep(case, n_scenarios, out_dir, _settings(workers, chunk, address, alpha))
+    sweep(
+        case, n_scenarios, out_dir, _settings(workers, chunk, address, alpha), overwrite=overwrite
+    )
     click.echo(format_run(out_dir))
 
 
@@ -137,11 +147,13 @@ def sweep_command(case_dir, n_scenarios, out_dir, address, workers, seed, chunk,
     type=click.Path(path_type=Path),
     help="a `fleetopt solve` run folder",
 )
-@_farm_options
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@scenario_options()
 def evaluate_command(
-    case_dir, plan_dir, n_scenarios, out_dir, address, workers, seed, chunk, alpha
+    case_dir, plan_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
 ) -> None:
     """What a fixed plan costs, and what it leaves unserved, in each of N futures."""
+    _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
     counts = read_plan(build_index(case), plan_dir)
     evaluate(
@@ -150,24 +162,31 @@ def evaluate_command(
         n_scenarios,
         out_dir,
         _settings(workers, chunk, address, alpha),
+        overwrite=overwrite,
     )
     click.echo(format_run(out_dir))
 
 
 @main.command("robust")
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--criterion", type=click.Choice([c.value for c in Criterion]), default="mean")
-@click.option(
-    "--candidates",
-    type=click.IntRange(min=0),
-    default=16,
-    help="most frequent sweep plans to compare",
-)
-@_farm_options
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@robust_options()
+@scenario_options()
 def robust_command(
-    case_dir, criterion, candidates, n_scenarios, out_dir, address, workers, seed, chunk, alpha
+    case_dir,
+    out_dir,
+    criterion,
+    candidates,
+    n_scenarios,
+    address,
+    workers,
+    seed,
+    chunk,
+    alpha,
+    overwrite,
 ) -> None:
     """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
+    _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
     robust(
         case,
@@ -176,6 +195,7 @@ def robust_command(
         _settings(workers, chunk, address, alpha),
         criterion=Criterion(criterion),
         candidates=candidates,
+        overwrite=overwrite,
     )
     click.echo(format_run(out_dir))
 
@@ -183,10 +203,22 @@ def robust_command(
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
 def init(out_dir: Path) -> None:
-    """Write the bundled example case into OUT_DIR."""
+    """Write the bundled example case into OUT_DIR (a new or empty folder)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunFolderError(f"{out_dir} is a file, not a folder; nothing was changed")
     if out_dir.exists() and any(out_dir.iterdir()):
-        raise click.UsageError(f"{out_dir} exists and is not empty")
-    shutil.copytree(example_case_dir(), out_dir, dirs_exist_ok=True)
+        raise RunFolderError(
+            f"{out_dir} exists and is not empty; nothing was changed: choose a new folder"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copytree(example_case_dir(), tmp)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     click.echo(
         f"wrote the example case to {out_dir}; try: fleetopt solve {out_dir} --out runs/example"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,3 +38,18 @@ class CaseError(Exception):
 
 class SolverError(Exception):
     """The solver failed or refused the model; the message is the solver's own, unwrapped."""
+
+
+class RunFolderError(Exception):
+    """An output location that cannot be used for this run; nothing was written (exit 2)."""
+
+
+class ExitCode(enum.IntEnum):
+    """fleetopt's exit codes, the same for the CLI and the Ray job entrypoints."""
+
+    OK = 0
+    FAILURE = 1  # a solver or infrastructure failure; the run record says why
+    BAD_INPUT = 2  # bad case, bad option or unusable output location; nothing was run
+    INFEASIBLE = 3  # the case has no feasible plan
+    INTERRUPTED = 130  # SIGINT (128 + 2)
+    TERMINATED = 143  # SIGTERM (128 + 15)

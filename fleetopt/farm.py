@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import ray
 from tqdm import tqdm
 
+from fleetopt import interrupts
 from fleetopt.index import build_index
 from fleetopt.scenario_solve import ChunkResult, PreparedJob, ScenarioJob, error_rows, solve_chunk
 
@@ -31,17 +32,29 @@ _PREPARED: dict[str, PreparedJob] = {}
 
 @dataclass(frozen=True)
 class Chunk:
-    """A numbered slice of the scenarios; its number names its output part."""
+    """Scenarios solved by one task; its first scenario names its output part."""
 
-    number: int
     scenarios: list[int]
 
+    @property
+    def name(self) -> str:
+        return f"{self.scenarios[0]:09d}"
 
-def chunks_of(n_scenarios: int, chunk_size: int) -> list[Chunk]:
-    return [
-        Chunk(i, list(range(start, min(start + chunk_size, n_scenarios))))
-        for i, start in enumerate(range(0, n_scenarios, chunk_size))
-    ]
+
+def chunks_of(scenarios: Sequence[int], chunk_size: int) -> list[Chunk]:
+    """Sorted `scenarios` cut into chunks of at most `chunk_size` consecutive scenarios.
+
+    A chunk never spans a gap (scenarios finished by an earlier attempt), so parts named
+    by their first scenario merge back in scenario order however the run was resumed.
+    """
+    chunks: list[list[int]] = []
+    for scenario in sorted(scenarios):
+        last = chunks[-1] if chunks else None
+        if last is None or len(last) == chunk_size or scenario != last[-1] + 1:
+            chunks.append([scenario])
+        else:
+            last.append(scenario)
+    return [Chunk(c) for c in chunks]
 
 
 def connect(address: str | None, workers: int) -> dict:
@@ -60,6 +73,7 @@ def connect(address: str | None, workers: int) -> dict:
                 log_to_driver=False,
                 object_store_memory=256 * 1024**2,
             )
+        interrupts.install()  # Ray's driver just replaced the SIGTERM handler with its own
     return {k: float(v) for k, v in ray.cluster_resources().items()}
 
 

@@ -1,6 +1,6 @@
 """The nightly planning pipeline: validate, plan, robust selection, installed fleet, compare.
 
-A run lives in `OUT/YYYY-MM-DD/RUN_ID/` with one folder per stage, a `manifest.json`
+A run lives in `OUT/YYYY-MM-DD/RUN_ID/` with one folder per stage, a run record `run.json`
 (case hash, versions, seed, parameters, Ray resources, stage timings, status
 `running|succeeded|failed` and why) and `_SUCCESS`, written last. Re-running a run id
 (on any later day: the run is found by its id) skips finished stages, and inside the
@@ -29,33 +29,59 @@ import numpy as np
 import pandas as pd
 import pyarrow.fs as pafs
 
-from fleetopt import __version__
+from fleetopt import __version__, defaults
 from fleetopt.case import Case, case_digest, read_case
+from fleetopt.errors import RunFolderError
 from fleetopt.farm import connect
 from fleetopt.index import build_index
+from fleetopt.interrupts import failure_reason
 from fleetopt.outcome import plan_case, write_plan
+from fleetopt.runfolder import (
+    RUN_RECORD,
+    SUCCESS_MARKER,
+    Claim,
+    RunKind,
+    RunStatus,
+    check_run_id,
+    claim_output,
+    is_complete,
+    normalized,
+    write_success,
+)
 from fleetopt.runs import Criterion, FarmSettings, evaluate, robust, with_seed
-from fleetopt.store import SUCCESS_MARKER, write_json_atomic
-
-MANIFEST = "manifest.json"
-STAGES = ("validate", "plan", "robust", "installed", "compare")
+from fleetopt.store import write_json_atomic
 
 
 @dataclass(frozen=True)
 class NightlyParams:
-    """What a nightly run was asked to do (recorded in its manifest)."""
+    """What a nightly run was asked to do (recorded in its run record as `request`)."""
 
     case_dir: str
     out: str
-    scenarios: int = 200
+    scenarios: int = defaults.NIGHTLY_SCENARIOS
     run_id: str | None = None
     seed: int | None = None
-    workers: int = 2
-    chunk: int = 8
+    workers: int = defaults.WORKERS
+    chunk: int = defaults.CHUNK
     address: str | None = None
     criterion: str = Criterion.MEAN.value
-    alpha: float = 0.95
-    candidates: int = 16
+    alpha: float = defaults.ALPHA
+    candidates: int = defaults.CANDIDATES
+    overwrite: bool = False
+
+    def identity(self, case_sha256: str) -> dict:
+        """What the run's results depend on: the case's files and the scenario settings.
+
+        Not where it runs (workers, address) nor where the case or the output lie.
+        """
+        return {
+            "case_sha256": case_sha256,
+            "scenarios": self.scenarios,
+            "seed": self.seed,
+            "criterion": self.criterion,
+            "alpha": self.alpha,
+            "candidates": self.candidates,
+        }
 
 
 class Output:
@@ -76,7 +102,7 @@ class Output:
     def find_run(self, run_id: str) -> str | None:
         """The date folder holding `run_id`, if a run of that id exists already."""
         for date in self._dirs(self.base):
-            if self._exists(self.path(date, run_id, MANIFEST)):
+            if self.exists(self.path(date, run_id, RUN_RECORD)):
                 return date
         return None
 
@@ -85,14 +111,14 @@ class Output:
         found = []
         for date in self._dirs(self.base):
             for run in self._dirs(self.path(date)):
-                path = self.path(date, run, MANIFEST)
-                if self._exists(path):
+                path = self.path(date, run, RUN_RECORD)
+                if self.exists(path):
                     with self.fs.open_input_stream(path) as f:
                         found.append({**json.loads(f.read()), "path": self.path(date, run)})
         return found
 
     def pull(self, remote: str, local: Path) -> None:
-        if self._exists(remote):
+        if self.exists(remote):
             pafs.copy_files(
                 remote,
                 str(local),
@@ -121,7 +147,7 @@ class Output:
         info = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
         return sorted(i.base_name for i in info if i.type == pafs.FileType.Directory)
 
-    def _exists(self, path: str) -> bool:
+    def exists(self, path: str) -> bool:
         return self.fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
@@ -131,8 +157,11 @@ class NightlyRun:
     def __init__(self, params: NightlyParams, now: dt.datetime | None = None):
         self.params = params
         self.output = Output(params.out)
+        if self.output.local and Path(self.output.base).is_file():
+            raise RunFolderError(f"{params.out} is a file, not a folder; nothing was changed")
         now = now or dt.datetime.now(dt.UTC)
-        self.run_id = params.run_id or f"{now:%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.run_id = check_run_id(params.run_id or f"{now:%H%M%S}-{uuid.uuid4().hex[:6]}")
+        self.identity = normalized(params.identity(case_digest(params.case_dir)))
         self.date = self.output.find_run(self.run_id) or f"{now:%Y-%m-%d}"
         self.remote = self.output.path(self.date, self.run_id)
         if self.output.local:
@@ -142,29 +171,36 @@ class NightlyRun:
             self._scratch = Path(tempfile.mkdtemp(prefix="fleetopt-nightly-"))
             self.dir = self._scratch / self.run_id
             self.output.pull(self.remote, self.dir)
+        claim = claim_output(self.dir, RunKind.NIGHTLY, self.identity, overwrite=params.overwrite)
+        if claim is Claim.FRESH and self.output.exists(self.remote):
+            self.output.fs.delete_dir(self.remote)  # a nightly run of ours, --overwrite given
+        if claim is Claim.FRESH:
+            self.date = f"{now:%Y-%m-%d}"  # a run started afresh belongs to today
+            self.remote = self.output.path(self.date, self.run_id)
+            self.dir = Path(self.remote) if self.output.local else self.dir
         self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / MANIFEST
+        path = self.dir / RUN_RECORD
         self.manifest = json.loads(path.read_text()) if path.exists() else {"stages": {}}
 
     def done(self, stage: str) -> bool:
-        return self.manifest["stages"].get(stage, {}).get("status") == "succeeded"
+        return self.manifest["stages"].get(stage, {}).get("status") == RunStatus.SUCCEEDED
 
     def save(self, **fields) -> None:
         self.manifest.update(fields)
-        write_json_atomic(self.dir / MANIFEST, self.manifest)
+        write_json_atomic(self.dir / RUN_RECORD, self.manifest)
         if not self.output.local:
-            self.output.push(self.dir / MANIFEST, f"{self.remote}/{MANIFEST}")
+            self.output.push(self.dir / RUN_RECORD, f"{self.remote}/{RUN_RECORD}")
 
     def stage(self, name: str, work: Callable[[Path], dict | None]) -> dict | None:
         """Run a stage into its folder unless a previous attempt finished it."""
         if self.done(name):
             return self.manifest["stages"][name].get("result")
         started = time.perf_counter()
-        self.manifest["stages"][name] = {"status": "running"}
+        self.manifest["stages"][name] = {"status": RunStatus.RUNNING.value}
         self.save()
         result = work(self.dir / name)
         self.manifest["stages"][name] = {
-            "status": "succeeded",
+            "status": RunStatus.SUCCEEDED.value,
             "seconds": round(time.perf_counter() - started, 3),
             "result": result,
         }
@@ -174,11 +210,10 @@ class NightlyRun:
         return result
 
     def succeed(self) -> None:
-        self.save(status="succeeded", finished_at=_now())
-        marker = self.dir / SUCCESS_MARKER
-        marker.write_text("")
+        self.save(status=RunStatus.SUCCEEDED.value, finished_at=_now())
+        write_success(self.dir)
         if not self.output.local:
-            self.output.push(marker, f"{self.remote}/{SUCCESS_MARKER}")
+            self.output.push(self.dir / SUCCESS_MARKER, f"{self.remote}/{SUCCESS_MARKER}")
 
     def cleanup(self) -> None:
         if self._scratch is not None:
@@ -192,15 +227,17 @@ def _now() -> str:
 def run_nightly(params: NightlyParams) -> NightlyRun:
     """Run (or resume) the whole pipeline; raises on failure after recording it."""
     run = NightlyRun(params)
-    if (run.dir / SUCCESS_MARKER).exists():
+    if is_complete(run.dir):
         return run
     run.save(
-        status="running",
+        kind=RunKind.NIGHTLY.value,
+        status=RunStatus.RUNNING.value,
+        params=run.identity,
         run_id=run.run_id,
         date=run.date,
         started_at=run.manifest.get("started_at") or _now(),
         fleetopt_version=__version__,
-        params=dataclasses.asdict(params),
+        request=dataclasses.asdict(params),
         reason=None,
     )
     settings = FarmSettings(params.workers, params.chunk, params.address, params.alpha)
@@ -218,7 +255,7 @@ def run_nightly(params: NightlyParams) -> NightlyRun:
         run.stage("installed", lambda d: _installed_stage(case, d, params, settings))
         run.stage("compare", lambda d: _compare_stage(run, d))
     except BaseException as err:
-        run.save(status="failed", reason=f"{type(err).__name__}: {err}", finished_at=_now())
+        run.save(status=RunStatus.FAILED.value, reason=failure_reason(err), finished_at=_now())
         raise
     run.succeed()
     return run
@@ -312,7 +349,7 @@ def _previous_run(run: NightlyRun) -> dict | None:
     same = [
         m
         for m in run.output.manifests()
-        if m.get("status") == "succeeded"
+        if m.get("status") == RunStatus.SUCCEEDED
         and m.get("case") == run.manifest.get("case")
         and m.get("run_id") != run.run_id
     ]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from fleetopt.case import Case, SolverOptions
+from fleetopt.case import Case, SolverOptions, case_fingerprint
 from fleetopt.index import ModelIndex, build_index
 from fleetopt.inputs import ModelData, Multipliers, model_data
 from fleetopt.plan import PlanResult, solve_plan
 from fleetopt.results import PlanTables, clean_solution, plan_tables, summarize
-from fleetopt.store import write_folder_atomic
+from fleetopt.store import write_plan_folder
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class PlanOutcome:
     """A solved plan with its summary and tables (tables are None without a solution)."""
 
     case: Case
+    options: SolverOptions
     index: ModelIndex
     data: ModelData
     result: PlanResult
@@ -47,10 +49,17 @@ def plan_case(
         result = replace(result, x=clean_solution(result.model, result.x))
     summary = summarize(case, index, data, result, options.name)
     tables = plan_tables(index, data, result.model, result.x) if result.x is not None else None
-    return PlanOutcome(case, index, data, result, summary, tables)
+    return PlanOutcome(case, options, index, data, result, summary, tables)
 
 
-def write_plan(outcome: PlanOutcome, out_dir) -> None:
-    """Write summary.json and the plan tables into `out_dir`, atomically."""
+def write_plan(outcome: PlanOutcome, out_dir: str | os.PathLike) -> None:
+    """Write the plan run folder (summary.json, tables, run record), atomically.
+
+    `out_dir` may only be missing, empty or an earlier plan run (store.write_plan_folder).
+    """
     tables = outcome.tables.as_dict() if outcome.tables is not None else {}
-    write_folder_atomic(out_dir, tables, outcome.summary)
+    params = {
+        "case": case_fingerprint(outcome.case),
+        "solver": outcome.options.as_params(),
+    }
+    write_plan_folder(out_dir, tables, outcome.summary, params)

@@ -18,11 +18,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fleetopt.case import Case, Objective
+from fleetopt import defaults
+from fleetopt.case import Case, Objective, case_fingerprint
 from fleetopt.errors import CaseError, Problem
-from fleetopt.farm import chunks_of, connect, run_chunks
+from fleetopt.farm import Chunk, chunks_of, connect, run_chunks
 from fleetopt.index import ModelIndex, build_index
+from fleetopt.interrupts import failure_reason
 from fleetopt.outcome import plan_case
+from fleetopt.runfolder import (
+    RUN_RECORD,
+    RunKind,
+    RunStatus,
+    claim_output,
+    is_complete,
+    normalized,
+    record_payload,
+    write_success,
+)
 from fleetopt.scenario_solve import (
     ChunkResult,
     Mode,
@@ -37,7 +49,7 @@ from fleetopt.stats import (
     rack_type_summary,
     site_summary,
 )
-from fleetopt.store import SUCCESS_MARKER, ScenarioStore, write_folder_atomic, write_json_atomic
+from fleetopt.store import ScenarioStore, write_folder_atomic, write_json_atomic
 
 EXPECTED_VALUE = "expected-value"
 
@@ -51,10 +63,10 @@ class Criterion(enum.StrEnum):
 class FarmSettings:
     """How scenarios are farmed out: how many at once, chunk size, which cluster."""
 
-    workers: int = 2
-    chunk: int = 8
+    workers: int = defaults.WORKERS
+    chunk: int = defaults.CHUNK
     address: str | None = None
-    alpha: float = 0.95
+    alpha: float = defaults.ALPHA
 
 
 SUMMARY_RESULT_COLUMNS = [
@@ -66,42 +78,52 @@ SUMMARY_RESULT_COLUMNS = [
 ]
 
 
+def open_store(
+    job: ScenarioJob, n_scenarios: int, out_dir: str | Path, *, overwrite: bool = False
+) -> ScenarioStore:
+    """The run folder of `job` over `n_scenarios` scenarios, claimed (see ScenarioStore)."""
+    params = {**job.identity(), "scenarios": n_scenarios}
+    return ScenarioStore(out_dir, RunKind(job.mode.value), params, overwrite=overwrite)
+
+
 def run_scenarios(
-    job: ScenarioJob, n_scenarios: int, out_dir: str | Path, settings: FarmSettings
+    job: ScenarioJob,
+    n_scenarios: int,
+    out_dir: str | Path,
+    settings: FarmSettings,
+    *,
+    overwrite: bool = False,
 ) -> dict:
-    """Solve scenarios 0..n-1 of `job` into `out_dir`; resumes finished chunks; returns summary."""
-    params = {
-        "mode": job.mode.value,
-        "scenarios": n_scenarios,
-        "chunk": settings.chunk,
-        "seed": job.case.uncertainty.seed,
-        "job": job.key(),
-    }
-    store = ScenarioStore(out_dir, params)
+    """Solve scenarios 0..n-1 of `job` into `out_dir`; resumes finished chunks; returns summary.
+
+    The same run (same job and scenario count) resumes or, once complete, returns its
+    summary; another run of the same kind there is refused unless `overwrite`.
+    """
+    store = open_store(job, n_scenarios, out_dir, overwrite=overwrite)
     if store.complete:
         return json.loads((store.root / "summary.json").read_text())
     store.start()
-    connect(settings.address, settings.workers)
-    done = store.finished_chunks()
-    todo = [c for c in chunks_of(n_scenarios, settings.chunk) if c.number not in done]
-
-    def keep(chunk, result: ChunkResult) -> None:
-        store.write_chunk(
-            chunk.number,
-            {
-                "results": conform_results(result.results),
-                "mix": result.mix,
-                "sites": result.sites,
-                "scenarios": result.draws,
-            },
-        )
-
     try:
+        connect(settings.address, settings.workers)
+        done = store.finished_scenarios()
+        todo = chunks_of([s for s in range(n_scenarios) if s not in done], settings.chunk)
+
+        def keep(chunk: Chunk, result: ChunkResult) -> None:
+            store.write_chunk(
+                chunk.name,
+                {
+                    "results": conform_results(result.results),
+                    "mix": result.mix,
+                    "sites": result.sites,
+                    "scenarios": result.draws,
+                },
+            )
+
         run_chunks(job, todo, settings.workers, keep, progress_label=job.mode.value)
         store.merge()
         summary = summarize_run(store.root, job, n_scenarios, settings.alpha)
     except BaseException as err:
-        store.fail(f"{type(err).__name__}: {err}")
+        store.fail(failure_reason(err))
         raise
     store.finish(summary)
     return summary
@@ -144,11 +166,18 @@ def with_seed(case: Case, seed: int | None) -> Case:
     return case.replace(uncertainty=dataclasses.replace(case.uncertainty, seed=seed))
 
 
-def sweep(case: Case, n_scenarios: int, out_dir: str | Path, settings: FarmSettings) -> dict:
+def sweep(
+    case: Case,
+    n_scenarios: int,
+    out_dir: str | Path,
+    settings: FarmSettings,
+    *,
+    overwrite: bool = False,
+) -> dict:
     """Wait and see: the full model in every scenario."""
     expected = plan_case(case)
     job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver), hint=expected.x)
-    return run_scenarios(job, n_scenarios, out_dir, settings)
+    return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
 
 
 def evaluate(
@@ -157,10 +186,12 @@ def evaluate(
     n_scenarios: int,
     out_dir: str | Path,
     settings: FarmSettings,
+    *,
+    overwrite: bool = False,
 ) -> dict:
     """Fix each plan's rack counts and solve the placement LP in every scenario."""
     job = ScenarioJob(case=case, mode=Mode.EVALUATE, options=for_workers(case.solver), plans=plans)
-    return run_scenarios(job, n_scenarios, out_dir, settings)
+    return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
 
 
 def plan_counts(index: ModelIndex, racks: pd.DataFrame, file: str) -> np.ndarray:
@@ -222,13 +253,56 @@ def robust(
     settings: FarmSettings,
     *,
     criterion: Criterion = Criterion.MEAN,
-    candidates: int = 16,
+    candidates: int = defaults.CANDIDATES,
+    overwrite: bool = False,
 ) -> dict:
-    """Choose the plan that holds up best across the scenarios (MODEL.md section 5)."""
+    """Choose the plan that holds up best across the scenarios (MODEL.md section 5).
+
+    The folder holds its own run record (kind robust) over its sweep and evaluate runs:
+    the same robust run resumes or returns its summary; other parameters are refused
+    unless `overwrite`.
+    """
     out = Path(out_dir)
-    if (out / SUCCESS_MARKER).exists():
-        return json.loads((out / "summary.json").read_text())
     case = case.replace(objective=Objective.MIN_COST)
+    params = normalized(
+        {
+            "case": case_fingerprint(case),
+            "seed": case.uncertainty.seed,
+            "scenarios": n_scenarios,
+            "criterion": criterion.value,
+            "alpha": settings.alpha,
+            "candidates": candidates,
+        }
+    )
+    claim_output(out, RunKind.ROBUST, params, overwrite=overwrite)
+    if is_complete(out):
+        return json.loads((out / "summary.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / RUN_RECORD
+    write_json_atomic(record, record_payload(RunKind.ROBUST, RunStatus.RUNNING, params))
+    try:
+        summary = _robust(case, n_scenarios, out, settings, criterion, candidates)
+    except BaseException as err:
+        write_json_atomic(
+            record,
+            record_payload(RunKind.ROBUST, RunStatus.FAILED, params, failure_reason(err)),
+        )
+        raise
+    write_json_atomic(out / "summary.json", summary)
+    write_json_atomic(record, record_payload(RunKind.ROBUST, RunStatus.SUCCEEDED, params))
+    write_success(out)
+    return summary
+
+
+def _robust(
+    case: Case,
+    n_scenarios: int,
+    out: Path,
+    settings: FarmSettings,
+    criterion: Criterion,
+    candidates: int,
+) -> dict:
+    """Robust selection's work: sweep, candidates, evaluate, choice; returns its summary."""
     index = build_index(case)
     expected = plan_case(case, index=index)
     if expected.x is None:
@@ -294,8 +368,6 @@ def robust(
         {"candidates": candidates_table, "racks": chosen_racks.reset_index(drop=True)},
         summary,
     )
-    write_json_atomic(out / "summary.json", summary)
-    (out / SUCCESS_MARKER).write_text("")
     return summary
 
 

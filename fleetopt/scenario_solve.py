@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from fleetopt.case import Case, Objective, SolverOptions
+from fleetopt.case import Case, Objective, SolverOptions, case_fingerprint
 from fleetopt.errors import SolverError
 from fleetopt.index import ModelIndex, build_index
 from fleetopt.inputs import model_data
@@ -57,8 +57,25 @@ class ScenarioJob:
         return PreparedJob(self)
 
     def key(self) -> str:
-        """A digest naming this job, for worker-side caches and resume checks."""
+        """A digest naming this job, for worker-side caches."""
         return hashlib.sha256(pickle.dumps(self)).hexdigest()[:16]
+
+    def identity(self) -> dict:
+        """What this job's results depend on, in readable form, for run records."""
+        return {
+            "mode": self.mode.value,
+            "case": case_fingerprint(self.case),
+            "seed": self.case.uncertainty.seed,
+            "solver": self.options.as_params(),
+            "lp_engine": self.lp_engine.value if self.mode is Mode.EVALUATE else None,
+            "plans": {name: _digest(counts) for name, counts in self.plans.items()},
+            "hint": _digest(self.hint) if self.hint is not None else None,
+        }
+
+
+def _digest(values: np.ndarray) -> str:
+    """sha256 of an array's float64 bytes."""
+    return hashlib.sha256(np.ascontiguousarray(values, dtype=np.float64).tobytes()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,22 @@ OPEN_SHARE = Range(low=0, high=1, low_open=True)  # (0, 1]
 UNLIMITED = math.inf
 
 
+def positive(high: float) -> Range:
+    """(0, high]: a positive quantity with a plausible ceiling for its unit."""
+    return Range(low=0, high=high, low_open=True)
+
+
+def up_to(high: float) -> Range:
+    """[0, high]."""
+    return Range(low=0, high=high)
+
+
+# Ceilings beyond which a value is a typo or a unit slip, not a plan (docs/case-format.md).
+# Demand: 1e11 tokens/s is some 200x the whole industry's inference traffic of 2025.
+DEMAND = up_to(1e11)
+PENALTY = up_to(1e6)  # USD per million tokens
+
+
 @dataclass(frozen=True)
 class FromCase:
     """A default taken from a case.yaml key (e.g. a workload's unmet penalty)."""
@@ -137,14 +153,14 @@ RACKS = TableSpec(
     columns=(
         Column("rack_type", C.STR, meaning="id, e.g. vr-nvl72"),
         Column("kind", C.CHOICE, choices=RACK_KINDS, meaning="family"),
-        Column("capex_usd", C.FLOAT, range=POSITIVE, meaning="purchase price of one rack"),
-        Column("lifetime_years", C.FLOAT, range=POSITIVE, meaning="depreciation life"),
-        Column("power_kw", C.FLOAT, range=POSITIVE, meaning="IT power at full load"),
+        Column("capex_usd", C.FLOAT, range=positive(1e9), meaning="purchase price of one rack"),
+        Column("lifetime_years", C.FLOAT, range=positive(50), meaning="depreciation life"),
+        Column("power_kw", C.FLOAT, range=positive(1e4), meaning="IT power at full load"),
         Column("idle_power_frac", C.FLOAT, 0.3, SHARE, meaning="idle draw / power_kw"),
-        Column("opex_usd_per_year", C.FLOAT, 0.0, NON_NEGATIVE, meaning="yearly opex per rack"),
-        Column("slots", C.FLOAT, 1.0, POSITIVE, meaning="floor positions one rack takes"),
+        Column("opex_usd_per_year", C.FLOAT, 0.0, up_to(1e9), meaning="yearly opex per rack"),
+        Column("slots", C.FLOAT, 1.0, positive(1e4), meaning="floor positions one rack takes"),
         Column("cooling", C.CHOICE, "air", choices=COOLING, meaning="air or liquid"),
-        Column("max_count", C.INT, UNLIMITED, NON_NEGATIVE, meaning="supply limit, all sites"),
+        Column("max_count", C.INT, UNLIMITED, up_to(1e8), meaning="supply limit, all sites"),
     ),
     unique=("rack_type",),
     row_id=("rack_type",),
@@ -155,10 +171,10 @@ SITES = TableSpec(
     columns=(
         Column("site", C.STR, meaning="id"),
         Column("region", C.STR, meaning="where it is; workloads name regions"),
-        Column("power_cap_mw", C.FLOAT, range=POSITIVE, meaning="facility power cap"),
-        Column("pue", C.FLOAT, 1.2, Range(low=1), meaning="power usage effectiveness"),
-        Column("energy_usd_per_mwh", C.FLOAT, range=NON_NEGATIVE, meaning="electricity price"),
-        Column("max_slots", C.INT, UNLIMITED, NON_NEGATIVE, meaning="floor positions"),
+        Column("power_cap_mw", C.FLOAT, range=positive(1e5), meaning="facility power cap"),
+        Column("pue", C.FLOAT, 1.2, Range(low=1, high=5), meaning="power usage effectiveness"),
+        Column("energy_usd_per_mwh", C.FLOAT, range=up_to(1e5), meaning="electricity price"),
+        Column("max_slots", C.INT, UNLIMITED, up_to(1e8), meaning="floor positions"),
         Column("liquid_cooling", C.BOOL, False, meaning="can host liquid-cooled racks"),
     ),
     unique=("site",),
@@ -171,16 +187,18 @@ WORKLOADS = TableSpec(
         Column("workload", C.STR, meaning="id"),
         Column("model", C.STR, meaning="key into throughput.csv"),
         Column("regions", C.REGIONS, ALL_REGIONS, meaning="regions whose sites may serve it"),
-        Column("prefill_tokens_per_s", C.FLOAT, range=NON_NEGATIVE, meaning="input tokens/s"),
-        Column("decode_tokens_per_s", C.FLOAT, range=NON_NEGATIVE, meaning="output tokens/s"),
-        Column("min_user_tps", C.FLOAT, 0.0, NON_NEGATIVE, meaning="SLO: per-user decode speed"),
-        Column("max_ttft_ms", C.FLOAT, UNLIMITED, POSITIVE, meaning="SLO: time to first token"),
+        Column("prefill_tokens_per_s", C.FLOAT, range=DEMAND, meaning="input tokens/s"),
+        Column("decode_tokens_per_s", C.FLOAT, range=DEMAND, meaning="output tokens/s"),
+        Column("min_user_tps", C.FLOAT, 0.0, up_to(1e5), meaning="SLO: per-user decode speed"),
+        Column(
+            "max_ttft_ms", C.FLOAT, UNLIMITED, positive(1e8), meaning="SLO: time to first token"
+        ),
         Column("load_factor", C.FLOAT, 1.0, OPEN_SHARE, meaning="average / provisioned demand"),
         Column(
             "unmet_penalty_usd_per_mtok",
             C.FLOAT,
             FromCase("unmet_penalty_usd_per_mtok"),
-            NON_NEGATIVE,
+            PENALTY,
             meaning="price of a million demanded tokens not served",
         ),
         Column("min_served_share", C.FLOAT, 0.0, SHARE, meaning="share that must be served"),
@@ -198,15 +216,15 @@ THROUGHPUT = TableSpec(
         Column("rack_type", C.STR, meaning="key into racks.csv"),
         Column("model", C.STR, meaning="model id"),
         Column("phase", C.CHOICE, choices=PHASES),
-        Column("tokens_per_s", C.FLOAT, range=POSITIVE, meaning="tokens/s one rack delivers"),
+        Column("tokens_per_s", C.FLOAT, range=positive(1e10), meaning="tokens/s one rack delivers"),
         Column(
             "user_tps",
             C.FLOAT,
-            range=POSITIVE,
+            range=positive(1e6),
             required_when=("phase", "decode"),
             meaning="decode rows: per-user decode speed",
         ),
-        Column("ttft_ms", C.FLOAT, 0.0, POSITIVE, meaning="prefill rows: time to first token"),
+        Column("ttft_ms", C.FLOAT, 0.0, positive(1e8), meaning="prefill rows: time to first token"),
         Column("source", C.STR, "", meaning="where the figure comes from"),
     ),
     unique=("rack_type", "model", "phase", "user_tps", "ttft_ms"),
@@ -223,7 +241,7 @@ INSTALLED = TableSpec(
     columns=(
         Column("site", C.STR, meaning="key into sites.csv"),
         Column("rack_type", C.STR, meaning="key into racks.csv"),
-        Column("count", C.INT, range=NON_NEGATIVE, meaning="racks already owned"),
+        Column("count", C.INT, range=up_to(1e8), meaning="racks already owned"),
     ),
     required=False,
     allow_empty=True,
@@ -290,6 +308,10 @@ class Field:
 
 F = FieldType
 
+MAX_TIME_LIMIT_S = 1e7  # about 116 days: beyond it a limit is a typo, not a plan
+MAX_SOLVER_SEED = 2**31 - 1  # the solvers take a 32-bit signed seed
+MAX_SCENARIO_SEED = 2**32 - 1
+
 SOLVER_FIELDS: dict[str, Field] = {
     "name": Field(
         F.CHOICE,
@@ -298,19 +320,19 @@ SOLVER_FIELDS: dict[str, Field] = {
         refused=CP_SAT_NAMES,
         refusal=CP_SAT_REFUSAL,
     ),
-    "time_limit_s": Field(F.NUMBER, 60.0, POSITIVE),
-    "relative_gap": Field(F.NUMBER, 1e-6, NON_NEGATIVE),
-    "threads": Field(F.INTEGER, 0, NON_NEGATIVE),
-    "seed": Field(F.INTEGER, 0, NON_NEGATIVE),
+    "time_limit_s": Field(F.NUMBER, 60.0, Range(0, MAX_TIME_LIMIT_S, low_open=True)),
+    "relative_gap": Field(F.NUMBER, 1e-6, Range(0, 1, high_open=True)),
+    "threads": Field(F.INTEGER, 0, Range(0, 1024)),
+    "seed": Field(F.INTEGER, 0, Range(0, MAX_SOLVER_SEED)),
 }
 
 # Dotted key -> spec; the attribute name in fleetopt.case.Uncertainty is in UNCERTAINTY_ATTRS.
 UNCERTAINTY_FIELDS: dict[str, Field] = {
-    "seed": Field(F.INTEGER, 0, NON_NEGATIVE),
-    "demand.growth.median": Field(F.NUMBER, 1.0, POSITIVE),
-    "demand.growth.sigma": Field(F.NUMBER, 0.0, NON_NEGATIVE),
-    "demand.workload_sigma": Field(F.NUMBER, 0.0, NON_NEGATIVE),
-    "energy_price.sigma": Field(F.NUMBER, 0.0, NON_NEGATIVE),
+    "seed": Field(F.INTEGER, 0, Range(0, MAX_SCENARIO_SEED)),
+    "demand.growth.median": Field(F.NUMBER, 1.0, positive(100)),
+    "demand.growth.sigma": Field(F.NUMBER, 0.0, up_to(2)),
+    "demand.workload_sigma": Field(F.NUMBER, 0.0, up_to(2)),
+    "energy_price.sigma": Field(F.NUMBER, 0.0, up_to(2)),
     "power_cap.probability": Field(F.NUMBER, 0.0, SHARE),
     "power_cap.derate": Field(F.NUMBER, 0.0, SHARE),
     "supply.probability": Field(F.NUMBER, 0.0, SHARE),
@@ -331,8 +353,8 @@ UNCERTAINTY_ATTRS: dict[str, str] = {
 CASE_FIELDS: dict[str, Field] = {
     "name": Field(F.TEXT, None),  # None: the case folder's name
     "objective": Field(F.CHOICE, Objective.MIN_COST.value, choices=tuple(Objective)),
-    "discount_rate": Field(F.NUMBER, 0.0, NON_NEGATIVE),
-    "unmet_penalty_usd_per_mtok": Field(F.NUMBER, 100.0, NON_NEGATIVE),
+    "discount_rate": Field(F.NUMBER, 0.0, SHARE),
+    "unmet_penalty_usd_per_mtok": Field(F.NUMBER, 100.0, PENALTY),
     "max_utilization": Field(F.NUMBER, 1.0, OPEN_SHARE),
     **{f"solver.{k}": v for k, v in SOLVER_FIELDS.items()},
     **{f"uncertainty.{k}": v for k, v in UNCERTAINTY_FIELDS.items()},
@@ -341,6 +363,8 @@ CASE_FIELDS: dict[str, Field] = {
 
 def format_number(value: float) -> str:
     """A number as a planner wrote it: -210 rather than -210.0, 0.5, 1e-07, inf."""
-    if math.isfinite(value) and float(value).is_integer() and abs(value) < 1e16:
+    if math.isfinite(value) and abs(value) >= 1e6 and float(f"{value:g}") == value:
+        return f"{value:g}"  # 1e+11 rather than 100000000000
+    if math.isfinite(value) and float(value).is_integer():
         return str(int(value))
     return repr(float(value))

@@ -18,6 +18,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fleetopt.runfolder import (
+    RUN_RECORD,
+    RunKind,
+    RunStatus,
+    claim_output,
+    is_complete,
+    normalized,
+    record_payload,
+    write_success,
+)
+
 
 def write_json_atomic(path: str | os.PathLike, payload: Mapping) -> None:
     """Write JSON to `path` through a temporary file and a rename."""
@@ -44,11 +55,16 @@ def write_folder_atomic(
     out_dir: str | os.PathLike,
     tables: Mapping[str, pd.DataFrame],
     summary: Mapping,
+    *,
+    record: Mapping | None = None,
+    complete: bool = False,
 ) -> Path:
-    """Write `name.parquet` per table and summary.json into `out_dir`, all or nothing.
+    """Write `name.parquet` per table, summary.json (and a run record, and `_SUCCESS` when
+    `complete`) into `out_dir`, all or nothing.
 
     The folder is built beside its destination and renamed into place; an existing
-    folder of the same name is replaced only once the new one is complete.
+    folder of the same name is replaced only once the new one is complete. Callers claim
+    `out_dir` first (runfolder.claim_output): this replaces whatever is there.
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +76,10 @@ def write_folder_atomic(
                 pa.Table.from_pandas(table, preserve_index=False), tmp / f"{name}.parquet"
             )
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if record is not None:
+            (tmp / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        if complete:
+            write_success(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.{uuid.uuid4().hex}.old")
             os.replace(out, old)
@@ -74,12 +94,23 @@ def write_folder_atomic(
 
 
 SCENARIO_TABLES = ("results", "mix", "sites", "scenarios")
-SUCCESS_MARKER = "_SUCCESS"
 MERGE_ROW_GROUP_ROWS = 8192
 
 
-class RunFolderError(Exception):
-    """An output folder that cannot be used for this run (it holds a different one)."""
+def write_plan_folder(
+    out_dir: str | os.PathLike,
+    tables: Mapping[str, pd.DataFrame],
+    summary: Mapping,
+    params: Mapping,
+) -> Path:
+    """Write a plan run folder (tables, summary.json, run.json, `_SUCCESS`), all or nothing.
+
+    Only a missing or empty folder, or an earlier plan run, may be at `out_dir`
+    (runfolder.claim_output); anything else is refused untouched.
+    """
+    claim_output(out_dir, RunKind.PLAN)
+    record = record_payload(RunKind.PLAN, RunStatus.SUCCEEDED, params)
+    return write_folder_atomic(out_dir, tables, summary, record=record, complete=True)
 
 
 class ScenarioStore:
@@ -91,42 +122,49 @@ class ScenarioStore:
     streamed into `<table>.parquet` one file at a time (driver memory stays flat),
     `summary.json` is written, `run.json` says `succeeded`, and `_SUCCESS` comes last.
     A folder without `_SUCCESS` is incomplete, whatever else it holds.
+
+    The folder is claimed first (runfolder.claim_output): the same run resumes, another
+    run of the same kind is refused unless `overwrite`, anything else is never touched.
     """
 
-    def __init__(self, out_dir: str | os.PathLike, params: Mapping):
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        kind: RunKind,
+        params: Mapping,
+        *,
+        overwrite: bool = False,
+    ):
         self.root = Path(out_dir)
-        self.params = dict(params)
-        manifest = self.root / "run.json"
-        if manifest.exists():
-            previous = json.loads(manifest.read_text())
-            if previous.get("params") != json.loads(json.dumps(self.params)):
-                raise RunFolderError(
-                    f"{self.root} holds a different run (its parameters differ); "
-                    "use another --out or remove it"
-                )
-        elif self.root.exists() and any(self.root.iterdir()):
-            raise RunFolderError(f"{self.root} exists and is not a fleetopt scenario run")
+        self.kind = kind
+        self.params = normalized(params)
+        claim_output(self.root, kind, self.params, overwrite=overwrite)
         self.root.mkdir(parents=True, exist_ok=True)
 
     @property
     def complete(self) -> bool:
-        return (self.root / SUCCESS_MARKER).exists()
+        return is_complete(self.root)
 
     def start(self) -> None:
-        self._manifest("running")
+        self._manifest(RunStatus.RUNNING)
 
-    def finished_chunks(self) -> set[int]:
-        parts = self.root / "parts" / "results"
-        return {int(p.stem.split("-")[1]) for p in parts.glob("chunk-*.parquet")}
+    def finished_scenarios(self) -> set[int]:
+        """Scenarios whose chunk is down (its results part is written last)."""
+        parts = sorted((self.root / "parts" / "results").glob("chunk-*.parquet"))
+        done: set[int] = set()
+        for part in parts:
+            done.update(pq.read_table(part, columns=["scenario"]).column(0).to_pylist())
+        return done
 
-    def write_chunk(self, number: int, tables: Mapping[str, pd.DataFrame]) -> None:
-        for name in (*(t for t in SCENARIO_TABLES if t != "results"), "results"):
+    def write_chunk(self, name: str, tables: Mapping[str, pd.DataFrame]) -> None:
+        """Write one finished chunk's tables as parts named `name`, `results` last."""
+        for table in (*(t for t in SCENARIO_TABLES if t != "results"), "results"):
             write_parquet_atomic(
-                self.root / "parts" / name / f"chunk-{number:06d}.parquet", tables[name]
+                self.root / "parts" / table / f"chunk-{name}.parquet", tables[table]
             )
 
     def merge(self) -> None:
-        """Stream every table's parts, in chunk order, into one Parquet file.
+        """Stream every table's parts, in scenario order, into one Parquet file.
 
         Parts are gathered into row groups of about `MERGE_ROW_GROUP_ROWS` rows: memory is
         bounded by one row group, and readers do not pay a row group per chunk.
@@ -158,18 +196,17 @@ class ScenarioStore:
 
     def finish(self, summary: Mapping) -> None:
         write_json_atomic(self.root / "summary.json", summary)
-        self._manifest("succeeded")
-        (self.root / SUCCESS_MARKER).write_text("")
+        self._manifest(RunStatus.SUCCEEDED)
+        write_success(self.root)
         shutil.rmtree(self.root / "parts", ignore_errors=True)
 
     def fail(self, reason: str) -> None:
-        self._manifest("failed", reason)
+        self._manifest(RunStatus.FAILED, reason)
 
-    def _manifest(self, status: str, reason: str | None = None) -> None:
-        payload = {"status": status, "params": self.params}
-        if reason:
-            payload["reason"] = reason
-        write_json_atomic(self.root / "run.json", payload)
+    def _manifest(self, status: RunStatus, reason: str | None = None) -> None:
+        write_json_atomic(
+            self.root / RUN_RECORD, record_payload(self.kind, status, self.params, reason)
+        )
 
 
 def _write_row_group(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:

@@ -21,10 +21,17 @@ from fleetopt.index import build_index
 from fleetopt.inputs import model_data
 from fleetopt.outcome import plan_case
 from fleetopt.plan import solve_plan
-from fleetopt.runs import FarmSettings, evaluate, plan_counts, robust, run_scenarios, sweep
+from fleetopt.runs import (
+    FarmSettings,
+    evaluate,
+    open_store,
+    plan_counts,
+    robust,
+    run_scenarios,
+    sweep,
+)
 from fleetopt.scenario_solve import Mode, PreparedJob, ScenarioJob, for_workers
 from fleetopt.scenarios import draw, draw_many, multipliers_from_table
-from fleetopt.store import ScenarioStore
 from tests.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, THROUGHPUT_AB, decode, site, workload
 
@@ -252,9 +259,7 @@ def test_resume_keeps_finished_chunks(tmp_path):
     run_scenarios(job, 6, tmp_path / "reference", SETTINGS)
     reference = pd.read_parquet(tmp_path / "reference" / "results.parquet")
     # An interrupted run: chunk 1 (scenarios 3-5) finished, with a tell-tale objective.
-    store = ScenarioStore(
-        out, {"mode": "sweep", "scenarios": 6, "chunk": 3, "seed": 7, "job": job.key()}
-    )
+    store = open_store(job, 6, out)
     store.start()
     tables = {}
     for name in ("results", "mix", "sites", "scenarios"):
@@ -262,7 +267,7 @@ def test_resume_keeps_finished_chunks(tmp_path):
         table = pd.read_parquet(path)
         tables[name] = table[table["scenario"] >= 3].reset_index(drop=True)
     tables["results"] = tables["results"].assign(objective=-1.0)
-    store.write_chunk(1, tables)
+    store.write_chunk("000000003", tables)
     assert not store.complete
 
     run_scenarios(job, 6, out, SETTINGS)
