@@ -32,6 +32,7 @@ from fleetopt.schema import (
     SOLVER_FIELDS,
     TABLE_FORMATS,
     TABLES,
+    THROUGHPUT,
     UNCERTAINTY_ATTRS,
     WORKLOADS,
     Column,
@@ -53,6 +54,7 @@ __all__ = [
     "Uncertainty",
     "case_digest",
     "case_fingerprint",
+    "case_warnings",
     "read_case",
 ]
 
@@ -236,6 +238,54 @@ def case_fingerprint(case: Case) -> str:
             digest.update(f"{field.name}\0{list(table.columns)}\0{len(table)}\0".encode())
             digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def case_warnings(case: Case) -> list[str]:
+    """What a planner should look at that is not an error: data conflicts and odd curves."""
+    return _installed_over_supply(case) + _dominated_decode_points(case)
+
+
+def _installed_over_supply(case: Case) -> list[str]:
+    installed = case.installed.groupby("rack_type")["count"].sum()
+    limits = case.racks.set_index("rack_type")["max_count"]
+    over = installed[installed > limits.reindex(installed.index)]
+    return [
+        f"rack type {rack}: {int(n)} installed exceeds max_count {int(limits[rack])}; "
+        "the supply constraint makes the case infeasible"
+        for rack, n in over.items()
+    ]
+
+
+MAX_CURVE_WARNINGS = 10
+
+
+def _dominated_decode_points(case: Case) -> list[str]:
+    """Decode rows beaten by a faster point of the same curve (more tokens/s at a higher
+    per-user speed).
+
+    On one system, serving users faster means smaller batches and fewer tokens per rack, so
+    such a row is usually a typo (swapped columns, a unit slip). It is a warning, not an
+    error: curves measured with different parallel layouts can cross, and the model is
+    well defined either way (each SLO takes the best point at or above it, so the beaten
+    row is never used).
+    """
+    decode = case.throughput[case.throughput["phase"] == "decode"]
+    decode = decode.sort_values(["rack_type", "model", "user_tps"], ascending=[True, True, False])
+    curve = decode.groupby(["rack_type", "model"], sort=False)
+    faster_best = curve["tokens_per_s"].cummax().groupby([decode["rack_type"], decode["model"]])
+    faster_best = faster_best.shift(1)
+    beaten = decode[faster_best > decode["tokens_per_s"]].sort_index()
+    lines = [
+        f"{THROUGHPUT.stem}.csv row {i + 1} ({r.rack_type}, {r.model}, decode at {r.user_tps:g}"
+        f" tokens/s per user): {r.tokens_per_s:,.6g} tokens/s is beaten by a faster point of the"
+        " same curve; a faster per-user speed should not give more throughput on the same"
+        " system, so check the row (the model never uses it)"
+        for i, r in zip(beaten.index, beaten.itertuples(), strict=True)
+    ]
+    if len(lines) > MAX_CURVE_WARNINGS:
+        more = len(lines) - MAX_CURVE_WARNINGS
+        lines = [*lines[:MAX_CURVE_WARNINGS], f"... and {more} more decode rows beaten likewise"]
+    return lines
 
 
 _FILE_ORDER = {CASE_FILE: 0} | {

@@ -26,6 +26,7 @@ from fleetopt.index import build_index
 from fleetopt.options import robust_options, scenario_options, solver_options
 from fleetopt.outcome import plan_case, write_plan
 from fleetopt.report import format_plan, format_run
+from fleetopt.results import plan_warnings
 from fleetopt.runs import Criterion, FarmSettings, evaluate, read_plan, robust, sweep, with_seed
 from fleetopt.supervise import run_supervised, supervised
 
@@ -93,6 +94,8 @@ def validate(case_dir: Path) -> None:
         f"{case_dir}: valid ({len(case.racks)} rack types, {len(case.sites)} sites,"
         f" {len(case.workloads)} workloads, {len(case.throughput)} throughput rows)"
     )
+    for warning in plan_warnings(build_index(case), case):
+        click.echo(f"warning: {warning}")
 
 
 @main.command()

@@ -68,6 +68,7 @@ def connect(address: str | None, workers: int) -> dict:
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(
+                address="local",  # a cluster of its own, even where `ray start` runs one
                 num_cpus=max(workers, 1),
                 include_dashboard=False,
                 log_to_driver=False,

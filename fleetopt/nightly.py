@@ -160,7 +160,8 @@ class NightlyRun:
         if self.output.local and Path(self.output.base).is_file():
             raise RunFolderError(f"{params.out} is a file, not a folder; nothing was changed")
         now = now or dt.datetime.now(dt.UTC)
-        self.run_id = check_run_id(params.run_id or f"{now:%H%M%S}-{uuid.uuid4().hex[:6]}")
+        generated = f"{now:%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.run_id = check_run_id(generated if params.run_id is None else params.run_id)
         self.identity = normalized(params.identity(case_digest(params.case_dir)))
         self.date = self.output.find_run(self.run_id) or f"{now:%Y-%m-%d}"
         self.remote = self.output.path(self.date, self.run_id)

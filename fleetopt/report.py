@@ -126,7 +126,12 @@ def format_scenarios(run_dir: str | Path) -> str:
             f"  P(unmet demand > 1%)       {_num(stats['probability_unmet_above_1pct'], '{:.1%}')}",
         ]
     if summary.get("rack_types"):
-        lines.append("\nrack types in the best mix (share of scenarios; total count p5/p50/p95):")
+        left_out = summary.get("rack_types_left_out") or 0
+        note = f"; {left_out} unsolved scenario(s) left out" if left_out else ""
+        lines.append(
+            "\nrack types in the best mix (share of solved scenarios; total count"
+            f" p5/p50/p95{note}):"
+        )
         lines += [
             f"  {rack:<18} {r['share_of_scenarios']:6.1%}   {r['p5']:,.0f} / {r['p50']:,.0f}"
             f" / {r['p95']:,.0f}"

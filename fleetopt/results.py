@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from fleetopt import __version__
-from fleetopt.case import Case
+from fleetopt.case import Case, case_warnings
 from fleetopt.index import PHASES, ModelIndex
 from fleetopt.inputs import ModelData
 from fleetopt.model import MWH_PER_KW_YEAR, SECONDS_PER_YEAR, LinearModel
@@ -191,18 +191,6 @@ def summarize(
 def plan_warnings(index: ModelIndex, case: Case) -> list[str]:
     """summary.json's `warnings`: phases no rack can serve, then data conflicts."""
     return list(index.warnings) + case_warnings(case)
-
-
-def case_warnings(case: Case) -> list[str]:
-    """Data conflicts worth a planner's attention that are not errors."""
-    installed = case.installed.groupby("rack_type")["count"].sum()
-    limits = case.racks.set_index("rack_type")["max_count"]
-    over = installed[installed > limits.reindex(installed.index)]
-    return [
-        f"rack type {rack}: {int(n)} installed exceeds max_count {int(limits[rack])}; "
-        "the supply constraint makes the case infeasible"
-        for rack, n in over.items()
-    ]
 
 
 def _finite(value: float | None) -> float | None:

@@ -43,6 +43,7 @@ from fleetopt.scenario_solve import (
     for_workers,
 )
 from fleetopt.stats import (
+    SOLVED,
     distribution,
     paired_difference,
     plan_summaries,
@@ -70,6 +71,7 @@ class FarmSettings:
 
 
 SUMMARY_RESULT_COLUMNS = [
+    "scenario",
     "plan",
     "status",
     "cost_per_mtok_usd",
@@ -149,7 +151,9 @@ def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) 
         "sites": site_summary(sites) if len(sites) else {},
     }
     if job.mode is Mode.SWEEP:
-        summary["rack_types"] = rack_type_summary(mix, pd.Index(range(n_scenarios)))
+        solved = results.loc[results["status"].isin(SOLVED), "scenario"]
+        summary["rack_types"] = rack_type_summary(mix, pd.Index(sorted(solved)))
+        summary["rack_types_left_out"] = n_scenarios - len(solved)
     return summary
 
 
@@ -378,7 +382,7 @@ def choose(results: pd.DataFrame, criterion: Criterion, alpha: float) -> tuple[s
     A fixed plan is infeasible in a scenario when it cannot meet a workload's
     min_served_share there; no cost makes up for that, so it ranks first.
     """
-    solved = results["status"].isin(["optimal", "feasible"])
+    solved = results["status"].isin(SOLVED)
     failures = (~solved).groupby(results["plan"], sort=False).sum()
     total = results[solved].pivot(
         index="scenario", columns="plan", values="total_cost_usd_per_year"

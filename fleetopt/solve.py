@@ -73,6 +73,7 @@ class Solution:
     gap: float
     seconds: float
     message: str = ""
+    basis: solution_pb2.BasisProto | None = None  # an LP's optimal basis, to warm-start from
 
 
 def engine_for(options: SolverOptions) -> Engine:
@@ -126,14 +127,18 @@ def solve_parameters(
 
 
 def model_parameters(
-    model: LinearModel, hint: np.ndarray | None
+    model: LinearModel,
+    hint: np.ndarray | None,
+    basis: solution_pb2.BasisProto | None = None,
 ) -> model_parameters_pb2.ModelSolveParametersProto:
-    """Model-specific parameters: the plan we already know, as a solution hint.
+    """Model-specific parameters: the plan we already know, as a solution hint (MILPs), or
+    a basis to start the simplex from (LPs).
 
-    The hint is clipped into this model's bounds (a scenario may have moved them) and
-    given only to MILPs.
+    The hint is clipped into this model's bounds (a scenario may have moved them).
     """
     params = model_parameters_pb2.ModelSolveParametersProto()
+    if basis is not None and not model.is_mip:
+        params.initial_basis.CopyFrom(basis)
     if hint is not None and model.is_mip:
         hint = np.clip(hint, model.lb, model.ub)
         keep = np.flatnonzero(hint)
@@ -153,12 +158,16 @@ def solve_model(
     *,
     engine: Engine | None = None,
     hint: np.ndarray | None = None,
+    basis: solution_pb2.BasisProto | None = None,
     absolute_gap: float = 0.0,
 ) -> Solution:
-    """Solve `model` once; raise SolverError with the solver's own message if it fails.
+    """Solve `model` once, by a solver made for it; raise SolverError with the solver's own
+    message if it fails.
 
-    `absolute_gap` (scaled objective units) also counts as a proof of optimality: a
-    Dinkelbach step's optimum is near zero, where a relative gap means nothing.
+    Each call starts afresh from `hint` or `basis` only, so its result depends on this
+    model alone, never on earlier solves (what makes scenario runs identical however
+    they are chunked). `absolute_gap` (scaled objective units) also counts as a proof of
+    optimality: a Dinkelbach step's optimum is near zero, where a relative gap means nothing.
     """
     engine = engine or engine_for(options)
     proto = to_proto(model)
@@ -169,7 +178,7 @@ def solve_model(
             SOLVER_TYPE[engine],
             parameters_pb2.SolverInitializerProto(),
             solve_parameters(engine, options, model.is_mip, absolute_gap),
-            model_parameters(model, hint),
+            model_parameters(model, hint, basis),
             None,
             callback_pb2.CallbackRegistrationProto(),
             None,
@@ -221,7 +230,8 @@ def parse_result(
     proven = gap <= OPTIMAL_GAP or abs(objective - dual) <= absolute_gap
     optimal = reason == result_pb2.TERMINATION_REASON_OPTIMAL and proven
     status = SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE
-    return Solution(status, x, objective, dual, gap, seconds, message)
+    basis = next((s.basis for s in result.solutions if s.HasField("basis")), None)
+    return Solution(status, x, objective, dual, gap, seconds, message, basis)
 
 
 def relative_gap(primal: float, dual: float) -> float:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
+SOLVED = ("optimal", "feasible")  # scenario statuses that carry a plan and its costs
 UNMET_THRESHOLD = 0.01
 
 
@@ -53,7 +54,7 @@ def plan_summaries(results: pd.DataFrame, alpha: float) -> dict[str, dict]:
     """Per plan: status counts, cost distributions, probability of unmet demand > 1%."""
     out = {}
     for plan, rows in results.groupby("plan", sort=False):
-        solved = rows[rows["status"].isin(["optimal", "feasible"])]
+        solved = rows[rows["status"].isin(SOLVED)]
         out[str(plan)] = {
             "scenarios": len(rows),
             "status_counts": {str(k): int(v) for k, v in rows["status"].value_counts().items()},
@@ -68,7 +69,12 @@ def plan_summaries(results: pd.DataFrame, alpha: float) -> dict[str, dict]:
 
 
 def rack_type_summary(mix: pd.DataFrame, scenarios: pd.Index) -> dict[str, dict]:
-    """Per rack type: how often it is in the best mix, and quantiles of its total count."""
+    """Per rack type: how often it is in the best mix, and quantiles of its total count.
+
+    `scenarios` are the solved ones: a scenario with no solution has no mix, and counting
+    it as a mix without the rack type would bias every share and quantile down.
+    """
+    mix = mix[mix["scenario"].isin(scenarios)]
     totals = mix.groupby(["scenario", "rack_type"])["count"].sum().unstack(fill_value=0)
     totals = totals.reindex(scenarios, fill_value=0)
     return {

@@ -44,7 +44,8 @@ def main(run_id: str | None, n_scenarios: int, **options) -> None:
     """Validate, plan, choose a robust plan, evaluate the installed fleet, compare."""
     interrupts.install()
     try:
-        run_id = check_run_id(run_id or f"{dt.datetime.now(dt.UTC):%H%M%S}-{uuid.uuid4().hex[:6]}")
+        generated = f"{dt.datetime.now(dt.UTC):%H%M%S}-{uuid.uuid4().hex[:6]}"
+        run_id = check_run_id(generated if run_id is None else run_id)
         if not supervised():
             pinned = [] if any(a.startswith("--run-id") for a in sys.argv) else ["--run-id", run_id]
             sys.exit(run_supervised(_run_folder(options["out"], run_id), pinned))

@@ -300,7 +300,8 @@ def test_parquet_reads_the_same_as_csv(tmp_path: Path) -> None:
     df.loc[1, "power_kw"] = -210.0
     df.to_parquet(folder / "racks.parquet")
     assert (
-        only_problem(folder) == "racks.parquet row 2 (rack_type=b), power_kw: must be in (0, 10000], got -210"
+        only_problem(folder)
+        == "racks.parquet row 2 (rack_type=b), power_kw: must be in (0, 10000], got -210"
     )
 
 
@@ -363,7 +364,10 @@ def test_not_a_number(tmp_path: Path) -> None:
 
 def test_out_of_range(tmp_path: Path) -> None:
     folder = write_case(tmp_path, racks=[rack(), rack(rack_type="b", power_kw=-210)])
-    assert only_problem(folder) == "racks.csv row 2 (rack_type=b), power_kw: must be in (0, 10000], got -210"
+    assert (
+        only_problem(folder)
+        == "racks.csv row 2 (rack_type=b), power_kw: must be in (0, 10000], got -210"
+    )
 
 
 @pytest.mark.parametrize(
@@ -553,7 +557,8 @@ def test_unknown_yaml_keys_are_named_dotted(tmp_path: Path) -> None:
         ({"discount_rate": True}, "case.yaml, discount_rate: must be a number, got True"),
         ({"solver": {"threads": 2.5}},
          "case.yaml, solver.threads: must be a whole number, got 2.5"),
-        ({"solver": {"time_limit_s": 0}}, "case.yaml, solver.time_limit_s: must be in (0, 1e+07], got 0"),
+        ({"solver": {"time_limit_s": 0}},
+         "case.yaml, solver.time_limit_s: must be in (0, 1e+07], got 0"),
         ({"solver": {"name": "gurobi"}},
          "case.yaml, solver.name: must be one of highs, scip; got 'gurobi'"),
         ({"uncertainty": {"power_cap": {"probability": 1.2}}},
@@ -564,7 +569,8 @@ def test_unknown_yaml_keys_are_named_dotted(tmp_path: Path) -> None:
          "case.yaml, uncertainty.demand.growth.median: must be in (0, 100], got 0"),
         ({"uncertainty": {"energy_price": {"sigma": -1}}},
          "case.yaml, uncertainty.energy_price.sigma: must be in [0, 2], got -1"),
-        ({"uncertainty": {"seed": -3}}, "case.yaml, uncertainty.seed: must be in [0, 4294967295], got -3"),
+        ({"uncertainty": {"seed": -3}},
+         "case.yaml, uncertainty.seed: must be in [0, 4294967295], got -3"),
     ],
 )  # fmt: skip
 def test_yaml_values(tmp_path: Path, config: dict, expected: str) -> None:

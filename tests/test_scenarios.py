@@ -47,7 +47,7 @@ TIMING = ["solve_seconds", "build_seconds"]
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     # Test-only job subclasses live in this module: ship them to workers by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     yield
@@ -150,7 +150,20 @@ def test_one_and_two_workers_give_identical_results(tmp_path):
         one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
         two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
         one, two = (t.drop(columns=TIMING, errors="ignore") for t in (one, two))
-        pd.testing.assert_frame_equal(one, two)
+        pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+def test_evaluate_is_bit_identical_however_it_is_chunked(tmp_path):
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    expected = plan_case(case)
+    plans = {"ev": expected.x[expected.result.model.layout.n]}
+    evaluate(case, plans, 24, tmp_path / "one", FarmSettings(workers=1, chunk=3))
+    evaluate(case, plans, 24, tmp_path / "two", FarmSettings(workers=2, chunk=7))
+    for table in ("results", "mix", "scenarios", "sites"):
+        one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
+        two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
+        one, two = (t.drop(columns=TIMING, errors="ignore") for t in (one, two))
+        pd.testing.assert_frame_equal(one, two, check_exact=True)
 
 
 def test_written_multipliers_resolve_to_the_same_objective(tmp_path):
