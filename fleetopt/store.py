@@ -30,6 +30,11 @@ def write_parquet_atomic(path: str | os.PathLike, table: pd.DataFrame) -> None:
     _atomic_file(Path(path), lambda tmp: pq.write_table(arrow, tmp))
 
 
+def write_csv_atomic(path: str | os.PathLike, table: pd.DataFrame, **to_csv) -> None:
+    """Write one table as CSV through a temporary file and a rename."""
+    _atomic_file(Path(path), lambda tmp: table.to_csv(tmp, index=False, **to_csv))
+
+
 def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
