@@ -39,6 +39,7 @@ from fleetopt.store import write_csv_atomic
 HELD_OUT_ISL_OSL: tuple[int, int] = (1024, 8192)
 LENGTH_FACTOR = 0.9  # InferenceX draws lengths from 80-100% of nominal: 90% on average
 WITHIN = 0.25  # the accuracy goal: model within +-25% of measured
+ALL = "all"  # the summary row over every hardware
 ARCH_ORDER: tuple[str, ...] = ("hopper", "blackwell", "cdna3", "cdna4")
 FITTED_COLUMNS: tuple[str, ...] = (
     "mem_bw_efficiency",
@@ -245,8 +246,12 @@ def fit(
     measured: pd.DataFrame | None = None,
     accelerators: pd.DataFrame | None = None,
     models: pd.DataFrame | None = None,
+    overlaps: tuple[float, ...] = OVERLAP_GRID,
 ) -> Calibration:
-    """Fit every family with data on the fitted split; estimate every point with the fit."""
+    """Fit every family with data on the fitted split; estimate every point with the fit.
+
+    `overlaps`: the compute/memory overlaps tried (all families share the best one).
+    """
     measured = load_measured() if measured is None else measured
     accelerators = load_accelerators() if accelerators is None else accelerators
     models = load_catalog().models if models is None else models
@@ -254,7 +259,7 @@ def fit(
     pre = prefill_points(x)
     archs = [a for a in ARCH_ORDER if a in set(x["arch"])]
     best_total, best = np.inf, None
-    for overlap in OVERLAP_GRID:
+    for overlap in overlaps:
         fits, total = {}, 0.0
         for arch in archs:
             xa = x[(x["arch"] == arch) & (x["split"] == "fitted")].copy()
@@ -340,7 +345,7 @@ def frontier_check(
     curve = ["hardware", "model", "precision", "isl", "osl"]
     best = m.loc[m.groupby(curve)["output_tps_per_gpu"].idxmax()].reset_index(drop=True)
     specs = fitted_hardware_specs(params, accelerators)
-    queries = best[curve + ["user_tps"]].rename(columns={"hardware": "rack_type"})
+    queries = best[[*curve, "user_tps"]].rename(columns={"hardware": "rack_type"})
     est = model_estimates(specs, models, queries, LENGTH_FACTOR)
     out = best[[*curve, "framework", "disagg", "gpus", "user_tps", "output_tps_per_gpu"]].copy()
     out["model_output_tps_per_gpu"] = est["output_tps_per_gpu"].to_numpy()
@@ -361,12 +366,14 @@ def summary_table(cal: Calibration) -> pd.DataFrame:
     curve = ["hardware", "framework", "precision", "disagg", "isl", "osl", "gpus", "date"]
     at_max = x.loc[x.groupby(curve)["output_tps_per_gpu"].idxmax()]
     rows = []
-    for (hw, split), d in x.groupby(["hardware", "split"]):
-        m = at_max[(at_max["hardware"] == hw) & (at_max["split"] == split)]
+    groups = [*x.groupby(["hardware", "split"]), *(((ALL, s), d) for s, d in x.groupby("split"))]
+    for (hw, split), d in groups:
+        m = at_max[at_max["split"] == split]
+        m = m if hw == ALL else m[m["hardware"] == hw]
         rows.append(
             {
                 "hardware": hw,
-                "rack_type": d["catalog_rack_type"].iloc[0],
+                "rack_type": d["catalog_rack_type"].iloc[0] if hw != ALL else "",
                 "split": split,
                 "points": len(d),
                 "median_abs_error": float(d["error"].abs().median()),
@@ -385,9 +392,7 @@ def write(cal: Calibration, catalog_dir: str | Path | None = None) -> None:
     folder = Path(catalog_dir) if catalog_dir is not None else CATALOG_DIR
     write_csv_atomic(folder / "calibration.csv", cal.params, float_format="%.6g")
     specs = pd.read_csv(folder / "specs.csv")
-    write_csv_atomic(
-        folder / "specs.csv", apply_to_specs(specs, cal.params), float_format="%.10g"
-    )
+    write_csv_atomic(folder / "specs.csv", apply_to_specs(specs, cal.params), float_format="%.10g")
 
 
 def _fmt_table(frame: pd.DataFrame, formats: dict[str, str]) -> str:
@@ -510,9 +515,7 @@ def report() -> str:
     """The report for the committed calibration (no refit)."""
     cal = committed_calibration()
     params = calibration_params().set_index("arch")
-    frontier = frontier_check(
-        params, load_measured(), load_accelerators(), load_catalog().models
-    )
+    frontier = frontier_check(params, load_measured(), load_accelerators(), load_catalog().models)
     return format_report(cal, frontier)
 
 

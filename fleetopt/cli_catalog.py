@@ -6,13 +6,12 @@ The main CLI registers these with `main.add_command(perf_command, "perf")` and
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import click
 import pandas as pd
-
-import json
-import math
 
 from fleetopt.calibration import report as calibration_report
 from fleetopt.claims import ClaimConditions, claims_table, format_claims

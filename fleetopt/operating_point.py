@@ -51,9 +51,7 @@ def served_variants(
     if "precision" in k.columns:
         v["compute_precision"] = v["precision"]
         fp8 = v["precision"] != "fp4"
-        v.loc[fp8, "weight_bytes_per_param"] = np.maximum(
-            v.loc[fp8, "weight_bytes_per_param"], 1.0
-        )
+        v.loc[fp8, "weight_bytes_per_param"] = np.maximum(v.loc[fp8, "weight_bytes_per_param"], 1.0)
     else:
         v["precision"] = v["compute_precision"]
     v["avg_context_tokens"] = length_factor * (v["isl"] + v["osl"] / 2)
@@ -99,7 +97,9 @@ def model_estimates(
     x["decode_tps_per_gpu"] = x["batch"] / (g * step)
     x["prefill_tps_per_gpu"] = x["prefill_flops_per_s"] / g / x["prefill_flops_per_token"]
     ratio = x["isl"] / x["osl"]
-    x["output_tps_per_gpu"] = 1.0 / (1.0 / x["decode_tps_per_gpu"] + ratio / x["prefill_tps_per_gpu"])
+    x["output_tps_per_gpu"] = 1.0 / (
+        1.0 / x["decode_tps_per_gpu"] + ratio / x["prefill_tps_per_gpu"]
+    )
     x["input_tps_per_gpu"] = ratio * x["output_tps_per_gpu"]
     x["gpus"] = x["g"].astype(int)
     best = x.loc[x.groupby("query")["output_tps_per_gpu"].idxmax()].set_index("query")

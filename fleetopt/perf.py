@@ -192,8 +192,9 @@ def derive_instances(rows: pd.DataFrame) -> pd.DataFrame:
     instances per rack. A MoE model (active < total params) uses the rack's MoE compute
     efficiencies and the MoE per-layer step cost (routing, grouped expert GEMMs, launches),
     which grows with log2(g) (expert dispatch/combine across more accelerators); a dense
-    model uses the per-layer latency plus its collectives when sharded. Any g is accepted (calibration evaluates the
-    measured deployments' sizes); instance_options applies the catalog's size rules.
+    model uses the per-layer latency plus its collectives when sharded. Any g is accepted
+    (calibration evaluates the measured deployments' sizes); instance_options applies the
+    catalog's size rules.
     """
     o = rows.copy()
     n_acc = o["accelerators_per_rack"].astype(float)

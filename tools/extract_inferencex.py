@@ -120,11 +120,8 @@ def to_measured(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
             "run_url": r["run_url"],
         }
     )
-    out = out.sort_values(
-        ["hardware", "model", "isl", "osl", "precision", "framework", "spec_method", "disagg"]
-        + ["gpus", "conc", "date", "run_url"],
-        ignore_index=True,
-    )
+    order = ["hardware", "model", "isl", "osl", "precision", "framework", "spec_method"]
+    out = out.sort_values([*order, "disagg", "gpus", "conc", "date", "run_url"], ignore_index=True)
     return out[list(MEASURED_COLUMNS)], dropped
 
 
