@@ -15,7 +15,7 @@ import pandas as pd
 
 from fleetopt.calibration import report as calibration_report
 from fleetopt.claims import ClaimConditions, claims_table, format_claims
-from fleetopt.measured import load_measured
+from fleetopt.measured import load_measured, throughput_rows
 from fleetopt.operating_point import answer, served_variants
 from fleetopt.perf import (
     CATALOG_DIR,
@@ -85,7 +85,10 @@ def perf_command(
     user_tps: float | None,
     as_json: bool,
 ) -> None:
-    """Estimate throughput.csv rows for the catalog's rack types and models.
+    """throughput.csv rows for the catalog's rack types and models.
+
+    The calibrated model's estimates, with the catalog's measured curves (measured.csv)
+    where they exist and the rows of --measured on top.
 
     With --calibration, print the calibration report. With --isl and --osl (one
     --rack-type, one --model), print the throughput per GPU at those lengths: the best
@@ -103,6 +106,10 @@ def perf_command(
     specs = select(cat.specs, rack_types=rack_types)
     model_rows = select(cat.models, models=models)
     rows = estimate_throughput(specs, model_rows)
+    folder = catalog_dir or CATALOG_DIR
+    if (folder / "measured.csv").exists():
+        curves = throughput_rows(load_measured(folder / "measured.csv"), cat.specs)
+        rows = merge_measured(rows, select(curves, rack_types=rack_types, models=models))
     if measured is not None:
         meas = select(pd.read_csv(measured), rack_types=rack_types, models=models)
         rows = merge_measured(rows, meas)

@@ -1,18 +1,22 @@
-"""Roofline performance model: throughput.csv rows for a model on a rack type.
+"""Performance model: throughput.csv rows for a model on a rack type.
 
-fleetopt plans from operating points (throughput.csv). Measured points are best; where
-there are none, this module estimates them from hardware specs (specs.csv) and model
-shapes (models.csv) so that every rack type in the catalog can be compared. The formulas
-and their limits are in docs/performance.md; in short:
+fleetopt plans from operating points (throughput.csv). Measured points are best (the
+catalog loads them, fleetopt.measured); elsewhere this module estimates them from
+hardware specs (specs.csv) and model shapes (models.csv), with efficiencies, fixed step
+costs and the compute/memory overlap fitted to measured serving (fleetopt.calibration),
+so that every rack type in the catalog can be compared. The formulas and their limits are
+in docs/performance.md; in short:
 
 - A model *instance* is sharded over `g` accelerators (inside one scale-up domain, or a
   pipeline of whole domains / racks); it must hold the weights plus at least one user's KV.
-- Decode step time at batch B: `floor + max(bytes(B) / bandwidth, B * flops_per_token /
-  compute)`, where `bytes(B)` = weights touched by the batch + every user's KV, and `floor`
-  = layers x (per-layer latency + 2 collectives when sharded). Per-user speed = 1 / step,
-  tokens per rack = instances per rack x B / step. The batch is capped by the memory left
-  for KV. For each per-user speed target, the best (instance size, batch) wins.
-- Prefill: rack compute x efficiency / FLOPs per prompt token.
+- Decode step time at batch B: `floor + max(m, c) + overlap x min(m, c)`, with
+  m = bytes(B) / bandwidth (weights touched by the batch + every user's KV) and
+  c = B x flops_per_token / compute; `floor` = layers x (per-layer latency + collectives)
+  for dense models, layers x (MoE step cost, growing with log2 g) for MoE models.
+  Per-user speed = 1 / step, tokens per rack = instances per rack x B / step. The batch is
+  capped by the memory left for KV. For each per-user speed target, the best (instance
+  size, batch) wins.
+- Prefill: rack compute x efficiency (MoE or dense) / FLOPs per prompt token.
 
 All functions are vectorized over (rack type, model, instance size, target) tables.
 """
@@ -398,10 +402,11 @@ def _bound(points: pd.DataFrame) -> np.ndarray:
 def prefill_points(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     """Prefill throughput per rack and time to first token for each (rack type, model).
 
-    tokens/s per rack = rack FLOP/s x compute_efficiency / prefill FLOPs per token, where a
-    prompt token costs 2 x active params + attention over half the context on average.
-    TTFT = one prompt of avg_context_tokens alone on an instance (a whole scale-up domain
-    if the model fits in it, else the smallest instance that holds it) plus the layer floor.
+    tokens/s per rack = rack FLOP/s x prefill efficiency (MoE or dense) / prefill FLOPs per
+    token, where a prompt token costs 2 x active params + prompt attention over half the
+    prompt on average. TTFT = one prompt (prompt_tokens, else avg_context_tokens) alone on
+    an instance (a whole scale-up domain if the model fits in it, else the smallest
+    instance that holds it) plus the step floor.
     """
     o = instance_options(specs, models)
     in_domain = o["g"] <= o["scaleup_accelerators"]
@@ -410,9 +415,7 @@ def prefill_points(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     pick = o.loc[o.groupby(["rack_type", "model"])["rank"].idxmin()].copy()
     rack_flops = pick["prefill_flops_per_s"] / pick["g"] * pick["accelerators_per_rack"]
     pick["tokens_per_s"] = rack_flops / pick["prefill_flops_per_token"]
-    prompt_s = (
-        pick["avg_context_tokens"] * pick["prefill_flops_per_token"] / pick["prefill_flops_per_s"]
-    )
+    prompt_s = pick["prompt_tokens"] * pick["prefill_flops_per_token"] / pick["prefill_flops_per_s"]
     pick["ttft_ms"] = (prompt_s + pick["step_floor_s"]) * 1e3
     pick = pick.rename(columns={"g": "instance_accelerators"})
     cols = [
