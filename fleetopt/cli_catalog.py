@@ -6,16 +6,22 @@ The main CLI registers these with `main.add_command(perf_command, "perf")` and
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import click
 import pandas as pd
 
+from fleetopt.calibration import report as calibration_report
 from fleetopt.claims import ClaimConditions, claims_table, format_claims
+from fleetopt.measured import load_measured, throughput_rows
+from fleetopt.operating_point import answer, served_variants
 from fleetopt.perf import (
     CATALOG_DIR,
     estimate_throughput,
     load_catalog,
+    max_user_tps,
     merge_measured,
     select,
     write_throughput,
@@ -54,20 +60,56 @@ def _check_names(kind: str, asked: tuple[str, ...], known: pd.Series) -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="write rows to this CSV"
 )
+@click.option(
+    "--calibration",
+    is_flag=True,
+    help="print the model's error against every measured point (fitted and held out)",
+)
+@click.option("--isl", type=click.IntRange(min=1), help="query: input tokens per request")
+@click.option("--osl", type=click.IntRange(min=1), help="query: output tokens per request")
+@click.option(
+    "--user-tps",
+    type=click.FloatRange(min=0, min_open=True),
+    help="query: per-user decode tokens/s to meet (default: the most throughput)",
+)
+@click.option("--json", "as_json", is_flag=True, help="query: print one JSON object")
 def perf_command(
     catalog_dir: Path | None,
     models: tuple[str, ...],
     rack_types: tuple[str, ...],
     measured: Path | None,
     out: Path | None,
+    calibration: bool,
+    isl: int | None,
+    osl: int | None,
+    user_tps: float | None,
+    as_json: bool,
 ) -> None:
-    """Estimate throughput.csv rows for the catalog's rack types and models."""
+    """throughput.csv rows for the catalog's rack types and models.
+
+    The calibrated model's estimates, with the catalog's measured curves (measured.csv)
+    where they exist and the rows of --measured on top.
+
+    With --calibration, print the calibration report. With --isl and --osl (one
+    --rack-type, one --model), print the throughput per GPU at those lengths: the best
+    measured point when one matches, else the model's estimate.
+    """
     cat = load_catalog(catalog_dir or CATALOG_DIR)
     _check_names("model", models, cat.models["model"])
     _check_names("rack type", rack_types, cat.specs["rack_type"])
+    if calibration:
+        click.echo(calibration_report(), nl=False)
+        return
+    if isl is not None or osl is not None or user_tps is not None or as_json:
+        _query(cat, rack_types, models, isl, osl, user_tps, as_json)
+        return
     specs = select(cat.specs, rack_types=rack_types)
     model_rows = select(cat.models, models=models)
     rows = estimate_throughput(specs, model_rows)
+    folder = catalog_dir or CATALOG_DIR
+    if (folder / "measured.csv").exists():
+        curves = throughput_rows(load_measured(folder / "measured.csv"), cat.specs)
+        rows = merge_measured(rows, select(curves, rack_types=rack_types, models=models))
     if measured is not None:
         meas = select(pd.read_csv(measured), rack_types=rack_types, models=models)
         rows = merge_measured(rows, meas)
@@ -81,6 +123,49 @@ def perf_command(
     shown = rows.drop(columns="source").copy()
     shown["tokens_per_s"] = shown["tokens_per_s"].map("{:,.0f}".format)
     click.echo(shown.to_string(index=False, na_rep=""))
+
+
+def _query(
+    cat,
+    rack_types: tuple[str, ...],
+    models: tuple[str, ...],
+    isl: int | None,
+    osl: int | None,
+    user_tps: float | None,
+    as_json: bool,
+) -> None:
+    """`fleetopt perf --rack-type R --model M --isl I --osl O [--user-tps U] [--json]`."""
+    if len(rack_types) != 1 or len(models) != 1 or isl is None or osl is None:
+        raise click.UsageError(
+            "a query needs exactly one --rack-type, one --model, --isl and --osl; "
+            f"rack types: {', '.join(sorted(cat.specs['rack_type']))}; "
+            f"models: {', '.join(sorted(cat.models['model']))}"
+        )
+    rack_type, model = rack_types[0], models[0]
+    result = answer(cat.specs, cat.models, load_measured(), rack_type, model, isl, osl, user_tps)
+    if result is None:
+        raise click.UsageError(_unreachable(cat, rack_type, model, isl, osl, user_tps))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+def _unreachable(cat, rack_type: str, model: str, isl: int, osl: int, user_tps) -> str:
+    """Why a query has no answer: the model does not fit, or the speed is out of reach."""
+    keys = pd.DataFrame([{"model": model, "isl": isl, "osl": osl}])
+    variant = served_variants(cat.models, keys).drop(columns="model")
+    fastest = max_user_tps(
+        cat.specs[cat.specs["rack_type"] == rack_type],
+        variant.rename(columns={"variant": "model"}),
+    )
+    if fastest.empty:
+        return f"{model} fits no instance of {rack_type} at {isl}/{osl} tokens"
+    top = float(fastest["max_user_tps"].iloc[0])
+    return (
+        f"no operating point of {rack_type} on {model} at {isl}/{osl} tokens reaches "
+        f"{user_tps:g} tokens/s per user; valid --user-tps: (0, {math.floor(top * 100) / 100:g}]"
+    )
 
 
 @click.command("claims")

@@ -1,18 +1,22 @@
-"""Roofline performance model: throughput.csv rows for a model on a rack type.
+"""Performance model: throughput.csv rows for a model on a rack type.
 
-fleetopt plans from operating points (throughput.csv). Measured points are best; where
-there are none, this module estimates them from hardware specs (specs.csv) and model
-shapes (models.csv) so that every rack type in the catalog can be compared. The formulas
-and their limits are in docs/performance.md; in short:
+fleetopt plans from operating points (throughput.csv). Measured points are best (the
+catalog loads them, fleetopt.measured); elsewhere this module estimates them from
+hardware specs (specs.csv) and model shapes (models.csv), with efficiencies, fixed step
+costs and the compute/memory overlap fitted to measured serving (fleetopt.calibration),
+so that every rack type in the catalog can be compared. The formulas and their limits are
+in docs/performance.md; in short:
 
 - A model *instance* is sharded over `g` accelerators (inside one scale-up domain, or a
   pipeline of whole domains / racks); it must hold the weights plus at least one user's KV.
-- Decode step time at batch B: `floor + max(bytes(B) / bandwidth, B * flops_per_token /
-  compute)`, where `bytes(B)` = weights touched by the batch + every user's KV, and `floor`
-  = layers x (per-layer latency + 2 collectives when sharded). Per-user speed = 1 / step,
-  tokens per rack = instances per rack x B / step. The batch is capped by the memory left
-  for KV. For each per-user speed target, the best (instance size, batch) wins.
-- Prefill: rack compute x efficiency / FLOPs per prompt token.
+- Decode step time at batch B: `floor + max(m, c) + overlap x min(m, c)`, with
+  m = bytes(B) / bandwidth (weights touched by the batch + every user's KV) and
+  c = B x flops_per_token / compute; `floor` = layers x (per-layer latency + collectives)
+  for dense models, layers x (MoE step cost, growing with log2 g) for MoE models.
+  Per-user speed = 1 / step, tokens per rack = instances per rack x B / step. The batch is
+  capped by the memory left for KV. For each per-user speed target, the best (instance
+  size, batch) wins.
+- Prefill: rack compute x efficiency (MoE or dense) / FLOPs per prompt token.
 
 All functions are vectorized over (rack type, model, instance size, target) tables.
 """
@@ -27,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from fleetopt.store import write_csv_atomic
 
 CATALOG_DIR = Path(str(resources.files("fleetopt") / "data" / "catalog"))
 
@@ -57,6 +63,12 @@ SPEC_COLUMNS: tuple[str, ...] = (
     "mem_usable_frac",
     "layer_latency_us",
     "collective_latency_us",
+    "overlap",
+    "moe_prefill_compute_efficiency",
+    "moe_decode_compute_efficiency",
+    "moe_layer_latency_us",
+    "moe_layer_latency_per_doubling_us",
+    "perf_arch",
     "source",
 )
 MODEL_COLUMNS: tuple[str, ...] = (
@@ -69,6 +81,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "collectives_per_layer",
     "kv_bytes_per_token",
     "attn_flops_per_ctx_token",
+    "prefill_attn_flops_per_ctx_token",
     "avg_context_tokens",
     "max_context_tokens",
     "source",
@@ -149,36 +162,20 @@ def instance_options(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     shared by the racks it spans). The instance must hold the weights and one user's KV.
     Returns the derived per-instance quantities used by the decode and prefill formulas.
     """
-    s = specs.copy()
-    n_acc = s["accelerators_per_rack"].astype(float)
-    s["acc_mem_bytes"] = s["mem_gb_per_rack"] * 1e9 / n_acc
-    s["acc_bw_bytes_per_s"] = s["mem_tb_per_s_per_rack"] * 1e12 / n_acc
-    s["acc_fp8_flops"] = s["fp8_pflops_per_rack"] * 1e15 / n_acc
-    s["acc_fp4_flops"] = s["fp4_pflops_per_rack"].fillna(0.0) * 1e15 / n_acc
-
-    max_g = int(s["max_instance_accelerators"].max())
-    domains = s["scaleup_accelerators"].astype(int).unique()
+    max_g = int(specs["max_instance_accelerators"].max())
+    domains = specs["scaleup_accelerators"].astype(int).unique()
     multiples = np.concatenate(
         [d * np.arange(1, max_g // max(d, 1) + 1) for d in domains if d >= 1]
     )
     sizes = pd.DataFrame(
         {"g": np.unique(np.concatenate([_candidate_sizes(max_g), domains, multiples]))}
     )
-    o = s.merge(models, how="cross", suffixes=("", "_model")).merge(sizes, how="cross")
+    o = specs.merge(models, how="cross", suffixes=("", "_model")).merge(sizes, how="cross")
     d = o["scaleup_accelerators"].astype(int)
     g = o["g"].astype(int)
     inside = (g <= d) & (((g & (g - 1)) == 0) | (g == d))
     beyond = (g > d) & (g % d == 0)
-    o = o[(inside | beyond) & (g <= o["max_instance_accelerators"])].copy()
-
-    o["weight_bytes_per_param_eff"] = np.maximum(
-        o["weight_bytes_per_param"], o["min_weight_bytes_per_param"]
-    )
-    o["weight_bytes"] = o["params_billion"] * 1e9 * o["weight_bytes_per_param_eff"]
-    o["active_frac"] = o["active_params_billion"] / o["params_billion"]
-    o["kv_bytes_per_user"] = o["kv_bytes_per_token"] * o["avg_context_tokens"]
-    o["mem_bytes"] = o["g"] * o["acc_mem_bytes"] * o["mem_usable_frac"]
-    o["max_batch"] = np.floor((o["mem_bytes"] - o["weight_bytes"]) / o["kv_bytes_per_user"])
+    o = derive_instances(o[(inside | beyond) & (g <= o["max_instance_accelerators"])])
     o = o[o["max_batch"] >= 1].copy()
     # HBM/DRAM machines span scale-up domains only when the model needs it: the smallest
     # spanning size that fits. SRAM machines always spread weights over many chips, and a
@@ -188,30 +185,68 @@ def instance_options(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     fits_in_domain = (~spans).groupby([o[k] for k in key]).transform("any")
     smallest_span = o["g"].where(spans).groupby([o[k] for k in key]).transform("min")
     keep = ~spans | (o["mem_kind"] == "sram") | (~fits_in_domain & (o["g"] == smallest_span))
-    o = o[keep].copy()
+    return o[keep].reset_index(drop=True)
 
-    use_fp4 = (o["compute_precision"] == "fp4") & (o["acc_fp4_flops"] > 0)
-    acc_flops = np.where(use_fp4, o["acc_fp4_flops"], o["acc_fp8_flops"])
+
+def derive_instances(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per-instance quantities of (spec x model) rows with an instance size `g` column.
+
+    Memory, bandwidth and FLOP/s of the g accelerators; weight and KV bytes; the batch the
+    memory holds; FLOPs per decode and per prompt token; the fixed floor of a decode step;
+    instances per rack. A MoE model (active < total params) uses the rack's MoE compute
+    efficiencies and the MoE per-layer step cost (routing, grouped expert GEMMs, launches),
+    which grows with log2(g) (expert dispatch/combine across more accelerators); a dense
+    model uses the per-layer latency plus its collectives when sharded. Any g is accepted
+    (calibration evaluates the measured deployments' sizes); instance_options applies the
+    catalog's size rules.
+    """
+    o = rows.copy()
+    n_acc = o["accelerators_per_rack"].astype(float)
+    acc_bw = o["mem_tb_per_s_per_rack"] * 1e12 / n_acc
+    acc_fp8 = o["fp8_pflops_per_rack"] * 1e15 / n_acc
+    acc_fp4 = o["fp4_pflops_per_rack"].fillna(0.0) * 1e15 / n_acc
+    g = o["g"].astype(float)
+
+    o["weight_bytes_per_param_eff"] = np.maximum(
+        o["weight_bytes_per_param"], o["min_weight_bytes_per_param"]
+    )
+    o["weight_bytes"] = o["params_billion"] * 1e9 * o["weight_bytes_per_param_eff"]
+    o["active_frac"] = o["active_params_billion"] / o["params_billion"]
+    o["moe"] = o["active_frac"] < 1.0
+    o["kv_bytes_per_user"] = o["kv_bytes_per_token"] * o["avg_context_tokens"]
+    o["mem_bytes"] = g * o["mem_gb_per_rack"] * 1e9 / n_acc * o["mem_usable_frac"]
+    o["max_batch"] = np.floor((o["mem_bytes"] - o["weight_bytes"]) / o["kv_bytes_per_user"])
+
+    use_fp4 = (o["compute_precision"] == "fp4") & (acc_fp4 > 0)
+    acc_flops = np.where(use_fp4, acc_fp4, acc_fp8)
     o["compute_precision_eff"] = np.where(use_fp4, "fp4", "fp8")
-    o["prefill_flops_per_s"] = o["g"] * acc_flops * o["prefill_compute_efficiency"]
-    o["flops_per_s"] = o["g"] * acc_flops * o["decode_compute_efficiency"]
-    o["bw_bytes_per_s"] = o["g"] * o["acc_bw_bytes_per_s"] * o["mem_bw_efficiency"]
+    prefill_eff = np.where(
+        o["moe"], o["moe_prefill_compute_efficiency"], o["prefill_compute_efficiency"]
+    )
+    decode_eff = np.where(
+        o["moe"], o["moe_decode_compute_efficiency"], o["decode_compute_efficiency"]
+    )
+    o["prefill_flops_per_s"] = g * acc_flops * prefill_eff
+    o["flops_per_s"] = g * acc_flops * decode_eff
+    o["bw_bytes_per_s"] = g * acc_bw * o["mem_bw_efficiency"]
+    active_flops = 2e9 * o["active_params_billion"]
     o["decode_flops_per_token"] = (
-        2e9 * o["active_params_billion"] + o["attn_flops_per_ctx_token"] * o["avg_context_tokens"]
+        active_flops + o["attn_flops_per_ctx_token"] * o["avg_context_tokens"]
     )
+    o["prompt_tokens"] = o["prompt_tokens"] if "prompt_tokens" in o else o["avg_context_tokens"]
+    # A prompt token attends to half the prompt on average (causal attention).
     o["prefill_flops_per_token"] = (
-        2e9 * o["active_params_billion"]
-        + o["attn_flops_per_ctx_token"] * o["avg_context_tokens"] / 2
+        active_flops + o["prefill_attn_flops_per_ctx_token"] * o["prompt_tokens"] / 2
     )
-    sharded = (o["g"] > 1).astype(float)
-    o["step_floor_s"] = (
-        o["layers"]
-        * (
-            o["layer_latency_us"]
-            + o["collectives_per_layer"] * o["collective_latency_us"] * sharded
-        )
-        * 1e-6
+    sharded = g > 1
+    dense_floor_us = o["layer_latency_us"] + o["collectives_per_layer"] * o[
+        "collective_latency_us"
+    ] * sharded.astype(float)
+    moe_floor_us = moe_layer_floor_us(
+        o["moe_layer_latency_us"], o["moe_layer_latency_per_doubling_us"], g
     )
+    floor_us = np.where(o["moe"], moe_floor_us, dense_floor_us)
+    o["step_floor_s"] = o["layers"] * floor_us * 1e-6
     o["instances_per_rack"] = np.where(
         o["g"] <= o["scaleup_accelerators"],
         np.floor(o["scaleup_accelerators"] / o["g"])
@@ -228,24 +263,44 @@ def _touched_share(active_frac: np.ndarray, batch: np.ndarray) -> np.ndarray:
     return np.where(active_frac >= 1.0, 1.0, -np.expm1(batch * np.log1p(-frac)))
 
 
+def moe_layer_floor_us(base_us, per_doubling_us, g):
+    """Fixed cost of one MoE layer in a decode step on g accelerators (us).
+
+    base + per_doubling x log2(g): dispatch/combine, launches and synchronization, growing
+    as the experts spread over more accelerators.
+    """
+    return base_us + per_doubling_us * np.log2(np.maximum(g, 1.0))
+
+
+def _memory_compute_s(options: pd.DataFrame, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Memory time and compute time (s) of one decode step at batch b."""
+    touched = _touched_share(options["active_frac"].to_numpy(), b)
+    mem_s = (
+        options["weight_bytes"].to_numpy() * touched + b * options["kv_bytes_per_user"].to_numpy()
+    ) / options["bw_bytes_per_s"].to_numpy()
+    compute_s = b * options["decode_flops_per_token"].to_numpy() / options["flops_per_s"].to_numpy()
+    return mem_s, compute_s
+
+
 def step_time_s(options: pd.DataFrame, batch: np.ndarray | float) -> np.ndarray:
     """Decode step time (s) of each instance option at `batch` concurrent users.
 
     bytes(B) = weights x (1 - (1 - active_frac)^B) + B x KV per user: a MoE batch touches
     more experts as it grows (each parameter used by a token with probability
     active_frac), a dense model (active_frac = 1) reads all weights every step.
+    step = floor + max(memory, compute) + overlap x min(memory, compute): `overlap` 0 is a
+    perfect overlap of weight reads and math, 1 none (they run one after the other).
     """
     b = np.asarray(batch, dtype=float)
-    frac = options["active_frac"].to_numpy()
-    touched = _touched_share(frac, b)
-    mem_s = (
-        options["weight_bytes"].to_numpy() * touched + b * options["kv_bytes_per_user"].to_numpy()
-    ) / options["bw_bytes_per_s"].to_numpy()
-    compute_s = b * options["decode_flops_per_token"].to_numpy() / options["flops_per_s"].to_numpy()
-    return options["step_floor_s"].to_numpy() + np.maximum(mem_s, compute_s)
+    mem_s, compute_s = _memory_compute_s(options, b)
+    return (
+        options["step_floor_s"].to_numpy()
+        + np.maximum(mem_s, compute_s)
+        + options["overlap"].to_numpy() * np.minimum(mem_s, compute_s)
+    )
 
 
-def _max_batch_within(options: pd.DataFrame, max_step_s: np.ndarray) -> np.ndarray:
+def max_batch_within(options: pd.DataFrame, max_step_s: np.ndarray) -> np.ndarray:
     """Largest integer batch in [1, max_batch] whose step time is <= max_step_s (0: none).
 
     Step time grows with the batch, so a vectorized bisection finds it exactly.
@@ -306,7 +361,7 @@ def decode_points(
     targets = targets[(targets["user_tps"] > 0) & (targets["user_tps"] <= targets["max_user_tps"])]
 
     x = o.merge(targets[["rack_type", "model", "user_tps"]], on=["rack_type", "model"])
-    x["batch"] = _max_batch_within(x, 1.0 / x["user_tps"].to_numpy())
+    x["batch"] = max_batch_within(x, 1.0 / x["user_tps"].to_numpy())
     x = x[x["batch"] >= 1].copy()
     step = step_time_s(x, x["batch"].to_numpy())
     x["tokens_per_s"] = x["instances_per_rack"] * x["batch"] / step
@@ -333,11 +388,7 @@ def _bound(points: pd.DataFrame) -> np.ndarray:
     b = points["batch"].to_numpy(dtype=float)
     at_cap = b >= points["max_batch"].to_numpy()
     # The next batch up would break the speed target: name the term that grew the most.
-    touched = _touched_share(points["active_frac"].to_numpy(), b)
-    mem_s = (
-        points["weight_bytes"].to_numpy() * touched + b * points["kv_bytes_per_user"].to_numpy()
-    ) / points["bw_bytes_per_s"].to_numpy()
-    compute_s = b * points["decode_flops_per_token"].to_numpy() / points["flops_per_s"].to_numpy()
+    mem_s, compute_s = _memory_compute_s(points, b)
     floor_s = points["step_floor_s"].to_numpy()
     kind = np.where(
         compute_s > mem_s,
@@ -351,10 +402,11 @@ def _bound(points: pd.DataFrame) -> np.ndarray:
 def prefill_points(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     """Prefill throughput per rack and time to first token for each (rack type, model).
 
-    tokens/s per rack = rack FLOP/s x compute_efficiency / prefill FLOPs per token, where a
-    prompt token costs 2 x active params + attention over half the context on average.
-    TTFT = one prompt of avg_context_tokens alone on an instance (a whole scale-up domain
-    if the model fits in it, else the smallest instance that holds it) plus the layer floor.
+    tokens/s per rack = rack FLOP/s x prefill efficiency (MoE or dense) / prefill FLOPs per
+    token, where a prompt token costs 2 x active params + prompt attention over half the
+    prompt on average. TTFT = one prompt (prompt_tokens, else avg_context_tokens) alone on
+    an instance (a whole scale-up domain if the model fits in it, else the smallest
+    instance that holds it) plus the step floor.
     """
     o = instance_options(specs, models)
     in_domain = o["g"] <= o["scaleup_accelerators"]
@@ -363,9 +415,7 @@ def prefill_points(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     pick = o.loc[o.groupby(["rack_type", "model"])["rank"].idxmin()].copy()
     rack_flops = pick["prefill_flops_per_s"] / pick["g"] * pick["accelerators_per_rack"]
     pick["tokens_per_s"] = rack_flops / pick["prefill_flops_per_token"]
-    prompt_s = (
-        pick["avg_context_tokens"] * pick["prefill_flops_per_token"] / pick["prefill_flops_per_s"]
-    )
+    prompt_s = pick["prompt_tokens"] * pick["prefill_flops_per_token"] / pick["prefill_flops_per_s"]
     pick["ttft_ms"] = (prompt_s + pick["step_floor_s"]) * 1e3
     pick = pick.rename(columns={"g": "instance_accelerators"})
     cols = [
@@ -496,19 +546,11 @@ def select(
 
 
 def write_throughput(rows: pd.DataFrame, path: str | Path) -> None:
-    """Write throughput rows as CSV with blank cells for NaN (the case format)."""
-    rows.to_csv(path, index=False, float_format="%.10g")
-
-
-def catalog_throughput(catalog_dir: str | Path | None = None) -> pd.DataFrame:
-    """The throughput rows the catalog's throughput.csv holds: the estimate from its specs.
-
-    `python -m fleetopt.perf` rewrites the bundled file from this; a test checks the
-    committed file equals it, so every catalog row traces back to specs.csv and models.csv.
-    """
-    cat = load_catalog(catalog_dir)
-    return estimate_throughput(cat.specs, cat.models)
+    """Write throughput rows as CSV with blank cells for NaN (the case format), atomically."""
+    write_csv_atomic(path, rows, float_format="%.10g")
 
 
 if __name__ == "__main__":
+    from fleetopt.measured import catalog_throughput
+
     write_throughput(catalog_throughput(), CATALOG_DIR / "throughput.csv")

@@ -41,6 +41,11 @@ def write_parquet_atomic(path: str | os.PathLike, table: pd.DataFrame) -> None:
     _atomic_file(Path(path), lambda tmp: pq.write_table(arrow, tmp))
 
 
+def write_csv_atomic(path: str | os.PathLike, table: pd.DataFrame, **to_csv) -> None:
+    """Write one table as CSV through a temporary file and a rename."""
+    _atomic_file(Path(path), lambda tmp: table.to_csv(tmp, index=False, **to_csv))
+
+
 def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -167,7 +172,9 @@ class ScenarioStore:
         """Stream every table's parts, in scenario order, into one Parquet file.
 
         Parts are gathered into row groups of about `MERGE_ROW_GROUP_ROWS` rows: memory is
-        bounded by one row group, and readers do not pay a row group per chunk.
+        bounded by one row group, and readers do not pay a row group per chunk. The file's
+        schema unifies every part's (from their footers): a column that is all null in
+        one chunk (typed null) and filled in another takes the filled type.
         """
         for name in SCENARIO_TABLES:
             parts = sorted((self.root / "parts" / name).glob("chunk-*.parquet"))
@@ -175,13 +182,18 @@ class ScenarioStore:
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
             writer: pq.ParquetWriter | None = None
             pending: list[pa.Table] = []
+            schema = (
+                pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
+                if parts
+                else None
+            )
 
             try:
                 for part in parts:
                     table = pq.read_table(part, use_threads=False)  # small: one thread
                     if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema)
-                    pending.append(table.cast(writer.schema))
+                        writer = pq.ParquetWriter(tmp, schema)
+                    pending.append(table.cast(schema))
                     # Arrow's allocator keeps freed pages; hand them back, or a run of many
                     # chunks leaves the driver larger the more chunks it had.
                     pa.default_memory_pool().release_unused()

@@ -34,6 +34,11 @@ def test_example_is_a_valid_case():
     assert (workloads["regions"] == "*").any()
     assert workloads["min_user_tps"].max() >= 1000
     assert (pd.read_csv(EXAMPLE_DIR / "installed.csv")["rack_type"] == "hgx-h100").all()
+    # Plans on measured hardware use measured numbers: the installed Hopper racks' DeepSeek-R1
+    # rows are InferenceX measurements, each naming its run.
+    tp = pd.read_csv(EXAMPLE_DIR / "throughput.csv")
+    h100 = tp[(tp["rack_type"] == "hgx-h100") & (tp["model"] == "deepseek-r1")]
+    assert len(h100) > 0 and h100["source"].str.startswith("measured: InferenceX").all()
 
 
 def test_example_solves_optimal_and_sensibly(tmp_path: Path):

@@ -316,3 +316,19 @@ def test_chunks_queue_ahead_only_where_ray_caps_concurrency() -> None:
     assert in_flight_limit(2, 2.0) == 4
     # A larger cluster would run every submitted chunk at once: submit only `workers`.
     assert in_flight_limit(2, 16.0) == 2
+
+
+def test_merge_takes_a_column_filled_in_a_later_chunk(tmp_path):
+    # Chunk 0 has no warnings at all (a column of nulls, typed null in Parquet); chunk 1
+    # has one. The merged file keeps both chunks' rows with the string type.
+    store = ScenarioStore(tmp_path / "run", {"mode": "test"})
+    for number, warning in ((0, None), (1, "unmet demand")):
+        frame = pd.DataFrame({"scenario": [number], "warnings": [warning]})
+        store.write_chunk(
+            number, {name: frame for name in ("results", "mix", "sites", "scenarios")}
+        )
+    store.merge()
+    merged = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    assert merged["scenario"].tolist() == [0, 1]
+    assert merged["warnings"].isna().tolist() == [True, False]
+    assert merged["warnings"].iloc[1] == "unmet demand"
