@@ -21,6 +21,7 @@ from fleetopt.index import build_index
 from fleetopt.inputs import model_data
 from fleetopt.outcome import plan_case
 from fleetopt.plan import solve_plan
+from fleetopt.runfolder import RunKind
 from fleetopt.runs import (
     FarmSettings,
     evaluate,
@@ -32,6 +33,7 @@ from fleetopt.runs import (
 )
 from fleetopt.scenario_solve import Mode, PreparedJob, ScenarioJob, for_workers
 from fleetopt.scenarios import draw, draw_many, multipliers_from_table
+from fleetopt.store import ScenarioStore
 from tests.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, THROUGHPUT_AB, decode, site, workload
 
@@ -321,11 +323,11 @@ def test_chunks_queue_ahead_only_where_ray_caps_concurrency() -> None:
 def test_merge_takes_a_column_filled_in_a_later_chunk(tmp_path):
     # Chunk 0 has no warnings at all (a column of nulls, typed null in Parquet); chunk 1
     # has one. The merged file keeps both chunks' rows with the string type.
-    store = ScenarioStore(tmp_path / "run", {"mode": "test"})
+    store = ScenarioStore(tmp_path / "run", RunKind.SWEEP, {"mode": "test"})
     for number, warning in ((0, None), (1, "unmet demand")):
         frame = pd.DataFrame({"scenario": [number], "warnings": [warning]})
         store.write_chunk(
-            number, {name: frame for name in ("results", "mix", "sites", "scenarios")}
+            f"{number:09d}", {name: frame for name in ("results", "mix", "sites", "scenarios")}
         )
     store.merge()
     merged = pd.read_parquet(tmp_path / "run" / "results.parquet")
