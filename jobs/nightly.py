@@ -4,7 +4,7 @@
         [--scenarios N] [--run-id ID] [--seed S] [--overwrite]
 
 Submitted as a Ray job it joins that cluster (Ray sets RAY_ADDRESS); run directly it
-starts an embedded local Ray. It runs supervised (fleetopt.supervise): a driver that Ray
+starts an embedded local Ray. It runs supervised (fleetopt.cli.supervise): a driver that Ray
 stops hard still leaves a run record marked failed and a last line saying so. Exit codes
 are the CLI's: 0 success, 1 a failure (the run record says why; partial outputs stay,
 without _SUCCESS), 2 bad input (nothing was run), 130/143 interrupted by SIGINT/SIGTERM
@@ -25,13 +25,13 @@ except ModuleNotFoundError:  # submitted with --working-dir but fleetopt not pip
 
 import click
 
-from fleetopt import defaults, interrupts
-from fleetopt.cli import report_error
-from fleetopt.errors import CaseError, RunFolderError, SolverError
-from fleetopt.nightly import NightlyParams, Output, format_nightly, run_nightly
-from fleetopt.options import robust_options, scenario_options
-from fleetopt.runfolder import check_run_id
-from fleetopt.supervise import run_supervised, supervised
+from fleetopt.cli.main import report_error
+from fleetopt.cli.options import robust_options, scenario_options
+from fleetopt.cli.supervise import run_supervised, supervised
+from fleetopt.core import defaults, interrupts
+from fleetopt.core.errors import CaseError, RunFolderError, SolverError
+from fleetopt.io.runfolder import check_run_id
+from fleetopt.pipelines.nightly import NightlyParams, Output, format_nightly, run_nightly
 
 
 @click.command()

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fleetopt import calibration, measured, perf
-from fleetopt.cli_catalog import perf_command
+from fleetopt.catalog import calibration, measured, perf
+from fleetopt.cli.catalog import perf_command
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from casekit import OMIT, decode, prefill, rack, site, workload, write_case, write_table
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetopt.case import (
+from fleetopt.core.errors import CaseError
+from fleetopt.io.case import (
     Case,
     Objective,
     SolverName,
@@ -21,7 +21,16 @@ from fleetopt.case import (
     case_digest,
     read_case,
 )
-from fleetopt.errors import CaseError
+from fleetopt.testing.casekit import (
+    OMIT,
+    decode,
+    prefill,
+    rack,
+    site,
+    workload,
+    write_case,
+    write_table,
+)
 
 
 def problems_of(folder: Path) -> list[str]:

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fleetopt import claims, perf
-from fleetopt.cli_catalog import claims_command
+from fleetopt.catalog import claims, perf
+from fleetopt.cli.catalog import claims_command
 
 CLAIM_IDS = ["tokens_per_mw", "cost_per_token", "disaggregated_per_mw", "max_user_tps"]
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from ortools.math_opt import result_pb2, solution_pb2
 
-from fleetopt.solve import SolveStatus, parse_result
-from tests.casekit import write_case
+from fleetopt.solve.mathopt import SolveStatus, parse_result
+from fleetopt.testing.casekit import write_case
 
-FLEETOPT = [sys.executable, "-m", "fleetopt.cli"]
+FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

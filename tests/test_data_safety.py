@@ -18,13 +18,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fleetopt.case import read_case
-from fleetopt.stats import rack_type_summary
-from tests.casekit import write_case
+from fleetopt.io.case import read_case
+from fleetopt.scenarios.stats import rack_type_summary
+from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, decode, site, workload
 
 REPO = Path(__file__).resolve().parent.parent
-FLEETOPT = [sys.executable, "-m", "fleetopt.cli"]
+FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 NIGHTLY = [sys.executable, str(REPO / "jobs" / "nightly.py")]
 EXAMPLE = REPO / "fleetopt" / "data" / "example"
 UNCERTAIN = {

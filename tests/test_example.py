@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fleetopt.case import read_case
-from fleetopt.example import EXAMPLE_DIR, write_example
+from fleetopt.catalog.example import EXAMPLE_DIR, write_example
+from fleetopt.io.case import read_case
 
 TABLES = ["racks", "sites", "workloads", "throughput", "installed"]
 
@@ -42,7 +42,7 @@ def test_example_is_a_valid_case():
 
 
 def test_example_solves_optimal_and_sensibly(tmp_path: Path):
-    cli = pytest.importorskip("fleetopt.cli")
+    cli = pytest.importorskip("fleetopt.cli.main")
     out = tmp_path / "run"
     result = CliRunner().invoke(cli.main, ["solve", str(EXAMPLE_DIR), "--out", str(out)])
     assert result.exit_code == 0, result.output

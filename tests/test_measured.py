@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fleetopt import measured, perf
-from fleetopt.errors import CaseError
+from fleetopt.catalog import measured, perf
+from fleetopt.core.errors import CaseError
 
 RUN_URL_PREFIX = "https://github.com/SemiAnalysisAI/InferenceX/actions/runs/"
 

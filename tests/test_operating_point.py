@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fleetopt import measured, operating_point, perf
-from fleetopt.cli_catalog import perf_command
+from fleetopt.catalog import measured, operating_point, perf
+from fleetopt.cli.catalog import perf_command
 
 
 def _query(*args: str) -> tuple[int, str]:

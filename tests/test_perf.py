@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetopt import measured, perf
-from fleetopt.cli_catalog import perf_command
-from fleetopt.schema import RACKS, THROUGHPUT
+from fleetopt.catalog import measured, perf
+from fleetopt.cli.catalog import perf_command
+from fleetopt.io.schema import RACKS, THROUGHPUT
 
 TOY_SPEC = {
     "rack_type": "toy",

@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 import ray
 
-from fleetopt.case import Uncertainty, read_case
-from fleetopt.farm import in_flight_limit
-from fleetopt.index import build_index
-from fleetopt.inputs import model_data
-from fleetopt.outcome import plan_case
-from fleetopt.plan import solve_plan
-from fleetopt.runfolder import RunKind
-from fleetopt.runs import (
+from fleetopt.io.case import Uncertainty, read_case
+from fleetopt.io.runfolder import RunKind
+from fleetopt.io.store import ScenarioStore
+from fleetopt.model.index import build_index
+from fleetopt.model.inputs import model_data
+from fleetopt.parallel.farm import in_flight_limit
+from fleetopt.pipelines.plan import plan_case
+from fleetopt.pipelines.runs import (
     FarmSettings,
     evaluate,
     open_store,
@@ -31,10 +31,10 @@ from fleetopt.runs import (
     run_scenarios,
     sweep,
 )
-from fleetopt.scenario_solve import Mode, PreparedJob, ScenarioJob, for_workers
-from fleetopt.scenarios import draw, draw_many, multipliers_from_table
-from fleetopt.store import ScenarioStore
-from tests.casekit import write_case
+from fleetopt.scenarios.draws import draw, draw_many, multipliers_from_table
+from fleetopt.scenarios.job import Mode, PreparedJob, ScenarioJob, for_workers
+from fleetopt.solve.objectives import solve_plan
+from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, THROUGHPUT_AB, decode, site, workload
 
 UNCERTAIN = {

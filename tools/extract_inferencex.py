@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fleetopt.measured import MEASURED_COLUMNS, RACK_TYPE_OF_HARDWARE
-from fleetopt.store import write_csv_atomic
+from fleetopt.catalog.measured import MEASURED_COLUMNS, RACK_TYPE_OF_HARDWARE
+from fleetopt.io.store import write_csv_atomic
 
 MODEL_IDS = {"dsr1": "deepseek-r1"}
 RECONCILE_TOLERANCE = 0.02
