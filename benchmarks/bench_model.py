@@ -6,7 +6,7 @@
 Per size of synthetic case (fleetopt.testing.synthetic, seed 0), it measures:
 
 - fleetopt build seconds, each step separately (best of --repeat): the index sets
-  (`build_index`), the model arrays (`model_data` + `build_model`) and the MathOpt proto
+  (`build_index`), the model arrays (`model_data` + `build_plan_model`) and the MathOpt proto
   (`to_proto`); model size (variables, integers, constraints, nonzeros); the traced peak
   of Python/numpy allocations of one build;
 - HiGHS solve with the case's options (time limit 60 s, relative gap 1e-6): status, proven
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from fleetopt.io.case import Case, SolverOptions
-from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel, build_model
+from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel, build_plan_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.solve.mathopt import Solution, solve_model, to_proto
@@ -78,7 +78,7 @@ def measure_size(size: tuple[int, int, int], seed: int, repeat: int) -> dict[str
     case = synthetic_case(*size, seed=seed)
     generate_s = time.perf_counter() - started
     index_s, index = best_time(lambda: build_index(case), repeat)
-    model_s, model = best_time(lambda: build_model(index, case, model_data(index)), repeat)
+    model_s, model = best_time(lambda: build_plan_model(index, case, model_data(index)), repeat)
     proto_s, _ = best_time(lambda: to_proto(model), repeat)
     with traced_peak() as build_mem:
         _build_all(case)
@@ -126,7 +126,7 @@ def measure_size(size: tuple[int, int, int], seed: int, repeat: int) -> dict[str
 def _build_all(case: Case) -> object:
     """Case -> index -> model -> proto, once."""
     index = build_index(case)
-    return to_proto(build_model(index, case, model_data(index)))
+    return to_proto(build_plan_model(index, case, model_data(index)))
 
 
 def _relaxation(model: LinearModel) -> LinearModel:
@@ -150,7 +150,7 @@ def cross_check_fleetopt(size: tuple[int, int, int], seed: int) -> dict[str, Any
     """fleetopt's optimal objective of a small case, solved to CHECK_GAP."""
     case: Case = synthetic_case(*size, seed=seed)
     index = build_index(case)
-    model = build_model(index, case, model_data(index))
+    model = build_plan_model(index, case, model_data(index))
     solution = solve_model(model, case.solver.with_overrides(relative_gap=CHECK_GAP))
     return {
         "index_digest": index_digest(index),

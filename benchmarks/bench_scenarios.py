@@ -9,7 +9,7 @@ relative gap 3e-3 so that one scenario's MILP takes ~0.1-0.5 s):
 
 1. Sweep throughput (scenarios per second), on scenarios 0..N-1:
    a. `sequential`: one process, no Ray, rebuilding everything per scenario (build_index,
-      model_data, build_model, solve_model), with the same options and warm-start hint
+      model_data, build_plan_model, solve_model), with the same options and warm-start hint
       as fleetopt's sweep;
    b. `fleetopt x1`: `run_scenarios` with FarmSettings(workers=1);
    c. `fleetopt xK`: the same with K workers, for K in 2/4/8/cores (as many as fit);
@@ -22,7 +22,7 @@ relative gap 3e-3 so that one scenario's MILP takes ~0.1-0.5 s):
    out of the rates. Sequential and 1-worker runs use N1 = 2 x per-worker scenarios;
    K-worker runs use K x per-worker, so every configuration runs about as long.
 2. Evaluate (the expected-value plan's counts fixed, an LP per scenario), per scenario,
-   in one process: rebuild per scenario (index + build_model(fixed_counts) + solve_model
+   in one process: rebuild per scenario (index + build_evaluate_model + solve_model
    with HiGHS) vs fleetopt's prepared path (`PreparedJob.solve_scenario`: index once,
    `Resolver` with GLOP updated in place) vs the prepared path with HiGHS (rebuilt from
    the proto each time); then through `evaluate()`'s farm on 1 worker (and on all cores).
@@ -56,7 +56,7 @@ import pandas as pd
 import ray
 
 from fleetopt.io.case import Case, SolverOptions
-from fleetopt.model.build import OBJECTIVE_SCALE, build_model
+from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.parallel.farm import connect
@@ -111,7 +111,7 @@ def make_bench(size: tuple[int, int, int], gap: float) -> Bench:
     expected = plan_case(case)  # what sweep() does on the driver before farming out
     plan_s = time.perf_counter() - started
     if expected.x is None:
-        raise SystemExit(f"the expected-value plan failed: {expected.summary['status']}")
+        raise SystemExit(f"the expected-value plan failed: {expected.summary.status}")
     model = expected.result.model
     options = for_workers(case.solver)
     counts = expected.x[model.layout.n]
@@ -125,7 +125,7 @@ def make_bench(size: tuple[int, int, int], gap: float) -> Bench:
         "nonzeros": len(model.val),
         "relative_gap": case.solver.relative_gap,
         "expected_value_plan_s": round(plan_s, 3),
-        "expected_value_status": expected.summary["status"],
+        "expected_value_status": expected.summary.status.value,
     }
     return Bench(
         case=case,
@@ -150,7 +150,7 @@ def rebuild_solve(
     """One scenario from scratch: index, numbers, model, solve. (status, objective)."""
     index = build_index(case)
     data = model_data(index, draw(index, case.uncertainty, scenario))
-    model = build_model(index, case, data, fixed_counts=fixed_counts)
+    model = build_evaluate_model(index, case, data, fixed_counts)
     solution = solve_model(model, options, engine=engine, hint=hint)
     return solution.status.value, solution.objective / OBJECTIVE_SCALE
 

@@ -31,7 +31,8 @@ from fleetopt.cli.supervise import run_supervised, supervised
 from fleetopt.core import defaults, interrupts
 from fleetopt.core.errors import CaseError, RunFolderError, SolverError
 from fleetopt.io.runfolder import check_run_id
-from fleetopt.pipelines.nightly import NightlyParams, Output, format_nightly, run_nightly
+from fleetopt.pipelines.nightly import NightlyParams, Output, run_nightly
+from fleetopt.results.text import format_nightly
 
 
 @click.command()
@@ -55,7 +56,7 @@ def main(run_id: str | None, n_scenarios: int, **options) -> None:
     except Exception as err:  # recorded in the run record; say it plainly and fail
         click.echo(f"nightly: failed: {type(err).__name__}: {err}", err=True)
         sys.exit(1)
-    click.echo(format_nightly(run))
+    click.echo(format_nightly(run.dir, run.remote))
 
 
 def _run_folder(out: str, run_id: str) -> Path:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from fleetopt.catalog import claims, perf
 from fleetopt.cli.catalog import claims_command
+from fleetopt.core.units import capital_recovery_factor
 
 CLAIM_IDS = ["tokens_per_mw", "cost_per_token", "disaggregated_per_mw", "max_user_tps"]
 
@@ -76,8 +77,8 @@ def test_cost_per_mtok_hand_worked():
     )
     cond = claims.ClaimConditions(energy_usd_per_mwh=50.0, pue=1.0)
     assert claims._cost_per_mtok(1e6, rack, cond) == pytest.approx(1_043_800 / 31.536e6)
-    assert claims.capital_recovery_factor(0.0, 5) == pytest.approx(0.2)
-    assert claims.capital_recovery_factor(0.1, 1) == pytest.approx(1.1)
+    assert capital_recovery_factor(0.0, 5) == pytest.approx(0.2)
+    assert capital_recovery_factor(0.1, 1) == pytest.approx(1.1)
 
 
 def test_disaggregation_falls_back_to_a_common_slo_and_says_so(table: pd.DataFrame):

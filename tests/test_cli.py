@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from ortools.math_opt import result_pb2, solution_pb2
 
-from fleetopt.solve.mathopt import SolveStatus, parse_result
+from fleetopt.solve.mathopt import parse_result
+from fleetopt.solve.result import SolveStatus
 from fleetopt.testing.casekit import write_case
 
 FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]

@@ -111,7 +111,7 @@ def solve(tmp_path, *, racks=None, sites=None, workloads=None, throughput=None, 
         config={"unmet_penalty_usd_per_mtok": 1000.0, **kw.pop("config", {})},
     )
     outcome = plan_case(read_case(path))
-    assert outcome.summary["status"] == "optimal", outcome.summary
+    assert outcome.summary.status == "optimal", outcome.summary
     return outcome
 
 
@@ -125,15 +125,15 @@ def counts(outcome) -> dict[tuple[str, str], int]:
 def test_unconstrained_buys_the_cheapest_throughput(tmp_path):
     outcome = solve(tmp_path)
     assert counts(outcome) == {("s1", "A"): 10}
-    assert outcome.summary["fleet_cost_usd_per_year"] == pytest.approx(2_000_000)
-    assert outcome.summary["objective"] == pytest.approx(2_000_000)
+    assert outcome.summary.figures.fleet_cost_usd_per_year == pytest.approx(2_000_000)
+    assert outcome.summary.objective == pytest.approx(2_000_000)
 
 
 def test_power_cap_binds(tmp_path):
     # a + b = 10, 100 a + 50 b <= 750 kW  =>  a <= 5; cost 200k a + 400k b is least at a = 5.
     outcome = solve(tmp_path, sites=[site(power_cap_mw=0.75)])
     assert counts(outcome) == {("s1", "A"): 5, ("s1", "B"): 5}
-    assert outcome.summary["objective"] == pytest.approx(3_000_000)
+    assert outcome.summary.objective == pytest.approx(3_000_000)
     assert outcome.tables.sites["power_mw"].iloc[0] == pytest.approx(0.75)
 
 
@@ -141,19 +141,19 @@ def test_floor_slots_bind(tmp_path):
     # 2 a + b <= 15 slots, a + b = 10  =>  a <= 5.
     outcome = solve(tmp_path, sites=[site(max_slots=15)])
     assert counts(outcome) == {("s1", "A"): 5, ("s1", "B"): 5}
-    assert outcome.summary["objective"] == pytest.approx(3_000_000)
+    assert outcome.summary.objective == pytest.approx(3_000_000)
 
 
 def test_supply_limit_binds(tmp_path):
     outcome = solve(tmp_path, racks=[rack("A", max_count=4), RACK_B])
     assert counts(outcome) == {("s1", "A"): 4, ("s1", "B"): 6}
-    assert outcome.summary["objective"] == pytest.approx(800_000 + 2_400_000)
+    assert outcome.summary.objective == pytest.approx(800_000 + 2_400_000)
 
 
 def test_liquid_rack_needs_liquid_cooling(tmp_path):
     outcome = solve(tmp_path, racks=[rack("A", cooling="liquid"), RACK_B])
     assert counts(outcome) == {("s1", "B"): 10}
-    assert outcome.summary["objective"] == pytest.approx(4_000_000)
+    assert outcome.summary.objective == pytest.approx(4_000_000)
 
 
 def test_region_restriction_binds(tmp_path):
@@ -165,7 +165,7 @@ def test_region_restriction_binds(tmp_path):
         workloads=[workload(regions="eu")],
     )
     assert counts(outcome) == {("eu1", "B"): 10}
-    assert outcome.summary["objective"] == pytest.approx(4_000_000)
+    assert outcome.summary.objective == pytest.approx(4_000_000)
 
 
 def test_decode_slo_picks_the_qualifying_point_of_the_curve(tmp_path):
@@ -202,7 +202,7 @@ def test_installed_racks_stay_and_are_used(tmp_path):
     outcome = solve(tmp_path, installed=[{"site": "s1", "rack_type": "B", "count": 3}])
     assert counts(outcome) == {("s1", "A"): 7, ("s1", "B"): 3}
     # Owned racks count their capex (MODEL.md section 4): 3 x 400k + 7 x 200k.
-    assert outcome.summary["objective"] == pytest.approx(1_200_000 + 1_400_000)
+    assert outcome.summary.objective == pytest.approx(1_200_000 + 1_400_000)
     racks = outcome.tables.racks.set_index("rack_type")
     assert racks.loc["B", "installed"] == 3
 
@@ -210,7 +210,7 @@ def test_installed_racks_stay_and_are_used(tmp_path):
 def test_discount_rate_uses_the_capital_recovery_factor(tmp_path):
     crf = 0.1 / (1 - 1.1**-5)
     outcome = solve(tmp_path, racks=[RACK_A], config={"discount_rate": 0.1})
-    assert outcome.summary["capex_cost_usd_per_year"] == pytest.approx(10 * 1_000_000 * crf)
+    assert outcome.summary.figures.capex_cost_usd_per_year == pytest.approx(10 * 1_000_000 * crf)
 
 
 def test_unmet_demand_when_cheaper_than_one_more_rack(tmp_path):
@@ -223,8 +223,8 @@ def test_unmet_demand_when_cheaper_than_one_more_rack(tmp_path):
     )
     assert counts(outcome) == {("s1", "A"): 10}
     penalty = 500 * SECONDS_PER_YEAR / 1e6 * 10
-    assert outcome.summary["penalty_cost_usd_per_year"] == pytest.approx(penalty)
-    assert outcome.summary["objective"] == pytest.approx(2_000_000 + penalty)
+    assert outcome.summary.figures.penalty_cost_usd_per_year == pytest.approx(penalty)
+    assert outcome.summary.objective == pytest.approx(2_000_000 + penalty)
     unmet = outcome.tables.workloads["unmet_share"].iloc[0]
     assert unmet == pytest.approx(500 / 10_500)
 
@@ -239,10 +239,10 @@ def test_energy_is_paid_at_average_draw(tmp_path):
         workloads=[workload(load_factor=0.5)],
     )
     assert counts(outcome) == {("s1", "A"): 10}
-    assert outcome.summary["energy_cost_usd_per_year"] == pytest.approx(341_640)
+    assert outcome.summary.figures.energy_cost_usd_per_year == pytest.approx(341_640)
     served = 10_000 * 0.5
-    assert outcome.summary["served_tokens_per_s"] == pytest.approx(served)
-    assert outcome.summary["tokens_per_joule"] == pytest.approx(served / (1.2 * 650 * 1000))
+    assert outcome.summary.figures.served_tokens_per_s == pytest.approx(served)
+    assert outcome.summary.figures.tokens_per_joule == pytest.approx(served / (1.2 * 650 * 1000))
 
 
 def test_min_cost_per_token_matches_brute_force(tmp_path):
@@ -268,8 +268,8 @@ def test_min_cost_per_token_matches_brute_force(tmp_path):
             if served < 5_000:
                 continue
             best = min(best, (200_000 * a + 300_000 * b) / (served * SECONDS_PER_YEAR / 1e6))
-    assert outcome.summary["objective"] == pytest.approx(best, rel=1e-6)
-    assert outcome.summary["cost_per_mtok_usd"] == pytest.approx(best, rel=1e-6)
+    assert outcome.summary.objective == pytest.approx(best, rel=1e-6)
+    assert outcome.summary.figures.cost_per_mtok_usd == pytest.approx(best, rel=1e-6)
 
 
 def test_cost_parts_add_up(tmp_path):
@@ -278,7 +278,7 @@ def test_cost_parts_add_up(tmp_path):
         racks=[rack("A", idle_power_frac=0.2, opex_usd_per_year=10_000), RACK_B],
         sites=[site(power_cap_mw=0.8, energy_usd_per_mwh=70, pue=1.3)],
     )
-    s = outcome.summary
+    s = outcome.summary.to_json()
     assert s["fleet_cost_usd_per_year"] == pytest.approx(
         s["capex_cost_usd_per_year"] + s["opex_cost_usd_per_year"] + s["energy_cost_usd_per_year"]
     )

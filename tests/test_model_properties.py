@@ -105,7 +105,7 @@ PROPERTY_SETTINGS = settings(
 @given(small_cases())
 def test_every_cap_holds_and_parts_add_up(tables):
     outcome = solve(tables)
-    assert outcome.summary["status"] == "optimal"
+    assert outcome.summary.status == "optimal"
     sites = outcome.tables.sites
     assert (sites["power_mw"] <= sites["power_cap_mw"] * (1 + 1e-7) + 1e-9).all()
     assert (sites["slots"] <= sites["max_slots"] + 1e-9).all()
@@ -125,7 +125,7 @@ def test_every_cap_holds_and_parts_add_up(tables):
     allowed = {w["workload"]: w["regions"] for w in tables["workloads"]}
     for row in outcome.tables.placement.itertuples():
         assert allowed[row.workload] in ("*", region[row.site])
-    s = outcome.summary
+    s = outcome.summary.to_json()
     assert s["fleet_cost_usd_per_year"] == pytest.approx(
         s["capex_cost_usd_per_year"] + s["opex_cost_usd_per_year"] + s["energy_cost_usd_per_year"]
     )
@@ -139,7 +139,7 @@ def test_every_cap_holds_and_parts_add_up(tables):
 @PROPERTY_SETTINGS
 @given(small_cases(), st.floats(1.1, 3.0))
 def test_raising_a_power_cap_never_raises_the_optimal_cost(tables, factor):
-    before = solve(tables).summary["objective"]
+    before = solve(tables).summary.objective
     raised = [dict(s, power_cap_mw=s["power_cap_mw"] * factor) for s in tables["sites"]]
-    after = solve({**tables, "sites": raised}).summary["objective"]
+    after = solve({**tables, "sites": raised}).summary.objective
     assert after <= before * (1 + 1e-6) + 1e-3

@@ -126,7 +126,7 @@ def test_a_scenario_is_the_same_wherever_it_is_drawn(tmp_path):
 
 def test_zero_uncertainty_reproduces_the_deterministic_solve(tmp_path):
     case = read_case(two_site_case(tmp_path))
-    deterministic = plan_case(case).summary
+    deterministic = plan_case(case).summary.to_json()
     expected = deterministic["objective"]
     summary = sweep(case, 6, tmp_path / "sweep", SETTINGS)
     results = pd.read_parquet(tmp_path / "sweep" / "results.parquet")

@@ -77,7 +77,7 @@ def test_deterministic_per_seed() -> None:
 def test_small_case_solves_to_optimality_and_costs_add_up() -> None:
     case: Case = synthetic_case(5, 4, 6, seed=0)
     outcome = plan_case(case)
-    s = outcome.summary
+    s = outcome.summary.to_json()
     assert s["status"] == "optimal"
     parts = s["capex_cost_usd_per_year"] + s["opex_cost_usd_per_year"]
     parts += s["energy_cost_usd_per_year"]

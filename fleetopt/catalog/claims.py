@@ -24,9 +24,8 @@ from fleetopt.catalog.perf import (
     estimate_throughput,
     load_catalog,
 )
+from fleetopt.core.units import HOURS_PER_YEAR, SECONDS_PER_YEAR, capital_recovery_factor
 
-SECONDS_PER_YEAR = 31_536_000.0
-HOURS_PER_YEAR = 8760.0
 AGREE_WITHIN = 2.0  # a fleetopt figure within this factor of the claim counts as agreeing
 
 VERA_RUBIN = "vr-nvl72"
@@ -52,11 +51,6 @@ class ClaimConditions:
     energy_usd_per_mwh: float = 60.0
     pue: float = 1.2
     discount_rate: float = 0.0
-
-
-def capital_recovery_factor(rate: float, years: float) -> float:
-    """Share of the purchase price paid per year (MODEL.md section 4)."""
-    return rate / (1 - (1 + rate) ** -years) if rate > 0 else 1 / years
 
 
 def decode_at(throughput: pd.DataFrame, model: str, user_tps: float) -> pd.Series:

@@ -35,8 +35,9 @@ from fleetopt.pipelines.runs import (
     sweep,
     with_seed,
 )
-from fleetopt.results.tables import plan_warnings
+from fleetopt.results.summary import plan_warnings
 from fleetopt.results.text import format_plan, format_run
+from fleetopt.solve.result import SolveStatus
 
 
 def example_case_dir() -> Path:
@@ -119,7 +120,7 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
     outcome = plan_case(case, options)
     write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
-    if outcome.result.x is None and outcome.summary["status"] == "error":
+    if outcome.summary.status is SolveStatus.ERROR:
         sys.exit(ExitCode.FAILURE)
 
 

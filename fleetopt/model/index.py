@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from fleetopt.io.case import Case
+from fleetopt.io.schema import PHASES
 
-PHASES: tuple[str, str] = ("prefill", "decode")
 DEMAND_COLUMNS: tuple[str, str] = ("prefill_tokens_per_s", "decode_tokens_per_s")
 
 

@@ -267,9 +267,14 @@ def _plan_stage(case: Case, folder: Path) -> dict:
     outcome = plan_case(case)
     write_plan(outcome, folder)
     s = outcome.summary
-    if outcome.result.x is None:
-        raise RuntimeError(f"the expected-value plan could not be solved: {s['status']}")
-    return {k: s[k] for k in ("status", "objective", "cost_per_mtok_usd", "mip_gap")}
+    if not s.has_plan:
+        raise RuntimeError(f"the expected-value plan could not be solved: {s.status}")
+    return {
+        "status": s.status.value,
+        "objective": s.objective,
+        "cost_per_mtok_usd": s.figures.cost_per_mtok_usd,
+        "mip_gap": s.mip_gap,
+    }
 
 
 def _robust_stage(case: Case, folder: Path, params: NightlyParams, settings) -> dict:
@@ -369,42 +374,3 @@ def _racks_remote(output: Output, run_path: str) -> pd.DataFrame:
         return pd.read_parquet(f)[["site", "rack_type", "count"]].rename(
             columns={"count": "count_previous"}
         )
-
-
-def format_nightly(run: NightlyRun) -> str:
-    """A short readable summary of a finished run."""
-    m = run.manifest
-    plan, rob = m["stages"]["plan"]["result"], m["stages"]["robust"]["result"]
-    lines = [
-        f"nightly run {m['run_id']} of case {m['case']}: {m['status']}",
-        f"  output: {run.remote}",
-        f"  expected-value plan: ${plan['cost_per_mtok_usd']:.4g} per million tokens",
-        f"  robust choice {rob['chosen_plan']}: mean ${rob['cost_per_mtok_usd']['mean']:.4g},"
-        f" p95 ${rob['cost_per_mtok_usd']['p95']:.4g} per million tokens;"
-        f" P(unmet > 1%) {rob['probability_unmet_above_1pct']:.1%}",
-        f"  value of the stochastic solution ${rob['vss_usd_per_year']['mean']:,.0f}/year,"
-        f" EVPI ${rob['evpi_usd_per_year']['mean']:,.0f}/year",
-    ]
-    installed = m["stages"]["installed"]["result"]
-    if installed:
-        unmet = installed["probability_unmet_above_1pct"]
-        lines.append(f"  installed fleet alone: P(unmet > 1%) {unmet:.1%}")
-    compare = m["stages"]["compare"]["result"]
-    if compare["previous_run"]:
-        lines.append(f"  since {compare['previous_run']}:")
-        racks = pd.read_parquet(run.dir / "compare" / "racks.parquet")
-        lines += [
-            f"    {r.site} {r.rack_type}: {r.count_previous} -> {r.count} racks"
-            for r in racks[racks["change"] != 0].itertuples()
-        ] or ["    rack counts unchanged"]
-        metrics = pd.read_parquet(run.dir / "compare" / "metrics.parquet")
-        lines += [
-            f"    {r.metric}: {r.previous:.4g} -> {r.value:.4g}"
-            for r in metrics.dropna().itertuples()
-            if r.change != 0
-        ]
-    else:
-        lines.append("  no previous successful run of this case to compare with")
-    seconds = {k: v.get("seconds") for k, v in m["stages"].items()}
-    lines.append("  stage seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
-    return "\n".join(lines)

@@ -11,8 +11,10 @@ from fleetopt.io.case import Case, SolverOptions, case_fingerprint
 from fleetopt.io.store import write_plan_folder
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, Multipliers, model_data
-from fleetopt.results.tables import PlanTables, clean_solution, plan_tables, summarize
-from fleetopt.solve.objectives import PlanResult, solve_plan
+from fleetopt.results.summary import Summary, summarize
+from fleetopt.results.tables import PlanTables, clean_solution, plan_tables
+from fleetopt.solve.objectives import solve_plan
+from fleetopt.solve.result import PlanResult
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class PlanOutcome:
     index: ModelIndex
     data: ModelData
     result: PlanResult
-    summary: dict
+    summary: Summary
     tables: PlanTables | None
 
     @property
@@ -62,4 +64,4 @@ def write_plan(outcome: PlanOutcome, out_dir: str | os.PathLike) -> None:
         "case": case_fingerprint(outcome.case),
         "solver": outcome.options.as_params(),
     }
-    write_plan_folder(out_dir, tables, outcome.summary, params)
+    write_plan_folder(out_dir, tables, outcome.summary.to_json(), params)

@@ -44,13 +44,13 @@ from fleetopt.scenarios.job import (
     for_workers,
 )
 from fleetopt.scenarios.stats import (
-    SOLVED,
     distribution,
     paired_difference,
     plan_summaries,
     rack_type_summary,
     site_summary,
 )
+from fleetopt.solve.result import SOLVED, SolveStatus
 
 EXPECTED_VALUE = "expected-value"
 
@@ -146,7 +146,7 @@ def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) 
         "scenarios": n_scenarios,
         "seed": job.case.uncertainty.seed,
         "alpha": alpha,
-        "errors": int((results["status"] == "error").sum()),
+        "errors": int((results["status"] == SolveStatus.ERROR).sum()),
         "plans": plan_summaries(results, alpha),
         "sites": site_summary(sites) if len(sites) else {},
     }
@@ -314,7 +314,7 @@ def _robust(
             [
                 Problem(
                     "case",
-                    f"the expected-value plan could not be solved: {expected.summary['status']}",
+                    f"the expected-value plan could not be solved: {expected.summary.status}",
                 )
             ]
         )

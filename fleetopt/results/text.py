@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from fleetopt.core.errors import RunFolderError
+from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
+from fleetopt.results.summary import Summary
+from fleetopt.solve.result import SolveStatus
+
 
 def _money(usd: float | None) -> str:
     if usd is None:
@@ -24,27 +29,28 @@ def _num(value: float | None, fmt: str = "{:,.3g}") -> str:
 def format_plan(run_dir: str | Path) -> str:
     """The plan per site, power used against its cap, and the headline figures."""
     run = Path(run_dir)
-    summary = json.loads((run / "summary.json").read_text())
+    summary = Summary.read(run)
+    fig = summary.figures
     lines = [
-        f"case {summary.get('case', '?')}: {summary['status']}"
-        f" (objective {summary.get('objective_kind', '?')}, solver {summary['solver']},"
-        f" gap {_num(summary['mip_gap'], '{:.2e}')},"
-        f" build {summary['build_seconds']:.2f} s, solve {summary['solve_seconds']:.2f} s)",
+        f"case {summary.case}: {summary.status}"
+        f" (objective {summary.objective_kind}, solver {summary.solver},"
+        f" gap {_num(summary.mip_gap, '{:.2e}')},"
+        f" build {summary.build_seconds:.2f} s, solve {summary.solve_seconds:.2f} s)",
     ]
-    if summary.get("message") and summary["status"] != "optimal":
-        lines.append(f"  solver says: {summary['message']}")
-    if summary["fleet_cost_usd_per_year"] is None:
-        lines += [f"  warning: {w}" for w in summary["warnings"]]
+    if summary.message and summary.status is not SolveStatus.OPTIMAL:
+        lines.append(f"  solver says: {summary.message}")
+    if not summary.has_plan:
+        lines += [f"  warning: {w}" for w in summary.warnings]
         return "\n".join(lines)
     lines += [
-        f"  cost per million tokens  {_money(summary['cost_per_mtok_usd'])}",
-        f"  tokens per joule         {_num(summary['tokens_per_joule'])}",
-        f"  served tokens per second {_num(summary['served_tokens_per_s'], '{:,.0f}')}",
-        f"  fleet cost per year      {_money(summary['fleet_cost_usd_per_year'])}"
-        f" = capex {_money(summary['capex_cost_usd_per_year'])}"
-        f" + opex {_money(summary['opex_cost_usd_per_year'])}"
-        f" + energy {_money(summary['energy_cost_usd_per_year'])}",
-        f"  unmet-demand penalty     {_money(summary['penalty_cost_usd_per_year'])}",
+        f"  cost per million tokens  {_money(fig.cost_per_mtok_usd)}",
+        f"  tokens per joule         {_num(fig.tokens_per_joule)}",
+        f"  served tokens per second {_num(fig.served_tokens_per_s, '{:,.0f}')}",
+        f"  fleet cost per year      {_money(fig.fleet_cost_usd_per_year)}"
+        f" = capex {_money(fig.capex_cost_usd_per_year)}"
+        f" + opex {_money(fig.opex_cost_usd_per_year)}"
+        f" + energy {_money(fig.energy_cost_usd_per_year)}",
+        f"  unmet-demand penalty     {_money(fig.penalty_cost_usd_per_year)}",
     ]
     racks = pd.read_parquet(run / "racks.parquet")
     sites = pd.read_parquet(run / "sites.parquet")
@@ -80,7 +86,7 @@ def format_plan(run_dir: str | Path) -> str:
     if len(short):
         lines.append("\nunmet demand:")
         lines += [f"  {w.workload}: {w.unmet_share:.1%} unmet" for w in short.itertuples()]
-    lines += [f"\nwarning: {w}" for w in summary["warnings"]]
+    lines += [f"\nwarning: {w}" for w in summary.warnings]
     return "\n".join(lines)
 
 
@@ -147,9 +153,59 @@ def format_scenarios(run_dir: str | Path) -> str:
 
 
 def format_run(run_dir: str | Path) -> str:
-    """Whatever kind of run folder this is, in readable form."""
+    """Whatever kind of run folder this is, in readable form; an incomplete run says so."""
     run = Path(run_dir)
-    if not (run / "summary.json").exists():
-        return f"{run}: incomplete run (no summary.json)"
-    kind = json.loads((run / "summary.json").read_text()).get("kind")
-    return format_scenarios(run) if kind else format_plan(run)
+    record = read_record(run)
+    if record is None:
+        raise RunFolderError(f"{run} is not a fleetopt run folder (no {RUN_RECORD})")
+    if not is_complete(run):
+        reason = f": {record.reason}" if record.reason else ""
+        return f"{run}: incomplete {record.kind} run, {record.status}{reason}"
+    if record.kind == RunKind.PLAN:
+        return format_plan(run)
+    if record.kind == RunKind.NIGHTLY:
+        return format_nightly(run)
+    return format_scenarios(run)
+
+
+def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
+    """A nightly run folder in short: plans, risk, what changed, stage timings.
+
+    `location` names where the run lives when that is not `run_dir` (a URI output).
+    """
+    run = Path(run_dir)
+    m = json.loads((run / RUN_RECORD).read_text())
+    plan, rob = m["stages"]["plan"]["result"], m["stages"]["robust"]["result"]
+    lines = [
+        f"nightly run {m['run_id']} of case {m['case']}: {m['status']}",
+        f"  output: {location or run}",
+        f"  expected-value plan: ${plan['cost_per_mtok_usd']:.4g} per million tokens",
+        f"  robust choice {rob['chosen_plan']}: mean ${rob['cost_per_mtok_usd']['mean']:.4g},"
+        f" p95 ${rob['cost_per_mtok_usd']['p95']:.4g} per million tokens;"
+        f" P(unmet > 1%) {rob['probability_unmet_above_1pct']:.1%}",
+        f"  value of the stochastic solution ${rob['vss_usd_per_year']['mean']:,.0f}/year,"
+        f" EVPI ${rob['evpi_usd_per_year']['mean']:,.0f}/year",
+    ]
+    installed = m["stages"]["installed"]["result"]
+    if installed:
+        unmet = installed["probability_unmet_above_1pct"]
+        lines.append(f"  installed fleet alone: P(unmet > 1%) {unmet:.1%}")
+    compare = m["stages"]["compare"]["result"]
+    if compare["previous_run"]:
+        lines.append(f"  since {compare['previous_run']}:")
+        racks = pd.read_parquet(run / "compare" / "racks.parquet")
+        lines += [
+            f"    {r.site} {r.rack_type}: {r.count_previous} -> {r.count} racks"
+            for r in racks[racks["change"] != 0].itertuples()
+        ] or ["    rack counts unchanged"]
+        metrics = pd.read_parquet(run / "compare" / "metrics.parquet")
+        lines += [
+            f"    {r.metric}: {r.previous:.4g} -> {r.value:.4g}"
+            for r in metrics.dropna().itertuples()
+            if r.change != 0
+        ]
+    else:
+        lines.append("  no previous successful run of this case to compare with")
+    seconds = {k: v.get("seconds") for k, v in m["stages"].items()}
+    lines.append("  stage seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
+    return "\n".join(lines)

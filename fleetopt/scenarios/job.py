@@ -19,13 +19,16 @@ import pandas as pd
 
 from fleetopt.core.errors import SolverError
 from fleetopt.io.case import Case, Objective, SolverOptions, case_fingerprint
-from fleetopt.model.build import OBJECTIVE_SCALE, build_model
+from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import model_data
-from fleetopt.results.tables import avg_it_kw_by_site, clean_solution, cost_parts, plan_warnings
+from fleetopt.model.measures import rack_mix, unmet_share
+from fleetopt.results.summary import TOTAL_COST, Figures, plan_warnings
+from fleetopt.results.tables import clean_solution, site_power
 from fleetopt.scenarios.draws import draw, draws_table
-from fleetopt.solve.mathopt import Engine, SolveStatus, solve_model
+from fleetopt.solve.mathopt import Engine, solve_model
 from fleetopt.solve.objectives import solve_plan
+from fleetopt.solve.result import SolveStatus
 
 WAIT_AND_SEE = "wait-and-see"
 
@@ -115,7 +118,7 @@ class PreparedJob:
         forecast = model_data(self.index)
         self._basis = {
             plan: solve_model(
-                build_model(self.index, job.case, forecast, fixed_counts=counts),
+                build_evaluate_model(self.index, job.case, forecast, counts),
                 job.options,
                 engine=job.lp_engine,
             ).basis
@@ -152,7 +155,7 @@ class PreparedJob:
             )
             build_s, solve_s = result.build_seconds, result.solve_seconds
         else:
-            model = build_model(self.index, case, data)
+            model = build_plan_model(self.index, case, data)
             build_s = time.perf_counter() - started
             solution = solve_model(model, self.job.options, hint=self.job.hint)
             x, status, gap = solution.x, solution.status, solution.gap
@@ -164,7 +167,7 @@ class PreparedJob:
 
     def _evaluate(self, scenario: int, plan: str, data):
         started = time.perf_counter()
-        model = build_model(self.index, self.job.case, data, fixed_counts=self.job.plans[plan])
+        model = build_evaluate_model(self.index, self.job.case, data, self.job.plans[plan])
         build_s = time.perf_counter() - started
         solution = solve_model(
             model, self.job.options, engine=self.job.lp_engine, basis=self._basis[plan]
@@ -202,42 +205,18 @@ class PreparedJob:
             row["message"] = f"no solution: {status.value}"
             return row, _empty_mix(), _empty_sites()
         x = clean_solution(model, x)
-        row.update(cost_parts(index, data, model, x))
-        row["total_cost_usd_per_year"] = (
-            row["fleet_cost_usd_per_year"] + row["penalty_cost_usd_per_year"]
-        )
-        demanded = model.costs.tokens_per_year.sum()
-        served = model.costs.tokens_per_year @ (1.0 - x[model.layout.m])
-        row["unmet_share"] = 1.0 - served / demanded if demanded > 0 else 0.0
-        counts = x[model.layout.n]
-        owned = counts > 0
-        mix = pd.DataFrame(
-            {
-                "scenario": scenario,
-                "plan": plan,
-                "site": index.sites["site"].to_numpy()[index.sr["s"].to_numpy()[owned]],
-                "rack_type": index.racks["rack_type"].to_numpy()[index.sr["r"].to_numpy()[owned]],
-                "count": counts[owned].astype(np.int64),
-            }
-        )
-        pue = index.sites["pue"].to_numpy()
-        power_kw = index.racks["power_kw"].to_numpy(dtype=float)[index.sr["r"].to_numpy()]
-        powered_mw = (
-            pue
-            * np.bincount(index.sr["s"].to_numpy(), x[model.layout.a] * power_kw, index.n_sites)
-            / 1000.0
-        )
-        sites = pd.DataFrame(
-            {
-                "scenario": scenario,
-                "plan": plan,
-                "site": index.sites["site"].to_numpy(),
-                "power_mw": powered_mw,
-                "power_cap_mw": data.power_cap_mw,
-                "avg_facility_mw": pue * avg_it_kw_by_site(index, model, x) / 1000.0,
-            }
-        )
-        return row, mix, sites
+        figures = Figures.of(index, data, model, x)
+        row.update(figures.as_dict())
+        row[TOTAL_COST] = figures.total_cost_usd_per_year
+        row["unmet_share"] = unmet_share(model, x)
+        mix = rack_mix(index, x[model.layout.n])
+        mix = mix[mix["count"] > 0].drop(columns="installed")
+        mix.insert(0, "plan", plan)
+        mix.insert(0, "scenario", scenario)
+        sites = site_power(index, data, model, x)
+        sites.insert(0, "plan", plan)
+        sites.insert(0, "scenario", scenario)
+        return row, mix.reset_index(drop=True), sites
 
 
 def error_rows(
@@ -329,7 +308,7 @@ RESULT_COLUMNS: dict[str, str] = {
     "capex_cost_usd_per_year": "float64",
     "opex_cost_usd_per_year": "float64",
     "energy_cost_usd_per_year": "float64",
-    "total_cost_usd_per_year": "float64",
+    TOTAL_COST: "float64",
     "served_tokens_per_s": "float64",
     "cost_per_mtok_usd": "float64",
     "tokens_per_joule": "float64",

@@ -11,8 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from fleetopt.solve.result import SOLVED
+
 QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
-SOLVED = ("optimal", "feasible")  # scenario statuses that carry a plan and its costs
 UNMET_THRESHOLD = 0.01
 
 

@@ -34,17 +34,9 @@ from pybind11_abseil.status import StatusNotOk
 from fleetopt.core.errors import SolverError
 from fleetopt.io.case import SolverName, SolverOptions
 from fleetopt.model.build import LinearModel
+from fleetopt.solve.result import SolveStatus
 
 OPTIMAL_GAP = 1e-6  # the contract's default relative gap; looser proofs are `feasible`
-
-
-class SolveStatus(enum.StrEnum):
-    """Outcome of a solve, as written to summary.json (MODEL.md section 6)."""
-
-    OPTIMAL = "optimal"
-    FEASIBLE = "feasible"
-    INFEASIBLE = "infeasible"
-    ERROR = "error"
 
 
 class Engine(enum.StrEnum):

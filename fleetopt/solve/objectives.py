@@ -12,50 +12,24 @@ near zero, so steps are solved to an absolute gap of relative_gap x the last fle
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from fleetopt.io.case import Case, Objective, SolverOptions
-from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel, build_model
+from fleetopt.model.build import (
+    OBJECTIVE_SCALE,
+    LinearModel,
+    build_dinkelbach_step,
+    build_plan_model,
+)
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
-from fleetopt.solve.mathopt import Solution, SolveStatus, solve_model
+from fleetopt.model.measures import fleet_cost_usd, served_tokens_per_year
+from fleetopt.solve.mathopt import Solution, solve_model
+from fleetopt.solve.result import PlanResult, SolveStatus
 
 DINKELBACH_TOLERANCE = 1e-6
 DINKELBACH_MAX_STEPS = 50
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    """The outcome of solving one case (or one scenario of it).
-
-    `objective` is the value minimized in user units: USD per year for min_cost, USD per
-    million served tokens for min_cost_per_token. `x` is the solution vector of `model`.
-    """
-
-    status: SolveStatus
-    objective: float
-    gap: float
-    model: LinearModel
-    x: np.ndarray | None
-    solve_seconds: float
-    build_seconds: float
-    steps: int = 1
-    message: str = ""
-
-
-def fleet_cost_usd(model: LinearModel, x: np.ndarray) -> float:
-    """capex + opex + energy of solution x, in USD per year."""
-    lay, c = model.layout, model.costs
-    return float(
-        (c.capex_n + c.opex_n) @ x[lay.n] + c.idle_energy_a @ x[lay.a] + c.busy_energy_y @ x[lay.y]
-    )
-
-
-def served_tokens_per_year(model: LinearModel, x: np.ndarray) -> float:
-    """sum_w (1 - m[w]) * tokens[w]."""
-    return float(model.costs.tokens_per_year @ (1.0 - x[model.layout.m]))
 
 
 def solve_plan(
@@ -71,7 +45,7 @@ def solve_plan(
     if case.objective is Objective.MIN_COST_PER_TOKEN:
         return _solve_min_cost_per_token(index, case, data, options, hint)
     started = time.perf_counter()
-    model = build_model(index, case, data)
+    model = build_plan_model(index, case, data)
     built = time.perf_counter() - started
     solution = solve_model(model, options, hint=hint)
     return _result(model, solution, solution.objective / OBJECTIVE_SCALE, solution.gap, built)
@@ -89,7 +63,7 @@ def _solve_min_cost_per_token(
     fleet_usd = None
     for step in range(1, DINKELBACH_MAX_STEPS + 1):
         started = time.perf_counter()
-        model = build_model(index, case, data, price_usd_per_token=price)
+        model = build_dinkelbach_step(index, case, data, price)
         build_s += time.perf_counter() - started
         tolerance_usd = DINKELBACH_TOLERANCE * (fleet_usd or 0.0)
         solution = solve_model(

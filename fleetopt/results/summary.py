@@ -1,0 +1,164 @@
+"""summary.json of a plan, typed: the keys of docs/model.md section 6 (and section 7's).
+
+`Summary` is written and read here only (`write`, `read`); its fields are the file's keys.
+`Figures` are the money and token figures of a solution, the part of a summary that
+scenario rows (results.parquet) repeat per scenario and plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fleetopt import __version__
+from fleetopt.core.units import MWH_PER_KW_YEAR, SECONDS_PER_YEAR, TOKENS_PER_MTOK
+from fleetopt.io.case import Case, case_warnings
+from fleetopt.io.store import write_json_atomic
+from fleetopt.model.build import LinearModel
+from fleetopt.model.index import ModelIndex
+from fleetopt.model.inputs import ModelData
+from fleetopt.model.measures import avg_it_kw_by_site, fleet_cost_usd, served_tokens_per_year
+from fleetopt.solve.result import PlanResult, SolveStatus
+
+SUMMARY_FILE = "summary.json"
+TOTAL_COST = "total_cost_usd_per_year"  # fleet + penalty: what scenario runs compare
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The money and token figures of one solution (None: no solution, or undefined)."""
+
+    fleet_cost_usd_per_year: float | None = None
+    penalty_cost_usd_per_year: float | None = None
+    capex_cost_usd_per_year: float | None = None
+    opex_cost_usd_per_year: float | None = None
+    energy_cost_usd_per_year: float | None = None
+    served_tokens_per_s: float | None = None
+    cost_per_mtok_usd: float | None = None
+    tokens_per_joule: float | None = None
+
+    @classmethod
+    def of(cls, index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray) -> Figures:
+        """docs/model.md sections 4 and 6, from the solution and the cost coefficients."""
+        lay, c = model.layout, model.costs
+        avg_it_kw = avg_it_kw_by_site(index, model, x)
+        pue = index.sites["pue"].to_numpy()
+        served_per_year = served_tokens_per_year(model, x)
+        fleet = fleet_cost_usd(model, x)
+        served_per_s = served_per_year / SECONDS_PER_YEAR
+        facility_w = float((pue * avg_it_kw).sum() * 1000.0)
+        return cls(
+            fleet_cost_usd_per_year=fleet,
+            penalty_cost_usd_per_year=float(c.penalty_m @ x[lay.m]),
+            capex_cost_usd_per_year=float(c.capex_n @ x[lay.n]),
+            opex_cost_usd_per_year=float(c.opex_n @ x[lay.n]),
+            energy_cost_usd_per_year=float(
+                (data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR).sum()
+            ),
+            served_tokens_per_s=served_per_s,
+            cost_per_mtok_usd=(
+                fleet / (served_per_year / TOKENS_PER_MTOK) if served_per_year > 0 else None
+            ),
+            tokens_per_joule=served_per_s / facility_w if facility_w > 0 else None,
+        )
+
+    @property
+    def total_cost_usd_per_year(self) -> float | None:
+        """fleet + penalty."""
+        if self.fleet_cost_usd_per_year is None or self.penalty_cost_usd_per_year is None:
+            return None
+        return self.fleet_cost_usd_per_year + self.penalty_cost_usd_per_year
+
+    def as_dict(self) -> dict[str, float | None]:
+        return dataclasses.asdict(self)
+
+
+FIGURE_KEYS = tuple(f.name for f in dataclasses.fields(Figures))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """summary.json of a plan run."""
+
+    status: SolveStatus
+    objective: float | None
+    figures: Figures
+    mip_gap: float | None
+    solver: str
+    solve_seconds: float
+    build_seconds: float
+    warnings: list[str] = field(default_factory=list)
+    objective_kind: str = ""
+    case: str = ""
+    message: str = ""
+    dinkelbach_steps: int = 1
+    variables: int = 0
+    constraints: int = 0
+    fleetopt_version: str = __version__
+
+    @property
+    def has_plan(self) -> bool:
+        return self.status.has_plan
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's keys, in the contract's order (figures inline, after `objective`)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        figures = data.pop("figures").as_dict()
+        ordered = {"status": self.status.value, "objective": self.objective, **figures}
+        ordered.update({k: v for k, v in data.items() if k not in ("status", "objective")})
+        return ordered
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        known = {f.name for f in dataclasses.fields(cls)} - {"figures"}
+        return cls(
+            status=SolveStatus(data["status"]),
+            figures=Figures(**{k: data.get(k) for k in FIGURE_KEYS}),
+            **{k: data[k] for k in known - {"status"} if k in data},
+        )
+
+    def write(self, folder: str | os.PathLike) -> None:
+        write_json_atomic(Path(folder) / SUMMARY_FILE, self.to_json())
+
+    @classmethod
+    def read(cls, folder: str | os.PathLike) -> Summary:
+        return cls.from_json(json.loads((Path(folder) / SUMMARY_FILE).read_text()))
+
+
+def summarize(
+    case: Case, index: ModelIndex, data: ModelData, result: PlanResult, solver: str
+) -> Summary:
+    """The summary of a solved plan: every key of docs/model.md section 6, and section 7's."""
+    x = result.x
+    return Summary(
+        status=result.status,
+        objective=finite(result.objective),
+        figures=Figures.of(index, data, result.model, x) if x is not None else Figures(),
+        mip_gap=finite(result.gap),
+        solver=solver,
+        solve_seconds=result.solve_seconds,
+        build_seconds=result.build_seconds,
+        warnings=plan_warnings(index, case),
+        objective_kind=case.objective.value,
+        case=case.name,
+        message=result.message,
+        dinkelbach_steps=result.steps,
+        variables=result.model.n_variables,
+        constraints=result.model.n_constraints,
+    )
+
+
+def plan_warnings(index: ModelIndex, case: Case) -> list[str]:
+    """summary.json's `warnings`: phases no rack can serve, then what the case itself flags."""
+    return list(index.warnings) + case_warnings(case)
+
+
+def finite(value: float | None) -> float | None:
+    """A number for JSON: None where it is missing or not finite."""
+    return None if value is None or not np.isfinite(value) else float(value)

@@ -1,0 +1,46 @@
+"""What a solve returns, as types that need no solver to read (results/ imports these)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleetopt.model.build import LinearModel
+
+
+class SolveStatus(enum.StrEnum):
+    """Outcome of a solve, as written to summary.json (docs/model.md section 6)."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"  # stopped by a time or gap limit: a plan, with its proven gap
+    INFEASIBLE = "infeasible"
+    ERROR = "error"
+
+    @property
+    def has_plan(self) -> bool:
+        """Whether a solve with this status carries a plan and its costs."""
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+
+SOLVED = tuple(s.value for s in SolveStatus if s.has_plan)  # statuses with a plan, as text
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """The outcome of solving one case (or one scenario of it).
+
+    `objective` is the value minimized in user units: USD per year for min_cost, USD per
+    million served tokens for min_cost_per_token. `x` is the solution vector of `model`.
+    """
+
+    status: SolveStatus
+    objective: float
+    gap: float
+    model: LinearModel
+    x: np.ndarray | None
+    solve_seconds: float
+    build_seconds: float
+    steps: int = 1
+    message: str = ""
