@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import click
 
 from fleetopt.case import read_case
 from fleetopt.cli_catalog import claims_command, perf_command
+from fleetopt.deadline import Deadline
 from fleetopt.errors import CaseError, SolverError
 from fleetopt.index import build_index
 from fleetopt.outcome import plan_case, write_plan
@@ -72,12 +74,14 @@ def validate(case_dir: Path) -> None:
 @click.option("--threads", type=int, default=None)
 @click.option("--seed", type=int, default=None)
 def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
-    """Solve a case and write summary.json and the plan tables to OUT."""
+    """Solve a case and write summary.json and the plan tables to OUT, within the time limit."""
+    started = time.monotonic()
     case = read_case(case_dir)
     options = case.solver.with_overrides(
         name=solver_name, time_limit_s=time_limit, relative_gap=gap, threads=threads, seed=seed
     )
-    outcome = plan_case(case, options)
+    deadline = Deadline.after(options.time_limit_s, hold=True, started=started)
+    outcome = plan_case(case, options, deadline=deadline)
     write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
     if outcome.result.x is None and outcome.summary["status"] == "error":

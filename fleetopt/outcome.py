@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fleetopt.case import Case, SolverOptions
+from fleetopt.deadline import Deadline
 from fleetopt.index import ModelIndex, build_index
 from fleetopt.inputs import ModelData, Multipliers, model_data
 from fleetopt.plan import PlanResult, solve_plan
@@ -37,12 +38,18 @@ def plan_case(
     index: ModelIndex | None = None,
     multipliers: Multipliers | None = None,
     hint: np.ndarray | None = None,
+    deadline: Deadline | None = None,
 ) -> PlanOutcome:
-    """Solve `case` (optionally under a scenario's multipliers) and tabulate the plan."""
+    """Solve `case` (optionally under a scenario's multipliers) and tabulate the plan.
+
+    All of it, tables included, is done by `deadline`: by default the options' time
+    limit from now, held (fleetopt.deadline).
+    """
     options = options or case.solver
+    deadline = deadline or Deadline.after(options.time_limit_s, hold=True)
     index = index or build_index(case)
     data = model_data(index, multipliers)
-    result = solve_plan(index, case, data, options, hint=hint)
+    result = solve_plan(index, case, data, options, hint=hint, deadline=deadline)
     if result.x is not None:
         result = replace(result, x=clean_solution(result.model, result.x))
     summary = summarize(case, index, data, result, options.name)

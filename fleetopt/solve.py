@@ -7,6 +7,9 @@ solver, and the answer comes back as arrays and a typed `SolveStatus`.
 Status is honest: `optimal` only when the solver proved the plan within `OPTIMAL_GAP`;
 a solve stopped by a time limit, or by a relative gap looser than `OPTIMAL_GAP`, is
 `feasible` with its proven gap.
+
+With a `Deadline`, the solver gets the time left until it (fleetopt.deadline); a held
+deadline runs HiGHS MILPs in a child process that is stopped at it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from ortools.math_opt.solvers import highs_pb2
 from pybind11_abseil.status import StatusNotOk
 
 from fleetopt.case import SolverName, SolverOptions
+from fleetopt.deadline import Deadline, HeldSolve, solve_held
 from fleetopt.errors import SolverError
+from fleetopt.highs_child import solver_error_text
 from fleetopt.model import LinearModel
 
 OPTIMAL_GAP = 1e-6  # the contract's default relative gap; looser proofs are `feasible`
@@ -103,12 +108,18 @@ def to_proto(model: LinearModel) -> model_pb2.ModelProto:
 
 
 def solve_parameters(
-    engine: Engine, options: SolverOptions, is_mip: bool, absolute_gap: float = 0.0
+    engine: Engine,
+    options: SolverOptions,
+    is_mip: bool,
+    absolute_gap: float = 0.0,
+    time_limit_s: float | None = None,
 ) -> parameters_pb2.SolveParametersProto:
-    """MathOpt parameters: limits, gaps, threads and seed, each where its back end wants it."""
-    params = mo_parameters.SolveParameters(
-        time_limit=datetime.timedelta(seconds=options.time_limit_s),
-    )
+    """MathOpt parameters: limits, gaps, threads and seed, each where its back end wants it.
+
+    `time_limit_s` replaces the options' limit (the time left before a deadline).
+    """
+    limit_s = options.time_limit_s if time_limit_s is None else time_limit_s
+    params = mo_parameters.SolveParameters(time_limit=datetime.timedelta(seconds=limit_s))
     if is_mip:
         params.relative_gap_tolerance = options.relative_gap
         params.absolute_gap_tolerance = absolute_gap
@@ -154,30 +165,56 @@ def solve_model(
     engine: Engine | None = None,
     hint: np.ndarray | None = None,
     absolute_gap: float = 0.0,
+    deadline: Deadline | None = None,
 ) -> Solution:
     """Solve `model` once; raise SolverError with the solver's own message if it fails.
 
     `absolute_gap` (scaled objective units) also counts as a proof of optimality: a
-    Dinkelbach step's optimum is near zero, where a relative gap means nothing.
+    Dinkelbach step's optimum is near zero, where a relative gap means nothing. Without
+    a `deadline` the solver gets the options' time limit.
     """
     engine = engine or engine_for(options)
+    limit_s = None if deadline is None else deadline.solver_limit_s()
+    params = solve_parameters(engine, options, model.is_mip, absolute_gap, limit_s)
     proto = to_proto(model)
     started = time.perf_counter()
-    try:
-        result = core_solver.solve(
-            proto,
-            SOLVER_TYPE[engine],
-            parameters_pb2.SolverInitializerProto(),
-            solve_parameters(engine, options, model.is_mip, absolute_gap),
-            model_parameters(model, hint),
-            None,
-            callback_pb2.CallbackRegistrationProto(),
-            None,
-            None,
-        )
-    except StatusNotOk as err:  # 9.15 masks these behind an AttributeError; unwrap here
-        raise SolverError(f"{engine.value}: {getattr(err, 'message', None) or err}") from None
+    if deadline is not None and deadline.hold and engine is Engine.HIGHS and model.is_mip:
+        held = solve_held(proto, params, model_parameters(model, hint), deadline.stop_at)
+        if held.result is None:
+            return stopped_solution(model, held, time.perf_counter() - started)
+        result = held.result
+    else:
+        try:
+            result = core_solver.solve(
+                proto,
+                SOLVER_TYPE[engine],
+                parameters_pb2.SolverInitializerProto(),
+                params,
+                model_parameters(model, hint),
+                None,
+                callback_pb2.CallbackRegistrationProto(),
+                None,
+                None,
+            )
+        except StatusNotOk as err:
+            raise SolverError(f"{engine.value}: {solver_error_text(err)}") from None
     return parse_result(result, model.n_variables, time.perf_counter() - started, absolute_gap)
+
+
+def stopped_solution(model: LinearModel, held: HeldSolve, seconds: float) -> Solution:
+    """A held solve stopped at its deadline: its last incumbent, `feasible` with its gap."""
+    if held.incumbent is None:
+        text = "no feasible plan found before the time limit (HiGHS was stopped at it)"
+        return Solution(SolveStatus.ERROR, None, np.nan, held.bound, np.nan, seconds, text)
+    objective = float(model.objective @ held.incumbent + model.objective_offset)
+    message = (
+        "HiGHS was stopped at the time limit in a step that does not check it;"
+        " the plan is its best solution found by then"
+    )
+    gap = relative_gap(objective, held.bound)
+    return Solution(
+        SolveStatus.FEASIBLE, held.incumbent, objective, held.bound, gap, seconds, message
+    )
 
 
 def parse_result(
