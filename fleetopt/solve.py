@@ -142,16 +142,17 @@ def model_parameters(
     """Model-specific parameters: the plan we already know, as a solution hint.
 
     The hint is clipped into this model's bounds (a scenario may have moved them) and
-    given only to MILPs.
+    given only to MILPs, with every variable, zeros included: HiGHS completes a partial
+    hint by solving a MIP over the missing integers first, under the full time limit,
+    before the solve itself (measured: a 20 s limit took 40 s).
     """
     params = model_parameters_pb2.ModelSolveParametersProto()
     if hint is not None and model.is_mip:
         hint = np.clip(hint, model.lb, model.ub)
-        keep = np.flatnonzero(hint)
         params.solution_hints.append(
             model_parameters_pb2.SolutionHintProto(
                 variable_values=sparse_containers_pb2.SparseDoubleVectorProto(
-                    ids=keep.tolist(), values=hint[keep].tolist()
+                    ids=range(model.n_variables), values=hint.tolist()
                 )
             )
         )
