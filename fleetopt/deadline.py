@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from ortools.math_opt import model_parameters_pb2, model_pb2, parameters_pb2, result_pb2
 
+from fleetopt import highs_child
 from fleetopt.errors import SolverError
 
 STOP_GRACE_S = 1.0  # a stopped child that has not exited by then is killed
@@ -97,7 +98,7 @@ def solve_held(
         params.highs.bool_options["mip_improving_solution_report_sparse"] = True
         ours, theirs = socket.socketpair()
         child = subprocess.Popen(
-            [sys.executable, "-m", "fleetopt.highs_child", str(theirs.fileno())],
+            [sys.executable, "-m", highs_child.__name__, str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
         )
         theirs.close()
