@@ -3,7 +3,7 @@
     python benchmarks/bench_model.py            # all sizes, about 6 minutes on 2 cores
     python benchmarks/bench_model.py --quick    # the two smallest sizes, under a minute
 
-Per size of synthetic case (fleetopt.synthetic, seed 0), it measures:
+Per size of synthetic case (fleetopt.testing.synthetic, seed 0), it measures:
 
 - fleetopt build seconds, each step separately (best of --repeat): the index sets
   (`build_index`), the model arrays (`model_data` + `build_model`) and the MathOpt proto
@@ -35,12 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from fleetopt.case import Case, SolverOptions
-from fleetopt.index import build_index
-from fleetopt.inputs import model_data
-from fleetopt.model import OBJECTIVE_SCALE, LinearModel, build_model
-from fleetopt.solve import Solution, solve_model, to_proto
-from fleetopt.synthetic import synthetic_case
+from fleetopt.io.case import Case, SolverOptions
+from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel, build_model
+from fleetopt.model.index import build_index
+from fleetopt.model.inputs import model_data
+from fleetopt.solve.mathopt import Solution, solve_model, to_proto
+from fleetopt.testing.synthetic import synthetic_case
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

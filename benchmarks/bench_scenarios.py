@@ -55,17 +55,17 @@ import numpy as np
 import pandas as pd
 import ray
 
-from fleetopt.case import Case, SolverOptions
-from fleetopt.farm import connect
-from fleetopt.index import build_index
-from fleetopt.inputs import model_data
-from fleetopt.model import OBJECTIVE_SCALE, build_model
-from fleetopt.outcome import plan_case
-from fleetopt.runs import FarmSettings, evaluate, run_scenarios, sweep
-from fleetopt.scenario_solve import Mode, ScenarioJob, for_workers
-from fleetopt.scenarios import draw
-from fleetopt.solve import Engine, solve_model
-from fleetopt.synthetic import synthetic_case
+from fleetopt.io.case import Case, SolverOptions
+from fleetopt.model.build import OBJECTIVE_SCALE, build_model
+from fleetopt.model.index import build_index
+from fleetopt.model.inputs import model_data
+from fleetopt.parallel.farm import connect
+from fleetopt.pipelines.plan import plan_case
+from fleetopt.pipelines.runs import FarmSettings, evaluate, run_scenarios, sweep
+from fleetopt.scenarios.draws import draw
+from fleetopt.scenarios.job import Mode, ScenarioJob, for_workers
+from fleetopt.solve.mathopt import Engine, solve_model
+from fleetopt.testing.synthetic import synthetic_case
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -222,7 +222,7 @@ def raw_parallel(bench: Bench, n: int, k: int, target: str) -> dict[str, Any]:
 @ray.remote(num_cpus=1)
 def _warm_up() -> int:
     """Occupy one worker for a moment, with fleetopt's farm imported, so all K start."""
-    import fleetopt.farm  # noqa: F401
+    import fleetopt.parallel.farm  # noqa: F401
 
     time.sleep(0.5)
     return os.getpid()

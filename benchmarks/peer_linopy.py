@@ -4,7 +4,7 @@ It builds the model of MODEL.md sections 3-4 (forecast numbers, objective `min_c
 the same index tables as fleetopt (`fleetopt.index.ModelIndex`), with linopy's xarray API:
 one dimension per index table (`sr`, `sw`, `swp`, `y`, ...), constraint families as
 `groupby(...).sum()` over those tables. The cost coefficients and rack-count bounds are
-computed here again from the case tables, independently of `fleetopt.model`, so that equal
+computed here again from the case tables, independently of `fleetopt.model.build`, so that equal
 optimal objectives show the two implementations build the same model.
 
 Like fleetopt, the objective is in millions of USD per year and each phase row is divided
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fleetopt.case import Case
-from fleetopt.index import ModelIndex, build_index
-from fleetopt.synthetic import synthetic_case
+from fleetopt.io.case import Case
+from fleetopt.model.index import ModelIndex, build_index
+from fleetopt.testing.synthetic import synthetic_case
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import best_time, index_digest, traced_peak

@@ -1,16 +1,21 @@
 """Ray job entrypoint: the nightly planning pipeline.
 
     ray job submit --working-dir . -- python jobs/nightly.py --case CASE --out OUT \\
-        [--scenarios N] [--run-id ID] [--seed S]
+        [--scenarios N] [--run-id ID] [--seed S] [--overwrite]
 
 Submitted as a Ray job it joins that cluster (Ray sets RAY_ADDRESS); run directly it
-starts an embedded local Ray. Exit codes: 0 success, 2 bad input, 1 any other failure
-(the run's manifest.json says why; its partial outputs stay, without _SUCCESS).
+starts an embedded local Ray. It runs supervised (fleetopt.cli.supervise): a driver that Ray
+stops hard still leaves a run record marked failed and a last line saying so. Exit codes
+are the CLI's: 0 success, 1 a failure (the run record says why; partial outputs stay,
+without _SUCCESS), 2 bad input (nothing was run), 130/143 interrupted by SIGINT/SIGTERM
+(re-run the same command to resume).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+import uuid
 from pathlib import Path
 
 try:
@@ -20,36 +25,44 @@ except ModuleNotFoundError:  # submitted with --working-dir but fleetopt not pip
 
 import click
 
-from fleetopt.errors import CaseError
-from fleetopt.nightly import NightlyParams, format_nightly, run_nightly
-from fleetopt.runs import Criterion
-from fleetopt.store import RunFolderError
+from fleetopt.cli.main import report_error
+from fleetopt.cli.options import robust_options, scenario_options
+from fleetopt.cli.supervise import run_supervised, supervised
+from fleetopt.core import defaults, interrupts
+from fleetopt.core.errors import CaseError, RunFolderError, SolverError
+from fleetopt.io.runfolder import check_run_id
+from fleetopt.pipelines.nightly import NightlyParams, Output, format_nightly, run_nightly
 
 
 @click.command()
 @click.option("--case", "case_dir", required=True, help="case folder")
 @click.option("--out", required=True, help="output root: a path or a pyarrow URI (s3://, gs://)")
-@click.option("--scenarios", type=click.IntRange(min=1), default=200)
 @click.option("--run-id", default=None, help="re-use an id to resume that run")
-@click.option("--seed", type=int, default=None, help="overrides uncertainty.seed")
-@click.option("--workers", type=click.IntRange(min=1), default=2)
-@click.option("--chunk", type=click.IntRange(min=1), default=8)
-@click.option("--address", default=None, help="Ray address (default: RAY_ADDRESS or local)")
-@click.option("--criterion", type=click.Choice([c.value for c in Criterion]), default="mean")
-@click.option("--alpha", type=float, default=0.95)
-@click.option("--candidates", type=click.IntRange(min=0), default=16)
-def main(**options) -> None:
+@robust_options()
+@scenario_options(default_scenarios=defaults.NIGHTLY_SCENARIOS)
+def main(run_id: str | None, n_scenarios: int, **options) -> None:
     """Validate, plan, choose a robust plan, evaluate the installed fleet, compare."""
-    params = NightlyParams(**options)
+    interrupts.install()
     try:
-        run = run_nightly(params)
-    except (CaseError, RunFolderError) as err:
-        click.echo(f"nightly: invalid input:\n{err}", err=True)
-        sys.exit(2)
-    except Exception as err:  # recorded in the manifest; say it plainly and fail
+        generated = f"{dt.datetime.now(dt.UTC):%H%M%S}-{uuid.uuid4().hex[:6]}"
+        run_id = check_run_id(generated if run_id is None else run_id)
+        if not supervised():
+            pinned = [] if any(a.startswith("--run-id") for a in sys.argv) else ["--run-id", run_id]
+            sys.exit(run_supervised(_run_folder(options["out"], run_id), pinned))
+        run = run_nightly(NightlyParams(run_id=run_id, scenarios=n_scenarios, **options))
+    except (CaseError, RunFolderError, SolverError, KeyboardInterrupt, OSError) as err:
+        sys.exit(report_error(err))
+    except Exception as err:  # recorded in the run record; say it plainly and fail
         click.echo(f"nightly: failed: {type(err).__name__}: {err}", err=True)
         sys.exit(1)
     click.echo(format_nightly(run))
+
+
+def _run_folder(out: str, run_id: str) -> Path:
+    """Where the supervised run keeps its record (a local OUT only; a URI is staged)."""
+    output = Output(out)
+    date = output.find_run(run_id) if output.local else None
+    return Path(output.path(date or f"{dt.datetime.now(dt.UTC):%Y-%m-%d}", run_id))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fleetopt import claims, perf
-from fleetopt.cli_catalog import claims_command
+from fleetopt.catalog import claims, perf
+from fleetopt.cli.catalog import claims_command
 
 CLAIM_IDS = ["tokens_per_mw", "cost_per_token", "disaggregated_per_mw", "max_user_tps"]
 
@@ -96,3 +96,36 @@ def test_claims_command_prints_every_claim():
     assert "gpt-oss-120b" in result.output
     bad = CliRunner().invoke(claims_command, ["--model", "nope"])
     assert bad.exit_code != 0
+
+
+def test_claims_use_the_calibrated_model_and_explain_each_verdict(table: pd.DataFrame):
+    # Every rack type on one footing: the calibrated model, not the catalog's measured
+    # curves (lower bounds for five rack types only).
+    cat = perf.load_catalog()
+    est = perf.estimate_throughput(cat.specs, cat.models)
+    dec = claims.decode_at(est, "deepseek-r1", 50.0)
+    mw = cat.racks.set_index("rack_type")["power_kw"] * 1.2 / 1000
+    expected = (dec["vr-nvl72"] / mw["vr-nvl72"]) / (dec["hgx-h100"] / mw["hgx-h100"])
+    got = table.set_index("claim_id")
+    assert got.loc["tokens_per_mw", "fleetopt_value"] == pytest.approx(expected)
+    assert (table["why"].str.len() > 100).all()
+    assert "Measured (InferenceX" in got.loc["tokens_per_mw", "why"]
+    assert "MTP" in got.loc["max_user_tps", "why"]
+    output = CliRunner().invoke(claims_command, []).output
+    assert output.count("  why: ") == len(CLAIM_IDS)
+
+
+def test_mtp_speedup_from_measured_runs():
+    # Two configurations with both kinds of runs: top speeds 100 -> 150 and 50 -> 60.
+    runs = pd.DataFrame(
+        {
+            "hardware": ["a", "a", "b", "b", "c"],
+            "framework": ["x"] * 5,
+            "precision": ["fp8"] * 5,
+            "isl": [1024] * 5,
+            "osl": [1024] * 5,
+            "spec_method": ["none", "mtp", "none", "mtp", "none"],
+            "user_tps": [100.0, 150.0, 50.0, 60.0, 70.0],
+        }
+    )
+    assert claims._mtp_speedup(runs) == pytest.approx((1.5 + 1.2) / 2)

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from ortools.math_opt import result_pb2, solution_pb2
 
-from fleetopt.solve import SolveStatus, parse_result
-from tests.casekit import write_case
+from fleetopt.solve.mathopt import SolveStatus, parse_result
+from fleetopt.testing.casekit import write_case
 
-FLEETOPT = [sys.executable, "-m", "fleetopt.cli"]
+FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -83,7 +83,10 @@ def test_bad_input_exits_2_with_every_problem_and_no_traceback(tmp_path):
         proc = run(*command)
         assert proc.returncode == 2
         assert "Traceback" not in proc.stderr
-        assert "racks.csv row 1 (rack_type=vr), power_kw: must be > 0, got -210" in proc.stderr
+        assert (
+            "racks.csv row 1 (rack_type=vr), power_kw: must be in (0, 10000], got -210"
+            in proc.stderr
+        )
         assert "sites.csv row 1 (site=s1), power_cap_mw" in proc.stderr
         assert "user_tps" in proc.stderr
     assert not (tmp_path / "o").exists()

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fleetopt.case import read_case
-from fleetopt.example import EXAMPLE_DIR, write_example
+from fleetopt.catalog.example import EXAMPLE_DIR, write_example
+from fleetopt.io.case import read_case
 
 TABLES = ["racks", "sites", "workloads", "throughput", "installed"]
 
@@ -34,10 +34,15 @@ def test_example_is_a_valid_case():
     assert (workloads["regions"] == "*").any()
     assert workloads["min_user_tps"].max() >= 1000
     assert (pd.read_csv(EXAMPLE_DIR / "installed.csv")["rack_type"] == "hgx-h100").all()
+    # Plans on measured hardware use measured numbers: the installed Hopper racks' DeepSeek-R1
+    # rows are InferenceX measurements, each naming its run.
+    tp = pd.read_csv(EXAMPLE_DIR / "throughput.csv")
+    h100 = tp[(tp["rack_type"] == "hgx-h100") & (tp["model"] == "deepseek-r1")]
+    assert len(h100) > 0 and h100["source"].str.startswith("measured: InferenceX").all()
 
 
 def test_example_solves_optimal_and_sensibly(tmp_path: Path):
-    cli = pytest.importorskip("fleetopt.cli")
+    cli = pytest.importorskip("fleetopt.cli.main")
     out = tmp_path / "run"
     result = CliRunner().invoke(cli.main, ["solve", str(EXAMPLE_DIR), "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -12,9 +12,9 @@ import math
 
 import pytest
 
-from fleetopt.case import read_case
-from fleetopt.outcome import plan_case
-from tests.casekit import write_case
+from fleetopt.io.case import read_case
+from fleetopt.pipelines.plan import plan_case
+from fleetopt.testing.casekit import write_case
 
 SECONDS_PER_YEAR = 31_536_000
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetopt.case import read_case
-from fleetopt.outcome import plan_case
-from tests.casekit import write_case
+from fleetopt.io.case import read_case
+from fleetopt.pipelines.plan import plan_case
+from fleetopt.testing.casekit import write_case
 
 RACK_TYPES = ["g1", "g2", "l1"]
 

@@ -126,7 +126,7 @@ def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
     assert status == "SUCCEEDED", logs
     (run,) = out.glob("*/nightly-test")
     assert (run / "_SUCCESS").exists()
-    manifest = json.loads((run / "manifest.json").read_text())
+    manifest = json.loads((run / "run.json").read_text())
     assert manifest["status"] == "succeeded"
     assert list(manifest["stages"]) == ["validate", "plan", "robust", "installed", "compare"]
     assert manifest["ray_resources"]["CPU"] == 2.0  # it joined the head it was submitted to
@@ -151,7 +151,7 @@ def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
     stamp = (run / "robust" / "summary.json").stat().st_mtime_ns
     status, logs = submit_and_wait(ray_head, entry)
     assert status == "SUCCEEDED", logs
-    again = json.loads((run / "manifest.json").read_text())
+    again = json.loads((run / "run.json").read_text())
     assert {k: v["seconds"] for k, v in again["stages"].items()} == first  # nothing re-ran
     assert (run / "robust" / "summary.json").stat().st_mtime_ns == stamp
 
@@ -181,7 +181,7 @@ def test_a_failed_run_says_why_and_never_looks_complete(tmp_path):
     assert "sites.csv" in proc.stderr and "liquid_coolin" in proc.stderr
     assert "Traceback" not in proc.stderr
     (run,) = out.glob("*/broken")
-    manifest = json.loads((run / "manifest.json").read_text())
+    manifest = json.loads((run / "run.json").read_text())
     assert manifest["status"] == "failed"
     assert "liquid_coolin" in manifest["reason"]
     assert not (run / "_SUCCESS").exists()

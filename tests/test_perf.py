@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetopt import perf
-from fleetopt.cli_catalog import perf_command
-from fleetopt.schema import RACKS, THROUGHPUT
+from fleetopt.catalog import measured, perf
+from fleetopt.cli.catalog import perf_command
+from fleetopt.io.schema import RACKS, THROUGHPUT
 
 TOY_SPEC = {
     "rack_type": "toy",
@@ -41,6 +41,12 @@ TOY_SPEC = {
     "mem_usable_frac": 1.0,
     "layer_latency_us": 7.0,
     "collective_latency_us": 5.0,
+    "overlap": 0.0,
+    "moe_prefill_compute_efficiency": 0.5,
+    "moe_decode_compute_efficiency": 1.0,
+    "moe_layer_latency_us": 17.0,
+    "moe_layer_latency_per_doubling_us": 0.0,
+    "perf_arch": "",
     "source": "test",
 }
 TOY_MODEL = {
@@ -53,6 +59,7 @@ TOY_MODEL = {
     "collectives_per_layer": 2,
     "kv_bytes_per_token": 100_000,
     "attn_flops_per_ctx_token": 0.0,
+    "prefill_attn_flops_per_ctx_token": 0.0,
     "avg_context_tokens": 1000,
     "max_context_tokens": 8192,
     "source": "test",
@@ -150,9 +157,41 @@ def test_moe_batch_touches_more_experts():
     # active share 0.1: one user reads 10% of the weights, two read 1 - 0.9^2 = 19%.
     opts = perf.instance_options(specs(), models(active_params_billion=1.0))
     g1 = opts[opts["g"] == 1]
-    # g=1: 70 us + (10 GB x share + B x 0.1 GB) / 1 TB/s
-    assert perf.step_time_s(g1, 1.0)[0] == pytest.approx(70e-6 + (1.0e9 + 0.1e9) / 1e12)
-    assert perf.step_time_s(g1, 2.0)[0] == pytest.approx(70e-6 + (1.9e9 + 0.2e9) / 1e12)
+    # g=1: MoE floor 10 layers x 17 us + (10 GB x share + B x 0.1 GB) / 1 TB/s
+    assert perf.step_time_s(g1, 1.0)[0] == pytest.approx(170e-6 + (1.0e9 + 0.1e9) / 1e12)
+    assert perf.step_time_s(g1, 2.0)[0] == pytest.approx(170e-6 + (1.9e9 + 0.2e9) / 1e12)
+
+
+def test_moe_step_cost_grows_with_the_instance():
+    # MoE floor per layer = base + per-doubling x log2(g): 20 + 10 x log2(g) us, 10 layers.
+    s = specs(moe_layer_latency_us=20.0, moe_layer_latency_per_doubling_us=10.0)
+    opts = perf.instance_options(s, models(active_params_billion=1.0)).set_index("g")
+    floors = opts["step_floor_s"].to_dict()
+    assert floors == pytest.approx({1: 200e-6, 2: 300e-6, 4: 400e-6, 8: 500e-6})
+    # A dense model keeps its per-layer latency and collectives: 10 x (7 + 2 x 5) us at g=8.
+    dense = perf.instance_options(s, models()).set_index("g")["step_floor_s"]
+    assert dense[8] == pytest.approx(170e-6) and dense[1] == pytest.approx(70e-6)
+
+
+def test_overlap_adds_the_shorter_of_memory_and_compute():
+    # g=8, B=1000: memory (10 GB + 1000 x 0.1 GB) / 8 TB/s = 13.75 ms; compute
+    # 1000 x 20 GFLOP / 8 PFLOP/s = 2.5 ms. Overlap 0: 0.17 + 13.75; 1: + 2.5; 0.5: + 1.25.
+    for overlap, extra in ((0.0, 0.0), (0.5, 1.25e-3), (1.0, 2.5e-3)):
+        opts = perf.instance_options(specs(overlap=overlap), models())
+        one = opts[opts["g"] == 8]
+        assert perf.step_time_s(one, 1000.0)[0] == pytest.approx(0.17e-3 + 13.75e-3 + extra)
+
+
+def test_moe_models_use_the_moe_efficiencies():
+    # Prefill: 8 PFLOP/s x 0.1 / (2 x 1e9 FLOPs per token) = 400,000 tokens/s per rack for a
+    # MoE model with 1B active params at MoE prefill efficiency 0.1; a prompt token also
+    # attends to half the prompt at prefill_attn_flops_per_ctx_token (1e6 x 500 = 0.5 GFLOP).
+    s = specs(moe_prefill_compute_efficiency=0.1)
+    row = perf.prefill_points(s, models(active_params_billion=1.0)).iloc[0]
+    assert row["tokens_per_s"] == pytest.approx(400_000)
+    attn = models(active_params_billion=1.0, prefill_attn_flops_per_ctx_token=1e6)
+    row = perf.prefill_points(s, attn).iloc[0]
+    assert row["tokens_per_s"] == pytest.approx(8e15 * 0.1 / 2.5e9)
 
 
 def test_units_tokens_scale_with_rack_size():
@@ -339,8 +378,9 @@ def test_catalog_columns():
     assert list(cat.specs.columns) == list(perf.SPEC_COLUMNS)
     assert list(cat.models.columns) == list(perf.MODEL_COLUMNS)
     assert list(cat.throughput.columns) == list(THROUGHPUT.names)
-    # Estimates say so.
-    assert cat.throughput["source"].str.startswith("estimate:").all()
+    # Estimates say so; measured rows name their run.
+    sources = cat.throughput["source"]
+    assert (sources.str.startswith("estimate:") | sources.str.startswith("measured:")).all()
     assert cat.racks["source"].str.startswith("estimate:").all()
     assert set(cat.models["compute_precision"]) <= {"fp8", "fp4"}
     assert set(cat.specs["mem_kind"]) <= {"hbm", "sram", "dram"}
@@ -348,7 +388,7 @@ def test_catalog_columns():
 
 def test_catalog_throughput_is_what_the_model_derives():
     committed = perf.load_catalog().throughput
-    derived = perf.catalog_throughput()
+    derived = measured.catalog_throughput()
     pd.testing.assert_frame_equal(
         committed.reset_index(drop=True), derived.reset_index(drop=True), check_dtype=False
     )

@@ -15,17 +15,26 @@ import pandas as pd
 import pytest
 import ray
 
-from fleetopt.case import Uncertainty, read_case
-from fleetopt.farm import in_flight_limit
-from fleetopt.index import build_index
-from fleetopt.inputs import model_data
-from fleetopt.outcome import plan_case
-from fleetopt.plan import solve_plan
-from fleetopt.runs import FarmSettings, evaluate, plan_counts, robust, run_scenarios, sweep
-from fleetopt.scenario_solve import Mode, PreparedJob, ScenarioJob, for_workers
-from fleetopt.scenarios import draw, draw_many, multipliers_from_table
-from fleetopt.store import ScenarioStore
-from tests.casekit import write_case
+from fleetopt.io.case import Uncertainty, read_case
+from fleetopt.io.runfolder import RunKind
+from fleetopt.io.store import ScenarioStore
+from fleetopt.model.index import build_index
+from fleetopt.model.inputs import model_data
+from fleetopt.parallel.farm import in_flight_limit
+from fleetopt.pipelines.plan import plan_case
+from fleetopt.pipelines.runs import (
+    FarmSettings,
+    evaluate,
+    open_store,
+    plan_counts,
+    robust,
+    run_scenarios,
+    sweep,
+)
+from fleetopt.scenarios.draws import draw, draw_many, multipliers_from_table
+from fleetopt.scenarios.job import Mode, PreparedJob, ScenarioJob, for_workers
+from fleetopt.solve.objectives import solve_plan
+from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, THROUGHPUT_AB, decode, site, workload
 
 UNCERTAIN = {
@@ -40,7 +49,7 @@ TIMING = ["solve_seconds", "build_seconds"]
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     # Test-only job subclasses live in this module: ship them to workers by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     yield
@@ -143,7 +152,20 @@ def test_one_and_two_workers_give_identical_results(tmp_path):
         one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
         two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
         one, two = (t.drop(columns=TIMING, errors="ignore") for t in (one, two))
-        pd.testing.assert_frame_equal(one, two)
+        pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+def test_evaluate_is_bit_identical_however_it_is_chunked(tmp_path):
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    expected = plan_case(case)
+    plans = {"ev": expected.x[expected.result.model.layout.n]}
+    evaluate(case, plans, 24, tmp_path / "one", FarmSettings(workers=1, chunk=3))
+    evaluate(case, plans, 24, tmp_path / "two", FarmSettings(workers=2, chunk=7))
+    for table in ("results", "mix", "scenarios", "sites"):
+        one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
+        two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
+        one, two = (t.drop(columns=TIMING, errors="ignore") for t in (one, two))
+        pd.testing.assert_frame_equal(one, two, check_exact=True)
 
 
 def test_written_multipliers_resolve_to_the_same_objective(tmp_path):
@@ -252,9 +274,7 @@ def test_resume_keeps_finished_chunks(tmp_path):
     run_scenarios(job, 6, tmp_path / "reference", SETTINGS)
     reference = pd.read_parquet(tmp_path / "reference" / "results.parquet")
     # An interrupted run: chunk 1 (scenarios 3-5) finished, with a tell-tale objective.
-    store = ScenarioStore(
-        out, {"mode": "sweep", "scenarios": 6, "chunk": 3, "seed": 7, "job": job.key()}
-    )
+    store = open_store(job, 6, out)
     store.start()
     tables = {}
     for name in ("results", "mix", "sites", "scenarios"):
@@ -262,7 +282,7 @@ def test_resume_keeps_finished_chunks(tmp_path):
         table = pd.read_parquet(path)
         tables[name] = table[table["scenario"] >= 3].reset_index(drop=True)
     tables["results"] = tables["results"].assign(objective=-1.0)
-    store.write_chunk(1, tables)
+    store.write_chunk("000000003", tables)
     assert not store.complete
 
     run_scenarios(job, 6, out, SETTINGS)
@@ -298,3 +318,19 @@ def test_chunks_queue_ahead_only_where_ray_caps_concurrency() -> None:
     assert in_flight_limit(2, 2.0) == 4
     # A larger cluster would run every submitted chunk at once: submit only `workers`.
     assert in_flight_limit(2, 16.0) == 2
+
+
+def test_merge_takes_a_column_filled_in_a_later_chunk(tmp_path):
+    # Chunk 0 has no warnings at all (a column of nulls, typed null in Parquet); chunk 1
+    # has one. The merged file keeps both chunks' rows with the string type.
+    store = ScenarioStore(tmp_path / "run", RunKind.SWEEP, {"mode": "test"})
+    for number, warning in ((0, None), (1, "unmet demand")):
+        frame = pd.DataFrame({"scenario": [number], "warnings": [warning]})
+        store.write_chunk(
+            f"{number:09d}", {name: frame for name in ("results", "mix", "sites", "scenarios")}
+        )
+    store.merge()
+    merged = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    assert merged["scenario"].tolist() == [0, 1]
+    assert merged["warnings"].isna().tolist() == [True, False]
+    assert merged["warnings"].iloc[1] == "unmet demand"

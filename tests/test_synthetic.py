@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fleetopt.case import Case, read_case
-from fleetopt.index import build_index
-from fleetopt.outcome import plan_case
-from fleetopt.synthetic import synthetic_case, synthetic_tables
+from fleetopt.io.case import Case, read_case
+from fleetopt.model.index import build_index
+from fleetopt.pipelines.plan import plan_case
+from fleetopt.testing.synthetic import synthetic_case, synthetic_tables
 
 TABLES = ("racks", "sites", "workloads", "throughput", "installed")
 

@@ -1,0 +1,1 @@
+"""The `fleetopt` command line, its shared options and supervision."""

@@ -1,0 +1,213 @@
+"""`fleetopt perf` and `fleetopt claims`: the catalog's performance model on the command line.
+
+The main CLI registers these with `main.add_command(perf_command, "perf")` and
+`main.add_command(claims_command, "claims")`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from fleetopt.catalog.calibration import report as calibration_report
+from fleetopt.catalog.claims import ClaimConditions, claims_table, format_claims
+from fleetopt.catalog.measured import load_measured, throughput_rows
+from fleetopt.catalog.operating_point import answer, served_variants
+from fleetopt.catalog.perf import (
+    CATALOG_DIR,
+    estimate_throughput,
+    load_catalog,
+    max_user_tps,
+    merge_measured,
+    select,
+    write_throughput,
+)
+
+
+def _catalog_option(func):
+    """--catalog DIR, defaulting to the bundled catalog."""
+    return click.option(
+        "--catalog",
+        "catalog_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help="catalog folder (racks.csv, specs.csv, models.csv); default: the bundled one",
+    )(func)
+
+
+def _check_names(kind: str, asked: tuple[str, ...], known: pd.Series) -> None:
+    """Refuse names the catalog does not have (a typo must not silently print nothing)."""
+    unknown = sorted(set(asked) - set(known))
+    if unknown:
+        raise click.BadParameter(
+            f"unknown {kind}(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+
+
+@click.command("perf")
+@_catalog_option
+@click.option("--model", "models", multiple=True, help="model id (repeatable); default: all")
+@click.option("--rack-type", "rack_types", multiple=True, help="rack type (repeatable)")
+@click.option(
+    "--measured",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of measured throughput rows; they replace the estimated curve they cover",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="write rows to this CSV"
+)
+@click.option(
+    "--calibration",
+    is_flag=True,
+    help="print the model's error against every measured point (fitted and held out)",
+)
+@click.option("--isl", type=click.IntRange(min=1), help="query: input tokens per request")
+@click.option("--osl", type=click.IntRange(min=1), help="query: output tokens per request")
+@click.option(
+    "--user-tps",
+    type=click.FloatRange(min=0, min_open=True),
+    help="query: per-user decode tokens/s to meet (default: the most throughput)",
+)
+@click.option("--json", "as_json", is_flag=True, help="query: print one JSON object")
+def perf_command(
+    catalog_dir: Path | None,
+    models: tuple[str, ...],
+    rack_types: tuple[str, ...],
+    measured: Path | None,
+    out: Path | None,
+    calibration: bool,
+    isl: int | None,
+    osl: int | None,
+    user_tps: float | None,
+    as_json: bool,
+) -> None:
+    """throughput.csv rows for the catalog's rack types and models.
+
+    The calibrated model's estimates, with the catalog's measured curves (measured.csv)
+    where they exist and the rows of --measured on top.
+
+    With --calibration, print the calibration report. With --isl and --osl (one
+    --rack-type, one --model), print the throughput per GPU at those lengths: the best
+    measured point when one matches, else the model's estimate.
+    """
+    cat = load_catalog(catalog_dir or CATALOG_DIR)
+    _check_names("model", models, cat.models["model"])
+    _check_names("rack type", rack_types, cat.specs["rack_type"])
+    if calibration:
+        click.echo(calibration_report(), nl=False)
+        return
+    if isl is not None or osl is not None or user_tps is not None or as_json:
+        _query(cat, rack_types, models, isl, osl, user_tps, as_json)
+        return
+    specs = select(cat.specs, rack_types=rack_types)
+    model_rows = select(cat.models, models=models)
+    rows = estimate_throughput(specs, model_rows)
+    folder = catalog_dir or CATALOG_DIR
+    if (folder / "measured.csv").exists():
+        curves = throughput_rows(load_measured(folder / "measured.csv"), cat.specs)
+        rows = merge_measured(rows, select(curves, rack_types=rack_types, models=models))
+    if measured is not None:
+        meas = select(pd.read_csv(measured), rack_types=rack_types, models=models)
+        rows = merge_measured(rows, meas)
+    if out is not None:
+        write_throughput(rows, out)
+        click.echo(f"wrote {len(rows)} throughput rows to {out}")
+        return
+    if rows.empty:
+        click.echo("no throughput rows: the selected models fit no instance on these rack types")
+        return
+    shown = rows.drop(columns="source").copy()
+    shown["tokens_per_s"] = shown["tokens_per_s"].map("{:,.0f}".format)
+    click.echo(shown.to_string(index=False, na_rep=""))
+
+
+def _query(
+    cat,
+    rack_types: tuple[str, ...],
+    models: tuple[str, ...],
+    isl: int | None,
+    osl: int | None,
+    user_tps: float | None,
+    as_json: bool,
+) -> None:
+    """`fleetopt perf --rack-type R --model M --isl I --osl O [--user-tps U] [--json]`."""
+    if len(rack_types) != 1 or len(models) != 1 or isl is None or osl is None:
+        raise click.UsageError(
+            "a query needs exactly one --rack-type, one --model, --isl and --osl; "
+            f"rack types: {', '.join(sorted(cat.specs['rack_type']))}; "
+            f"models: {', '.join(sorted(cat.models['model']))}"
+        )
+    rack_type, model = rack_types[0], models[0]
+    result = answer(cat.specs, cat.models, load_measured(), rack_type, model, isl, osl, user_tps)
+    if result is None:
+        raise click.UsageError(_unreachable(cat, rack_type, model, isl, osl, user_tps))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+def _unreachable(cat, rack_type: str, model: str, isl: int, osl: int, user_tps) -> str:
+    """Why a query has no answer: the model does not fit, or the speed is out of reach."""
+    keys = pd.DataFrame([{"model": model, "isl": isl, "osl": osl}])
+    variant = served_variants(cat.models, keys).drop(columns="model")
+    fastest = max_user_tps(
+        cat.specs[cat.specs["rack_type"] == rack_type],
+        variant.rename(columns={"variant": "model"}),
+    )
+    if fastest.empty:
+        return f"{model} fits no instance of {rack_type} at {isl}/{osl} tokens"
+    top = float(fastest["max_user_tps"].iloc[0])
+    return (
+        f"no operating point of {rack_type} on {model} at {isl}/{osl} tokens reaches "
+        f"{user_tps:g} tokens/s per user; valid --user-tps: (0, {math.floor(top * 100) / 100:g}]"
+    )
+
+
+@click.command("claims")
+@_catalog_option
+@click.option("--model", default=ClaimConditions.model, show_default=True)
+@click.option(
+    "--interactive-user-tps",
+    type=float,
+    default=ClaimConditions.interactive_user_tps,
+    show_default=True,
+    help="per-user decode SLO for the per-MW and cost claims",
+)
+@click.option(
+    "--agentic-user-tps",
+    type=float,
+    default=ClaimConditions.agentic_user_tps,
+    show_default=True,
+    help="per-user decode SLO for the disaggregation claim",
+)
+@click.option(
+    "--energy-usd-per-mwh",
+    type=float,
+    default=ClaimConditions.energy_usd_per_mwh,
+    show_default=True,
+)
+@click.option("--pue", type=float, default=ClaimConditions.pue, show_default=True)
+def claims_command(
+    catalog_dir: Path | None,
+    model: str,
+    interactive_user_tps: float,
+    agentic_user_tps: float,
+    energy_usd_per_mwh: float,
+    pue: float,
+) -> None:
+    """The seeds' headline claims next to fleetopt's figures from the catalog."""
+    cat = load_catalog(catalog_dir or CATALOG_DIR)
+    _check_names("model", (model,), cat.models["model"])
+    conditions = ClaimConditions(
+        model=model,
+        interactive_user_tps=interactive_user_tps,
+        agentic_user_tps=agentic_user_tps,
+        energy_usd_per_mwh=energy_usd_per_mwh,
+        pue=pue,
+    )
+    click.echo(format_claims(claims_table(cat, conditions)), nl=False)

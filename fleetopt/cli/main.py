@@ -1,0 +1,253 @@
+"""The `fleetopt` command line.
+
+Exit codes (errors.ExitCode): 0 success, 1 a solver or infrastructure failure, 2 bad input
+(a bad case, option or output location; nothing was run), 130 interrupted by SIGINT,
+143 by SIGTERM. Commands that start Ray run supervised (fleetopt.cli.supervise), so that even
+a run whose Ray cluster dies under it ends with one line saying so and a run record
+marked failed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+import uuid
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from fleetopt.cli.catalog import claims_command, perf_command
+from fleetopt.cli.options import robust_options, scenario_options, solver_options
+from fleetopt.cli.supervise import run_supervised, supervised
+from fleetopt.core import interrupts
+from fleetopt.core.errors import CaseError, ExitCode, RunFolderError, SolverError
+from fleetopt.io.case import read_case
+from fleetopt.model.index import build_index
+from fleetopt.pipelines.plan import plan_case, write_plan
+from fleetopt.pipelines.runs import (
+    Criterion,
+    FarmSettings,
+    evaluate,
+    read_plan,
+    robust,
+    sweep,
+    with_seed,
+)
+from fleetopt.results.tables import plan_warnings
+from fleetopt.results.text import format_plan, format_run
+from fleetopt.solve.deadline import Deadline
+
+
+def example_case_dir() -> Path:
+    """The bundled example case folder inside the installed package."""
+    return Path(str(resources.files("fleetopt") / "data" / "example"))
+
+
+def report_error(err: BaseException) -> ExitCode:
+    """Say what went wrong in a line or a list, with no traceback; return the exit code.
+
+    Shared by the CLI and the Ray job entrypoints. Anything not listed here is a bug and
+    keeps its traceback.
+    """
+    if isinstance(err, CaseError):
+        click.echo(f"invalid input ({len(err.problems)} problem(s)):", err=True)
+        for problem in err.problems:
+            click.echo(f"  {problem}", err=True)
+        return ExitCode.BAD_INPUT
+    if isinstance(err, RunFolderError):
+        click.echo(f"error: {err}", err=True)
+        return ExitCode.BAD_INPUT
+    if isinstance(err, KeyboardInterrupt):
+        click.echo(
+            f"fleetopt: {interrupts.failure_reason(err)}; a run folder it was writing is "
+            "incomplete and recorded as failed (nothing complete was changed); run the same "
+            "command again to resume",
+            err=True,
+        )
+        return interrupts.exit_code(err)
+    if isinstance(err, SolverError):
+        click.echo(f"solver error: {err}", err=True)
+        return ExitCode.FAILURE
+    if isinstance(err, OSError):
+        where = f" {err.filename}" if err.filename else ""
+        click.echo(f"error: cannot write{where}: {err.strerror or err}", err=True)
+        return ExitCode.BAD_INPUT
+    raise err
+
+
+class _Group(click.Group):
+    """Maps fleetopt's error types to messages and exit codes, with no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        interrupts.install()
+        try:
+            return super().invoke(ctx)
+        except (CaseError, RunFolderError, SolverError, KeyboardInterrupt, OSError) as err:
+            sys.exit(report_error(err))
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="fleetopt")
+def main() -> None:
+    """Plan inference rack fleets at the lowest cost per token."""
+
+
+@main.command()
+@click.argument("case_dir", type=click.Path(path_type=Path))
+def validate(case_dir: Path) -> None:
+    """Check a case folder and report every problem at once."""
+    case = read_case(case_dir)
+    click.echo(
+        f"{case_dir}: valid ({len(case.racks)} rack types, {len(case.sites)} sites,"
+        f" {len(case.workloads)} workloads, {len(case.throughput)} throughput rows)"
+    )
+    for warning in plan_warnings(build_index(case), case):
+        click.echo(f"warning: {warning}")
+
+
+@main.command()
+@click.argument("case_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@solver_options()
+def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
+    """Solve a case and write summary.json and the plan tables to OUT, within the time limit."""
+    started = time.monotonic()
+    case = read_case(case_dir)
+    options = case.solver.with_overrides(
+        name=solver_name, time_limit_s=time_limit, relative_gap=gap, threads=threads, seed=seed
+    )
+    deadline = Deadline.after(options.time_limit_s, hold=True, started=started)
+    outcome = plan_case(case, options, deadline=deadline)
+    write_plan(outcome, out_dir)
+    click.echo(format_plan(out_dir))
+    if outcome.result.x is None and outcome.summary["status"] == "error":
+        sys.exit(ExitCode.FAILURE)
+
+
+def _settings(workers, chunk, address, alpha) -> FarmSettings:
+    return FarmSettings(workers=workers, chunk=chunk, address=address, alpha=alpha)
+
+
+def _supervise(out_dir: Path) -> None:
+    """In the parent, run this very command in a supervised child and exit with its code."""
+    if not supervised():
+        sys.exit(run_supervised(out_dir))
+
+
+@main.command("sweep")
+@click.argument("case_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@scenario_options()
+def sweep_command(
+    case_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
+) -> None:
+    """Wait and see: the best rack mix in each of N sampled futures."""
+    _supervise(out_dir)
+    case = with_seed(read_case(case_dir), seed)
+    sweep(
+        case, n_scenarios, out_dir, _settings(workers, chunk, address, alpha), overwrite=overwrite
+    )
+    click.echo(format_run(out_dir))
+
+
+@main.command("evaluate")
+@click.argument("case_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--plan",
+    "plan_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="a `fleetopt solve` run folder",
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@scenario_options()
+def evaluate_command(
+    case_dir, plan_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
+) -> None:
+    """What a fixed plan costs, and what it leaves unserved, in each of N futures."""
+    _supervise(out_dir)
+    case = with_seed(read_case(case_dir), seed)
+    counts = read_plan(build_index(case), plan_dir)
+    evaluate(
+        case,
+        {plan_dir.name or "plan": counts},
+        n_scenarios,
+        out_dir,
+        _settings(workers, chunk, address, alpha),
+        overwrite=overwrite,
+    )
+    click.echo(format_run(out_dir))
+
+
+@main.command("robust")
+@click.argument("case_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@robust_options()
+@scenario_options()
+def robust_command(
+    case_dir,
+    out_dir,
+    criterion,
+    candidates,
+    n_scenarios,
+    address,
+    workers,
+    seed,
+    chunk,
+    alpha,
+    overwrite,
+) -> None:
+    """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
+    _supervise(out_dir)
+    case = with_seed(read_case(case_dir), seed)
+    robust(
+        case,
+        n_scenarios,
+        out_dir,
+        _settings(workers, chunk, address, alpha),
+        criterion=Criterion(criterion),
+        candidates=candidates,
+        overwrite=overwrite,
+    )
+    click.echo(format_run(out_dir))
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+def init(out_dir: Path) -> None:
+    """Write the bundled example case into OUT_DIR (a new or empty folder)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunFolderError(f"{out_dir} is a file, not a folder; nothing was changed")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise RunFolderError(
+            f"{out_dir} exists and is not empty; nothing was changed: choose a new folder"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copytree(example_case_dir(), tmp)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    click.echo(
+        f"wrote the example case to {out_dir}; try: fleetopt solve {out_dir} --out runs/example"
+    )
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def show(run_dir: Path) -> None:
+    """Print a readable summary of a run folder (a solve, or a scenario run)."""
+    click.echo(format_run(run_dir))
+
+
+main.add_command(perf_command, "perf")
+main.add_command(claims_command, "claims")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The base of every layer: errors and exit codes, defaults, signals."""

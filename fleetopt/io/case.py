@@ -1,0 +1,905 @@
+"""Reading a case folder into a typed, validated `Case` (MODEL.md section 1).
+
+This is the one place inputs are checked: every table comes out with exact dtypes and
+defaults filled, so model code never re-checks. Problems are collected across all files
+and raised together in one `CaseError`, each pointing at a file, row, column and value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from fleetopt.core.errors import CaseError, Problem
+from fleetopt.io.schema import (
+    ALL_REGIONS,
+    CASE_FIELDS,
+    CASE_FILE,
+    INSTALLED,
+    REGION_LIST,
+    REGION_SEPARATOR,
+    SITES,
+    SOLVER_FIELDS,
+    TABLE_FORMATS,
+    TABLES,
+    THROUGHPUT,
+    UNCERTAINTY_ATTRS,
+    WORKLOADS,
+    Column,
+    ColumnType,
+    Field,
+    FieldType,
+    FromCase,
+    Objective,
+    SolverName,
+    TableSpec,
+    format_number,
+)
+
+__all__ = [
+    "Case",
+    "Objective",
+    "SolverName",
+    "SolverOptions",
+    "Uncertainty",
+    "case_digest",
+    "case_fingerprint",
+    "case_warnings",
+    "read_case",
+]
+
+COMMAND_LINE = "command line"
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How to solve: which MILP solver and its limits (case.yaml `solver`)."""
+
+    name: SolverName = SolverName.HIGHS
+    time_limit_s: float = 60.0
+    relative_gap: float = 1e-6
+    threads: int = 0  # 0 = solver default
+    seed: int = 0
+
+    def as_params(self) -> dict[str, str]:
+        """These options as run-record parameters (every value as text)."""
+        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
+
+    def with_overrides(
+        self,
+        *,
+        name: str | SolverName | None = None,
+        time_limit_s: float | None = None,
+        relative_gap: float | None = None,
+        threads: int | None = None,
+        seed: int | None = None,
+    ) -> SolverOptions:
+        """These options with the given ones replaced (None keeps), checked like case.yaml.
+
+        Raises CaseError with file "command line" naming each bad option.
+        """
+        given = {
+            "name": name,
+            "time_limit_s": time_limit_s,
+            "relative_gap": relative_gap,
+            "threads": threads,
+            "seed": seed,
+        }
+        problems: list[Problem] = []
+        changes: dict[str, Any] = {}
+        for key, value in given.items():
+            if value is None:
+                continue
+            if isinstance(value, SolverName):
+                value = value.value
+            checked = _check_field(value, key, SOLVER_FIELDS[key], COMMAND_LINE, problems)
+            if checked is not _INVALID:
+                changes[key] = SolverName(checked) if key == "name" else checked
+        if problems:
+            raise CaseError(problems)
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """Scenario draws (MODEL.md section 5); omitted parts draw nothing."""
+
+    seed: int = 0
+    growth_median: float = 1.0
+    growth_sigma: float = 0.0
+    workload_sigma: float = 0.0
+    energy_sigma: float = 0.0
+    power_cap_probability: float = 0.0
+    power_cap_derate: float = 0.0
+    supply_probability: float = 0.0
+    supply_cut: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """A validated case: run parameters and typed tables with defaults filled.
+
+    Tables keep their file's row order with index 0..n-1. String columns hold Python str in
+    object dtype, numbers float64 (integer columns too, whole, with inf for unlimited),
+    liquid_cooling bool; workloads has an extra `region_list` tuple column (() means `*`).
+    """
+
+    name: str
+    objective: Objective
+    discount_rate: float
+    unmet_penalty_usd_per_mtok: float
+    max_utilization: float
+    solver: SolverOptions
+    uncertainty: Uncertainty
+    racks: pd.DataFrame
+    sites: pd.DataFrame
+    workloads: pd.DataFrame
+    throughput: pd.DataFrame
+    installed: pd.DataFrame
+
+    def replace(self, **changes: Any) -> Case:
+        """A copy with some fields changed (dataclasses.replace; not re-validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+# --- reading the folder -----------------------------------------------------------------
+
+
+def read_case(path: str | os.PathLike[str]) -> Case:
+    """Read and validate the case folder at `path`; raises CaseError with every problem."""
+    folder = Path(path)
+    problems: list[Problem] = []
+    _check_folder(folder, problems)
+    if problems:
+        raise CaseError(problems)
+
+    config = _read_config(folder, problems)
+    tables: dict[str, pd.DataFrame | None] = {}
+    files: dict[str, str] = {}
+    for spec in TABLES:
+        files[spec.stem], tables[spec.stem] = _read_table(folder, spec, config, problems)
+    _check_references(tables, files, problems)
+    _check_regions(tables, files, problems)
+    _check_installed_cooling(tables, files, problems)
+    _check_objective(config, tables, problems)
+    if problems:
+        raise CaseError(sorted(problems, key=_problem_order))
+
+    solver = SolverOptions(
+        name=SolverName(config["solver.name"]),
+        **{k: config[f"solver.{k}"] for k in SOLVER_FIELDS if k != "name"},
+    )
+    uncertainty = Uncertainty(
+        **{attr: config[f"uncertainty.{key}"] for key, attr in UNCERTAINTY_ATTRS.items()}
+    )
+    return Case(
+        name=config["name"] if config["name"] is not None else folder.resolve().name,
+        objective=Objective(config["objective"]),
+        discount_rate=config["discount_rate"],
+        unmet_penalty_usd_per_mtok=config["unmet_penalty_usd_per_mtok"],
+        max_utilization=config["max_utilization"],
+        solver=solver,
+        uncertainty=uncertainty,
+        racks=tables["racks"],
+        sites=tables["sites"],
+        workloads=tables["workloads"],
+        throughput=tables["throughput"],
+        installed=tables["installed"],
+    )
+
+
+def case_digest(path: str | os.PathLike[str]) -> str:
+    """sha256 (hex) over the case files, sorted by name, for run manifests.
+
+    Each file contributes its name, its size and its bytes, so renaming a file or moving
+    bytes between files changes the digest. Only case files count (case.yaml and the
+    table files); other files in the folder (notes, outputs) do not.
+    """
+    folder = Path(path)
+    problems: list[Problem] = []
+    _check_folder(folder, problems)
+    if problems:
+        raise CaseError(problems)
+    names = {CASE_FILE} | {f"{t.stem}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS}
+    digest = hashlib.sha256()
+    for name in sorted(n for n in names if (folder / n).is_file()):
+        data = (folder / name).read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def case_fingerprint(case: Case) -> str:
+    """sha256 (hex) of a case's content: its parameters and every table, cell by cell.
+
+    Two cases with the same fingerprint solve identically; a run records it so that a case
+    edited since (or built in memory, with no folder) is never taken for the one it ran.
+    """
+    digest = hashlib.sha256()
+    scalars = {
+        f.name: getattr(case, f.name)
+        for f in dataclasses.fields(case)
+        if not isinstance(getattr(case, f.name), pd.DataFrame)
+    }
+    digest.update(repr(sorted(scalars.items())).encode())
+    for field in dataclasses.fields(case):
+        table = getattr(case, field.name)
+        if isinstance(table, pd.DataFrame):
+            digest.update(f"{field.name}\0{list(table.columns)}\0{len(table)}\0".encode())
+            digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def case_warnings(case: Case) -> list[str]:
+    """What a planner should look at that is not an error: data conflicts and odd curves."""
+    return _installed_over_supply(case) + _dominated_decode_points(case)
+
+
+def _installed_over_supply(case: Case) -> list[str]:
+    installed = case.installed.groupby("rack_type")["count"].sum()
+    limits = case.racks.set_index("rack_type")["max_count"]
+    over = installed[installed > limits.reindex(installed.index)]
+    return [
+        f"rack type {rack}: {int(n)} installed exceeds max_count {int(limits[rack])}; "
+        "the supply constraint makes the case infeasible"
+        for rack, n in over.items()
+    ]
+
+
+MAX_CURVE_WARNINGS = 10
+
+
+def _dominated_decode_points(case: Case) -> list[str]:
+    """Decode rows beaten by a faster point of the same curve (more tokens/s at a higher
+    per-user speed).
+
+    On one system, serving users faster means smaller batches and fewer tokens per rack, so
+    such a row is usually a typo (swapped columns, a unit slip). It is a warning, not an
+    error: curves measured with different parallel layouts can cross, and the model is
+    well defined either way (each SLO takes the best point at or above it, so the beaten
+    row is never used).
+    """
+    decode = case.throughput[case.throughput["phase"] == "decode"]
+    decode = decode.sort_values(["rack_type", "model", "user_tps"], ascending=[True, True, False])
+    curve = decode.groupby(["rack_type", "model"], sort=False)
+    faster_best = curve["tokens_per_s"].cummax().groupby([decode["rack_type"], decode["model"]])
+    faster_best = faster_best.shift(1)
+    beaten = decode[faster_best > decode["tokens_per_s"]].sort_index()
+    lines = [
+        f"{THROUGHPUT.stem}.csv row {i + 1} ({r.rack_type}, {r.model}, decode at {r.user_tps:g}"
+        f" tokens/s per user): {r.tokens_per_s:,.6g} tokens/s is beaten by a faster point of the"
+        " same curve; a faster per-user speed should not give more throughput on the same"
+        " system, so check the row (the model never uses it)"
+        for i, r in zip(beaten.index, beaten.itertuples(), strict=True)
+    ]
+    if len(lines) > MAX_CURVE_WARNINGS:
+        more = len(lines) - MAX_CURVE_WARNINGS
+        lines = [*lines[:MAX_CURVE_WARNINGS], f"... and {more} more decode rows beaten likewise"]
+    return lines
+
+
+_FILE_ORDER = {CASE_FILE: 0} | {
+    f"{t.stem}.{fmt}": i for i, t in enumerate(TABLES, start=1) for fmt in TABLE_FORMATS
+}
+
+
+def _problem_order(problem: Problem) -> tuple[int, int]:
+    """Problems grouped by file (case.yaml, then tables in MODEL.md order), then by row."""
+    return _FILE_ORDER.get(problem.file, len(_FILE_ORDER)), problem.row or 0
+
+
+def _check_folder(folder: Path, problems: list[Problem]) -> None:
+    """The case folder must exist and be a folder."""
+    if not folder.exists():
+        problems.append(Problem(str(folder), "case folder not found"))
+    elif not folder.is_dir():
+        problems.append(Problem(str(folder), "not a folder; a case is a folder of files"))
+
+
+# --- case.yaml --------------------------------------------------------------------------
+
+
+class _INVALID_TYPE:
+    """Marks a value that failed its check (the problem is already recorded)."""
+
+
+_INVALID = _INVALID_TYPE()
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys, which plain YAML silently lets win last."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {seen[key]})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_config(folder: Path, problems: list[Problem]) -> dict[str, Any]:
+    """case.yaml as {dotted key: checked value}, defaults filled; bad values get defaults."""
+    config = {key: field.default for key, field in CASE_FIELDS.items()}
+    path = folder / CASE_FILE
+    if not path.is_file():
+        problems.append(Problem(CASE_FILE, "missing required file"))
+        return config
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(CASE_FILE, f"not UTF-8 text: {exc.reason}"))
+        return config
+    except yaml.YAMLError as exc:
+        problems.append(Problem(CASE_FILE, _yaml_error_message(exc)))
+        return config
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(CASE_FILE, f"must be a mapping of keys to values, got {_type_name(data)}")
+        )
+        return config
+    for key, value in _flatten(data, "", problems).items():
+        checked = _check_field(value, key, CASE_FIELDS[key], CASE_FILE, problems)
+        if checked is not _INVALID:
+            config[key] = checked
+    return config
+
+
+def _yaml_error_message(exc: yaml.YAMLError) -> str:
+    """'invalid YAML at line 3, column 7: <what the parser says>'."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    what = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return f"invalid YAML: {what}"
+    return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {what}"
+
+
+def _flatten(data: Mapping[Any, Any], prefix: str, problems: list[Problem]) -> dict[str, Any]:
+    """Leaf values by dotted key; unknown keys and misplaced scalars become problems."""
+    leaves: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = f"{prefix}{raw_key}"
+        if key in CASE_FIELDS:
+            leaves[key] = value
+            continue
+        children = sorted(
+            {k[len(key) + 1 :].split(".")[0] for k in CASE_FIELDS if k.startswith(f"{key}.")}
+        )
+        if not children:
+            siblings = sorted(
+                {k[len(prefix) :].split(".")[0] for k in CASE_FIELDS if k.startswith(prefix)}
+            )
+            problems.append(
+                Problem(
+                    CASE_FILE, f"unknown key; expected one of {', '.join(siblings)}", column=key
+                )
+            )
+        elif value is None:
+            continue  # an empty section: all defaults
+        elif not isinstance(value, dict):
+            problems.append(
+                Problem(
+                    CASE_FILE,
+                    f"must be a mapping with keys {', '.join(children)}, got {_type_name(value)}",
+                    column=key,
+                )
+            )
+        else:
+            leaves.update(_flatten(value, f"{key}.", problems))
+    return leaves
+
+
+def _check_field(value: Any, key: str, field: Field, file: str, problems: list[Problem]) -> Any:
+    """One case.yaml (or command-line) value checked against its Field; _INVALID if bad."""
+
+    def bad(message: str) -> _INVALID_TYPE:
+        problems.append(Problem(file, message, column=key))
+        return _INVALID
+
+    if value is None:
+        return field.default
+    if field.type is FieldType.TEXT:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return bad(f"must be text, got {_type_name(value)}")
+        return str(value)
+    if field.type is FieldType.CHOICE:
+        text = str(value).strip()
+        if text.lower() in field.refused:
+            return bad(field.refusal)
+        if text not in field.choices:
+            return bad(f"must be one of {', '.join(field.choices)}; got {value!r}")
+        return text
+    number = _as_number(value)
+    if number is None:
+        kind = "a whole number" if field.type is FieldType.INTEGER else "a number"
+        return bad(f"must be {kind}, got {value!r}")
+    if not math.isfinite(number):
+        return bad(f"must be a finite number, got {value!r}")
+    if field.type is FieldType.INTEGER and not number.is_integer():
+        return bad(f"must be a whole number, got {value!r}")
+    if field.range is not None and not field.range.contains(number):
+        return bad(f"must be {field.range.describe()}, got {format_number(number)}")
+    return int(number) if field.type is FieldType.INTEGER else number
+
+
+def _as_number(value: Any) -> float | None:
+    """A YAML scalar as float, or None. Accepts numeric text such as '1e-6', which YAML 1.1
+    reads as a string; refuses booleans, which are never meant as numbers here."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _type_name(value: Any) -> str:
+    """How a YAML value's type reads in a message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+def _read_table(
+    folder: Path, spec: TableSpec, config: Mapping[str, Any], problems: list[Problem]
+) -> tuple[str, pd.DataFrame | None]:
+    """Find, read and parse one table: its file name, and the table or None if unusable."""
+    found = [
+        f"{spec.stem}.{fmt}" for fmt in TABLE_FORMATS if (folder / f"{spec.stem}.{fmt}").is_file()
+    ]
+    if len(found) > 1:
+        problems.append(
+            Problem(found[0], f"both {' and '.join(found)} exist; keep only one of them")
+        )
+        return found[0], None
+    if not found:
+        if spec.required:
+            problems.append(
+                Problem(f"{spec.stem}.csv", f"missing required file (or {spec.stem}.parquet)")
+            )
+            return f"{spec.stem}.csv", None
+        return f"{spec.stem}.csv", _empty_table(spec)
+    file = found[0]
+    path = folder / file
+    read = _read_parquet_text if file.endswith(".parquet") else _read_csv_text
+    raw = read(path, file, problems)
+    if raw is None:
+        return file, None
+    return file, _parse_table(raw, spec, file, config, problems)
+
+
+def _read_csv_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFrame | None:
+    """A CSV as a frame of stripped str cells with a header checked for duplicates."""
+    try:
+        grid = pd.read_csv(
+            path, header=None, dtype=str, keep_default_na=False, encoding="utf-8-sig"
+        )
+    except pd.errors.EmptyDataError:
+        problems.append(Problem(file, "file is empty; expected a header line with column names"))
+        return None
+    except pd.errors.ParserError as exc:
+        problems.append(Problem(file, f"cannot parse CSV: {str(exc).strip()}"))
+        return None
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(file, f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+        return None
+    header = [str(h).strip() for h in grid.iloc[0]]
+    body = grid.iloc[1:].reset_index(drop=True)
+    body.columns = range(len(header))
+    return _text_frame(body, header, file, problems)
+
+
+def _read_parquet_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFrame | None:
+    """A Parquet file turned into the same text cells a CSV gives, so one parser serves both."""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a bad file
+        problems.append(Problem(file, f"cannot read Parquet: {exc}"))
+        return None
+    header = [str(c).strip() for c in frame.columns]
+    body = pd.DataFrame({i: frame.iloc[:, i].map(_cell_text) for i in range(frame.shape[1])})
+    return _text_frame(body.reset_index(drop=True), header, file, problems)
+
+
+def _cell_text(value: Any) -> str:
+    """A Parquet cell as CSV text: missing -> '', floats exact (repr), bools 'true'/'false'."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def _text_frame(
+    body: pd.DataFrame, header: list[str], file: str, problems: list[Problem]
+) -> pd.DataFrame | None:
+    """Name the columns, refusing duplicate or blank names; cells as stripped object str."""
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if not name:
+            problems.append(Problem(file, f"header column {position} has no name"))
+        elif name in seen:
+            problems.append(Problem(file, "column appears twice in the header", column=name))
+        seen.add(name)
+    if len(seen) != len(header) or "" in seen:
+        return None
+    text = {
+        name: body.iloc[:, i].astype(str).str.strip().astype(object)
+        for i, name in enumerate(header)
+    }
+    return pd.DataFrame(text, index=pd.RangeIndex(len(body)))
+
+
+def _empty_table(spec: TableSpec) -> pd.DataFrame:
+    """A table with no rows but the spec's columns and dtypes."""
+    return pd.DataFrame({c.name: pd.Series([], dtype=_dtype(c)) for c in spec.columns})
+
+
+def _dtype(column: Column) -> Any:
+    if column.type is ColumnType.BOOL:
+        return bool
+    if column.type in (ColumnType.FLOAT, ColumnType.INT):
+        return np.float64
+    return object
+
+
+class _TableCheck:
+    """Parses one table's text cells column by column, recording problems by row."""
+
+    def __init__(self, raw: pd.DataFrame, spec: TableSpec, file: str, problems: list[Problem]):
+        self.raw = raw
+        self.spec = spec
+        self.file = file
+        self.problems = problems
+        self.bad: dict[str | None, pd.Series] = {}  # column -> rows with a problem there
+        ids = [raw[c] for c in spec.row_id if c in raw.columns]
+        self.row_ids = (
+            [
+                ", ".join(f"{c}={v}" for c, v in zip(spec.row_id, values, strict=False) if v)
+                for values in zip(*ids, strict=True)
+            ]
+            if ids
+            else [""] * len(raw)
+        )
+
+    def bad_rows(self, column: str | None) -> pd.Series:
+        """Rows with a problem reported in `column` so far."""
+        return self.bad.get(column, pd.Series(False, index=self.raw.index))
+
+    def report(self, mask: pd.Series, column: str | None, message: Callable[[int], str]) -> None:
+        """One Problem per row where `mask` holds; `message(i)` words it for row i."""
+        mask = mask.fillna(False).astype(bool)
+        self.bad[column] = self.bad_rows(column) | mask
+        for i in np.flatnonzero(mask.to_numpy()):
+            self.problems.append(
+                Problem(self.file, message(int(i)), int(i) + 1, self.row_ids[i] or None, column)
+            )
+
+
+def _parse_table(
+    raw: pd.DataFrame,
+    spec: TableSpec,
+    file: str,
+    config: Mapping[str, Any],
+    problems: list[Problem],
+) -> pd.DataFrame | None:
+    """Text cells -> typed columns in spec order; None when the table is unusable."""
+    known = set(spec.names)
+    unknown = [c for c in raw.columns if c not in known]
+    for name in unknown:
+        problems.append(
+            Problem(file, f"unknown column; expected one of {', '.join(spec.names)}", column=name)
+        )
+    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+    for name in missing:
+        problems.append(Problem(file, "missing required column", column=name))
+    if unknown or missing:
+        return None
+    if raw.empty and not spec.allow_empty:
+        problems.append(Problem(file, "no rows: the table has a header but no data"))
+        return None
+
+    check = _TableCheck(raw, spec, file, problems)
+    parsed: dict[str, pd.Series] = {}
+    for column in spec.columns:
+        parsed[column.name] = _parse_column(column, raw, check, config)
+    for column in spec.columns:
+        if column.type is ColumnType.REGIONS:  # the tuple column goes last, after MODEL.md's
+            parsed[REGION_LIST] = _region_lists(parsed[column.name], check, column.name)
+    for column in spec.columns:
+        if column.required_when is not None:
+            _apply_required_when(column, parsed, raw, check)
+    table = pd.DataFrame(parsed, index=pd.RangeIndex(len(raw)))
+    _check_unique(table, spec, check)
+    return table
+
+
+def _parse_column(
+    column: Column, raw: pd.DataFrame, check: _TableCheck, config: Mapping[str, Any]
+) -> pd.Series:
+    """One column's cells typed, defaults filled, bad cells reported."""
+    name = column.name
+    default = column.default
+    if isinstance(default, FromCase):
+        default = config[default.key]
+    cells = pd.Series("", index=raw.index, dtype=object) if name not in raw.columns else raw[name]
+    blank = cells == ""
+    if column.required:
+        check.report(blank, name, lambda i: "must not be blank")
+
+    if column.type is ColumnType.STR:
+        return cells.where(~blank, "" if default is None else default).astype(object)
+    if column.type is ColumnType.REGIONS:
+        return cells.where(~blank, default).astype(object)
+    if column.type is ColumnType.CHOICE:
+        wrong = ~blank & ~cells.isin(column.choices)
+        check.report(
+            wrong,
+            name,
+            lambda i: f"must be one of {', '.join(column.choices)}; got {cells.iloc[i]!r}",
+        )
+        filled = cells.where(~blank, "" if default is None else default)
+        return filled.where(~wrong, "").astype(object)
+    if column.type is ColumnType.BOOL:
+        lowered = cells.str.lower()
+        true = lowered.isin(("true", "yes", "1"))
+        false = lowered.isin(("false", "no", "0"))
+        wrong = ~blank & ~true & ~false
+        check.report(wrong, name, lambda i: f"must be true or false, got {cells.iloc[i]!r}")
+        return (true | (blank & bool(default))).astype(bool)
+    return _parse_number(column, cells, blank, default, check)
+
+
+def _parse_number(
+    column: Column, cells: pd.Series, blank: pd.Series, default: Any, check: _TableCheck
+) -> pd.Series:
+    """A FLOAT or INT column as float64; blank -> default (inf = unlimited, NaN = none)."""
+    name = column.name
+    values = pd.to_numeric(cells.where(~blank), errors="coerce").astype(np.float64)
+    not_number = ~blank & values.isna()
+    check.report(not_number, name, lambda i: f"must be a number, got {cells.iloc[i]!r}")
+    unlimited_ok = default == math.inf
+    infinite = values.isin((math.inf, -math.inf)) & ~(unlimited_ok & (values == math.inf))
+    check.report(infinite, name, lambda i: f"must be a finite number, got {cells.iloc[i]!r}")
+    ok = ~blank & ~not_number & ~infinite
+    if column.type is ColumnType.INT:
+        fractional = ok & (values != math.inf) & (values != np.floor(values))
+        check.report(fractional, name, lambda i: f"must be a whole number, got {cells.iloc[i]!r}")
+        ok &= ~fractional
+    if column.range is not None:
+        rule = column.range
+        inside = pd.Series(True, index=values.index)
+        if rule.low is not None:
+            inside &= values > rule.low if rule.low_open else values >= rule.low
+        if rule.high is not None:
+            inside &= values < rule.high if rule.high_open else values <= rule.high
+        check.report(
+            ok & ~inside,
+            name,
+            lambda i: f"must be {rule.describe()}, got {format_number(values.iloc[i])}",
+        )
+    fill = np.nan if default is None else float(default)
+    return values.where(~blank, fill).astype(np.float64)
+
+
+def _region_lists(regions: pd.Series, check: _TableCheck, name: str) -> pd.Series:
+    """`*` -> (), `a; b` -> ('a', 'b'); empty names and `*` inside a list are problems."""
+    parts = regions.map(lambda text: tuple(p.strip() for p in text.split(REGION_SEPARATOR)))
+    star = regions == ALL_REGIONS
+    empty_part = ~star & parts.map(lambda names: "" in names)
+    check.report(
+        empty_part,
+        name,
+        lambda i: f"has an empty region name in {regions.iloc[i]!r}; write `*` or a;b;c",
+    )
+    starred = ~star & parts.map(lambda names: ALL_REGIONS in names)
+    check.report(
+        starred, name, lambda i: f"`*` stands alone (all regions), got {regions.iloc[i]!r}"
+    )
+    lists = parts.where(~star, ())
+    regions.update(lists[~star].map(REGION_SEPARATOR.join))
+    return pd.Series(list(lists), index=regions.index, dtype=object)
+
+
+def _apply_required_when(
+    column: Column, parsed: dict[str, pd.Series], raw: pd.DataFrame, check: _TableCheck
+) -> None:
+    """Required where the condition holds (reported), dropped (NaN) on the other rows."""
+    other, value = column.required_when  # type: ignore[misc]
+    applies = parsed[other] == value
+    values = parsed[column.name]
+    if column.name not in raw.columns:
+        if applies.any():
+            check.problems.append(
+                Problem(
+                    check.file,
+                    f"missing column, required for {other} {value} rows",
+                    column=column.name,
+                )
+            )
+            check.bad[column.name] = check.bad_rows(column.name) | applies
+    else:
+        check.report(
+            applies & (raw[column.name] == ""),
+            column.name,
+            lambda i: f"must not be blank on a {value} row",
+        )
+    parsed[column.name] = values.where(applies, np.nan)
+
+
+def _check_unique(table: pd.DataFrame, spec: TableSpec, check: _TableCheck) -> None:
+    """No two rows without other problems may agree on all of spec.unique."""
+    if not spec.unique:
+        return
+    bad = pd.Series(False, index=table.index)
+    for name in spec.unique:
+        bad |= check.bad_rows(name)
+    good = table[~bad]
+    repeated = good.duplicated(subset=list(spec.unique), keep="first")
+    if not repeated.any():
+        return
+    first_row = good.groupby(list(spec.unique), dropna=False, sort=False).ngroup()
+    first_index = {g: idx for idx, g in zip(good.index[::-1], first_row[::-1], strict=True)}
+    mask = pd.Series(False, index=table.index)
+    mask[repeated[repeated].index] = True
+    if len(spec.unique) == 1:
+        key = spec.unique[0]
+        check.report(
+            mask,
+            key,
+            lambda i: (
+                f"duplicate {key} {table[key].iloc[i]!r}, first on row "
+                f"{first_index[first_row[i]] + 1}"
+            ),
+        )
+    else:
+        check.report(
+            mask,
+            None,
+            lambda i: (
+                f"duplicate of row {first_index[first_row[i]] + 1}: same {', '.join(spec.unique)}"
+            ),
+        )
+
+
+# --- checks across tables ---------------------------------------------------------------
+
+
+def _check_references(
+    tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
+) -> None:
+    """Every reference of TableSpec.references must resolve (when both tables were read)."""
+    for spec in TABLES:
+        table = tables[spec.stem]
+        if table is None:
+            continue
+        for ref in spec.references:
+            target = tables[ref.table]
+            if target is None:
+                continue
+            values = table[ref.column]
+            unknown = ~values.isin(set(target[ref.target])) & (values != "")
+            check = _checker_for(table, spec, files, problems)
+            message = ref.message
+            check.report(
+                unknown,
+                ref.column,
+                lambda i, values=values, message=message: message.format(value=values.iloc[i]),
+            )
+
+
+def _check_regions(
+    tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
+) -> None:
+    """Workload regions must each be the region of some site; site regions are plain names."""
+    sites, workloads = tables["sites"], tables["workloads"]
+    if sites is not None:
+        check = _checker_for(sites, SITES, files, problems)
+        odd = sites["region"].str.contains(REGION_SEPARATOR, regex=False) | (
+            sites["region"] == ALL_REGIONS
+        )
+        check.report(
+            odd,
+            "region",
+            lambda i: f"must be one region name (no ';', not '*'), got {sites['region'].iloc[i]!r}",
+        )
+    if sites is None or workloads is None:
+        return
+    known = set(sites["region"])
+    unknown = workloads[REGION_LIST].map(lambda names: [n for n in names if n and n not in known])
+    check = _checker_for(workloads, WORKLOADS, files, problems)
+    check.report(
+        unknown.map(bool),
+        "regions",
+        lambda i: (
+            f"no site in sites.csv is in region{'s' if len(unknown.iloc[i]) > 1 else ''} "
+            + ", ".join(repr(name) for name in unknown.iloc[i])
+        ),
+    )
+
+
+def _check_installed_cooling(
+    tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
+) -> None:
+    """Installed liquid-cooled racks must stand at a liquid-cooled site (else n[s, r] has no
+    variable to hold them, MODEL.md section 3)."""
+    installed, racks, sites = tables["installed"], tables["racks"], tables["sites"]
+    if installed is None or racks is None or sites is None or installed.empty:
+        return
+    liquid_rack = installed["rack_type"].map(
+        dict(zip(racks["rack_type"], racks["cooling"] == "liquid", strict=True))
+    )
+    liquid_site = installed["site"].map(
+        dict(zip(sites["site"], sites["liquid_cooling"], strict=True))
+    )
+    wrong = (liquid_rack == True) & (liquid_site == False) & (installed["count"] > 0)  # noqa: E712
+    check = _checker_for(installed, INSTALLED, files, problems)
+    check.report(
+        wrong,
+        None,
+        lambda i: (
+            f"rack type {installed['rack_type'].iloc[i]!r} is liquid-cooled but site "
+            f"{installed['site'].iloc[i]!r} has no liquid_cooling"
+        ),
+    )
+
+
+def _check_objective(
+    config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame | None], problems: list[Problem]
+) -> None:
+    """min_cost_per_token needs mandatory serving, or serving nothing would be optimal."""
+    workloads = tables["workloads"]
+    if config["objective"] != Objective.MIN_COST_PER_TOKEN or workloads is None:
+        return
+    if not (workloads["min_served_share"] > 0).any():
+        problems.append(
+            Problem(
+                CASE_FILE,
+                "min_cost_per_token needs some workload with min_served_share > 0 in "
+                "workloads.csv (else serving nothing is optimal); none has",
+                column="objective",
+            )
+        )
+
+
+def _checker_for(
+    table: pd.DataFrame, spec: TableSpec, files: Mapping[str, str], problems: list[Problem]
+) -> _TableCheck:
+    """A _TableCheck over a parsed table, for cross-table problems with the same row ids."""
+    ids = pd.DataFrame({c: table[c].astype(str) for c in spec.row_id}, index=table.index)
+    return _TableCheck(ids, spec, files[spec.stem], problems)

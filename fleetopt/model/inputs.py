@@ -1,0 +1,77 @@
+"""The numbers one solve uses: the case's data, times a scenario's multipliers.
+
+The model's structure comes from the index (fleetopt.model.index); everything a scenario may
+change (MODEL.md section 5) is gathered here as arrays aligned with the index tables, so a
+worker rebuilds only these arrays, never the index, from one scenario to the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleetopt.model.index import ModelIndex
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    """One scenario's draws (MODEL.md section 5); all ones is the forecast itself.
+
+    `demand` is growth x workload factor per workload; `energy_price` and `power_cap` are
+    per site (the region's energy factor already mapped to its sites); `supply` is
+    1 - cut per rack type. `growth` and `region_energy` keep the draws they were made
+    from (the shared growth factor; the energy factor per region), for the draws table.
+    """
+
+    demand: np.ndarray
+    energy_price: np.ndarray
+    power_cap: np.ndarray
+    supply: np.ndarray
+    growth: float = 1.0
+    region_energy: np.ndarray | None = None
+
+    @classmethod
+    def ones(cls, index: ModelIndex) -> Multipliers:
+        return cls(
+            demand=np.ones(index.n_workloads),
+            energy_price=np.ones(index.n_sites),
+            power_cap=np.ones(index.n_sites),
+            supply=np.ones(index.n_racks),
+        )
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Per-entity numbers of one solve, aligned with the index tables.
+
+    - `demand_tokens_per_s`: D[w, p] per `wp` row, after multipliers.
+    - `energy_usd_per_mwh`, `power_cap_mw`: per site, after multipliers.
+    - `max_count`: per rack type; inf when unlimited; floor(max_count x (1 - cut)) if cut.
+    - `delivered_share`: per rack type, 1 - cut: the share of new racks that arrive,
+      used when a plan's counts are fixed (evaluate).
+    """
+
+    demand_tokens_per_s: np.ndarray
+    energy_usd_per_mwh: np.ndarray
+    power_cap_mw: np.ndarray
+    max_count: np.ndarray
+    delivered_share: np.ndarray
+
+
+def model_data(index: ModelIndex, multipliers: Multipliers | None = None) -> ModelData:
+    """The numbers of the forecast (no multipliers) or of one scenario."""
+    mult = multipliers or Multipliers.ones(index)
+    max_count = index.racks["max_count"].to_numpy(dtype=float)
+    limited = np.isfinite(max_count)
+    cut_count = max_count.copy()
+    cut_count[limited] = np.floor(max_count[limited] * mult.supply[limited] + 1e-9)
+    return ModelData(
+        demand_tokens_per_s=index.wp["demand_tokens_per_s"].to_numpy()
+        * mult.demand[index.wp["w"].to_numpy()],
+        energy_usd_per_mwh=index.sites["energy_usd_per_mwh"].to_numpy(dtype=float)
+        * mult.energy_price,
+        power_cap_mw=index.sites["power_cap_mw"].to_numpy(dtype=float) * mult.power_cap,
+        max_count=cut_count,
+        delivered_share=np.asarray(mult.supply, dtype=float),
+    )

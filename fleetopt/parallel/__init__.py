@@ -1,0 +1,1 @@
+"""Farming scenario work out to Ray."""

@@ -1,0 +1,153 @@
+"""Farm scenario chunks out to Ray workers and hand each finished chunk back in order of arrival.
+
+- The job goes into the object store once; each worker process prepares it once (index,
+  live solvers) and keeps it in a process-level cache keyed by the job's digest, so a
+  chunk costs only its solves.
+- At most `workers` chunks run at once; finished chunks stream back through `ray.wait`.
+  Where the cluster itself has no more CPUs than `workers` (the embedded local Ray), as
+  many chunks again wait queued in Ray, so a worker starts its next chunk while the driver
+  is still storing the last one.
+- A chunk whose task crashes or raises is retried by Ray (`max_retries`, exceptions
+  included). If it still fails, its scenarios are re-run one task each in isolation, where
+  a scenario that fails gets an `error` row with the reason: nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import ray
+from tqdm import tqdm
+
+from fleetopt.core import interrupts
+from fleetopt.model.index import build_index
+from fleetopt.scenarios.job import ChunkResult, PreparedJob, ScenarioJob, error_rows, solve_chunk
+
+CHUNK_RETRIES = 2
+
+_PREPARED: dict[str, PreparedJob] = {}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Scenarios solved by one task; its first scenario names its output part."""
+
+    scenarios: list[int]
+
+    @property
+    def name(self) -> str:
+        return f"{self.scenarios[0]:09d}"
+
+
+def chunks_of(scenarios: Sequence[int], chunk_size: int) -> list[Chunk]:
+    """Sorted `scenarios` cut into chunks of at most `chunk_size` consecutive scenarios.
+
+    A chunk never spans a gap (scenarios finished by an earlier attempt), so parts named
+    by their first scenario merge back in scenario order however the run was resumed.
+    """
+    chunks: list[list[int]] = []
+    for scenario in sorted(scenarios):
+        last = chunks[-1] if chunks else None
+        if last is None or len(last) == chunk_size or scenario != last[-1] + 1:
+            chunks.append([scenario])
+        else:
+            last.append(scenario)
+    return [Chunk(c) for c in chunks]
+
+
+def connect(address: str | None, workers: int) -> dict:
+    """Join a cluster (`auto`, an address, or RAY_ADDRESS), or start an embedded local Ray.
+
+    Returns the cluster's resources, for run manifests.
+    """
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(
+                address="local",  # a cluster of its own, even where `ray start` runs one
+                num_cpus=max(workers, 1),
+                include_dashboard=False,
+                log_to_driver=False,
+                object_store_memory=256 * 1024**2,
+            )
+        interrupts.install()  # Ray's driver just replaced the SIGTERM handler with its own
+    return {k: float(v) for k, v in ray.cluster_resources().items()}
+
+
+def _prepared(job_box: list, key: str) -> PreparedJob:
+    if key not in _PREPARED:
+        _PREPARED.clear()  # one job at a time per worker keeps memory bounded
+        _PREPARED[key] = ray.get(job_box[0]).prepare()
+    return _PREPARED[key]
+
+
+@ray.remote(num_cpus=1, max_retries=CHUNK_RETRIES, retry_exceptions=True)
+def _chunk_task(job_box: list, key: str, scenarios: list[int], isolate: bool) -> ChunkResult:
+    # The job's ref is boxed in a list so Ray does not fetch it for every task.
+    return solve_chunk(_prepared(job_box, key), scenarios, isolate)
+
+
+def run_chunks(
+    job: ScenarioJob,
+    chunks: Sequence[Chunk],
+    workers: int,
+    on_chunk: Callable[[Chunk, ChunkResult], None],
+    *,
+    progress_label: str = "scenarios",
+) -> None:
+    """Solve every chunk on Ray, calling `on_chunk` on the driver as each one finishes."""
+    job_box = [ray.put(job)]
+    key = job.key()
+    pending = list(reversed(chunks))
+    in_flight: dict[ray.ObjectRef, Chunk] = {}
+    limit = in_flight_limit(workers, ray.cluster_resources().get("CPU", 0.0))
+    total = sum(len(c.scenarios) for c in chunks)
+    with tqdm(total=total, unit="scen", desc=progress_label, mininterval=1.0) as bar:
+        while pending or in_flight:
+            while pending and len(in_flight) < limit:
+                chunk = pending.pop()
+                in_flight[_chunk_task.remote(job_box, key, chunk.scenarios, False)] = chunk
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in done:
+                chunk = in_flight.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError:
+                    result = _isolated(job, job_box, key, chunk.scenarios)
+                on_chunk(chunk, result)
+                bar.update(len(chunk.scenarios))
+
+
+def in_flight_limit(workers: int, cluster_cpus: float) -> int:
+    """How many chunks to submit at once so that at most `workers` run at once.
+
+    When the cluster has no more CPUs than `workers`, Ray cannot run more than that, so
+    a second round waits queued in Ray (no idle worker between chunks); on a larger
+    cluster only `workers` are submitted.
+    """
+    return 2 * workers if cluster_cpus <= workers else workers
+
+
+def _isolated(job: ScenarioJob, job_box: list, key: str, scenarios: Iterable[int]) -> ChunkResult:
+    """Re-run a failed chunk one scenario per task; what still fails becomes error rows."""
+    refs = {s: _chunk_task.remote(job_box, key, [s], True) for s in scenarios}
+    parts = []
+    index = None  # built once, and only if some scenario still fails
+    for scenario, ref in refs.items():
+        try:
+            parts.append(ray.get(ref))
+        except ray.exceptions.RayError as again:
+            reason = f"failed after {CHUNK_RETRIES} retries: {_first_line(again)}"
+            if index is None:
+                index = build_index(job.case)
+            parts.append(error_rows(job, scenario, reason, index))
+    return ChunkResult.concat(parts)
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__

@@ -1,0 +1,1 @@
+"""End-to-end runs: plan, sweep, evaluate, robust, nightly."""

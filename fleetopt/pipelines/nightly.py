@@ -1,0 +1,410 @@
+"""The nightly planning pipeline: validate, plan, robust selection, installed fleet, compare.
+
+A run lives in `OUT/YYYY-MM-DD/RUN_ID/` with one folder per stage, a run record `run.json`
+(case hash, versions, seed, parameters, Ray resources, stage timings, status
+`running|succeeded|failed` and why) and `_SUCCESS`, written last. Re-running a run id
+(on any later day: the run is found by its id) skips finished stages, and inside the
+scenario stages, finished chunks.
+
+OUT may be a local path or any filesystem URI pyarrow understands (s3://, gs://,
+file://). Stages always run in a local folder; for a URI, the run is first pulled from
+OUT (to resume) and each finished stage, and the manifest at every change, is pushed
+back, `_SUCCESS` last. A run therefore never looks complete at OUT before it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.fs as pafs
+
+from fleetopt import __version__
+from fleetopt.core import defaults
+from fleetopt.core.errors import RunFolderError
+from fleetopt.core.interrupts import failure_reason
+from fleetopt.io.case import Case, case_digest, read_case
+from fleetopt.io.runfolder import (
+    RUN_RECORD,
+    SUCCESS_MARKER,
+    Claim,
+    RunKind,
+    RunStatus,
+    check_run_id,
+    claim_output,
+    is_complete,
+    normalized,
+    write_success,
+)
+from fleetopt.io.store import write_json_atomic
+from fleetopt.model.index import build_index
+from fleetopt.parallel.farm import connect
+from fleetopt.pipelines.plan import plan_case, write_plan
+from fleetopt.pipelines.runs import Criterion, FarmSettings, evaluate, robust, with_seed
+
+
+@dataclass(frozen=True)
+class NightlyParams:
+    """What a nightly run was asked to do (recorded in its run record as `request`)."""
+
+    case_dir: str
+    out: str
+    scenarios: int = defaults.NIGHTLY_SCENARIOS
+    run_id: str | None = None
+    seed: int | None = None
+    workers: int = defaults.WORKERS
+    chunk: int = defaults.CHUNK
+    address: str | None = None
+    criterion: str = Criterion.MEAN.value
+    alpha: float = defaults.ALPHA
+    candidates: int = defaults.CANDIDATES
+    overwrite: bool = False
+
+    def identity(self, case_sha256: str) -> dict:
+        """What the run's results depend on: the case's files and the scenario settings.
+
+        Not where it runs (workers, address) nor where the case or the output lie.
+        """
+        return {
+            "case_sha256": case_sha256,
+            "scenarios": self.scenarios,
+            "seed": self.seed,
+            "criterion": self.criterion,
+            "alpha": self.alpha,
+            "candidates": self.candidates,
+        }
+
+
+class Output:
+    """OUT as a pyarrow filesystem plus a base path on it."""
+
+    def __init__(self, out: str):
+        self.uri = out
+        if "://" in out:
+            self.fs, self.base = pafs.FileSystem.from_uri(out)
+        else:
+            self.fs, self.base = pafs.LocalFileSystem(), str(Path(out).resolve())
+        # Any URI, file:// included, goes through the staged copy: one code path for all.
+        self.local = "://" not in out
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.base.rstrip("/"), *parts])
+
+    def find_run(self, run_id: str) -> str | None:
+        """The date folder holding `run_id`, if a run of that id exists already."""
+        for date in self._dirs(self.base):
+            if self.exists(self.path(date, run_id, RUN_RECORD)):
+                return date
+        return None
+
+    def manifests(self) -> list[dict]:
+        """Every run manifest under OUT, as dicts with their `path` added."""
+        found = []
+        for date in self._dirs(self.base):
+            for run in self._dirs(self.path(date)):
+                path = self.path(date, run, RUN_RECORD)
+                if self.exists(path):
+                    with self.fs.open_input_stream(path) as f:
+                        found.append({**json.loads(f.read()), "path": self.path(date, run)})
+        return found
+
+    def pull(self, remote: str, local: Path) -> None:
+        if self.exists(remote):
+            pafs.copy_files(
+                remote,
+                str(local),
+                source_filesystem=self.fs,
+                destination_filesystem=pafs.LocalFileSystem(),
+            )
+
+    def push(self, local: Path, remote: str) -> None:
+        if local.is_dir():
+            for sub in [local, *(p for p in local.rglob("*") if p.is_dir())]:
+                self.fs.create_dir(
+                    f"{remote}/{sub.relative_to(local).as_posix()}".rstrip("/."), recursive=True
+                )
+            pafs.copy_files(
+                str(local),
+                remote,
+                source_filesystem=pafs.LocalFileSystem(),
+                destination_filesystem=self.fs,
+            )
+        else:
+            self.fs.create_dir(remote.rsplit("/", 1)[0], recursive=True)
+            with self.fs.open_output_stream(remote) as out:
+                out.write(local.read_bytes())
+
+    def _dirs(self, path: str) -> list[str]:
+        info = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        return sorted(i.base_name for i in info if i.type == pafs.FileType.Directory)
+
+    def exists(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+class NightlyRun:
+    """One run folder: its manifest, its stages, and where it is mirrored."""
+
+    def __init__(self, params: NightlyParams, now: dt.datetime | None = None):
+        self.params = params
+        self.output = Output(params.out)
+        if self.output.local and Path(self.output.base).is_file():
+            raise RunFolderError(f"{params.out} is a file, not a folder; nothing was changed")
+        now = now or dt.datetime.now(dt.UTC)
+        generated = f"{now:%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.run_id = check_run_id(generated if params.run_id is None else params.run_id)
+        self.identity = normalized(params.identity(case_digest(params.case_dir)))
+        self.date = self.output.find_run(self.run_id) or f"{now:%Y-%m-%d}"
+        self.remote = self.output.path(self.date, self.run_id)
+        if self.output.local:
+            self.dir = Path(self.remote)
+            self._scratch = None
+        else:
+            self._scratch = Path(tempfile.mkdtemp(prefix="fleetopt-nightly-"))
+            self.dir = self._scratch / self.run_id
+            self.output.pull(self.remote, self.dir)
+        claim = claim_output(self.dir, RunKind.NIGHTLY, self.identity, overwrite=params.overwrite)
+        if claim is Claim.FRESH and self.output.exists(self.remote):
+            self.output.fs.delete_dir(self.remote)  # a nightly run of ours, --overwrite given
+        if claim is Claim.FRESH:
+            self.date = f"{now:%Y-%m-%d}"  # a run started afresh belongs to today
+            self.remote = self.output.path(self.date, self.run_id)
+            self.dir = Path(self.remote) if self.output.local else self.dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / RUN_RECORD
+        self.manifest = json.loads(path.read_text()) if path.exists() else {"stages": {}}
+
+    def done(self, stage: str) -> bool:
+        return self.manifest["stages"].get(stage, {}).get("status") == RunStatus.SUCCEEDED
+
+    def save(self, **fields) -> None:
+        self.manifest.update(fields)
+        write_json_atomic(self.dir / RUN_RECORD, self.manifest)
+        if not self.output.local:
+            self.output.push(self.dir / RUN_RECORD, f"{self.remote}/{RUN_RECORD}")
+
+    def stage(self, name: str, work: Callable[[Path], dict | None]) -> dict | None:
+        """Run a stage into its folder unless a previous attempt finished it."""
+        if self.done(name):
+            return self.manifest["stages"][name].get("result")
+        started = time.perf_counter()
+        self.manifest["stages"][name] = {"status": RunStatus.RUNNING.value}
+        self.save()
+        result = work(self.dir / name)
+        self.manifest["stages"][name] = {
+            "status": RunStatus.SUCCEEDED.value,
+            "seconds": round(time.perf_counter() - started, 3),
+            "result": result,
+        }
+        if not self.output.local and (self.dir / name).exists():
+            self.output.push(self.dir / name, f"{self.remote}/{name}")
+        self.save()
+        return result
+
+    def succeed(self) -> None:
+        self.save(status=RunStatus.SUCCEEDED.value, finished_at=_now())
+        write_success(self.dir)
+        if not self.output.local:
+            self.output.push(self.dir / SUCCESS_MARKER, f"{self.remote}/{SUCCESS_MARKER}")
+
+    def cleanup(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def run_nightly(params: NightlyParams) -> NightlyRun:
+    """Run (or resume) the whole pipeline; raises on failure after recording it."""
+    run = NightlyRun(params)
+    if is_complete(run.dir):
+        return run
+    run.save(
+        kind=RunKind.NIGHTLY.value,
+        status=RunStatus.RUNNING.value,
+        params=run.identity,
+        run_id=run.run_id,
+        date=run.date,
+        started_at=run.manifest.get("started_at") or _now(),
+        fleetopt_version=__version__,
+        request=dataclasses.asdict(params),
+        reason=None,
+    )
+    settings = FarmSettings(params.workers, params.chunk, params.address, params.alpha)
+    try:
+        case = with_seed(read_case(params.case_dir), params.seed)
+        run.save(
+            case=case.name,
+            case_sha256=case_digest(params.case_dir),
+            seed=case.uncertainty.seed,
+            ray_resources=connect(params.address, params.workers),
+        )
+        run.stage("validate", lambda d: {"warnings": build_index(case).warnings})
+        run.stage("plan", lambda d: _plan_stage(case, d))
+        run.stage("robust", lambda d: _robust_stage(case, d, params, settings))
+        run.stage("installed", lambda d: _installed_stage(case, d, params, settings))
+        run.stage("compare", lambda d: _compare_stage(run, d))
+    except BaseException as err:
+        run.save(status=RunStatus.FAILED.value, reason=failure_reason(err), finished_at=_now())
+        raise
+    run.succeed()
+    return run
+
+
+def _plan_stage(case: Case, folder: Path) -> dict:
+    outcome = plan_case(case)
+    write_plan(outcome, folder)
+    s = outcome.summary
+    if outcome.result.x is None:
+        raise RuntimeError(f"the expected-value plan could not be solved: {s['status']}")
+    return {k: s[k] for k in ("status", "objective", "cost_per_mtok_usd", "mip_gap")}
+
+
+def _robust_stage(case: Case, folder: Path, params: NightlyParams, settings) -> dict:
+    summary = robust(
+        case,
+        params.scenarios,
+        folder,
+        settings,
+        criterion=Criterion(params.criterion),
+        candidates=params.candidates,
+    )
+    chosen = summary["candidates"][summary["chosen_plan"]]
+    return {
+        "chosen_plan": summary["chosen_plan"],
+        "cost_per_mtok_usd": chosen["cost_per_mtok_usd"],
+        "total_cost_usd_per_year": chosen["total_cost_usd_per_year"],
+        "probability_unmet_above_1pct": chosen["probability_unmet_above_1pct"],
+        "vss_usd_per_year": summary["value_of_stochastic_solution_usd_per_year"],
+        "evpi_usd_per_year": summary["expected_value_of_perfect_information_usd_per_year"],
+    }
+
+
+def _installed_stage(case: Case, folder: Path, params: NightlyParams, settings) -> dict | None:
+    index = build_index(case)
+    installed = index.sr["installed"].to_numpy()
+    if not installed.any():
+        return None  # nothing owned yet: nothing to evaluate
+    summary = evaluate(case, {"installed": installed}, params.scenarios, folder, settings)
+    stats = summary["plans"]["installed"]
+    return {
+        "total_cost_usd_per_year": stats["total_cost_usd_per_year"],
+        "probability_unmet_above_1pct": stats["probability_unmet_above_1pct"],
+    }
+
+
+def _compare_stage(run: NightlyRun, folder: Path) -> dict:
+    """What changed since the previous successful run of the same case."""
+    previous = _previous_run(run)
+    current = _racks(run.dir)
+    before = _racks_remote(run.output, previous["path"]) if previous else current.iloc[0:0]
+    racks = (
+        current.merge(before, on=["site", "rack_type"], how="outer", suffixes=("", "_previous"))
+        .fillna(0)
+        .astype({"count": np.int64, "count_previous": np.int64})
+    )
+    racks["change"] = racks["count"] - racks["count_previous"]
+    figures = _figures(run.manifest)
+    old = _figures(previous) if previous else {}
+    metrics = pd.DataFrame(
+        {
+            "metric": list(figures),
+            "value": list(figures.values()),
+            "previous": [old.get(k) for k in figures],
+        }
+    )
+    metrics["change"] = metrics["value"] - metrics["previous"].astype(float)
+    folder.mkdir(parents=True, exist_ok=True)
+    racks.to_parquet(folder / "racks.parquet", index=False)
+    metrics.to_parquet(folder / "metrics.parquet", index=False)
+    return {
+        "previous_run": previous["path"] if previous else None,
+        "rack_changes": int((racks["change"] != 0).sum()),
+    }
+
+
+def _figures(manifest: dict) -> dict[str, float | None]:
+    stages = manifest["stages"]
+    plan, rob = stages["plan"]["result"], stages["robust"]["result"]
+    return {
+        "expected_value_cost_per_mtok_usd": plan["cost_per_mtok_usd"],
+        "robust_mean_cost_per_mtok_usd": rob["cost_per_mtok_usd"]["mean"],
+        "robust_p95_cost_per_mtok_usd": rob["cost_per_mtok_usd"]["p95"],
+        "robust_cvar_total_cost_usd_per_year": rob["total_cost_usd_per_year"]["cvar"],
+        "robust_probability_unmet_above_1pct": rob["probability_unmet_above_1pct"],
+    }
+
+
+def _previous_run(run: NightlyRun) -> dict | None:
+    same = [
+        m
+        for m in run.output.manifests()
+        if m.get("status") == RunStatus.SUCCEEDED
+        and m.get("case") == run.manifest.get("case")
+        and m.get("run_id") != run.run_id
+    ]
+    return max(same, key=lambda m: m.get("finished_at", "")) if same else None
+
+
+def _racks(run_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(run_dir / "robust" / "choice" / "racks.parquet")[
+        ["site", "rack_type", "count"]
+    ]
+
+
+def _racks_remote(output: Output, run_path: str) -> pd.DataFrame:
+    with output.fs.open_input_file(f"{run_path}/robust/choice/racks.parquet") as f:
+        return pd.read_parquet(f)[["site", "rack_type", "count"]].rename(
+            columns={"count": "count_previous"}
+        )
+
+
+def format_nightly(run: NightlyRun) -> str:
+    """A short readable summary of a finished run."""
+    m = run.manifest
+    plan, rob = m["stages"]["plan"]["result"], m["stages"]["robust"]["result"]
+    lines = [
+        f"nightly run {m['run_id']} of case {m['case']}: {m['status']}",
+        f"  output: {run.remote}",
+        f"  expected-value plan: ${plan['cost_per_mtok_usd']:.4g} per million tokens",
+        f"  robust choice {rob['chosen_plan']}: mean ${rob['cost_per_mtok_usd']['mean']:.4g},"
+        f" p95 ${rob['cost_per_mtok_usd']['p95']:.4g} per million tokens;"
+        f" P(unmet > 1%) {rob['probability_unmet_above_1pct']:.1%}",
+        f"  value of the stochastic solution ${rob['vss_usd_per_year']['mean']:,.0f}/year,"
+        f" EVPI ${rob['evpi_usd_per_year']['mean']:,.0f}/year",
+    ]
+    installed = m["stages"]["installed"]["result"]
+    if installed:
+        unmet = installed["probability_unmet_above_1pct"]
+        lines.append(f"  installed fleet alone: P(unmet > 1%) {unmet:.1%}")
+    compare = m["stages"]["compare"]["result"]
+    if compare["previous_run"]:
+        lines.append(f"  since {compare['previous_run']}:")
+        racks = pd.read_parquet(run.dir / "compare" / "racks.parquet")
+        lines += [
+            f"    {r.site} {r.rack_type}: {r.count_previous} -> {r.count} racks"
+            for r in racks[racks["change"] != 0].itertuples()
+        ] or ["    rack counts unchanged"]
+        metrics = pd.read_parquet(run.dir / "compare" / "metrics.parquet")
+        lines += [
+            f"    {r.metric}: {r.previous:.4g} -> {r.value:.4g}"
+            for r in metrics.dropna().itertuples()
+            if r.change != 0
+        ]
+    else:
+        lines.append("  no previous successful run of this case to compare with")
+    seconds = {k: v.get("seconds") for k, v in m["stages"].items()}
+    lines.append("  stage seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
+    return "\n".join(lines)

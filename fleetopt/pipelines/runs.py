@@ -1,0 +1,424 @@
+"""Scenario runs into folders: sweep (wait and see), evaluate (fixed plans), robust selection.
+
+Each run is a `ScenarioStore` folder: resumable chunk by chunk, complete only once
+`_SUCCESS` is down. Robust selection (MODEL.md section 5) compares candidate plans on the
+same scenarios (common random numbers) by total cost = fleet + penalty, the quantity
+evaluate measures; so its expected-value plan and its sweep are solved with `min_cost`,
+which makes the EVPI a true gap (chosen plan minus wait-and-see, both in total cost).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fleetopt.core import defaults
+from fleetopt.core.errors import CaseError, Problem
+from fleetopt.core.interrupts import failure_reason
+from fleetopt.io.case import Case, Objective, case_fingerprint
+from fleetopt.io.runfolder import (
+    RUN_RECORD,
+    RunKind,
+    RunStatus,
+    claim_output,
+    is_complete,
+    normalized,
+    record_payload,
+    write_success,
+)
+from fleetopt.io.store import ScenarioStore, write_folder_atomic, write_json_atomic
+from fleetopt.model.index import ModelIndex, build_index
+from fleetopt.parallel.farm import Chunk, chunks_of, connect, run_chunks
+from fleetopt.pipelines.plan import plan_case
+from fleetopt.scenarios.job import (
+    ChunkResult,
+    Mode,
+    ScenarioJob,
+    conform_results,
+    for_workers,
+)
+from fleetopt.scenarios.stats import (
+    SOLVED,
+    distribution,
+    paired_difference,
+    plan_summaries,
+    rack_type_summary,
+    site_summary,
+)
+
+EXPECTED_VALUE = "expected-value"
+
+
+class Criterion(enum.StrEnum):
+    MEAN = "mean"
+    CVAR = "cvar"
+
+
+@dataclass(frozen=True)
+class FarmSettings:
+    """How scenarios are farmed out: how many at once, chunk size, which cluster."""
+
+    workers: int = defaults.WORKERS
+    chunk: int = defaults.CHUNK
+    address: str | None = None
+    alpha: float = defaults.ALPHA
+
+
+SUMMARY_RESULT_COLUMNS = [
+    "scenario",
+    "plan",
+    "status",
+    "cost_per_mtok_usd",
+    "total_cost_usd_per_year",
+    "unmet_share",
+]
+
+
+def open_store(
+    job: ScenarioJob, n_scenarios: int, out_dir: str | Path, *, overwrite: bool = False
+) -> ScenarioStore:
+    """The run folder of `job` over `n_scenarios` scenarios, claimed (see ScenarioStore)."""
+    params = {**job.identity(), "scenarios": n_scenarios}
+    return ScenarioStore(out_dir, RunKind(job.mode.value), params, overwrite=overwrite)
+
+
+def run_scenarios(
+    job: ScenarioJob,
+    n_scenarios: int,
+    out_dir: str | Path,
+    settings: FarmSettings,
+    *,
+    overwrite: bool = False,
+) -> dict:
+    """Solve scenarios 0..n-1 of `job` into `out_dir`; resumes finished chunks; returns summary.
+
+    The same run (same job and scenario count) resumes or, once complete, returns its
+    summary; another run of the same kind there is refused unless `overwrite`.
+    """
+    store = open_store(job, n_scenarios, out_dir, overwrite=overwrite)
+    if store.complete:
+        return json.loads((store.root / "summary.json").read_text())
+    store.start()
+    try:
+        connect(settings.address, settings.workers)
+        done = store.finished_scenarios()
+        todo = chunks_of([s for s in range(n_scenarios) if s not in done], settings.chunk)
+
+        def keep(chunk: Chunk, result: ChunkResult) -> None:
+            store.write_chunk(
+                chunk.name,
+                {
+                    "results": conform_results(result.results),
+                    "mix": result.mix,
+                    "sites": result.sites,
+                    "scenarios": result.draws,
+                },
+            )
+
+        run_chunks(job, todo, settings.workers, keep, progress_label=job.mode.value)
+        store.merge()
+        summary = summarize_run(store.root, job, n_scenarios, settings.alpha)
+    except BaseException as err:
+        store.fail(failure_reason(err))
+        raise
+    store.finish(summary)
+    return summary
+
+
+def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) -> dict:
+    """summary.json of a scenario run, computed from its merged tables.
+
+    Only the columns the summaries use are read, so the driver holds a few numbers per
+    scenario, not the run's tables.
+    """
+    results = pd.read_parquet(root / "results.parquet", columns=SUMMARY_RESULT_COLUMNS)
+    mix = _read_optional(root / "mix.parquet", ["scenario", "rack_type", "count"])
+    sites = _read_optional(root / "sites.parquet", ["site", "power_mw", "power_cap_mw"])
+    summary = {
+        "kind": job.mode.value,
+        "case": job.case.name,
+        "scenarios": n_scenarios,
+        "seed": job.case.uncertainty.seed,
+        "alpha": alpha,
+        "errors": int((results["status"] == "error").sum()),
+        "plans": plan_summaries(results, alpha),
+        "sites": site_summary(sites) if len(sites) else {},
+    }
+    if job.mode is Mode.SWEEP:
+        solved = results.loc[results["status"].isin(SOLVED), "scenario"]
+        summary["rack_types"] = rack_type_summary(mix, pd.Index(sorted(solved)))
+        summary["rack_types_left_out"] = n_scenarios - len(solved)
+    return summary
+
+
+def _read_optional(path: Path, columns: list[str]) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    return pd.read_parquet(path, columns=columns)
+
+
+def with_seed(case: Case, seed: int | None) -> Case:
+    """The case with its uncertainty seed replaced (None keeps it)."""
+    if seed is None:
+        return case
+    return case.replace(uncertainty=dataclasses.replace(case.uncertainty, seed=seed))
+
+
+def sweep(
+    case: Case,
+    n_scenarios: int,
+    out_dir: str | Path,
+    settings: FarmSettings,
+    *,
+    overwrite: bool = False,
+) -> dict:
+    """Wait and see: the full model in every scenario."""
+    expected = plan_case(case)
+    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver), hint=expected.x)
+    return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
+
+
+def evaluate(
+    case: Case,
+    plans: dict[str, np.ndarray],
+    n_scenarios: int,
+    out_dir: str | Path,
+    settings: FarmSettings,
+    *,
+    overwrite: bool = False,
+) -> dict:
+    """Fix each plan's rack counts and solve the placement LP in every scenario."""
+    job = ScenarioJob(case=case, mode=Mode.EVALUATE, options=for_workers(case.solver), plans=plans)
+    return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
+
+
+def plan_counts(index: ModelIndex, racks: pd.DataFrame, file: str) -> np.ndarray:
+    """Rack counts per `sr` row from a racks table (site, rack_type, count)."""
+    counts = index.sr[["site", "rack_type", "installed"]].merge(
+        racks[["site", "rack_type", "count"]], on=["site", "rack_type"], how="left"
+    )
+    matched = racks.merge(index.sr[["site", "rack_type"]], how="left", indicator="match")
+    unknown = matched[(matched["match"] == "left_only") & (matched["count"] > 0)]
+    problems = [
+        Problem(file, f"no such (site, rack type) pair in the case: {r.site}, {r.rack_type}", i + 1)
+        for i, r in zip(unknown.index, unknown.itertuples(), strict=True)
+    ]
+    below = counts["count"].fillna(0) < counts["installed"]
+    problems += [
+        Problem(file, f"{r.site}, {r.rack_type}: plan has fewer racks than installed")
+        for r in counts[below].itertuples()
+    ]
+    if problems:
+        raise CaseError(problems)
+    return counts["count"].fillna(0.0).to_numpy(dtype=float)
+
+
+def read_plan(index: ModelIndex, run_dir: str | Path) -> np.ndarray:
+    """A plan's rack counts from a solve run folder (its racks.parquet)."""
+    path = Path(run_dir) / "racks.parquet"
+    if not path.exists():
+        raise CaseError([Problem(str(path), "missing: --plan must name a `fleetopt solve` run")])
+    return plan_counts(index, pd.read_parquet(path), str(path))
+
+
+def distinct_plans(
+    mix: pd.DataFrame, index: ModelIndex, limit: int
+) -> list[tuple[np.ndarray, int]]:
+    """The `limit` most frequent distinct rack mixes of a sweep, with their frequencies."""
+    if not len(mix):
+        return []
+    keyed = mix.merge(index.sr.reset_index(names="sr")[["site", "rack_type", "sr"]])
+    keyed = keyed.sort_values(["scenario", "sr"])
+    signature = keyed.assign(item=keyed["sr"].astype(str) + ":" + keyed["count"].astype(str))
+    plans = signature.groupby("scenario")["item"].agg(",".join)
+    freq = plans.value_counts(sort=False)
+    first_seen = plans.reset_index().groupby("item")["scenario"].min()
+    order = sorted(freq.index, key=lambda k: (-freq[k], first_seen[k]))[:limit]
+    out = []
+    for key in order:
+        counts = np.zeros(len(index.sr))
+        for item in key.split(","):
+            sr, count = item.split(":")
+            counts[int(sr)] = float(count)
+        out.append((counts, int(freq[key])))
+    return out
+
+
+def robust(
+    case: Case,
+    n_scenarios: int,
+    out_dir: str | Path,
+    settings: FarmSettings,
+    *,
+    criterion: Criterion = Criterion.MEAN,
+    candidates: int = defaults.CANDIDATES,
+    overwrite: bool = False,
+) -> dict:
+    """Choose the plan that holds up best across the scenarios (MODEL.md section 5).
+
+    The folder holds its own run record (kind robust) over its sweep and evaluate runs:
+    the same robust run resumes or returns its summary; other parameters are refused
+    unless `overwrite`.
+    """
+    out = Path(out_dir)
+    case = case.replace(objective=Objective.MIN_COST)
+    params = normalized(
+        {
+            "case": case_fingerprint(case),
+            "seed": case.uncertainty.seed,
+            "scenarios": n_scenarios,
+            "criterion": criterion.value,
+            "alpha": settings.alpha,
+            "candidates": candidates,
+        }
+    )
+    claim_output(out, RunKind.ROBUST, params, overwrite=overwrite)
+    if is_complete(out):
+        return json.loads((out / "summary.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / RUN_RECORD
+    write_json_atomic(record, record_payload(RunKind.ROBUST, RunStatus.RUNNING, params))
+    try:
+        summary = _robust(case, n_scenarios, out, settings, criterion, candidates)
+    except BaseException as err:
+        write_json_atomic(
+            record,
+            record_payload(RunKind.ROBUST, RunStatus.FAILED, params, failure_reason(err)),
+        )
+        raise
+    write_json_atomic(out / "summary.json", summary)
+    write_json_atomic(record, record_payload(RunKind.ROBUST, RunStatus.SUCCEEDED, params))
+    write_success(out)
+    return summary
+
+
+def _robust(
+    case: Case,
+    n_scenarios: int,
+    out: Path,
+    settings: FarmSettings,
+    criterion: Criterion,
+    candidates: int,
+) -> dict:
+    """Robust selection's work: sweep, candidates, evaluate, choice; returns its summary."""
+    index = build_index(case)
+    expected = plan_case(case, index=index)
+    if expected.x is None:
+        raise CaseError(
+            [
+                Problem(
+                    "case",
+                    f"the expected-value plan could not be solved: {expected.summary['status']}",
+                )
+            ]
+        )
+    sweep_job = ScenarioJob(
+        case=case, mode=Mode.SWEEP, options=for_workers(case.solver), hint=expected.x
+    )
+    sweep_summary = run_scenarios(sweep_job, n_scenarios, out / "sweep", settings)
+    mix = pd.read_parquet(out / "sweep" / "mix.parquet")
+
+    ev_counts = expected.x[expected.result.model.layout.n]
+    plans = {EXPECTED_VALUE: ev_counts}
+    frequency = {EXPECTED_VALUE: None}
+    for counts, seen in distinct_plans(mix, index, candidates):
+        same = next((k for k, c in plans.items() if np.array_equal(c, counts)), None)
+        if same is not None:  # the expected-value plan was also a sweep plan
+            frequency[same] = seen
+            continue
+        name = f"sweep-{len(plans):02d}"
+        plans[name], frequency[name] = counts, seen
+
+    evaluation = evaluate(case, plans, n_scenarios, out / "evaluate", settings)
+    costs = ["scenario", "plan", "status", "total_cost_usd_per_year"]
+    results = pd.read_parquet(out / "evaluate" / "results.parquet", columns=costs)
+    ws = pd.read_parquet(out / "sweep" / "results.parquet", columns=costs)
+    chosen, scores = choose(results, criterion, settings.alpha)
+    total = results.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
+    ws_total = ws.set_index("scenario")["total_cost_usd_per_year"]
+
+    candidates_table = _candidates_table(index, plans, frequency, scores)
+    chosen_racks = candidates_table[candidates_table["plan"] == chosen][
+        ["site", "rack_type", "count", "installed"]
+    ]
+    summary = {
+        "kind": "robust",
+        "case": case.name,
+        "scenarios": n_scenarios,
+        "seed": case.uncertainty.seed,
+        "criterion": criterion.value,
+        "alpha": settings.alpha,
+        "chosen_plan": chosen,
+        "scores": scores,
+        "candidates": evaluation["plans"],
+        "value_of_stochastic_solution_usd_per_year": paired_difference(
+            total[EXPECTED_VALUE], total[chosen]
+        ),
+        "expected_value_of_perfect_information_usd_per_year": paired_difference(
+            total[chosen], ws_total
+        ),
+        "wait_and_see_total_cost_usd_per_year": distribution(ws_total.to_numpy(), settings.alpha),
+        "sweep_errors": sweep_summary["errors"],
+        "evaluate_errors": evaluation["errors"],
+    }
+    write_folder_atomic(
+        out / "choice",
+        {"candidates": candidates_table, "racks": chosen_racks.reset_index(drop=True)},
+        summary,
+    )
+    return summary
+
+
+def choose(results: pd.DataFrame, criterion: Criterion, alpha: float) -> tuple[str, dict]:
+    """The plan to buy: fewest unsolvable scenarios first, then the least mean (or CVaR)
+    total cost over the scenarios that every candidate solved.
+
+    A fixed plan is infeasible in a scenario when it cannot meet a workload's
+    min_served_share there; no cost makes up for that, so it ranks first.
+    """
+    solved = results["status"].isin(SOLVED)
+    failures = (~solved).groupby(results["plan"], sort=False).sum()
+    total = results[solved].pivot(
+        index="scenario", columns="plan", values="total_cost_usd_per_year"
+    )
+    total = total.dropna()
+    if total.empty:
+        raise CaseError([Problem("evaluate", "no scenario was solved for every candidate plan")])
+    scores = {
+        str(plan): distribution(total[plan].to_numpy(), alpha)[criterion.value]
+        for plan in total.columns
+    }
+    order = list(dict.fromkeys(results["plan"]))  # first-listed wins ties
+    chosen = min(scores, key=lambda p: (failures[p], scores[p], order.index(p)))
+    return chosen, scores
+
+
+def _candidates_table(
+    index: ModelIndex, plans: dict[str, np.ndarray], frequency: dict, scores: dict
+) -> pd.DataFrame:
+    site_ids = index.sr["site"].to_numpy()
+    rack_ids = index.sr["rack_type"].to_numpy()
+    installed = index.sr["installed"].to_numpy()
+    frames = []
+    for plan, counts in plans.items():
+        owned = (counts > 0) | (installed > 0)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "plan": plan,
+                    "site": site_ids[owned],
+                    "rack_type": rack_ids[owned],
+                    "count": counts[owned].astype(np.int64),
+                    "installed": installed[owned].astype(np.int64),
+                    "sweep_frequency": frequency.get(plan) or 0,
+                    "score": scores.get(plan, np.nan),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,155 @@
+"""Readable text for a run folder (`fleetopt show`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+
+def _money(usd: float | None) -> str:
+    if usd is None:
+        return "n/a"
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(usd) >= scale:
+            return f"${usd / scale:,.2f}{suffix}"
+    return f"${usd:,.2f}" if abs(usd) >= 10 else f"${usd:.4g}"
+
+
+def _num(value: float | None, fmt: str = "{:,.3g}") -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def format_plan(run_dir: str | Path) -> str:
+    """The plan per site, power used against its cap, and the headline figures."""
+    run = Path(run_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    lines = [
+        f"case {summary.get('case', '?')}: {summary['status']}"
+        f" (objective {summary.get('objective_kind', '?')}, solver {summary['solver']},"
+        f" gap {_num(summary['mip_gap'], '{:.2e}')},"
+        f" build {summary['build_seconds']:.2f} s, solve {summary['solve_seconds']:.2f} s)",
+    ]
+    if summary.get("message") and summary["status"] != "optimal":
+        lines.append(f"  solver says: {summary['message']}")
+    if summary["fleet_cost_usd_per_year"] is None:
+        lines += [f"  warning: {w}" for w in summary["warnings"]]
+        return "\n".join(lines)
+    lines += [
+        f"  cost per million tokens  {_money(summary['cost_per_mtok_usd'])}",
+        f"  tokens per joule         {_num(summary['tokens_per_joule'])}",
+        f"  served tokens per second {_num(summary['served_tokens_per_s'], '{:,.0f}')}",
+        f"  fleet cost per year      {_money(summary['fleet_cost_usd_per_year'])}"
+        f" = capex {_money(summary['capex_cost_usd_per_year'])}"
+        f" + opex {_money(summary['opex_cost_usd_per_year'])}"
+        f" + energy {_money(summary['energy_cost_usd_per_year'])}",
+        f"  unmet-demand penalty     {_money(summary['penalty_cost_usd_per_year'])}",
+    ]
+    racks = pd.read_parquet(run / "racks.parquet")
+    sites = pd.read_parquet(run / "sites.parquet")
+    placement = pd.read_parquet(run / "placement.parquet")
+    for site in sites.itertuples():
+        share = site.power_mw / site.power_cap_mw if site.power_cap_mw else float("nan")
+        lines.append(
+            f"\nsite {site.site}: {site.power_mw:,.1f} of {site.power_cap_mw:,.1f} MW"
+            f" ({share:.0%}), average draw {site.avg_facility_mw:,.1f} MW,"
+            f" {site.slots:,.0f} slots"
+            + (
+                f" of {site.max_slots:,.0f}"
+                if pd.notna(site.max_slots) and site.max_slots != float("inf")
+                else ""
+            )
+        )
+        here = racks[racks["site"] == site.site]
+        for rack in here.itertuples():
+            new = rack.count - rack.installed
+            uses = placement[
+                (placement["site"] == site.site) & (placement["rack_type"] == rack.rack_type)
+            ]
+            work = ", ".join(
+                f"{p.workload}/{p.phase} {p.racks:,.1f}"
+                for p in uses.sort_values("racks", ascending=False).itertuples()
+            )
+            lines.append(
+                f"  {rack.rack_type:<18} {rack.count:>6,d} racks ({rack.installed:,d} installed,"
+                f" {new:,d} new)" + (f": {work}" if work else ": idle")
+            )
+    workloads = pd.read_parquet(run / "workloads.parquet")
+    short = workloads[workloads["unmet_share"] > 1e-6]
+    if len(short):
+        lines.append("\nunmet demand:")
+        lines += [f"  {w.workload}: {w.unmet_share:.1%} unmet" for w in short.itertuples()]
+    lines += [f"\nwarning: {w}" for w in summary["warnings"]]
+    return "\n".join(lines)
+
+
+def _dist_line(label: str, dist: dict, money: bool = True) -> str:
+    fmt = _money if money else (lambda v: _num(v))
+    se = f" ± {fmt(dist['se'])}" if dist.get("se") is not None else ""
+    return (
+        f"  {label:<26} mean {fmt(dist['mean'])}{se}, p5 {fmt(dist['p5'])},"
+        f" p50 {fmt(dist['p50'])}, p95 {fmt(dist['p95'])}, CVaR {fmt(dist['cvar'])}"
+    )
+
+
+def format_scenarios(run_dir: str | Path) -> str:
+    """A sweep, evaluate or robust run: distributions per plan, rack and site use."""
+    run = Path(run_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    kind = summary["kind"]
+    lines = [
+        f"{kind} of case {summary['case']}: {summary['scenarios']} scenarios, seed"
+        f" {summary['seed']}, CVaR at alpha {summary['alpha']}"
+    ]
+    if kind == "robust":
+        vss = summary["value_of_stochastic_solution_usd_per_year"]
+        evpi = summary["expected_value_of_perfect_information_usd_per_year"]
+        lines += [
+            f"  chosen plan: {summary['chosen_plan']} (by {summary['criterion']} total cost)",
+            f"  value of the stochastic solution {_money(vss['mean'])}"
+            f" ± {_money(vss['se'])} per year",
+            f"  expected value of perfect information {_money(evpi['mean'])}"
+            f" ± {_money(evpi['se'])} per year",
+        ]
+        plans = summary["candidates"]
+    else:
+        plans = summary["plans"]
+        if summary["errors"]:
+            lines.append(f"  {summary['errors']} scenario(s) ended in error: see results.parquet")
+    for plan, stats in plans.items():
+        statuses = ", ".join(f"{k} {v}" for k, v in stats["status_counts"].items())
+        lines += [
+            f"\nplan {plan} ({statuses})",
+            _dist_line("cost per million tokens", stats["cost_per_mtok_usd"]),
+            _dist_line("total cost per year", stats["total_cost_usd_per_year"]),
+            f"  P(unmet demand > 1%)       {_num(stats['probability_unmet_above_1pct'], '{:.1%}')}",
+        ]
+    if summary.get("rack_types"):
+        left_out = summary.get("rack_types_left_out") or 0
+        note = f"; {left_out} unsolved scenario(s) left out" if left_out else ""
+        lines.append(
+            "\nrack types in the best mix (share of solved scenarios; total count"
+            f" p5/p50/p95{note}):"
+        )
+        lines += [
+            f"  {rack:<18} {r['share_of_scenarios']:6.1%}   {r['p5']:,.0f} / {r['p50']:,.0f}"
+            f" / {r['p95']:,.0f}"
+            for rack, r in summary["rack_types"].items()
+        ]
+    if summary.get("sites"):
+        lines.append("\nsite power-cap utilisation p5/p50/p95:")
+        lines += [
+            f"  {site:<18} {u['p5']:.0%} / {u['p50']:.0%} / {u['p95']:.0%}"
+            for site, u in summary["sites"].items()
+        ]
+    return "\n".join(lines)
+
+
+def format_run(run_dir: str | Path) -> str:
+    """Whatever kind of run folder this is, in readable form."""
+    run = Path(run_dir)
+    if not (run / "summary.json").exists():
+        return f"{run}: incomplete run (no summary.json)"
+    kind = json.loads((run / "summary.json").read_text()).get("kind")
+    return format_scenarios(run) if kind else format_plan(run)

@@ -1,0 +1,1 @@
+"""Monte Carlo scenarios: draws from (seed, scenario), one scenario's work, statistics."""

@@ -1,0 +1,356 @@
+"""The work of one scenario, without Ray: draw it, solve it, turn it into rows.
+
+`ScenarioJob` says what every scenario of a run solves: the full model (sweep, wait and
+see) or the placement LP of fixed plans (evaluate). A worker prepares a job once
+(`PreparedJob`: the index and the warm starts) and then solves scenario after scenario
+with it, rebuilding only the numbers (fleetopt.model.inputs) and the model arrays.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import pickle
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from fleetopt.core.errors import SolverError
+from fleetopt.io.case import Case, Objective, SolverOptions, case_fingerprint
+from fleetopt.model.build import OBJECTIVE_SCALE, build_model
+from fleetopt.model.index import ModelIndex, build_index
+from fleetopt.model.inputs import model_data
+from fleetopt.results.tables import avg_it_kw_by_site, clean_solution, cost_parts, plan_warnings
+from fleetopt.scenarios.draws import draw, draws_table
+from fleetopt.solve.mathopt import Engine, SolveStatus, solve_model
+from fleetopt.solve.objectives import solve_plan
+
+WAIT_AND_SEE = "wait-and-see"
+
+
+class Mode(enum.StrEnum):
+    SWEEP = "sweep"
+    EVALUATE = "evaluate"
+
+
+@dataclass(frozen=True)
+class ScenarioJob:
+    """Everything a worker needs to solve any scenario of a run.
+
+    `plans` (evaluate): plan id -> rack counts per `sr` row of the case's index.
+    `hint` (sweep): a solution vector to warm-start each scenario's MILP from.
+    `lp_engine`: the back end for evaluate LPs (GLOP re-solves in place from its basis).
+    """
+
+    case: Case
+    mode: Mode
+    options: SolverOptions
+    plans: dict[str, np.ndarray] = field(default_factory=dict)
+    hint: np.ndarray | None = None
+    lp_engine: Engine = Engine.GLOP
+
+    def prepare(self) -> PreparedJob:
+        """Make this job ready to solve scenarios on the current worker."""
+        return PreparedJob(self)
+
+    def key(self) -> str:
+        """A digest naming this job, for worker-side caches."""
+        return hashlib.sha256(pickle.dumps(self)).hexdigest()[:16]
+
+    def identity(self) -> dict:
+        """What this job's results depend on, in readable form, for run records."""
+        return {
+            "mode": self.mode.value,
+            "case": case_fingerprint(self.case),
+            "seed": self.case.uncertainty.seed,
+            "solver": self.options.as_params(),
+            "lp_engine": self.lp_engine.value if self.mode is Mode.EVALUATE else None,
+            "plans": {name: _digest(counts) for name, counts in self.plans.items()},
+            "hint": _digest(self.hint) if self.hint is not None else None,
+        }
+
+
+def _digest(values: np.ndarray) -> str:
+    """sha256 of an array's float64 bytes."""
+    return hashlib.sha256(np.ascontiguousarray(values, dtype=np.float64).tobytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """Rows produced by a chunk of scenarios, one DataFrame per output table."""
+
+    results: pd.DataFrame
+    mix: pd.DataFrame
+    sites: pd.DataFrame
+    draws: pd.DataFrame
+
+    @staticmethod
+    def concat(parts: list[ChunkResult]) -> ChunkResult:
+        return ChunkResult(
+            *(pd.concat([getattr(p, f) for p in parts], ignore_index=True) for f in _FIELDS)
+        )
+
+
+_FIELDS = ("results", "mix", "sites", "draws")
+
+
+class PreparedJob:
+    """A job made ready on one worker: the index built once, and the fixed warm starts.
+
+    Every scenario is solved by a solver made for it, warm-started from the same point
+    whichever scenarios this worker solved before: a MILP from the job's hint, an
+    evaluate LP from the basis of its plan's forecast (no multipliers) solve, made here.
+    A scenario's numbers are thus a function of the scenario alone, so a run gives
+    identical results however it is chunked and spread over workers. (Updating one GLOP
+    solver in place was measured faster, but then 14 of 64 scenarios differed in the last
+    bit with the order of solves.)
+    """
+
+    def __init__(self, job: ScenarioJob):
+        self.job = job
+        self.index: ModelIndex = build_index(job.case)
+        self.warnings = plan_warnings(self.index, job.case)
+        forecast = model_data(self.index)
+        self._basis = {
+            plan: solve_model(
+                build_model(self.index, job.case, forecast, fixed_counts=counts),
+                job.options,
+                engine=job.lp_engine,
+            ).basis
+            for plan, counts in job.plans.items()
+        }
+
+    def solve_scenario(self, scenario: int) -> ChunkResult:
+        """Draw scenario `scenario` and solve it for every plan of the job."""
+        mult = draw(self.index, self.job.case.uncertainty, scenario)
+        data = model_data(self.index, mult)
+        draws = draws_table(self.index, scenario, mult)
+        if self.job.mode is Mode.SWEEP:
+            rows = [self._sweep(scenario, data)]
+        else:
+            rows = [self._evaluate(scenario, plan, data) for plan in self.job.plans]
+        return ChunkResult(
+            results=pd.DataFrame([r[0] for r in rows]),
+            mix=pd.concat([r[1] for r in rows], ignore_index=True),
+            sites=pd.concat([r[2] for r in rows], ignore_index=True),
+            draws=draws,
+        )
+
+    def _sweep(self, scenario: int, data):
+        case = self.job.case
+        started = time.perf_counter()
+        if case.objective is Objective.MIN_COST_PER_TOKEN:
+            result = solve_plan(self.index, case, data, self.job.options, hint=self.job.hint)
+            model, x, status, objective, gap = (
+                result.model,
+                result.x,
+                result.status,
+                result.objective,
+                result.gap,
+            )
+            build_s, solve_s = result.build_seconds, result.solve_seconds
+        else:
+            model = build_model(self.index, case, data)
+            build_s = time.perf_counter() - started
+            solution = solve_model(model, self.job.options, hint=self.job.hint)
+            x, status, gap = solution.x, solution.status, solution.gap
+            objective = solution.objective / OBJECTIVE_SCALE
+            solve_s = solution.seconds
+        return self._rows(
+            scenario, WAIT_AND_SEE, data, model, x, status, objective, gap, build_s, solve_s
+        )
+
+    def _evaluate(self, scenario: int, plan: str, data):
+        started = time.perf_counter()
+        model = build_model(self.index, self.job.case, data, fixed_counts=self.job.plans[plan])
+        build_s = time.perf_counter() - started
+        solution = solve_model(
+            model, self.job.options, engine=self.job.lp_engine, basis=self._basis[plan]
+        )
+        return self._rows(
+            scenario,
+            plan,
+            data,
+            model,
+            solution.x,
+            solution.status,
+            solution.objective / OBJECTIVE_SCALE,
+            solution.gap,
+            build_s,
+            solution.seconds,
+        )
+
+    def _rows(self, scenario, plan, data, model, x, status, objective, gap, build_s, solve_s):
+        index = self.index
+        row = {
+            "scenario": scenario,
+            "plan": plan,
+            "status": status.value,
+            "objective": objective if x is not None else np.nan,
+            "mip_gap": gap,
+            "solver": (
+                self.job.lp_engine if self.job.mode is Mode.EVALUATE else self.job.options.name
+            ).value,
+            "solve_seconds": solve_s,
+            "build_seconds": build_s,
+            "warnings": self.warnings,
+            "message": "",
+        }
+        if x is None:
+            row["message"] = f"no solution: {status.value}"
+            return row, _empty_mix(), _empty_sites()
+        x = clean_solution(model, x)
+        row.update(cost_parts(index, data, model, x))
+        row["total_cost_usd_per_year"] = (
+            row["fleet_cost_usd_per_year"] + row["penalty_cost_usd_per_year"]
+        )
+        demanded = model.costs.tokens_per_year.sum()
+        served = model.costs.tokens_per_year @ (1.0 - x[model.layout.m])
+        row["unmet_share"] = 1.0 - served / demanded if demanded > 0 else 0.0
+        counts = x[model.layout.n]
+        owned = counts > 0
+        mix = pd.DataFrame(
+            {
+                "scenario": scenario,
+                "plan": plan,
+                "site": index.sites["site"].to_numpy()[index.sr["s"].to_numpy()[owned]],
+                "rack_type": index.racks["rack_type"].to_numpy()[index.sr["r"].to_numpy()[owned]],
+                "count": counts[owned].astype(np.int64),
+            }
+        )
+        pue = index.sites["pue"].to_numpy()
+        power_kw = index.racks["power_kw"].to_numpy(dtype=float)[index.sr["r"].to_numpy()]
+        powered_mw = (
+            pue
+            * np.bincount(index.sr["s"].to_numpy(), x[model.layout.a] * power_kw, index.n_sites)
+            / 1000.0
+        )
+        sites = pd.DataFrame(
+            {
+                "scenario": scenario,
+                "plan": plan,
+                "site": index.sites["site"].to_numpy(),
+                "power_mw": powered_mw,
+                "power_cap_mw": data.power_cap_mw,
+                "avg_facility_mw": pue * avg_it_kw_by_site(index, model, x) / 1000.0,
+            }
+        )
+        return row, mix, sites
+
+
+def error_rows(
+    job: ScenarioJob, scenario: int, reason: str, index: ModelIndex | None = None
+) -> ChunkResult:
+    """The rows of a scenario that could not be solved: status error, with the reason.
+
+    Its draws are still recorded when the index is at hand (drawing cannot fail).
+    """
+    plans = list(job.plans) if job.mode is Mode.EVALUATE else [WAIT_AND_SEE]
+    draws = (
+        draws_table(index, scenario, draw(index, job.case.uncertainty, scenario))
+        if index is not None
+        else _empty_draws()
+    )
+    results = pd.DataFrame(
+        {
+            "scenario": scenario,
+            "plan": plans,
+            "status": SolveStatus.ERROR.value,
+            "warnings": [plan_warnings(index, job.case) if index is not None else []] * len(plans),
+            "message": reason,
+        }
+    )
+    return ChunkResult(results, _empty_mix(), _empty_sites(), draws)
+
+
+def solve_chunk(prepared: PreparedJob, scenarios: list[int], isolate: bool) -> ChunkResult:
+    """Solve a chunk. With `isolate`, a scenario that raises becomes an error row."""
+    parts = []
+    for scenario in scenarios:
+        try:
+            parts.append(prepared.solve_scenario(scenario))
+        except (SolverError, ValueError, ArithmeticError) as err:
+            if not isolate:
+                raise
+            reason = f"{type(err).__name__}: {err}"
+            parts.append(error_rows(prepared.job, scenario, reason, prepared.index))
+    return ChunkResult.concat(parts)
+
+
+def for_workers(options: SolverOptions) -> SolverOptions:
+    """Worker solves run single-threaded: parallelism comes from running many at once."""
+    return replace(options, threads=1)
+
+
+MIX_COLUMNS = {
+    "scenario": np.int64,
+    "plan": object,
+    "site": object,
+    "rack_type": object,
+    "count": np.int64,
+}
+SITE_COLUMNS = {
+    "scenario": np.int64,
+    "plan": object,
+    "site": object,
+    "power_mw": float,
+    "power_cap_mw": float,
+    "avg_facility_mw": float,
+}
+DRAW_COLUMNS = {"scenario": np.int64, "kind": object, "key": object, "multiplier": float}
+
+
+def _empty(columns: dict[str, type]) -> pd.DataFrame:
+    """A table with no rows but the columns and dtypes of its kind, so parts concatenate."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
+def _empty_mix() -> pd.DataFrame:
+    return _empty(MIX_COLUMNS)
+
+
+def _empty_sites() -> pd.DataFrame:
+    return _empty(SITE_COLUMNS)
+
+
+def _empty_draws() -> pd.DataFrame:
+    return _empty(DRAW_COLUMNS)
+
+
+RESULT_COLUMNS: dict[str, str] = {
+    "scenario": "int64",
+    "plan": "object",
+    "status": "object",
+    "objective": "float64",
+    "fleet_cost_usd_per_year": "float64",
+    "penalty_cost_usd_per_year": "float64",
+    "capex_cost_usd_per_year": "float64",
+    "opex_cost_usd_per_year": "float64",
+    "energy_cost_usd_per_year": "float64",
+    "total_cost_usd_per_year": "float64",
+    "served_tokens_per_s": "float64",
+    "cost_per_mtok_usd": "float64",
+    "tokens_per_joule": "float64",
+    "unmet_share": "float64",
+    "mip_gap": "float64",
+    "solver": "object",
+    "solve_seconds": "float64",
+    "build_seconds": "float64",
+    "warnings": "list",
+    "message": "object",
+}
+
+
+def conform_results(results: pd.DataFrame) -> pd.DataFrame:
+    """results.parquet rows in one fixed schema, whatever each row could fill in."""
+    table = results.reindex(columns=list(RESULT_COLUMNS))
+    for column, dtype in RESULT_COLUMNS.items():
+        if dtype == "list":
+            table[column] = [list(v) if isinstance(v, list) else [] for v in table[column]]
+        elif dtype == "object":
+            table[column] = table[column].astype(object).where(table[column].notna(), "")
+        else:
+            table[column] = pd.to_numeric(table[column], errors="coerce").astype(dtype)
+    return table

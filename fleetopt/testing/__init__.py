@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks: case folders from rows, synthetic fleet cases."""

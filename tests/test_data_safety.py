@@ -1,0 +1,380 @@
+"""Hostile and careless use: nothing of the user's is lost, nothing stale is returned.
+
+Each test reproduces a probe that once lost data, returned an old answer or ended in a
+traceback, through the real command line (real processes, real Ray), bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fleetopt.io.case import read_case
+from fleetopt.scenarios.stats import rack_type_summary
+from fleetopt.testing.casekit import write_case
+from tests.test_model_optima import RACK_A, RACK_B, decode, site, workload
+
+REPO = Path(__file__).resolve().parent.parent
+FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
+NIGHTLY = [sys.executable, str(REPO / "jobs" / "nightly.py")]
+EXAMPLE = REPO / "fleetopt" / "data" / "example"
+UNCERTAIN = {
+    "seed": 3,
+    "demand": {"growth": {"median": 1.0, "sigma": 0.3}},
+    "power_cap": {"probability": 0.2, "derate": 0.4},
+}
+
+
+def run(command: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def fleetopt(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return run([*FLEETOPT, *args], timeout)
+
+
+def small_case(tmp_path: Path, name: str = "case", **config) -> Path:
+    return write_case(
+        tmp_path,
+        racks=[RACK_A, RACK_B],
+        sites=[site(power_cap_mw=2.0)],
+        workloads=[workload(decode_tokens_per_s=8_000)],
+        throughput=[decode("A", 1000), decode("B", 1000)],
+        config={"unmet_penalty_usd_per_mtok": 50.0, "uncertainty": UNCERTAIN, **config},
+        name=name,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+# --- 1. output folders: only fleetopt's own runs of the same kind are replaced ----------
+
+
+def test_solve_refuses_to_write_over_a_case_folder_or_a_file(tmp_path):
+    case = small_case(tmp_path)
+    (case / "notes.txt").write_text("my notes")
+    before = snapshot(case)
+    proc = fleetopt("solve", str(case), "--out", str(case))
+    assert proc.returncode == 2, proc.stderr
+    assert "not a fleetopt run folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot(case) == before
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("keep me")
+    proc = fleetopt("solve", str(case), "--out", str(plain))
+    assert proc.returncode == 2 and "is a file" in proc.stderr
+    assert plain.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "plain.txt"]
+
+
+def test_solve_replaces_its_own_plan_but_no_other_kind_of_run(tmp_path):
+    case = small_case(tmp_path)
+    out = tmp_path / "plan"
+    assert fleetopt("solve", str(case), "--out", str(out)).returncode == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["kind"] == "plan" and record["status"] == "succeeded"
+    assert (out / "_SUCCESS").exists()
+    again = fleetopt("solve", str(case), "--out", str(out), "--gap", "0.01")
+    assert again.returncode == 0, again.stderr  # its own output of the same kind
+    assert json.loads((out / "run.json").read_text())["params"]["solver"]["relative_gap"] == "0.01"
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "run.json").write_text(json.dumps({"kind": "sweep", "status": "succeeded"}))
+    proc = fleetopt("solve", str(case), "--out", str(sweep))
+    assert proc.returncode == 2 and "holds a fleetopt sweep run" in proc.stderr
+    assert sorted(p.name for p in sweep.iterdir()) == ["run.json"]
+
+
+def test_scenario_commands_and_init_leave_foreign_folders_alone(tmp_path):
+    case = small_case(tmp_path)
+    before = snapshot(case)
+    for command in ("sweep", "robust"):
+        proc = fleetopt(command, str(case), "-n", "2", "--out", str(case))
+        assert proc.returncode == 2, proc.stderr
+        assert "not a fleetopt run folder" in proc.stderr
+    assert snapshot(case) == before
+    occupied = tmp_path / "occupied.txt"
+    occupied.write_text("x")
+    proc = fleetopt("init", str(occupied))
+    assert proc.returncode == 2 and "is a file" in proc.stderr and "Traceback" not in proc.stderr
+    proc = fleetopt("init", str(case))
+    assert proc.returncode == 2 and "not empty" in proc.stderr
+    assert snapshot(case) == before and occupied.read_text() == "x"
+
+
+# --- 2. run ids are plain names ----------------------------------------------------------
+
+
+def test_a_run_id_cannot_leave_the_output_folder(tmp_path):
+    out = tmp_path / "nested" / "out"
+    for bad in ("../../evil", "a/b", "..", ""):
+        proc = run([*NIGHTLY, "--case", str(EXAMPLE), "--out", str(out), "--run-id", bad])
+        assert proc.returncode == 2, (bad, proc.stderr)
+        assert "not a plain name" in proc.stderr and "Traceback" not in proc.stderr
+    assert not any(tmp_path.rglob("evil")) and not out.exists()
+
+
+# --- 3. stale results: a finished run is returned only for the same parameters ------------
+
+
+def test_robust_refuses_other_parameters_and_overwrite_starts_afresh(tmp_path):
+    case = small_case(tmp_path)
+    out = tmp_path / "robust"
+    common = ["-n", "3", "--chunk", "2", "--candidates", "2", "--out", str(out)]
+    first = fleetopt("robust", str(case), *common)
+    assert first.returncode == 0, first.stderr
+    assert json.loads((out / "summary.json").read_text())["criterion"] == "mean"
+
+    again = fleetopt("robust", str(case), *common)  # the same run: its summary, exit 0
+    assert again.returncode == 0 and "chosen plan" in again.stdout
+
+    for extra, differs in (
+        (["--criterion", "cvar"], "criterion: mean -> cvar"),
+        (["--seed", "11"], "seed: 3 -> 11"),
+    ):
+        proc = fleetopt("robust", str(case), *common, *extra)
+        assert proc.returncode == 2, proc.stderr
+        assert differs in proc.stderr and "--overwrite" in proc.stderr
+    edited = small_case(tmp_path, name="edited", unmet_penalty_usd_per_mtok=60.0)
+    proc = fleetopt("robust", str(edited), *common)
+    assert proc.returncode == 2 and "case: changed" in proc.stderr
+    proc = fleetopt("robust", str(case), "-n", "4", *common[2:])
+    assert proc.returncode == 2 and "scenarios: 3 -> 4" in proc.stderr
+
+    fresh = fleetopt("robust", str(case), *common, "--criterion", "cvar", "--overwrite")
+    assert fresh.returncode == 0, fresh.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["criterion"] == "cvar"
+    assert json.loads((out / "run.json").read_text())["params"]["criterion"] == "cvar"
+
+
+def test_nightly_refuses_a_reused_run_id_with_other_parameters(tmp_path):
+    case = small_case(tmp_path)
+    out = tmp_path / "out"
+    base = [*NIGHTLY, "--case", str(case), "--out", str(out), "--run-id", "n1", "--chunk", "2"]
+    first = run([*base, "--scenarios", "2", "--candidates", "1"])
+    assert first.returncode == 0, first.stderr
+    (record,) = out.glob("*/n1/run.json")
+    assert json.loads(record.read_text())["status"] == "succeeded"
+    proc = run([*base, "--scenarios", "3", "--candidates", "1"])
+    assert proc.returncode == 2, proc.stderr
+    assert "scenarios: 2 -> 3" in proc.stderr and "Traceback" not in proc.stderr
+    assert json.loads(record.read_text())["params"]["scenarios"] == 2  # untouched
+
+
+# --- 4. signals and a dying Ray end in one line and a failed run record --------------------
+
+
+def _wait_for_first_chunk(out: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not any((out / "parts" / "results").glob("*.parquet")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no chunk finished in time"
+        time.sleep(0.2)
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _sweep(case: Path, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    args = ["sweep", str(case), "-n", "400", "--chunk", "4", "--out", str(out)]
+    return subprocess.Popen(
+        [*FLEETOPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def _resume_completes(case: Path, out: Path) -> None:
+    proc = fleetopt("sweep", str(case), "-n", "400", "--chunk", "4", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    results = pd.read_parquet(out / "results.parquet")
+    assert sorted(results["scenario"]) == list(range(400))
+
+
+def test_sigterm_records_the_run_as_failed_and_it_resumes(tmp_path):
+    case = small_case(tmp_path)
+    out = tmp_path / "sweep"
+    proc = _sweep(case, out)
+    _wait_for_first_chunk(out, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert "SIGTERM received" not in stderr and "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("fleetopt: interrupted by SIGTERM") and "resume" in last
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "failed" and record["reason"] == "interrupted by SIGTERM"
+    assert not (out / "_SUCCESS").exists()
+    _resume_completes(case, out)
+
+
+def test_a_killed_raylet_ends_in_one_line_and_a_failed_record(tmp_path):
+    case = small_case(tmp_path)
+    out = tmp_path / "sweep"
+    proc = _sweep(case, out)
+    _wait_for_first_chunk(out, proc)
+    (driver,) = _children(proc.pid)  # the supervised child; Ray's raylet is its child
+    raylets = [
+        pid
+        for pid in _children(driver)
+        if "raylet/raylet" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    ]
+    assert raylets, "no raylet found under the driver"
+    os.kill(raylets[0], signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 1, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("fleetopt: the run stopped unexpectedly") and "resume" in last
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "failed" and "ended unexpectedly" in record["reason"]
+    _resume_completes(case, out)
+
+
+# --- 5. options are checked before anything runs --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["sweep", "{case}", "--seed", "-1", "--out", "{out}"], "--seed"),
+        (["sweep", "{case}", "--alpha", "1", "--out", "{out}"], "--alpha"),
+        (["solve", "{case}", "--gap", "2", "--out", "{out}"], "--gap"),
+        (["solve", "{case}", "--time-limit", "inf", "--out", "{out}"], "--time-limit"),
+        (["solve", "{case}", "--time-limit", "nan", "--out", "{out}"], "--time-limit"),
+        (["solve", "{case}", "--seed", "99999999999", "--out", "{out}"], "--seed"),
+    ],
+)
+def test_out_of_range_options_exit_2_before_anything_is_written(tmp_path, command, expected):
+    case = small_case(tmp_path)
+    out = tmp_path / "out"
+    proc = fleetopt(*(a.format(case=case, out=out) for a in command))
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_nightly_options_have_the_same_ranges(tmp_path):
+    proc = run([*NIGHTLY, "--case", str(EXAMPLE), "--out", str(tmp_path / "o"), "--alpha", "7"])
+    assert proc.returncode == 2 and "--alpha" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+# --- 6. write errors ---------------------------------------------------------------------
+
+
+def _read_only_folder(tmp_path: Path) -> Path | None:
+    """A folder this process cannot create files in, or None where there is none."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        return locked / "out"
+    try:  # root writes through permission bits; sysfs refuses it
+        Path("/sys/fleetopt-probe").mkdir()
+    except OSError:
+        return Path("/sys/fleetopt-out")
+    shutil.rmtree("/sys/fleetopt-probe", ignore_errors=True)
+    return None
+
+
+def test_an_unwritable_output_is_a_clear_error(tmp_path):
+    case = small_case(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for command in ("solve", "sweep"):
+        proc = fleetopt(command, str(case), "--out", str(blocker / "sub"))
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot create" in proc.stderr and "Traceback" not in proc.stderr
+    read_only = _read_only_folder(tmp_path)
+    if read_only is None:
+        pytest.skip("no read-only location on this machine (root, and /sys is writable)")
+    for command in ("solve", "sweep"):
+        proc = fleetopt(command, str(case), "--out", str(read_only))
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- 7. magnitudes: refused beyond a plausible range, well scaled within it -------------
+
+
+def test_a_demand_beyond_its_plausible_range_is_refused_with_its_cell(tmp_path):
+    case = small_case(tmp_path)
+    workloads = pd.read_csv(case / "workloads.csv", dtype={"decode_tokens_per_s": float})
+    workloads.loc[0, "decode_tokens_per_s"] = 1e308
+    workloads.to_csv(case / "workloads.csv", index=False)
+    for command in (["validate", str(case)], ["solve", str(case), "--out", str(tmp_path / "o")]):
+        proc = fleetopt(*command)
+        assert proc.returncode == 2, proc.stderr
+        assert (
+            "workloads.csv row 1 (workload=w1), decode_tokens_per_s: must be in [0, 1e+11],"
+            " got 1e+308"
+        ) in proc.stderr
+        assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr
+
+
+def test_the_largest_demand_in_range_does_not_crowd_out_the_others(tmp_path):
+    case = tmp_path / "case"
+    shutil.copytree(EXAMPLE, case)
+    workloads = pd.read_csv(case / "workloads.csv", dtype={"decode_tokens_per_s": float})
+    workloads.loc[workloads["workload"] == "chat-us", "decode_tokens_per_s"] = 1e11
+    workloads.to_csv(case / "workloads.csv", index=False)
+    proc = fleetopt("solve", str(case), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    served = pd.read_parquet(tmp_path / "o" / "workloads.parquet").set_index("workload")
+    # chat-us cannot be met within the power caps; every other workload still is, in full.
+    assert served.loc["chat-us", "unmet_share"] > 0.5
+    assert served.drop(index="chat-us")["unmet_share"].max() < 1e-6
+
+
+# --- 8. suspicious curves ----------------------------------------------------------------
+
+
+def test_a_faster_point_with_more_throughput_is_named_in_a_warning(tmp_path):
+    case = write_case(
+        tmp_path,
+        racks=[RACK_A],
+        sites=[site()],
+        workloads=[workload(decode_tokens_per_s=5_000)],
+        throughput=[decode("A", 1000, user_tps=50), decode("A", 1200, user_tps=60)],
+    )
+    proc = fleetopt("validate", str(case))
+    assert proc.returncode == 0
+    assert "warning: throughput.csv row 1 (A, m, decode at 50 tokens/s per user)" in proc.stdout
+    assert fleetopt("solve", str(case), "--out", str(tmp_path / "o")).returncode == 0
+    warnings = json.loads((tmp_path / "o" / "summary.json").read_text())["warnings"]
+    assert any("row 1 (A, m, decode at 50" in w for w in warnings)
+    assert read_case(case).throughput.shape[0] == 2  # a warning: the case stays valid
+
+
+# --- 9. statistics use solved scenarios only --------------------------------------------
+
+
+def test_rack_type_statistics_leave_unsolved_scenarios_out():
+    mix = pd.DataFrame({"scenario": [0, 1, 2], "rack_type": ["A", "A", "A"], "count": [52, 60, 70]})
+    # Scenario 3 ended in error (no mix): it is not a scenario "without rack A".
+    stats = rack_type_summary(mix, pd.Index([0, 1, 2]))
+    assert stats["A"]["share_of_scenarios"] == 1.0
+    assert stats["A"]["p5"] == pytest.approx(52.8)
