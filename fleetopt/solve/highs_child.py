@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import signal
 import sys
 import threading
 from multiprocessing.connection import Connection
@@ -30,7 +31,11 @@ def solver_error_text(err: StatusNotOk) -> str:
 
 
 def main(fd: int) -> None:
-    """Solve the request in a thread; on "stop" (or EOF), flush and exit."""
+    """Solve the request in a thread; on "stop" (or EOF), flush and exit.
+
+    Ctrl-C reaches the whole process group: the parent answers it and stops this child.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
     proto, params, model_params = conn.recv()
 
