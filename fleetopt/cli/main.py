@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 import uuid
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,7 @@ from fleetopt.pipelines.runs import (
 )
 from fleetopt.results.summary import plan_warnings
 from fleetopt.results.text import format_plan, format_run
+from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.result import SolveStatus
 
 
@@ -112,12 +114,14 @@ def validate(case_dir: Path) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @solver_options()
 def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
-    """Solve a case and write summary.json and the plan tables to OUT."""
+    """Solve a case and write summary.json and the plan tables to OUT, within the time limit."""
+    started = time.monotonic()
     case = read_case(case_dir)
     options = case.solver.with_overrides(
         name=solver_name, time_limit_s=time_limit, relative_gap=gap, threads=threads, seed=seed
     )
-    outcome = plan_case(case, options)
+    deadline = Deadline.after(options.time_limit_s, hold=True, started=started)
+    outcome = plan_case(case, options, deadline=deadline)
     write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
     if outcome.summary.status is SolveStatus.ERROR:

@@ -13,6 +13,7 @@ from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, Multipliers, model_data
 from fleetopt.results.summary import Summary, summarize
 from fleetopt.results.tables import PlanTables, clean_solution, plan_tables
+from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.objectives import solve_plan
 from fleetopt.solve.result import PlanResult
 
@@ -41,12 +42,18 @@ def plan_case(
     index: ModelIndex | None = None,
     multipliers: Multipliers | None = None,
     hint: np.ndarray | None = None,
+    deadline: Deadline | None = None,
 ) -> PlanOutcome:
-    """Solve `case` (optionally under a scenario's multipliers) and tabulate the plan."""
+    """Solve `case` (optionally under a scenario's multipliers) and tabulate the plan.
+
+    All of it, tables included, is done by `deadline`: by default the options' time
+    limit from now, held (fleetopt.solve.deadline).
+    """
     options = options or case.solver
+    deadline = deadline or Deadline.after(options.time_limit_s, hold=True)
     index = index or build_index(case)
     data = model_data(index, multipliers)
-    result = solve_plan(index, case, data, options, hint=hint)
+    result = solve_plan(index, case, data, options, hint=hint, deadline=deadline)
     if result.x is not None:
         result = replace(result, x=clean_solution(result.model, result.x))
     summary = summarize(case, index, data, result, options.name)

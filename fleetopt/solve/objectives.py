@@ -7,11 +7,13 @@ Dinkelbach (MODEL.md section 4): with lam_0 = 0, step k solves
 and sets lam_{k+1} = fleet_cost(x_k) / served_tokens(x_k), until |F(lam_k)| is within
 1e-6 of fleet_cost. Each step is warm-started from the previous plan. A step's optimum is
 near zero, so steps are solved to an absolute gap of relative_gap x the last fleet cost.
+The time limit is for all steps together: each step gets what is left of it.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from fleetopt.model.build import (
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 from fleetopt.model.measures import fleet_cost_usd, served_tokens_per_year
+from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.mathopt import Solution, solve_model
 from fleetopt.solve.result import PlanResult, SolveStatus
 
@@ -39,15 +42,18 @@ def solve_plan(
     options: SolverOptions | None = None,
     *,
     hint: np.ndarray | None = None,
+    deadline: Deadline | None = None,
 ) -> PlanResult:
-    """Solve the case's objective on these numbers."""
+    """Solve the case's objective on these numbers, by `deadline` (default: the options'
+    time limit from now)."""
     options = options or case.solver
+    deadline = deadline or Deadline.after(options.time_limit_s)
     if case.objective is Objective.MIN_COST_PER_TOKEN:
-        return _solve_min_cost_per_token(index, case, data, options, hint)
+        return _solve_min_cost_per_token(index, case, data, options, hint, deadline)
     started = time.perf_counter()
     model = build_plan_model(index, case, data)
     built = time.perf_counter() - started
-    solution = solve_model(model, options, hint=hint)
+    solution = solve_model(model, options, hint=hint, deadline=deadline)
     return _result(model, solution, solution.objective / OBJECTIVE_SCALE, solution.gap, built)
 
 
@@ -57,19 +63,34 @@ def _solve_min_cost_per_token(
     data: ModelData,
     options: SolverOptions,
     hint: np.ndarray | None,
+    deadline: Deadline,
 ) -> PlanResult:
     price = 0.0
     build_s = solve_s = 0.0
     fleet_usd = None
+    last = None  # the last step's plan, should the time run out before the next
     for step in range(1, DINKELBACH_MAX_STEPS + 1):
+        if last is not None and deadline.solver_limit_s() <= 0:
+            return replace(last, solve_seconds=solve_s, build_seconds=build_s)
         started = time.perf_counter()
         model = build_dinkelbach_step(index, case, data, price)
         build_s += time.perf_counter() - started
         tolerance_usd = DINKELBACH_TOLERANCE * (fleet_usd or 0.0)
         solution = solve_model(
-            model, options, hint=hint, absolute_gap=tolerance_usd * OBJECTIVE_SCALE
+            model,
+            options,
+            hint=hint,
+            absolute_gap=tolerance_usd * OBJECTIVE_SCALE,
+            deadline=deadline,
         )
         solve_s += solution.seconds
+        if last is not None and (solution.x is None or not np.isfinite(solution.bound)):
+            # Stopped (by the time limit, say) before it proved anything: step - 1 stands.
+            why = f": {solution.message}" if solution.message else ""
+            message = (
+                f"step {step} stopped before it proved a bound{why}; the plan is step {step - 1}'s"
+            )
+            return replace(last, solve_seconds=solve_s, build_seconds=build_s, message=message)
         if solution.x is None:
             return _result(model, solution, np.nan, np.nan, build_s, solve_s, step)
         fleet_usd = fleet_cost_usd(model, solution.x)
@@ -90,9 +111,9 @@ def _solve_min_cost_per_token(
         ratio = fleet_usd / served
         converged = abs(step_value_usd) <= DINKELBACH_TOLERANCE * fleet_usd
         stalled = (step > 1 and ratio >= price * (1 - 1e-12)) or step == DINKELBACH_MAX_STEPS
+        # Bound: F(lam) >= dual, so no plan beats lam by more than -dual / served.
+        gap = max(0.0, -solution.bound / OBJECTIVE_SCALE) / fleet_usd if fleet_usd else 0.0
         if converged or stalled or solution.status is not SolveStatus.OPTIMAL:
-            # Bound: F(lam) >= dual, so no plan beats lam by more than -dual / served.
-            gap = max(0.0, -solution.bound / OBJECTIVE_SCALE) / fleet_usd if fleet_usd else 0.0
             status, message = solution.status, solution.message
             if status is SolveStatus.OPTIMAL and not converged:
                 status = SolveStatus.FEASIBLE
@@ -100,6 +121,17 @@ def _solve_min_cost_per_token(
             return PlanResult(
                 status, ratio * 1e6, gap, model, solution.x, solve_s, build_s, step, message
             )
+        last = PlanResult(
+            SolveStatus.FEASIBLE,
+            ratio * 1e6,
+            gap,
+            model,
+            solution.x,
+            solve_s,
+            build_s,
+            step,
+            f"the time limit ended Dinkelbach after {step} steps, before it converged",
+        )
         price, hint = ratio, solution.x
     raise AssertionError("unreachable: the last step always returns")
 
