@@ -26,6 +26,7 @@ bench: setup
 lint: setup
 	$(VENV)/bin/ruff check fleetopt jobs tests benchmarks
 	$(VENV)/bin/ruff format --check fleetopt jobs tests benchmarks
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
