@@ -658,6 +658,41 @@ def test_installed_liquid_rack_at_air_site(tmp_path: Path) -> None:
     )
 
 
+def test_installed_racks_must_fit_the_floor_and_the_supply(tmp_path: Path) -> None:
+    # s1 holds 5 slots but its installed racks take 2 x 2 + 3 x 1 = 7; rack type a allows 4
+    # but 2 + 3 are installed across both sites. Both found at once, with where to look.
+    folder = write_case(
+        tmp_path,
+        racks=[rack(rack_type="a", slots=2, max_count=4), rack(rack_type="b", slots=1)],
+        sites=[site(site="s1", max_slots=5), site(site="s2")],
+        throughput=[prefill(rack_type="a"), decode(rack_type="a")],
+        installed=[
+            {"site": "s1", "rack_type": "a", "count": 2},
+            {"site": "s2", "rack_type": "a", "count": 3},
+            {"site": "s1", "rack_type": "b", "count": 3},
+        ],
+    )
+    assert problems_of(folder) == [
+        "racks.csv row 1 (rack_type=a), max_count: 4, but 5 of this rack type are installed"
+        " (installed.csv rows 1, 2)",
+        "sites.csv row 1 (site=s1), max_slots: 5 slots, but the racks installed here take 7"
+        " (installed.csv rows 1, 3)",
+    ]
+    fits = write_case(
+        tmp_path,
+        name="fits",
+        racks=[rack(rack_type="a", slots=2, max_count=5), rack(rack_type="b", slots=1)],
+        sites=[site(site="s1", max_slots=7), site(site="s2")],
+        throughput=[prefill(rack_type="a"), decode(rack_type="a")],
+        installed=[
+            {"site": "s1", "rack_type": "a", "count": 2},
+            {"site": "s2", "rack_type": "a", "count": 3},
+            {"site": "s1", "rack_type": "b", "count": 3},
+        ],
+    )
+    assert len(read_case(fits).installed) == 3
+
+
 def test_all_problems_in_one_error(tmp_path: Path) -> None:
     folder = write_case(
         tmp_path,

@@ -113,7 +113,7 @@ def test_scip_reaches_the_same_optimum_as_highs(tmp_path):
     assert objectives["scip"] == pytest.approx(objectives["highs"], rel=1e-6)
 
 
-def test_an_infeasible_case_is_reported_as_infeasible(tmp_path):
+def test_an_infeasible_case_exits_3_and_says_why(tmp_path):
     case = write_case(
         tmp_path,
         workloads=[
@@ -128,10 +128,42 @@ def test_an_infeasible_case_is_reported_as_infeasible(tmp_path):
         sites=[{"site": "s1", "region": "eu", "power_cap_mw": 0.001, "energy_usd_per_mwh": 80}],
     )
     proc = run("solve", str(case), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 3, proc.stderr
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["status"] == "infeasible"
     assert summary["fleet_cost_usd_per_year"] is None
-    assert "infeasible" in proc.stdout
+    # 0.001 MW powers 0.001 / (1.2 x 0.12 MW) = 0.00694 racks; the demand needs 1000 / 100,000
+    # prefill + 500 / 20,000 decode = 0.035 racks (0.00504 MW): 19.8% of it, 0.00404 MW short.
+    why = (
+        "workload w1 needs 100% served but the sites can power at most 20% of it:"
+        " site s1 is short of 0.00404 MW (cap 0.001 MW)"
+    )
+    assert summary["diagnosis"] == why
+    assert "infeasible" in proc.stdout and why in proc.stdout
+    shown = run("show", str(tmp_path / "o"))
+    assert shown.returncode == 0 and why in shown.stdout
+
+
+def test_validate_refuses_installed_racks_that_do_not_fit_the_floor(tmp_path):
+    case = write_case(
+        tmp_path,
+        sites=[
+            {
+                "site": "s1",
+                "region": "eu",
+                "power_cap_mw": 10,
+                "energy_usd_per_mwh": 80,
+                "max_slots": 3,
+            }
+        ],
+        installed=[{"site": "s1", "rack_type": "r1", "count": 4}],
+    )
+    proc = run("validate", str(case))
+    assert proc.returncode == 2
+    assert (
+        "sites.csv row 1 (site=s1), max_slots: 3 slots, but the racks installed here take 4"
+        " (installed.csv row 1)"
+    ) in proc.stderr
 
 
 def _result(reason: int, primal: float, dual: float) -> result_pb2.SolveResultProto:

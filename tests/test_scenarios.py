@@ -267,6 +267,34 @@ def test_evaluate_under_derate_and_supply_cut_matches_hand_computation(tmp_path)
     assert results["unmet_share"].to_numpy() == pytest.approx([0.2] * 3)
 
 
+def test_an_infeasible_sweep_scenario_says_why_in_its_row(tmp_path):
+    # 10 A racks (1 MW) serve the 10,000 tokens/s, 90% of which must be served; a derated
+    # scenario halves the cap: 5 racks, 50% served, 0.4 MW short of the 0.9 MW that 90% needs.
+    derate = {"seed": 3, "power_cap": {"probability": 0.5, "derate": 0.5}}
+    case = read_case(
+        two_site_case(
+            tmp_path,
+            derate,
+            racks=[RACK_A],
+            sites=[site(power_cap_mw=1.0)],
+            workloads=[workload(min_served_share=0.9)],
+            throughput=[decode("A", 1000)],
+        )
+    )
+    summary = sweep(case, 6, tmp_path / "sweep", SETTINGS)
+    results = pd.read_parquet(tmp_path / "sweep" / "results.parquet").set_index("scenario")
+    draws = pd.read_parquet(tmp_path / "sweep" / "scenarios.parquet")
+    derated = set(draws.loc[(draws["kind"] == "power_cap") & (draws["multiplier"] < 1), "scenario"])
+    assert 0 < len(derated) < 6 and summary["errors"] == 0
+    infeasible = results[results["status"] == "infeasible"]
+    assert set(infeasible.index) == derated
+    assert set(infeasible["message"]) == {
+        "workload w1 needs 90% served but the sites can power at most 50% of it:"
+        " site s1 is short of 0.4 MW (cap 0.5 MW)"
+    }
+    assert set(results.drop(index=list(derated))["message"]) == {""}
+
+
 def test_resume_keeps_finished_chunks(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
     job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))

@@ -1,10 +1,10 @@
 """The `fleetopt` command line.
 
 Exit codes (errors.ExitCode): 0 success, 1 a solver or infrastructure failure, 2 bad input
-(a bad case, option or output location; nothing was run), 130 interrupted by SIGINT,
-143 by SIGTERM. Commands that start Ray run supervised (fleetopt.cli.supervise), so that even
-a run whose Ray cluster dies under it ends with one line saying so and a run record
-marked failed.
+(a bad case, option or output location; nothing was run), 3 an infeasible case (`solve`;
+summary.json's `diagnosis` says why), 130 interrupted by SIGINT, 143 by SIGTERM. Commands
+that start Ray run supervised (fleetopt.cli.supervise), so that even a run whose Ray
+cluster dies under it ends with one line saying so and a run record marked failed.
 """
 
 from __future__ import annotations
@@ -114,7 +114,10 @@ def validate(case_dir: Path) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @solver_options()
 def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
-    """Solve a case and write summary.json and the plan tables to OUT, within the time limit."""
+    """Solve a case and write summary.json and the plan tables to OUT, within the time limit.
+
+    An infeasible case exits 3, with why in summary.json (`diagnosis`) and on the screen.
+    """
     started = time.monotonic()
     case = read_case(case_dir)
     options = case.solver.with_overrides(
@@ -126,6 +129,8 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
     click.echo(format_plan(out_dir))
     if outcome.summary.status is SolveStatus.ERROR:
         sys.exit(ExitCode.FAILURE)
+    if outcome.summary.status is SolveStatus.INFEASIBLE:
+        sys.exit(ExitCode.INFEASIBLE)
 
 
 def _settings(workers, chunk, address, alpha) -> FarmSettings:

@@ -26,6 +26,7 @@ from fleetopt.io.schema import (
     CASE_FIELDS,
     CASE_FILE,
     INSTALLED,
+    RACKS,
     REGION_LIST,
     REGION_SEPARATOR,
     SITES,
@@ -171,6 +172,7 @@ def read_case(path: str | os.PathLike[str]) -> Case:
     _check_references(tables, files, problems)
     _check_regions(tables, files, problems)
     _check_installed_cooling(tables, files, problems)
+    _check_installed_fits(tables, files, problems)
     _check_objective(config, tables, problems)
     if problems:
         raise CaseError(sorted(problems, key=_problem_order))
@@ -241,19 +243,8 @@ def case_fingerprint(case: Case) -> str:
 
 
 def case_warnings(case: Case) -> list[str]:
-    """What a planner should look at that is not an error: data conflicts and odd curves."""
-    return _installed_over_supply(case) + _dominated_decode_points(case)
-
-
-def _installed_over_supply(case: Case) -> list[str]:
-    installed = case.installed.groupby("rack_type")["count"].sum()
-    limits = case.racks.set_index("rack_type")["max_count"]
-    over = installed[installed > limits.reindex(installed.index)]
-    return [
-        f"rack type {rack}: {int(n)} installed exceeds max_count {int(limits[rack])}; "
-        "the supply constraint makes the case infeasible"
-        for rack, n in over.items()
-    ]
+    """What a planner should look at that is not an error: odd throughput curves."""
+    return _dominated_decode_points(case)
 
 
 MAX_CURVE_WARNINGS = 10
@@ -877,6 +868,52 @@ def _check_installed_cooling(
             f"{installed['site'].iloc[i]!r} has no liquid_cooling"
         ),
     )
+
+
+def _check_installed_fits(
+    tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
+) -> None:
+    """Racks already installed must fit: their slots within each site's max_slots, their
+    count within each rack type's max_count (installed racks stay, MODEL.md section 1, so
+    otherwise no plan exists)."""
+    installed, racks, sites = tables["installed"], tables["racks"], tables["sites"]
+    if installed is None or racks is None or sites is None:
+        return
+    installed = installed[installed["count"] > 0]
+    slots = installed["rack_type"].map(dict(zip(racks["rack_type"], racks["slots"], strict=True)))
+    rows = installed.index.to_series() + 1
+    on_site = pd.DataFrame({"slots": installed["count"] * slots, "rows": rows}).groupby(
+        installed["site"]
+    )
+    of_type = pd.DataFrame({"count": installed["count"], "rows": rows}).groupby(
+        installed["rack_type"]
+    )
+    taken = sites["site"].map(on_site["slots"].sum()).fillna(0.0)
+    owned = racks["rack_type"].map(of_type["count"].sum()).fillna(0.0)
+    site_rows = sites["site"].map(on_site["rows"].agg(_row_list))
+    rack_rows = racks["rack_type"].map(of_type["rows"].agg(_row_list))
+    installed_file = files["installed"]
+    _checker_for(sites, SITES, files, problems).report(
+        taken > sites["max_slots"],
+        "max_slots",
+        lambda i: (
+            f"{format_number(sites['max_slots'].iloc[i])} slots, but the racks installed here"
+            f" take {format_number(taken.iloc[i])} ({installed_file} {site_rows.iloc[i]})"
+        ),
+    )
+    _checker_for(racks, RACKS, files, problems).report(
+        owned > racks["max_count"],
+        "max_count",
+        lambda i: (
+            f"{format_number(racks['max_count'].iloc[i])}, but {format_number(owned.iloc[i])}"
+            f" of this rack type are installed ({installed_file} {rack_rows.iloc[i]})"
+        ),
+    )
+
+
+def _row_list(rows: pd.Series) -> str:
+    """'row 3' or 'rows 1, 4'."""
+    return f"row{'s' if len(rows) > 1 else ''} {', '.join(str(r) for r in rows)}"
 
 
 def _check_objective(

@@ -45,3 +45,13 @@ def rack_count_bounds(
     n_max = np.minimum.reduce([np.ceil(a_max - EPS), by_floor, by_supply, np.ceil(by_demand - EPS)])
     n_max = np.maximum(installed, n_max)
     return n_max, np.minimum(a_max, n_max)
+
+
+def delivered_racks(index: ModelIndex, data: ModelData, counts: np.ndarray) -> np.ndarray:
+    """Racks of a plan (counts per `sr` row) that arrive: installed + floor((n - installed) x
+    delivered_share[r]); a supply cut means new racks that were not delivered."""
+    installed = index.sr["installed"].to_numpy()
+    delivered_share = data.delivered_share[index.sr["r"].to_numpy()]
+    return installed + np.floor(
+        (np.asarray(counts, dtype=float) - installed) * delivered_share + EPS
+    )

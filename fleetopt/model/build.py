@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetopt.io.case import Case
-from fleetopt.model.bounds import EPS, rack_count_bounds
+from fleetopt.model.bounds import delivered_racks, rack_count_bounds
 from fleetopt.model.constraints import (
     RowBlock,
     define_capacity,
@@ -133,11 +133,8 @@ def build_evaluate_model(
     layout, costs = plan_layout(index), compute_costs(index, case, data)
     lb, ub, integer = _common_bounds(index, case, data, layout)
     counts = np.asarray(counts, dtype=float)
-    installed = index.sr["installed"].to_numpy()
-    delivered_share = data.delivered_share[index.sr["r"].to_numpy()]
-    delivered = installed + np.floor((counts - installed) * delivered_share + EPS)
     lb[layout.n], ub[layout.n] = counts, counts
-    ub[layout.a] = np.minimum(ub[layout.a], delivered)
+    ub[layout.a] = np.minimum(ub[layout.a], delivered_racks(index, data, counts))
     objective = _fleet_objective(layout, costs)
     objective[layout.m] = costs.penalty_m
     rows = [

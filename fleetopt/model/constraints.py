@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetopt.io.case import Case
+from fleetopt.model.bounds import delivered_racks
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 from fleetopt.model.layout import VariableLayout
@@ -134,6 +135,28 @@ def define_power(index: ModelIndex, layout: VariableLayout, data: ModelData) -> 
         ub=data.power_cap_mw.copy(),
         over="sites",
         keys=np.arange(index.n_sites),
+    )
+
+
+def define_delivered(
+    index: ModelIndex, layout: VariableLayout, data: ModelData, counts: np.ndarray
+) -> RowBlock:
+    """delivered: a[s, r] <= installed + floor((n - installed) x delivered_share[r])   for (s, r)
+    in SR, n a plan's fixed counts.
+
+    The evaluate model holds this as a bound on a; it is a row only where it must be
+    relaxed (fleetopt.solve.diagnose).
+    """
+    n_sr = len(index.sr)
+    return RowBlock(
+        name="delivered",
+        row=np.arange(n_sr),
+        col=layout.cols("a"),
+        val=np.ones(n_sr),
+        lb=np.full(n_sr, -np.inf),
+        ub=delivered_racks(index, data, counts),
+        over="sr",
+        keys=np.arange(n_sr),
     )
 
 

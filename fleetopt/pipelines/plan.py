@@ -14,8 +14,9 @@ from fleetopt.model.inputs import ModelData, Multipliers, model_data
 from fleetopt.results.summary import Summary, summarize
 from fleetopt.results.tables import PlanTables, clean_solution, plan_tables
 from fleetopt.solve.deadline import Deadline
+from fleetopt.solve.diagnose import diagnose_plan
 from fleetopt.solve.objectives import solve_plan
-from fleetopt.solve.result import PlanResult
+from fleetopt.solve.result import PlanResult, SolveStatus
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ def plan_case(
     """Solve `case` (optionally under a scenario's multipliers) and tabulate the plan.
 
     All of it, tables included, is done by `deadline`: by default the options' time
-    limit from now, held (fleetopt.solve.deadline).
+    limit from now, held (fleetopt.solve.deadline). An infeasible case is explained
+    (fleetopt.solve.diagnose) within the same deadline.
     """
     options = options or case.solver
     deadline = deadline or Deadline.after(options.time_limit_s, hold=True)
@@ -56,7 +58,10 @@ def plan_case(
     result = solve_plan(index, case, data, options, hint=hint, deadline=deadline)
     if result.x is not None:
         result = replace(result, x=clean_solution(result.model, result.x))
-    summary = summarize(case, index, data, result, options.name)
+    diagnosis = None
+    if result.status is SolveStatus.INFEASIBLE:
+        diagnosis = diagnose_plan(index, case, data, options, deadline=deadline)
+    summary = summarize(case, index, data, result, options.name, diagnosis)
     tables = plan_tables(index, data, result.model, result.x) if result.x is not None else None
     return PlanOutcome(case, options, index, data, result, summary, tables)
 

@@ -97,6 +97,7 @@ class Summary:
     objective_kind: str = ""
     case: str = ""
     message: str = ""
+    diagnosis: str | None = None  # why an infeasible case is (fleetopt.solve.diagnose)
     dinkelbach_steps: int = 1
     variables: int = 0
     constraints: int = 0
@@ -132,9 +133,15 @@ class Summary:
 
 
 def summarize(
-    case: Case, index: ModelIndex, data: ModelData, result: PlanResult, solver: str
+    case: Case,
+    index: ModelIndex,
+    data: ModelData,
+    result: PlanResult,
+    solver: str,
+    diagnosis: str | None = None,
 ) -> Summary:
-    """The summary of a solved plan: every key of docs/model.md section 6, and section 7's."""
+    """The summary of a solved plan: every key of docs/model.md section 6, and section 7's
+    (`diagnosis`: why it is infeasible, None when it is not)."""
     x = result.x
     return Summary(
         status=result.status,
@@ -148,6 +155,7 @@ def summarize(
         objective_kind=case.objective.value,
         case=case.name,
         message=result.message,
+        diagnosis=diagnosis,
         dinkelbach_steps=result.steps,
         variables=result.model.n_variables,
         constraints=result.model.n_constraints,

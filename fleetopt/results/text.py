@@ -39,6 +39,9 @@ def format_plan(run_dir: str | Path) -> str:
     ]
     if summary.message and summary.status is not SolveStatus.OPTIMAL:
         lines.append(f"  solver says: {summary.message}")
+    if summary.diagnosis:
+        lines.append("  why:")
+        lines += [f"    {part}" for part in summary.diagnosis.split("; ")]
     if not summary.has_plan:
         lines += [f"  warning: {w}" for w in summary.warnings]
         return "\n".join(lines)

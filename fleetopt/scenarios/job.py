@@ -26,6 +26,7 @@ from fleetopt.model.measures import rack_mix, unmet_share
 from fleetopt.results.summary import TOTAL_COST, Figures, plan_warnings
 from fleetopt.results.tables import clean_solution, site_power
 from fleetopt.scenarios.draws import draw, draws_table
+from fleetopt.solve.diagnose import diagnose_evaluate, diagnose_plan
 from fleetopt.solve.mathopt import Engine, solve_model
 from fleetopt.solve.objectives import solve_plan
 from fleetopt.solve.result import SolveStatus
@@ -126,7 +127,8 @@ class PreparedJob:
         }
 
     def solve_scenario(self, scenario: int) -> ChunkResult:
-        """Draw scenario `scenario` and solve it for every plan of the job."""
+        """Draw scenario `scenario` and solve it for every plan of the job; an infeasible one
+        is explained in its row's `message` (only those pay for the diagnosis)."""
         mult = draw(self.index, self.job.case.uncertainty, scenario)
         data = model_data(self.index, mult)
         draws = draws_table(self.index, scenario, mult)
@@ -161,8 +163,11 @@ class PreparedJob:
             x, status, gap = solution.x, solution.status, solution.gap
             objective = solution.objective / OBJECTIVE_SCALE
             solve_s = solution.seconds
+        why = ""
+        if status is SolveStatus.INFEASIBLE:
+            why = diagnose_plan(self.index, case, data, self.job.options)
         return self._rows(
-            scenario, WAIT_AND_SEE, data, model, x, status, objective, gap, build_s, solve_s
+            scenario, WAIT_AND_SEE, data, model, x, status, objective, gap, build_s, solve_s, why
         )
 
     def _evaluate(self, scenario: int, plan: str, data):
@@ -172,6 +177,16 @@ class PreparedJob:
         solution = solve_model(
             model, self.job.options, engine=self.job.lp_engine, basis=self._basis[plan]
         )
+        why = ""
+        if solution.status is SolveStatus.INFEASIBLE:
+            why = diagnose_evaluate(
+                self.index,
+                self.job.case,
+                data,
+                self.job.plans[plan],
+                self.job.options,
+                engine=self.job.lp_engine,
+            )
         return self._rows(
             scenario,
             plan,
@@ -183,9 +198,11 @@ class PreparedJob:
             solution.gap,
             build_s,
             solution.seconds,
+            why,
         )
 
-    def _rows(self, scenario, plan, data, model, x, status, objective, gap, build_s, solve_s):
+    def _rows(self, scenario, plan, data, model, x, status, objective, gap, build_s, solve_s, why):
+        """One scenario's rows; `why` an infeasible one is (fleetopt.solve.diagnose)."""
         index = self.index
         row = {
             "scenario": scenario,
@@ -202,7 +219,7 @@ class PreparedJob:
             "message": "",
         }
         if x is None:
-            row["message"] = f"no solution: {status.value}"
+            row["message"] = why or f"no solution: {status.value}"
             return row, _empty_mix(), _empty_sites()
         x = clean_solution(model, x)
         figures = Figures.of(index, data, model, x)
