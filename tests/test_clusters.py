@@ -464,7 +464,7 @@ def test_readme_covers_operations():
         "~/.ray/auth_token",
         "PATH",
         "YYYY-MM-DD/RUN_ID",
-        "manifest.json",
+        "run.json",
         "_SUCCESS",
         "--run-id",
         "cronjob-fallback.yaml",

@@ -81,11 +81,21 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 address, entrypoint, working_dir, timeout_s = sys.argv[1:5]
 timeout_s = float(timeout_s)
 client = JobSubmissionClient(address)
-job_id = client.submit_job(
-    entrypoint=entrypoint,
-    runtime_env={"working_dir": working_dir, "excludes": [".venv", ".git", "runs", "benchmarks"]},
-)
 deadline = time.monotonic() + timeout_s
+while True:  # a freshly started head may not have its job agent up yet
+    try:
+        job_id = client.submit_job(
+            entrypoint=entrypoint,
+            runtime_env={
+                "working_dir": working_dir,
+                "excludes": [".venv", ".git", "runs", "benchmarks"],
+            },
+        )
+        break
+    except RuntimeError as err:
+        if "No available agent" not in str(err) or time.monotonic() > deadline:
+            raise
+        time.sleep(2.0)
 status = client.get_job_status(job_id)
 while status not in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}:
     if time.monotonic() > deadline:
