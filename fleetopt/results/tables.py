@@ -14,7 +14,7 @@ import pandas as pd
 from fleetopt import __version__
 from fleetopt.io.case import Case, case_warnings
 from fleetopt.model.build import MWH_PER_KW_YEAR, SECONDS_PER_YEAR, LinearModel
-from fleetopt.model.index import PHASES, ModelIndex
+from fleetopt.model.index import PHASES, ModelIndex, effective_throughput, is_estimate
 from fleetopt.model.inputs import ModelData
 from fleetopt.solve.objectives import PlanResult
 
@@ -106,6 +106,7 @@ def plan_tables(
             "slots": slots,
             "max_slots": sites["max_slots"].to_numpy(dtype=float),
             "avg_facility_mw": pue * avg_it_kw_by_site(index, model, x) / 1000.0,
+            **site_costs(index, data, model, x),
         }
     )
 
@@ -115,9 +116,46 @@ def plan_tables(
             "workload": index.workloads["workload"].to_numpy(),
             "served_share": 1.0 - unmet,
             "unmet_share": unmet,
+            "demand_tokens_per_s": model.costs.tokens_per_year / SECONDS_PER_YEAR,
+            "penalty_cost_usd_per_year": model.costs.penalty_m * unmet,
         }
     )
     return PlanTables(racks_table, placement, sites_table, workloads_table)
+
+
+def site_costs(
+    index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Capex, opex and energy cost per site in USD per year (they sum to the fleet cost)."""
+    lay, c = model.layout, model.costs
+    s_of = index.sr["s"].to_numpy()
+    pue = index.sites["pue"].to_numpy()
+    avg_it_kw = avg_it_kw_by_site(index, model, x)
+    return {
+        "capex_cost_usd_per_year": np.bincount(s_of, c.capex_n * x[lay.n], index.n_sites),
+        "opex_cost_usd_per_year": np.bincount(s_of, c.opex_n * x[lay.n], index.n_sites),
+        "energy_cost_usd_per_year": data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR,
+    }
+
+
+def operating_points(case: Case, index: ModelIndex) -> pd.DataFrame:
+    """The throughput each rack type delivers on each workload phase within its SLO, and
+    where the figure comes from: `source` as in throughput.csv, `estimate` when it is one.
+
+    Written into a plan folder, so a report read from a copy of the run can say which of
+    the plan's figures rest on estimates rather than measurements.
+    """
+    tp = effective_throughput(case, index.racks, index.workloads)
+    return pd.DataFrame(
+        {
+            "rack_type": index.racks["rack_type"].to_numpy()[tp["r"].to_numpy()],
+            "workload": index.workloads["workload"].to_numpy()[tp["w"].to_numpy()],
+            "phase": np.asarray(PHASES, dtype=object)[tp["p"].to_numpy()],
+            "tokens_per_s": tp["tp_tokens_per_s"].to_numpy(dtype=float),
+            "source": tp["source"].fillna("").astype(str).to_numpy(),
+            "estimate": tp["source"].fillna("").map(is_estimate).to_numpy(dtype=bool),
+        }
+    )
 
 
 def cost_parts(
@@ -125,11 +163,12 @@ def cost_parts(
 ) -> dict[str, float]:
     """The money and token figures of MODEL.md sections 4 and 6 for a solution."""
     lay, c = model.layout, model.costs
-    capex = float(c.capex_n @ x[lay.n])
-    opex = float(c.opex_n @ x[lay.n])
+    per_site = site_costs(index, data, model, x)
+    capex = float(per_site["capex_cost_usd_per_year"].sum())
+    opex = float(per_site["opex_cost_usd_per_year"].sum())
+    energy = float(per_site["energy_cost_usd_per_year"].sum())
     avg_it_kw = avg_it_kw_by_site(index, model, x)
     pue = index.sites["pue"].to_numpy()
-    energy = float((data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR).sum())
     penalty = float(c.penalty_m @ x[lay.m])
     served_per_year = float(c.tokens_per_year @ (1.0 - x[lay.m]))
     fleet = capex + opex + energy
