@@ -25,23 +25,15 @@ import ray
 from click.testing import CliRunner
 
 from fleetopt.cli.main import main
+from fleetopt.io.case import read_case
 from fleetopt.pipelines.nightly import NightlyParams, run_nightly
+from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.report.page import MARKER, is_report, write_report
-from fleetopt.testing.casekit import write_case
+from fleetopt.testing.browser import chromium, chromium_path, wait_until_drawn
+from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
 
-CHROMIUM = shutil.which("chromium")
 FIVE_MB = 5_000_000
 A4_PRINTABLE_PX = 703  # 210 mm less 2 x 12 mm margins, at 96 px per inch
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 THROUGHPUT = [
     ("A", "prefill", 8_000, None, 500, "measured: bench"),
@@ -326,6 +318,18 @@ def test_report_command_writes_refuses_and_overwrites_only_its_own(runs, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_plan_without_a_solution_reports_its_status(tmp_path):
+    case = write_case(
+        tmp_path,
+        workloads=[{**WORKLOAD, "min_served_share": 1.0}],
+        sites=[{**SITE, "power_cap_mw": 0.001}],  # no rack fits: infeasible
+    )
+    write_plan(plan_case(read_case(case)), tmp_path / "plan")
+    page = write_report(tmp_path / "plan").read_text()
+    assert re.findall(r'<section id="([^"]+)">', page) == ["headline", "assumptions"]
+    assert "infeasible" in page and "The solver found no plan" in page
+
+
 def test_the_report_package_imports_no_solver():
     code = (
         "import sys, fleetopt.report.page, fleetopt.report.sections;"
@@ -340,16 +344,12 @@ def test_the_report_package_imports_no_solver():
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
+    if chromium_path() is None:
         pytest.skip(
             "no Chromium installed (Debian: apt-get install chromium): browser checks skipped"
         )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))
@@ -365,10 +365,7 @@ def test_each_page_draws_in_chromium_offline(runs, browser, kind, tmp_path):
     context.on("request", lambda r: requests.append(r.url))
     url = (runs[kind] / "report.html").as_uri()
     page.goto(url)
-    page.wait_for_function(
-        "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents.every(d => d.is_idle)",
-        timeout=30_000,
-    )
+    wait_until_drawn(page)
     plots = page.query_selector_all(".plot.figure")
     assert len(plots) == FIGURES[kind]
     rows = page.evaluate(

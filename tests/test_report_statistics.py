@@ -183,6 +183,20 @@ def test_ecdf_of_each_plan(scenario_run):
     assert b["share"].tolist() == pytest.approx([0.25, 0.5, 0.75, 1.0])
 
 
+def test_ecdf_keeps_a_bounded_number_of_points():
+    results = pd.DataFrame(
+        {
+            "scenario": range(10),
+            "plan": "a",
+            "status": "optimal",
+            "cost_per_mtok_usd": [10.0 - s for s in range(10)],
+        }
+    )
+    points = stats.ecdf(results, "cost_per_mtok_usd", max_points=4)  # every 3rd, and the last
+    assert points["value"].tolist() == [1.0, 4.0, 7.0, 10.0]
+    assert points["share"].tolist() == pytest.approx([0.1, 0.4, 0.7, 1.0])
+
+
 def test_plans_side_by_side(scenario_run):
     comparison = stats.plan_comparison(
         scenario_run.summary["plans"], scenario_run.table("results"), {"a": 7.0, "b": 8.0}

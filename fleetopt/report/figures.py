@@ -280,7 +280,6 @@ def ecdf_lines(
     muted: list = []
     for plan in ordered:
         rows = frame[frame["plan"] == plan]
-        color = EMPHASIS[list(emphasis).index(plan) % 4] if plan in emphasis else MUTED
         source = ColumnDataSource(
             {
                 "value": rows["value"].to_numpy(dtype=float),
@@ -289,18 +288,16 @@ def ecdf_lines(
                 "plan": [plan] * len(rows),
             }
         )
-        width = 2.5 if plan in emphasis else 1.2
-        line = fig.step(
-            "value", "share", mode="after", source=source, color=color, line_width=width
-        )
-        dots = fig.scatter(
-            "value", "share", source=source, color=color, size=4 if plan in emphasis else 3
-        )
+        if plan not in emphasis:  # context: a thin grey line, no markers, no hover
+            muted.append(
+                fig.step("value", "share", mode="after", source=source, color=MUTED, line_width=1)
+            )
+            continue
+        color = EMPHASIS[list(emphasis).index(plan) % len(EMPHASIS)]
+        line = fig.step("value", "share", mode="after", source=source, color=color, line_width=2.5)
+        dots = fig.scatter("value", "share", source=source, color=color, size=4)
         points.append(dots)
-        if plan in emphasis or len(plans) <= 4:
-            items.append(LegendItem(label=plan, renderers=[line, dots]))
-        else:
-            muted += [line, dots]
+        items.append(LegendItem(label=plan, renderers=[line, dots]))
     if muted:
         items.append(LegendItem(label="other plans", renderers=muted))
     _legend_right(fig, items)

@@ -34,7 +34,9 @@ class Block:
 
 @dataclass
 class Section:
-    key: str  # the HTML id, unique in the page
+    """A titled group of blocks; `key` is its HTML id, unique in the page."""
+
+    key: str
     title: str
     blocks: list[Block] = field(default_factory=list)
 
@@ -934,13 +936,10 @@ def nightly_sections(run: Run, scope: Scope, manifests: list[dict[str, Any]]) ->
                 "no future served" if installed.get("probability_unmet_above_1pct") is None else "",
             )
         )
-    items.append(
-        (
-            "rack changes since the previous run",
-            text(compare.get("rack_changes")),
-            "" if compare.get("previous_run") else "no previous run",
-        )
-    )
+    if compare.get("previous_run"):
+        items.append(("racks changed since the previous run", text(compare["rack_changes"]), ""))
+    else:
+        items.append(("racks changed since the previous run", "n/a", "no previous run"))
     validate = (stages.get("validate") or {}).get("result") or {}
     facts_rows = [
         ("case", text(manifest.get("case"))),
@@ -1024,6 +1023,21 @@ def nightly_sections(run: Run, scope: Scope, manifests: list[dict[str, Any]]) ->
 
 
 def _trend_section(history: pd.DataFrame) -> Section:
+    if len(history) < 2:
+        return Section(
+            "trend",
+            "Trend over nightly runs",
+            [
+                Block(
+                    "Trend over nightly runs",
+                    "",
+                    html=note(
+                        "This is the first successful nightly run of this case: the trend"
+                        " starts with the next one."
+                    ),
+                )
+            ],
+        )
     long = history.melt(
         id_vars=["run_id", "time"],
         value_vars=list(TREND_SERIES),

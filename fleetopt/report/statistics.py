@@ -278,21 +278,28 @@ def solved(results: pd.DataFrame) -> pd.DataFrame:
     return results[results["status"].isin(SOLVED)]
 
 
-def ecdf(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+ECDF_POINTS = 250  # at most this many points per plan: the page stays small for any N
+
+
+def ecdf(results: pd.DataFrame, metric: str, max_points: int = ECDF_POINTS) -> pd.DataFrame:
     """Per plan, the empirical distribution of `metric` over its solved scenarios: each
-    value with the share of scenarios at or below it."""
+    value with the share of scenarios at or below it. A plan with more than `max_points`
+    scenarios keeps every k-th point (k = ceil(n / max_points)) and its largest, so the
+    curve keeps its shape and the page its size."""
     rows = solved(results)[["plan", metric]].dropna()
     rows = rows[np.isfinite(rows[metric].to_numpy(dtype=float))]
     rows = rows.sort_values(["plan", metric], kind="stable")
     rank = rows.groupby("plan", sort=False).cumcount() + 1
     size = rows.groupby("plan", sort=False)[metric].transform("size")
+    step = np.ceil(size / max_points)
+    keep = (((rank - 1) % step) == 0) | (rank == size)
     return pd.DataFrame(
         {
             "plan": rows["plan"].astype(str).to_numpy(),
             "value": rows[metric].to_numpy(dtype=float),
             "share": (rank / size).to_numpy(dtype=float),
         }
-    )
+    )[keep.to_numpy()].reset_index(drop=True)
 
 
 def plan_comparison(
