@@ -3,10 +3,10 @@ refusals, and the page in headless Chromium (no console errors, every figure dra
 request leaving the page, nothing wider than an A4 page when printed).
 
 Two nightly runs of a small case (4 scenarios, a real local Ray; its demand forecast grows
-between them) give every kind: the second
-run's own folder (nightly, with a trend and changes), its `plan/` (plan), `robust/`
-(robust), `robust/sweep/` (sweep), `robust/evaluate/` and `installed/` (evaluate). The
-multi-period plan and the stochastic run are folders in the formats the report assumes
+between them; the second writes to OUT as a file:// URI, staged and pushed) give every kind:
+the second run's own folder (nightly, with a trend and changes), its `plan/` (plan),
+`robust/` (robust), `robust/sweep/` (sweep), `robust/evaluate/` and `installed/` (evaluate).
+The multi-period plan and the stochastic run are folders in the formats the report assumes
 until such runs exist (fleetopt.report.statistics).
 """
 
@@ -170,11 +170,12 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     out = root / "nightly"
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        for run_id, growth in (("first", 1.0), ("second", 1.5)):  # the forecast grew
+        # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed).
+        for run_id, growth, target in (("first", 1.0, str(out)), ("second", 1.5, out.as_uri())):
             run_nightly(
                 NightlyParams(
                     case_dir=str(small_case(root / run_id, growth)),
-                    out=str(out),
+                    out=target,
                     scenarios=4,
                     run_id=run_id,
                     chunk=2,
