@@ -21,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fleetopt.report.page import is_report
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = "fleetopt/data/example"
 RAY = str(Path(sys.executable).parent / "ray")
@@ -138,7 +140,15 @@ def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
     assert (run / "_SUCCESS").exists()
     manifest = json.loads((run / "run.json").read_text())
     assert manifest["status"] == "succeeded"
-    assert list(manifest["stages"]) == ["validate", "plan", "robust", "installed", "compare"]
+    assert list(manifest["stages"]) == [
+        "validate",
+        "plan",
+        "robust",
+        "installed",
+        "compare",
+        "report",
+    ]
+    assert is_report(run / "report.html")  # written before _SUCCESS, by the last stage
     assert manifest["ray_resources"]["CPU"] == 2.0  # it joined the head it was submitted to
     assert len(manifest["case_sha256"]) == 64
     plan = manifest["stages"]["plan"]["result"]

@@ -252,6 +252,24 @@ def show(run_dir: Path) -> None:
     click.echo(format_run(run_dir))
 
 
+@main.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="HTML file to write (default RUN_DIR/report.html); only an earlier fleetopt report is"
+    " ever overwritten",
+)
+def report_command(run_dir: Path, out_file: Path | None) -> None:
+    """Write one self-contained HTML page of figures for a run folder (any kind)."""
+    from fleetopt.report.page import write_report  # Bokeh: imported only when reporting
+
+    path = write_report(run_dir, out_file)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 main.add_command(perf_command, "perf")
 main.add_command(claims_command, "claims")
 

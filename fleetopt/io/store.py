@@ -35,6 +35,11 @@ def write_json_atomic(path: str | os.PathLike, payload: Mapping) -> None:
     _atomic_file(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
 
 
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write text (UTF-8) to `path` through a temporary file and a rename."""
+    _atomic_file(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def write_parquet_atomic(path: str | os.PathLike, table: pd.DataFrame) -> None:
     """Write one table as Parquet through a temporary file and a rename."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)

@@ -138,6 +138,8 @@ def effective_throughput(case: Case, racks: pd.DataFrame, workloads: pd.DataFram
     decode:  max tokens_per_s over rows with user_tps >= min_user_tps[w]
     prefill: max tokens_per_s over rows with ttft_ms <= max_ttft_ms[w]
     A (r, w, p) with no qualifying row is absent: that rack cannot serve that phase of w.
+    `source` is the chosen row's (among rows tied at the max, one not marked an estimate,
+    so a figure a measurement backs is never reported as estimated).
     """
     rows = case.throughput.merge(racks[["r", "rack_type"]], on="rack_type").merge(
         workloads[["w", "model", "min_user_tps", "max_ttft_ms"]], on="model"
@@ -148,9 +150,20 @@ def effective_throughput(case: Case, racks: pd.DataFrame, workloads: pd.DataFram
         rows["user_tps"] >= rows["min_user_tps"],
         rows["ttft_ms"] <= rows["max_ttft_ms"],
     )
-    rows = rows.loc[qualifies].assign(p=is_decode[qualifies].astype(int))
-    tp = rows.groupby(["r", "w", "p"], as_index=False)["tokens_per_s"].max()
-    return tp.rename(columns={"tokens_per_s": "tp_tokens_per_s"})
+    rows = rows.loc[qualifies].assign(
+        p=is_decode[qualifies].astype(int),
+        estimate=rows.loc[qualifies, "source"].fillna("").map(is_estimate),
+    )
+    best = rows.sort_values(["tokens_per_s", "estimate"], ascending=[False, True], kind="stable")
+    tp = best.drop_duplicates(["r", "w", "p"]).sort_values(["r", "w", "p"], ignore_index=True)
+    return tp[["r", "w", "p", "tokens_per_s", "source"]].rename(
+        columns={"tokens_per_s": "tp_tokens_per_s"}
+    )
+
+
+def is_estimate(source: str) -> bool:
+    """Whether a throughput row's `source` marks it an estimate (it starts 'estimate')."""
+    return str(source).strip().lower().startswith("estimate")
 
 
 def _unservable_warnings(

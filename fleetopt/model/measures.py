@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fleetopt.core.units import MWH_PER_KW_YEAR
 from fleetopt.model.build import LinearModel
 from fleetopt.model.index import ModelIndex
+from fleetopt.model.inputs import ModelData
 
 ZERO = 1e-9  # below this a count or a placement is solver noise
 
@@ -72,3 +74,18 @@ def rack_mix(index: ModelIndex, counts: np.ndarray) -> pd.DataFrame:
             "installed": installed[owned].astype(np.int64),
         }
     )
+
+
+def site_costs(
+    index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Capex, opex and energy cost per site in USD per year (they sum to the fleet cost)."""
+    lay, c = model.layout, model.costs
+    s_of = index.sr["s"].to_numpy()
+    pue = index.sites["pue"].to_numpy()
+    avg_it_kw = avg_it_kw_by_site(index, model, x)
+    return {
+        "capex_cost_usd_per_year": np.bincount(s_of, c.capex_n * x[lay.n], index.n_sites),
+        "opex_cost_usd_per_year": np.bincount(s_of, c.opex_n * x[lay.n], index.n_sites),
+        "energy_cost_usd_per_year": data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR,
+    }

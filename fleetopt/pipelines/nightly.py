@@ -1,4 +1,5 @@
-"""The nightly planning pipeline: validate, plan, robust selection, installed fleet, compare.
+"""The nightly planning pipeline: validate, plan, robust selection, installed fleet, compare,
+report.
 
 A run lives in `OUT/YYYY-MM-DD/RUN_ID/` with one folder per stage, a run record `run.json`
 (case hash, versions, seed, parameters, Ray resources, stage timings, status
@@ -51,6 +52,8 @@ from fleetopt.model.index import build_index
 from fleetopt.parallel.farm import connect
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.pipelines.runs import Criterion, FarmSettings, evaluate, robust, with_seed
+from fleetopt.report.page import REPORT_FILE, write_report
+from fleetopt.report.statistics import nightly_metrics
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,7 @@ def run_nightly(params: NightlyParams) -> NightlyRun:
         run.stage("robust", lambda d: _robust_stage(case, d, params, settings))
         run.stage("installed", lambda d: _installed_stage(case, d, params, settings))
         run.stage("compare", lambda d: _compare_stage(run, d))
+        run.stage("report", lambda d: _report_stage(run))
     except BaseException as err:
         run.save(status=RunStatus.FAILED.value, reason=failure_reason(err), finished_at=_now())
         raise
@@ -321,8 +325,8 @@ def _compare_stage(run: NightlyRun, folder: Path) -> dict:
         .astype({"count": np.int64, "count_previous": np.int64})
     )
     racks["change"] = racks["count"] - racks["count_previous"]
-    figures = _figures(run.manifest)
-    old = _figures(previous) if previous else {}
+    figures = nightly_metrics(run.manifest)
+    old = nightly_metrics(previous) if previous else {}
     metrics = pd.DataFrame(
         {
             "metric": list(figures),
@@ -340,16 +344,12 @@ def _compare_stage(run: NightlyRun, folder: Path) -> dict:
     }
 
 
-def _figures(manifest: dict) -> dict[str, float | None]:
-    stages = manifest["stages"]
-    plan, rob = stages["plan"]["result"], stages["robust"]["result"]
-    return {
-        "expected_value_cost_per_mtok_usd": plan["cost_per_mtok_usd"],
-        "robust_mean_cost_per_mtok_usd": rob["cost_per_mtok_usd"]["mean"],
-        "robust_p95_cost_per_mtok_usd": rob["cost_per_mtok_usd"]["p95"],
-        "robust_cvar_total_cost_usd_per_year": rob["total_cost_usd_per_year"]["cvar"],
-        "robust_probability_unmet_above_1pct": rob["probability_unmet_above_1pct"],
-    }
+def _report_stage(run: NightlyRun) -> dict:
+    """report.html in the run folder: last, as it reads every other stage's output."""
+    path = write_report(run.dir, complete=False, manifests=run.output.manifests())
+    if not run.output.local:
+        run.output.push(path, f"{run.remote}/{REPORT_FILE}")
+    return {"file": REPORT_FILE, "bytes": path.stat().st_size}
 
 
 def _previous_run(run: NightlyRun) -> dict | None:

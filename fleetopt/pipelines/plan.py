@@ -12,7 +12,7 @@ from fleetopt.io.store import write_plan_folder
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, Multipliers, model_data
 from fleetopt.results.summary import Summary, summarize
-from fleetopt.results.tables import PlanTables, clean_solution, plan_tables
+from fleetopt.results.tables import PlanTables, clean_solution, operating_points, plan_tables
 from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.diagnose import diagnose_plan
 from fleetopt.solve.objectives import solve_plan
@@ -69,9 +69,13 @@ def plan_case(
 def write_plan(outcome: PlanOutcome, out_dir: str | os.PathLike) -> None:
     """Write the plan run folder (summary.json, tables, run record), atomically.
 
+    Besides the plan's tables it holds the case's operating points (results.tables.
+    operating_points): the assumptions a report flags, readable without the case.
+
     `out_dir` may only be missing, empty or an earlier plan run (store.write_plan_folder).
     """
     tables = outcome.tables.as_dict() if outcome.tables is not None else {}
+    tables["operating_points"] = operating_points(outcome.case, outcome.index)
     params = {
         "case": case_fingerprint(outcome.case),
         "solver": outcome.options.as_params(),

@@ -36,6 +36,7 @@ from fleetopt.io.store import ScenarioStore, write_folder_atomic, write_json_ato
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.parallel.farm import Chunk, chunks_of, connect, run_chunks
 from fleetopt.pipelines.plan import plan_case
+from fleetopt.results.tables import operating_points
 from fleetopt.scenarios.job import (
     ChunkResult,
     Mode,
@@ -369,7 +370,11 @@ def _robust(
     }
     write_folder_atomic(
         out / "choice",
-        {"candidates": candidates_table, "racks": chosen_racks.reset_index(drop=True)},
+        {
+            "candidates": candidates_table,
+            "racks": chosen_racks.reset_index(drop=True),
+            "operating_points": operating_points(case, index),
+        },
         summary,
     )
     return summary

@@ -17,13 +17,18 @@ from typing import Any
 import numpy as np
 
 from fleetopt import __version__
-from fleetopt.core.units import MWH_PER_KW_YEAR, SECONDS_PER_YEAR, TOKENS_PER_MTOK
+from fleetopt.core.units import SECONDS_PER_YEAR, TOKENS_PER_MTOK
 from fleetopt.io.case import Case, case_warnings
 from fleetopt.io.store import write_json_atomic
 from fleetopt.model.build import LinearModel
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
-from fleetopt.model.measures import avg_it_kw_by_site, fleet_cost_usd, served_tokens_per_year
+from fleetopt.model.measures import (
+    avg_it_kw_by_site,
+    fleet_cost_usd,
+    served_tokens_per_year,
+    site_costs,
+)
 from fleetopt.solve.result import PlanResult, SolveStatus
 
 SUMMARY_FILE = "summary.json"
@@ -49,6 +54,7 @@ class Figures:
         lay, c = model.layout, model.costs
         avg_it_kw = avg_it_kw_by_site(index, model, x)
         pue = index.sites["pue"].to_numpy()
+        per_site = {k: float(v.sum()) for k, v in site_costs(index, data, model, x).items()}
         served_per_year = served_tokens_per_year(model, x)
         fleet = fleet_cost_usd(model, x)
         served_per_s = served_per_year / SECONDS_PER_YEAR
@@ -56,11 +62,7 @@ class Figures:
         return cls(
             fleet_cost_usd_per_year=fleet,
             penalty_cost_usd_per_year=float(c.penalty_m @ x[lay.m]),
-            capex_cost_usd_per_year=float(c.capex_n @ x[lay.n]),
-            opex_cost_usd_per_year=float(c.opex_n @ x[lay.n]),
-            energy_cost_usd_per_year=float(
-                (data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR).sum()
-            ),
+            **per_site,
             served_tokens_per_s=served_per_s,
             cost_per_mtok_usd=(
                 fleet / (served_per_year / TOKENS_PER_MTOK) if served_per_year > 0 else None

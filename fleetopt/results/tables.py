@@ -11,11 +11,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fleetopt.core.units import SECONDS_PER_YEAR
+from fleetopt.io.case import Case
 from fleetopt.io.schema import PHASES
 from fleetopt.model.build import LinearModel
-from fleetopt.model.index import ModelIndex
+from fleetopt.model.index import ModelIndex, effective_throughput, is_estimate
 from fleetopt.model.inputs import ModelData
-from fleetopt.model.measures import ZERO, avg_it_kw_by_site, powered_mw_by_site, rack_mix
+from fleetopt.model.measures import (
+    ZERO,
+    avg_it_kw_by_site,
+    powered_mw_by_site,
+    rack_mix,
+    site_costs,
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ def plan_tables(
             "slots": slots,
             "max_slots": index.sites["max_slots"].to_numpy(dtype=float),
             "avg_facility_mw": power["avg_facility_mw"],
+            **site_costs(index, data, model, x),
         }
     )
 
@@ -100,6 +109,28 @@ def plan_tables(
             "workload": index.workloads["workload"].to_numpy(),
             "served_share": 1.0 - unmet,
             "unmet_share": unmet,
+            "demand_tokens_per_s": model.costs.tokens_per_year / SECONDS_PER_YEAR,
+            "penalty_cost_usd_per_year": model.costs.penalty_m * unmet,
         }
     )
     return PlanTables(rack_mix(index, counts), placement, sites_table, workloads_table)
+
+
+def operating_points(case: Case, index: ModelIndex) -> pd.DataFrame:
+    """The throughput each rack type delivers on each workload phase within its SLO, and
+    where the figure comes from: `source` as in throughput.csv, `estimate` when it is one.
+
+    Written into a plan folder, so a report read from a copy of the run can say which of
+    the plan's figures rest on estimates rather than measurements.
+    """
+    tp = effective_throughput(case, index.racks, index.workloads)
+    return pd.DataFrame(
+        {
+            "rack_type": index.racks["rack_type"].to_numpy()[tp["r"].to_numpy()],
+            "workload": index.workloads["workload"].to_numpy()[tp["w"].to_numpy()],
+            "phase": np.asarray(PHASES, dtype=object)[tp["p"].to_numpy()],
+            "tokens_per_s": tp["tp_tokens_per_s"].to_numpy(dtype=float),
+            "source": tp["source"].fillna("").astype(str).to_numpy(),
+            "estimate": tp["source"].fillna("").map(is_estimate).to_numpy(dtype=bool),
+        }
+    )

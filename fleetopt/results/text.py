@@ -192,7 +192,8 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
     installed = m["stages"]["installed"]["result"]
     if installed:
         unmet = installed["probability_unmet_above_1pct"]
-        lines.append(f"  installed fleet alone: P(unmet > 1%) {unmet:.1%}")
+        share = "n/a (no scenario solved)" if unmet is None else f"{unmet:.1%}"
+        lines.append(f"  installed fleet alone: P(unmet > 1%) {share}")
     compare = m["stages"]["compare"]["result"]
     if compare["previous_run"]:
         lines.append(f"  since {compare['previous_run']}:")
@@ -210,5 +211,8 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
     else:
         lines.append("  no previous successful run of this case to compare with")
     seconds = {k: v.get("seconds") for k, v in m["stages"].items()}
+    report = m["stages"].get("report", {}).get("result")
+    if report:
+        lines.append(f"  report: {location or run}/{report['file']}")
     lines.append("  stage seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
     return "\n".join(lines)

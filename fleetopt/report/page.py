@@ -1,0 +1,174 @@
+"""The report page: sections laid out as one self-contained HTML file, written atomically.
+
+Bokeh's JavaScript is inlined once for the whole page, the styles are inline, and a
+Content-Security-Policy forbids the page any request: it opens with no network, and
+anything that tried to fetch would fail loudly rather than leak. The page carries a
+generator marker; only a file carrying it is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+from bokeh.embed import components
+from bokeh.resources import Resources
+
+from fleetopt import __version__
+from fleetopt.core.errors import RunFolderError
+from fleetopt.io.store import write_text_atomic
+from fleetopt.report.sections import Section, sections_for
+from fleetopt.report.statistics import Run, open_run, run_status
+
+REPORT_FILE = "report.html"
+GENERATOR = "fleetopt report"
+MARKER = f'<meta name="generator" content="{GENERATOR}">'
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline';"
+    " img-src data:; font-src data:; connect-src 'none'"
+)
+
+CSS = """
+:root { --ink: #1d1d1f; --muted: #5f6368; --rule: #d9d9de; --accent: #0072B2; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
+  Arial, sans-serif; color: var(--ink); background: #fff; }
+header, main, footer, nav { max-width: 1460px; margin: 0 auto; padding: 0 24px; }
+header { padding-top: 20px; border-bottom: 1px solid var(--rule); }
+header h1 { font-size: 22px; margin: 0 0 4px; }
+header p { margin: 0 0 12px; color: var(--muted); }
+nav { padding-top: 8px; padding-bottom: 8px; font-size: 13px; }
+nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-space: nowrap; }
+section { padding-top: 10px; border-bottom: 1px solid var(--rule); }
+section h2 { font-size: 18px; margin: 12px 0 6px; }
+.blocks { display: flex; flex-wrap: wrap; gap: 10px 32px; align-items: flex-start; }
+figure.block { margin: 0 0 14px; width: 620px; max-width: 100%; }
+figure.block h3 { font-size: 14px; margin: 6px 0 4px; }
+figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; }
+.plot { min-height: 40px; overflow-x: auto; }
+table { border-collapse: collapse; font-size: 12.5px; width: 100%; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #ececf0; text-align: left; }
+thead th { border-bottom: 1px solid var(--rule); font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.facts th { width: 38%; font-weight: 500; color: var(--muted); }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 8px;
+  margin: 0; }
+.card { border: 1px solid var(--rule); border-radius: 6px; padding: 8px 10px; }
+.card dt { font-size: 12px; color: var(--muted); }
+.card dd { margin: 2px 0 0; font-size: 18px; font-weight: 600; }
+.card small { display: block; font-size: 12px; font-weight: 400; color: var(--muted); }
+.note { color: var(--muted); font-style: italic; }
+footer { color: var(--muted); font-size: 12px; padding-top: 10px; padding-bottom: 24px; }
+@page { size: auto; margin: 12mm; }
+@media print {
+  body { font-size: 10pt; }
+  header, main, footer, nav { max-width: none; padding: 0; }
+  nav { display: none; }
+  section { break-inside: auto; border-bottom: none; }
+  section h2 { break-after: avoid; }
+  figure.block { break-inside: avoid; width: 100%; }
+  .plot { overflow: visible; }
+  .cards { grid-template-columns: repeat(3, 1fr); }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+
+def render(run: Run, manifests: list[dict[str, Any]] | None = None) -> str:
+    """The whole HTML page for `run`."""
+    sections = sections_for(run, manifests)
+    figures = [b.figure for s in sections for b in s.blocks if b.figure is not None]
+    script, divs = components(figures) if figures else ("", ())
+    slots = iter(divs)
+    body = "\n".join(_section_html(s, slots) for s in sections)
+    case = run.summary.get("case") or run.record.get("case") or "?"
+    title = f"fleetopt report: {run.kind} run of case {case}"
+    toc = "\n".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in sections)
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    bokeh_js = Resources(mode="inline", components=["bokeh"]).render_js()
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+{MARKER}
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{CSS}</style>
+{bokeh_js}
+</head>
+<body>
+<header><h1>{html.escape(title)}</h1>
+<p>Run folder <code>{html.escape(run.path.name)}</code>, status
+{html.escape(run_status(run))}; generated {generated} by fleetopt
+{html.escape(__version__)}. Hover a figure for exact values.</p></header>
+<nav>{toc}</nav>
+<main>
+{body}
+</main>
+<footer>Made by <code>fleetopt report</code> from the run folder alone: every number is read
+from its tables; nothing on this page is fetched from the network.</footer>
+{script}
+</body>
+</html>
+"""
+
+
+def _section_html(section: Section, slots) -> str:
+    blocks = []
+    for block in section.blocks:
+        content = next(slots) if block.figure is not None else block.html
+        caption = f"<figcaption>{html.escape(block.caption)}</figcaption>" if block.caption else ""
+        blocks.append(
+            f'<figure class="block"><h3>{html.escape(block.title)}</h3>'
+            f'<div class="plot{" figure" if block.figure is not None else ""}">{content}</div>'
+            f"{caption}</figure>"
+        )
+    return (
+        f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>'
+        f'<div class="blocks">{"".join(blocks)}</div></section>'
+    )
+
+
+def is_report(path: Path) -> bool:
+    """Whether `path` is a file fleetopt's report wrote (it carries the generator marker)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return MARKER.encode() in head
+
+
+def check_target(out: Path) -> None:
+    """Refuse an output that exists and is not a fleetopt report (nothing is touched)."""
+    if out.is_dir():
+        raise RunFolderError(f"{out} is a folder; give a file name for the report")
+    if out.exists() and not is_report(out):
+        raise RunFolderError(
+            f"{out} exists and is not a fleetopt report; nothing was changed: choose another"
+            " --out (only an earlier fleetopt report is ever overwritten)"
+        )
+
+
+def write_report(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    complete: bool = True,
+    manifests: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write the report of the run in `run_dir` to `out` (default RUN/report.html).
+
+    The run must be complete (`_SUCCESS`) unless `complete` is False (the nightly pipeline
+    reports its own run before marking it complete). `manifests`: the run records of
+    earlier nightly runs (default: those beside the run folder).
+    """
+    run = open_run(run_dir, complete=complete)
+    target = Path(out) if out is not None else run.path / REPORT_FILE
+    check_target(target)
+    write_text_atomic(target, render(run, manifests))
+    return target

@@ -1,0 +1,393 @@
+"""The report page for every run kind, from small real runs: its sections, the command's
+refusals, and the page in headless Chromium (no console errors, every figure drawn, no
+request leaving the page, nothing wider than an A4 page when printed).
+
+Two nightly runs of a small case (4 scenarios, a real local Ray; its demand forecast grows
+between them; the second writes to OUT as a file:// URI, staged and pushed) give every kind:
+the second run's own folder (nightly, with a trend and changes), its `plan/` (plan),
+`robust/` (robust), `robust/sweep/` (sweep), `robust/evaluate/` and `installed/` (evaluate).
+The multi-period plan and the stochastic run are folders in the formats the report assumes
+until such runs exist (fleetopt.report.statistics).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import ray
+from click.testing import CliRunner
+
+from fleetopt.cli.main import main
+from fleetopt.io.case import read_case
+from fleetopt.pipelines.nightly import NightlyParams, run_nightly
+from fleetopt.pipelines.plan import plan_case, write_plan
+from fleetopt.report.page import MARKER, is_report, write_report
+from fleetopt.testing.browser import chromium, chromium_path, wait_until_drawn
+from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
+
+FIVE_MB = 5_000_000
+A4_PRINTABLE_PX = 703  # 210 mm less 2 x 12 mm margins, at 96 px per inch
+
+THROUGHPUT = [
+    ("A", "prefill", 8_000, None, 500, "measured: bench"),
+    ("A", "decode", 2_000, 60, None, "estimate: model"),
+    ("A", "decode", 3_500, 25, None, "estimate: model"),
+    ("B", "prefill", 20_000, None, 300, "estimate: model"),
+    ("B", "decode", 6_000, 60, None, "measured: bench"),
+    ("B", "decode", 9_000, 25, None, "estimate: model"),
+]
+
+
+def small_case(tmp_path: Path, growth: float = 1.0) -> Path:
+    """Two sites, two rack types, two workloads; demand times `growth`."""
+    rack = {"kind": "gpu", "lifetime_years": 5, "slots": 1}
+    return write_case(
+        tmp_path,
+        racks=[
+            {**rack, "rack_type": "A", "capex_usd": 1e6, "power_kw": 100, "cooling": "air"},
+            {**rack, "rack_type": "B", "capex_usd": 2.5e6, "power_kw": 120, "cooling": "liquid"},
+        ],
+        sites=[
+            {
+                "site": "s1",
+                "region": "us",
+                "power_cap_mw": 3,
+                "pue": 1.2,
+                "energy_usd_per_mwh": 50,
+                "max_slots": 40,
+                "liquid_cooling": "true",
+            },
+            {
+                "site": "s2",
+                "region": "eu",
+                "power_cap_mw": 1.5,
+                "pue": 1.3,
+                "energy_usd_per_mwh": 90,
+                "max_slots": 20,
+                "liquid_cooling": "false",
+            },
+        ],
+        workloads=[
+            {
+                "workload": "chat",
+                "model": "m",
+                "regions": "*",
+                "prefill_tokens_per_s": 40_000 * growth,
+                "decode_tokens_per_s": 10_000 * growth,
+                "min_user_tps": 50,
+                "max_ttft_ms": 800,
+                "load_factor": 0.6,
+            },
+            {
+                "workload": "batch",
+                "model": "m",
+                "regions": "us",
+                "prefill_tokens_per_s": 20_000 * growth,
+                "decode_tokens_per_s": 20_000 * growth,
+                "min_user_tps": 20,
+                "max_ttft_ms": 1000,
+                "load_factor": 0.9,
+                "unmet_penalty_usd_per_mtok": 5,
+            },
+        ],
+        throughput=[
+            {
+                "rack_type": r,
+                "model": "m",
+                "phase": p,
+                "tokens_per_s": t,
+                "user_tps": u,
+                "ttft_ms": f,
+                "source": s,
+            }
+            for r, p, t, u, f, s in THROUGHPUT
+        ],
+        installed=[{"site": "s2", "rack_type": "A", "count": 2}],
+        config={
+            "unmet_penalty_usd_per_mtok": 50,
+            "uncertainty": {
+                "seed": 1,
+                "demand": {"growth": {"median": 1.0, "sigma": 0.3}, "workload_sigma": 0.2},
+                "energy_price": {"sigma": 0.2},
+                "power_cap": {"probability": 0.2, "derate": 0.3},
+                "supply": {"probability": 0.2, "cut": 0.5},
+            },
+        },
+    )
+
+
+def multi_period_plan(plan: Path, folder: Path) -> Path:
+    """A plan folder with two periods (2026, 2027), orders and periods tables."""
+    shutil.copytree(plan, folder)
+    (folder / "report.html").unlink(missing_ok=True)
+    racks, sites = (pd.read_parquet(plan / f"{t}.parquet") for t in ("racks", "sites"))
+    first = racks.assign(count=(racks["count"] // 2).clip(lower=racks["installed"]))
+    pd.concat([first.assign(period=0), racks.assign(period=1)]).to_parquet(folder / "racks.parquet")
+    half = sites.assign(power_mw=sites["power_mw"] / 2)
+    pd.concat([half.assign(period=0), sites.assign(period=1)]).to_parquet(folder / "sites.parquet")
+    orders = pd.concat(
+        [
+            first.assign(period=0, count=first["count"] - first["installed"]),
+            racks.assign(period=1, count=racks["count"] - first["count"]),
+        ]
+    )[["period", "site", "rack_type", "count"]]
+    orders.to_parquet(folder / "orders.parquet")
+    pd.DataFrame({"period": [0, 1], "year": [2026, 2027]}).to_parquet(folder / "periods.parquet")
+    return folder
+
+
+def stochastic_run(robust: Path, folder: Path) -> Path:
+    """A stochastic run: the chosen plan's racks, evaluate results, a convergence table."""
+    folder.mkdir()
+    shutil.copy(robust / "choice" / "racks.parquet", folder / "racks.parquet")
+    shutil.copy(robust / "evaluate" / "results.parquet", folder / "results.parquet")
+    pd.DataFrame(
+        {
+            "iteration": [0, 1, 2, 3],
+            "lower_bound": [4.0e6, 4.6e6, 4.8e6, 4.85e6],
+            "upper_bound": [6.0e6, 5.2e6, 4.95e6, 4.9e6],
+            "gap": [1 / 3, 0.1154, 0.0303, 0.0102],
+        }
+    ).to_parquet(folder / "convergence.parquet")
+    summary = {"case": "case", "status": "converged", "iterations": 4, "gap": 0.0102}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "run.json").write_text(json.dumps({"kind": "stochastic", "status": "succeeded"}))
+    (folder / "_SUCCESS").write_text("")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Run folders of every kind, each with its report written to report.html."""
+    root = tmp_path_factory.mktemp("runs")
+    out = root / "nightly"
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed).
+        for run_id, growth, target in (("first", 1.0, str(out)), ("second", 1.5, out.as_uri())):
+            run_nightly(
+                NightlyParams(
+                    case_dir=str(small_case(root / run_id, growth)),
+                    out=target,
+                    scenarios=4,
+                    run_id=run_id,
+                    chunk=2,
+                    candidates=3,
+                )
+            )
+    finally:
+        ray.shutdown()
+    (night,) = out.glob("*/second")
+    folders = {
+        "nightly": night,
+        "plan": night / "plan",
+        "robust": night / "robust",
+        "sweep": night / "robust" / "sweep",
+        "evaluate": night / "robust" / "evaluate",
+        "installed": night / "installed",
+        "multi-period": multi_period_plan(night / "plan", root / "multi-period"),
+        "stochastic": stochastic_run(night / "robust", root / "stochastic"),
+    }
+    for kind, folder in folders.items():
+        if kind != "nightly":  # the pipeline wrote its own
+            write_report(folder)
+    return folders
+
+
+EXPECTED = {
+    "plan": ["headline", "assumptions", "costs", "power", "racks", "placement"],
+    "multi-period": ["headline", "costs", "power", "racks", "placement", "periods"],
+    "sweep": ["headline", "assumptions", "distributions", "plans", "rack-types", "sites"],
+    "evaluate": ["headline", "assumptions", "distributions", "plans", "racks", "sites"],
+    "installed": ["headline", "distributions", "plans", "racks", "sites"],
+    "robust": [
+        "headline",
+        "assumptions",
+        "candidates",
+        "distributions",
+        "value",
+        "rack-types",
+        "racks",
+        "sites",
+    ],
+    "stochastic": ["headline", "convergence", "racks", "distributions"],
+    "nightly": [
+        "headline",
+        "assumptions",
+        "trend",
+        "changes",
+        "robust-headline",
+        "robust-candidates",
+        "robust-distributions",
+        "robust-value",
+        "robust-rack-types",
+        "robust-racks",
+        "installed-headline",
+        "plan-headline",
+        "plan-costs",
+        "plan-power",
+        "plan-racks",
+        "plan-placement",
+        "stages",
+    ],
+}
+FIGURES = {  # figures each page draws
+    "plan": 5,
+    "multi-period": 8,
+    "sweep": 5,
+    "evaluate": 5,
+    "installed": 5,
+    "robust": 8,
+    "stochastic": 6,
+    "nightly": 17,
+}
+
+
+def page_of(runs, kind) -> str:
+    return (runs[kind] / "report.html").read_text()
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_each_page_has_its_sections_each_with_captions(runs, kind):
+    page = page_of(runs, kind)
+    assert MARKER in page
+    sections = re.findall(r'<section id="([^"]+)">', page)
+    assert set(EXPECTED[kind]) <= set(sections), sections
+    assert len(sections) == len(set(sections))
+    figures = re.findall(r'<div class="plot figure">', page)
+    assert len(figures) == FIGURES[kind]
+    blocks = re.findall(r'<figure class="block">(.*?)</figure>', page, flags=re.S)
+    for block in blocks:
+        if 'class="note"' not in block:
+            assert re.search(r"<figcaption>[^<]{20,}</figcaption>", block), block[:200]
+
+
+def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
+    page = page_of(runs, "nightly")
+    manifest = json.loads((runs["nightly"] / "run.json").read_text())
+    assert list(manifest["stages"]) == [
+        "validate",
+        "plan",
+        "robust",
+        "installed",
+        "compare",
+        "report",
+    ]
+    assert manifest["stages"]["report"]["result"]["file"] == "report.html"
+    assert re.search(r"status\s+succeeded;", page)  # all stages done as it was written
+    assert "Racks added or removed" in page and "Figures then and now" in page
+    assert "of which estimates" in page  # the plan folder records its operating points
+    assert len(page.encode()) < FIVE_MB
+
+
+def test_report_command_writes_refuses_and_overwrites_only_its_own(runs, tmp_path):
+    cli = CliRunner()
+    plan = runs["plan"]
+    out = tmp_path / "page.html"
+    done = cli.invoke(main, ["report", str(plan), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert is_report(out) and f"wrote {out}" in done.output
+    again = cli.invoke(main, ["report", str(runs["robust"]), "--out", str(out)])
+    assert again.exit_code == 0  # an earlier fleetopt report is replaced
+    assert "robust run of case" in out.read_text()
+
+    mine = tmp_path / "notes.html"
+    mine.write_text("<html>my notes</html>")
+    refused = cli.invoke(main, ["report", str(plan), "--out", str(mine)])
+    assert refused.exit_code == 2
+    assert "exists and is not a fleetopt report; nothing was changed" in refused.output
+    assert mine.read_text() == "<html>my notes</html>"
+
+    not_a_run = cli.invoke(main, ["report", str(tmp_path)])
+    assert not_a_run.exit_code == 2
+    assert "is not a fleetopt run folder" in not_a_run.output
+    incomplete = tmp_path / "incomplete"
+    shutil.copytree(plan, incomplete)
+    (incomplete / "_SUCCESS").unlink()
+    (incomplete / "report.html").unlink()
+    refused = cli.invoke(main, ["report", str(incomplete)])
+    assert refused.exit_code == 2
+    assert "incomplete plan run" in refused.output and "Traceback" not in refused.output
+    assert not (incomplete / "report.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_plan_without_a_solution_reports_its_status(tmp_path):
+    case = write_case(
+        tmp_path,
+        workloads=[{**WORKLOAD, "min_served_share": 1.0}],
+        sites=[{**SITE, "power_cap_mw": 0.001}],  # no rack fits: infeasible
+    )
+    write_plan(plan_case(read_case(case)), tmp_path / "plan")
+    page = write_report(tmp_path / "plan").read_text()
+    assert re.findall(r'<section id="([^"]+)">', page) == ["headline", "assumptions"]
+    assert "infeasible" in page and "The solver found no plan" in page
+
+
+def test_the_report_package_imports_no_solver():
+    code = (
+        "import sys, fleetopt.report.page, fleetopt.report.sections;"
+        "bad = [m for m in ('ortools', 'ray', 'fleetopt.solve') if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if chromium_path() is None:
+        pytest.skip(
+            "no Chromium installed (Debian: apt-get install chromium): browser checks skipped"
+        )
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_each_page_draws_in_chromium_offline(runs, browser, kind, tmp_path):
+    from PIL import Image
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else 0)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    context.on("request", lambda r: requests.append(r.url))
+    url = (runs[kind] / "report.html").as_uri()
+    page.goto(url)
+    wait_until_drawn(page)
+    plots = page.query_selector_all(".plot.figure")
+    assert len(plots) == FIGURES[kind]
+    rows = page.evaluate(
+        "() => Bokeh.documents[0].roots().map(figure => Math.max(...figure.renderers"
+        ".map(r => r.data_source ? r.data_source.get_length() || 0 : 0)))"
+    )
+    assert len(rows) == FIGURES[kind] and min(rows) > 0, rows  # every figure has data
+    shot = tmp_path / f"{kind}.png"
+    page.screenshot(path=str(shot), full_page=True)  # the page is not scrolled: boxes match
+    image = Image.open(shot).convert("RGB")
+    for i, plot in enumerate(plots):
+        box = plot.bounding_box()
+        assert box["width"] >= 300 and box["height"] >= 80, (i, box)
+        figure = image.crop((box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]))
+        colors = figure.getcolors(maxcolors=1 << 16)
+        assert colors is None or len(colors) > 20, f"figure {i} looks empty"
+    assert problems == []
+    assert requests == [url]  # the page itself, nothing else
+
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": A4_PRINTABLE_PX, "height": 1000})
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= A4_PRINTABLE_PX  # nothing wider than an A4 page's printable width
+    context.close()
