@@ -353,7 +353,8 @@ def test_unknown_column(tmp_path: Path) -> None:
     folder = write_case(tmp_path, racks=[rack(colour="green")])
     assert only_problem(folder) == (
         "racks.csv, colour: unknown column; expected one of rack_type, kind, capex_usd, "
-        "lifetime_years, power_kw, idle_power_frac, opex_usd_per_year, slots, cooling, max_count"
+        "lifetime_years, power_kw, idle_power_frac, opex_usd_per_year, slots, cooling, max_count, "
+        "throughput_sigma"
     )
 
 
