@@ -58,12 +58,17 @@ def measured_errors(params: pd.DataFrame, overlap: float, x: pd.DataFrame) -> pd
     """Per catalog rack type with measured hardware: its hardware, points and RMS log error."""
     d = evaluate(params, overlap, x, prefill_points(x)).decode
     d = d[d["catalog_rack_type"] != ""]
-    rows = [
-        {"rack_type": r, "hardware": g["hardware"].iloc[0], "points": len(g), "sigma": s}
-        for r, g in d.groupby("catalog_rack_type")
-        for s in [rms_log_error(g["error"])]
-    ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        [
+            {
+                "rack_type": rack,
+                "hardware": g["hardware"].iloc[0],
+                "points": len(g),
+                "sigma": rms_log_error(g["error"]),
+            }
+            for rack, g in d.groupby("catalog_rack_type")
+        ]
+    )
 
 
 def leave_one_hardware_out(overlap: float, x: pd.DataFrame) -> pd.DataFrame:
