@@ -65,6 +65,7 @@ def small_case(tmp_path: Path, **kw) -> Path:
                 slots=2,
                 cooling="liquid",
                 max_count=8,
+                throughput_sigma=0.45,
             ),
         ],
         sites=[
@@ -113,6 +114,7 @@ def small_case(tmp_path: Path, **kw) -> Path:
                 "energy_price": {"sigma": 0.2},
                 "power_cap": {"probability": 0.1, "derate": 0.3},
                 "supply": {"probability": 0.2, "cut": 0.5},
+                "throughput": {"sigma": 0.2},
             },
         },
     )
@@ -131,7 +133,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         0.9,
     )
     assert case.solver == SolverOptions(SolverName.SCIP, 30.0, 1e-4, 4, 0)
-    assert case.uncertainty == Uncertainty(42, 1.1, 0.25, 0.15, 0.2, 0.1, 0.3, 0.2, 0.5)
+    assert case.uncertainty == Uncertainty(42, 1.1, 0.25, 0.15, 0.2, 0.1, 0.3, 0.2, 0.5, 0.2)
 
     racks = case.racks
     assert list(racks.columns) == [
@@ -145,6 +147,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "slots",
         "cooling",
         "max_count",
+        "throughput_sigma",
     ]
     assert racks.to_dict("records") == [
         {
@@ -158,6 +161,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
             "slots": 1.0,
             "cooling": "air",
             "max_count": math.inf,
+            "throughput_sigma": 0.2,  # blank: case.yaml's uncertainty.throughput.sigma
         },
         {
             "rack_type": "b",
@@ -170,6 +174,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
             "slots": 2.0,
             "cooling": "liquid",
             "max_count": 8.0,
+            "throughput_sigma": 0.45,
         },
     ]
     assert case.sites.to_dict("records") == [
@@ -348,7 +353,8 @@ def test_unknown_column(tmp_path: Path) -> None:
     folder = write_case(tmp_path, racks=[rack(colour="green")])
     assert only_problem(folder) == (
         "racks.csv, colour: unknown column; expected one of rack_type, kind, capex_usd, "
-        "lifetime_years, power_kw, idle_power_frac, opex_usd_per_year, slots, cooling, max_count"
+        "lifetime_years, power_kw, idle_power_frac, opex_usd_per_year, slots, cooling, max_count, "
+        "throughput_sigma"
     )
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from fleetopt.catalog import example
 from fleetopt.catalog.example import EXAMPLE_DIR, write_example
+from fleetopt.catalog.perf import load_catalog
+from fleetopt.catalog.prices import PRICE_COLUMNS, load_prices, market_price_usd_per_mtok
 from fleetopt.io.case import read_case
 
 TABLES = ["racks", "sites", "workloads", "throughput", "installed"]
@@ -59,3 +63,51 @@ def test_example_solves_optimal_and_sensibly(tmp_path: Path):
     assert set(eu["site"]) == {"eu-sovereign"}
     racks = pd.read_parquet(out / "racks.parquet")
     assert 50 <= racks["count"].sum() <= 1000  # tens to low hundreds of new racks
+
+
+def test_example_penalties_are_the_market_price_of_each_workloads_tokens():
+    penalty = pd.read_csv(EXAMPLE_DIR / "workloads.csv").set_index("workload")[
+        "unmet_penalty_usd_per_mtok"
+    ]
+    # chat-us, DeepSeek-R1, 80% input tokens: DeepSeek's API $0.55 in / $2.19 out -> 0.878,
+    # OpenRouter $0.70 / $2.50 -> 1.060; the median of the two, 0.969 USD per million tokens.
+    assert penalty["chat-us"] == pytest.approx(0.969)
+    assert penalty["batch-agents"] == pytest.approx(0.969 / 2)  # batch tokens: half price
+    # Llama 3.3 70B, 2/3 input: Groq $0.59 / $0.79 -> 0.657, OpenRouter $0.10 / $0.32 -> 0.173.
+    assert penalty["chat-eu-sovereign"] == pytest.approx(0.415)
+    # gpt-oss-120b, 10/11 input: Groq 0.191, Cerebras 0.386, OpenRouter 0.053 -> median 0.191.
+    assert penalty["agentic-coding"] == pytest.approx(0.1909)
+    # Llama 3.1 8B, 20/21 input: Groq $0.05 / $0.08 -> 0.0514.
+    assert penalty["extract-small"] == pytest.approx(0.0514)
+
+
+def test_a_planners_penalty_is_kept(monkeypatch):
+    workloads = example.WORKLOADS.copy()
+    workloads.loc[workloads["workload"] == "chat-us", "unmet_penalty_usd_per_mtok"] = 3.0
+    monkeypatch.setattr(example, "WORKLOADS", workloads)
+    built = example.build_example()["workloads"].set_index("workload")
+    assert built.loc["chat-us", "unmet_penalty_usd_per_mtok"] == 3.0
+    assert built.loc["chat-eu-sovereign", "unmet_penalty_usd_per_mtok"] == pytest.approx(0.415)
+
+
+def test_every_price_names_its_page_and_date():
+    prices = load_prices()
+    assert list(prices.columns) == list(PRICE_COLUMNS)
+    assert prices["url"].str.startswith("https://").all()
+    assert prices["date"].astype(str).str.fullmatch(r"20\d\d(-\d\d)?").all()
+    assert prices["source"].str.startswith("public:").all()
+    assert (prices["input_usd_per_mtok"] <= prices["output_usd_per_mtok"]).all()
+    assert set(load_catalog().models["model"]) <= set(prices["model"])
+
+
+def test_market_price_is_the_median_blend_and_nan_without_prices():
+    prices = pd.DataFrame(
+        {
+            "model": ["m", "m", "m"],
+            "input_usd_per_mtok": [1.0, 2.0, 10.0],
+            "output_usd_per_mtok": [3.0, 4.0, 20.0],
+        }
+    )
+    got = market_price_usd_per_mtok(prices, pd.Series(["m", "m", "x"]), pd.Series([0.5, 1.0, 0.5]))
+    assert got[:2].tolist() == [3.0, 2.0]  # blends 2 / 3 / 15 -> 3; inputs 1 / 2 / 10 -> 2
+    assert np.isnan(got[2])

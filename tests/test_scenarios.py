@@ -43,6 +43,7 @@ UNCERTAIN = {
     "energy_price": {"sigma": 0.2},
     "power_cap": {"probability": 0.2, "derate": 0.3},
     "supply": {"probability": 0.25, "cut": 0.5},
+    "throughput": {"sigma": 0.2},
 }
 TIMING = ["solve_seconds", "build_seconds"]
 

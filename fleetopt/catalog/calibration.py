@@ -220,7 +220,7 @@ def _log_errors(x: pd.DataFrame, pre: pd.DataFrame) -> np.ndarray:
     return np.concatenate([dec, pref])
 
 
-def _fit_arch(x: pd.DataFrame, pre: pd.DataFrame, overlap: float) -> tuple[dict, float]:
+def fit_arch(x: pd.DataFrame, pre: pd.DataFrame, overlap: float) -> tuple[dict, float]:
     """Coordinate search over GRIDS for one family; returns (parameters, sum of squares)."""
     best = dict(START)
     arch = x["arch"].iloc[0]
@@ -264,7 +264,7 @@ def fit(
         for arch in archs:
             xa = x[(x["arch"] == arch) & (x["split"] == "fitted")].copy()
             pa = pre[(pre["arch"] == arch) & (pre["split"] == "fitted")].copy()
-            fits[arch], s = _fit_arch(xa, pa, overlap)
+            fits[arch], s = fit_arch(xa, pa, overlap)
             total += s
         if total < best_total - 1e-12:
             best_total, best = total, (overlap, fits)

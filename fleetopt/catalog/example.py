@@ -22,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from fleetopt.catalog.perf import CATALOG_DIR, load_catalog, write_throughput
+from fleetopt.catalog.prices import load_prices, market_price_usd_per_mtok
+from fleetopt.catalog.uncertainty import load_throughput_sigmas
 
 EXAMPLE_DIR = Path(str(resources.files("fleetopt") / "data" / "example"))
 
@@ -68,7 +70,7 @@ WORKLOADS = pd.DataFrame(
             0.0,
         ),
         # latency-tolerant batch agents: anywhere, cheap power wins
-        ("batch-agents", "deepseek-r1", "*", 100e6, 25e6, 20.0, None, 0.9, 5.0, 0.0),
+        ("batch-agents", "deepseek-r1", "*", 100e6, 25e6, 20.0, None, 0.9, None, 0.0),
         # small-model extraction that fits a CPU rack
         ("extract-small", "llama-3.1-8b", "*", 200e6, 10e6, 10.0, None, 0.8, None, 0.0),
     ],
@@ -86,6 +88,14 @@ WORKLOADS = pd.DataFrame(
     ],
 )
 
+# Unmet-demand penalty: a blank unmet_penalty_usd_per_mtok above is filled with the market
+# price of the workload's tokens (fleetopt.catalog.prices: the median over prices.csv's
+# providers of the model, input and output prices blended by the workload's input share),
+# times this factor. Batch agents tolerate latency, so their tokens are priced as batch
+# tokens: Groq's Batch API takes 50% off its on-demand prices (24 h-7 d turnaround;
+# https://console.groq.com/docs/batch, as quoted 2026-06-04 by tokenmix.ai's Groq API guide).
+PENALTY_PRICE_FACTOR: dict[str, float] = {"batch-agents": 0.5}
+
 INSTALLED = pd.DataFrame(
     [("us-west-colo", "hgx-h100", 200), ("eu-sovereign", "hgx-h100", 120)],
     columns=["site", "rack_type", "count"],
@@ -97,7 +107,7 @@ CASE_YAML = """\
 name: example-inference-fleet-2026
 objective: min_cost
 discount_rate: 0.07
-unmet_penalty_usd_per_mtok: 20.0
+unmet_penalty_usd_per_mtok: 20.0  # for a workload without its own; each has its market price
 max_utilization: 0.85
 solver: {name: highs, time_limit_s: 60, relative_gap: 1.0e-6, threads: 0, seed: 0}
 uncertainty:
@@ -127,18 +137,31 @@ RACK_CASE_COLUMNS: tuple[str, ...] = (
 def build_example(catalog_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """The example's tables: racks (catalog, no source), sites, workloads, throughput, installed.
 
+    racks carry the catalog's throughput_sigma (from the calibration's errors); workloads
+    without a penalty get the market price of their tokens (PENALTY_PRICE_FACTOR);
     throughput holds the catalog rows of the models the workloads use.
     """
-    cat = load_catalog(catalog_dir or CATALOG_DIR)
+    folder = catalog_dir or CATALOG_DIR
+    cat = load_catalog(folder)
     racks = cat.racks[list(RACK_CASE_COLUMNS)].copy()
     limits = racks["rack_type"].map(EXAMPLE_MAX_COUNT)
     racks["max_count"] = limits.astype("Int64")
+    sigma = load_throughput_sigmas(folder).set_index("rack_type")["throughput_sigma"]
+    racks["throughput_sigma"] = racks["rack_type"].map(sigma)
+    workloads = WORKLOADS.copy()
+    demand = workloads["prefill_tokens_per_s"] + workloads["decode_tokens_per_s"]
+    market = market_price_usd_per_mtok(
+        load_prices(folder), workloads["model"], workloads["prefill_tokens_per_s"] / demand
+    )
+    factor = workloads["workload"].map(PENALTY_PRICE_FACTOR).fillna(1.0)
+    penalty = workloads["unmet_penalty_usd_per_mtok"].astype(float)
+    workloads["unmet_penalty_usd_per_mtok"] = penalty.fillna(pd.Series(market * factor).round(4))
     used = WORKLOADS["model"].unique()
     throughput = cat.throughput[cat.throughput["model"].isin(used)].reset_index(drop=True)
     return {
         "racks": racks,
         "sites": SITES.copy(),
-        "workloads": WORKLOADS.copy(),
+        "workloads": workloads,
         "throughput": throughput,
         "installed": INSTALLED.copy(),
     }

@@ -124,6 +124,7 @@ class Uncertainty:
     power_cap_derate: float = 0.0
     supply_probability: float = 0.0
     supply_cut: float = 0.0
+    throughput_sigma: float = 0.0  # default of racks.csv throughput_sigma (filled there)
 
 
 @dataclass(frozen=True, eq=False)

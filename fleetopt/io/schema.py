@@ -161,6 +161,13 @@ RACKS = TableSpec(
         Column("slots", C.FLOAT, 1.0, positive(1e4), meaning="floor positions one rack takes"),
         Column("cooling", C.CHOICE, "air", choices=COOLING, meaning="air or liquid"),
         Column("max_count", C.INT, UNLIMITED, up_to(1e8), meaning="supply limit, all sites"),
+        Column(
+            "throughput_sigma",
+            C.FLOAT,
+            FromCase("uncertainty.throughput.sigma"),
+            up_to(2),
+            meaning="sigma of the rack type's lognormal throughput factor in scenarios",
+        ),
     ),
     unique=("rack_type",),
     row_id=("rack_type",),
@@ -337,6 +344,7 @@ UNCERTAINTY_FIELDS: dict[str, Field] = {
     "power_cap.derate": Field(F.NUMBER, 0.0, SHARE),
     "supply.probability": Field(F.NUMBER, 0.0, SHARE),
     "supply.cut": Field(F.NUMBER, 0.0, SHARE),
+    "throughput.sigma": Field(F.NUMBER, 0.0, up_to(2)),
 }
 UNCERTAINTY_ATTRS: dict[str, str] = {
     "seed": "seed",
@@ -348,6 +356,7 @@ UNCERTAINTY_ATTRS: dict[str, str] = {
     "power_cap.derate": "power_cap_derate",
     "supply.probability": "supply_probability",
     "supply.cut": "supply_cut",
+    "throughput.sigma": "throughput_sigma",
 }
 
 CASE_FIELDS: dict[str, Field] = {

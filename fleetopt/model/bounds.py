@@ -39,7 +39,7 @@ def rack_count_bounds(
     # Rack-equivalents each sr pair would need to serve, alone, every demand it can serve.
     y = index.y
     need = data.demand_tokens_per_s[index.swp["wp"].to_numpy()[y["swp"].to_numpy()]] / (
-        y["tp_tokens_per_s"].to_numpy() * case.max_utilization
+        data.tp_tokens_per_s * case.max_utilization
     )
     by_demand = np.bincount(y["sr"].to_numpy(), weights=need, minlength=len(sr))
     n_max = np.minimum.reduce([np.ceil(a_max - EPS), by_floor, by_supply, np.ceil(by_demand - EPS)])

@@ -57,7 +57,8 @@ def define_phase(index: ModelIndex, layout: VariableLayout, data: ModelData) -> 
     """phase: sum_r tp[r, w, p] * y[s, r, w, p] >= D[w, p] * f[s, w]   for (s, w) in SW, p in P_w.
 
     Each row is divided by the forecast demand D0[w, p] > 0, so y enters with tp / D0 and
-    f with -D / D0: a scenario's demand changes only the f coefficients.
+    f with -D / D0: a scenario's demand changes only the f coefficients, its throughput
+    factors only the y coefficients (tp is ModelData's, after them).
     """
     swp = index.swp
     wp_of_row = swp["wp"].to_numpy()
@@ -70,7 +71,7 @@ def define_phase(index: ModelIndex, layout: VariableLayout, data: ModelData) -> 
         col=np.concatenate([layout.cols("y"), layout.f.start + swp["sw"].to_numpy()]),
         val=np.concatenate(
             [
-                index.y["tp_tokens_per_s"].to_numpy() / forecast[y_swp],
+                data.tp_tokens_per_s / forecast[y_swp],
                 -data.demand_tokens_per_s[wp_of_row] / forecast,
             ]
         ),

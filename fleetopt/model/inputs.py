@@ -20,14 +20,16 @@ class Multipliers:
 
     `demand` is growth x workload factor per workload; `energy_price` and `power_cap` are
     per site (the region's energy factor already mapped to its sites); `supply` is
-    1 - cut per rack type. `growth` and `region_energy` keep the draws they were made
-    from (the shared growth factor; the energy factor per region), for the draws table.
+    1 - cut per rack type; `throughput` the factor on every tokens_per_s of a rack type.
+    `growth` and `region_energy` keep the draws they were made from (the shared growth
+    factor; the energy factor per region), for the draws table.
     """
 
     demand: np.ndarray
     energy_price: np.ndarray
     power_cap: np.ndarray
     supply: np.ndarray
+    throughput: np.ndarray
     growth: float = 1.0
     region_energy: np.ndarray | None = None
 
@@ -38,6 +40,7 @@ class Multipliers:
             energy_price=np.ones(index.n_sites),
             power_cap=np.ones(index.n_sites),
             supply=np.ones(index.n_racks),
+            throughput=np.ones(index.n_racks),
         )
 
 
@@ -50,6 +53,7 @@ class ModelData:
     - `max_count`: per rack type; inf when unlimited; floor(max_count x (1 - cut)) if cut.
     - `delivered_share`: per rack type, 1 - cut: the share of new racks that arrive,
       used when a plan's counts are fixed (evaluate).
+    - `tp_tokens_per_s`: tp[r, w, p] per `y` row, times the rack type's throughput factor.
     """
 
     demand_tokens_per_s: np.ndarray
@@ -57,6 +61,7 @@ class ModelData:
     power_cap_mw: np.ndarray
     max_count: np.ndarray
     delivered_share: np.ndarray
+    tp_tokens_per_s: np.ndarray
 
 
 def model_data(index: ModelIndex, multipliers: Multipliers | None = None) -> ModelData:
@@ -74,4 +79,6 @@ def model_data(index: ModelIndex, multipliers: Multipliers | None = None) -> Mod
         power_cap_mw=index.sites["power_cap_mw"].to_numpy(dtype=float) * mult.power_cap,
         max_count=cut_count,
         delivered_share=np.asarray(mult.supply, dtype=float),
+        tp_tokens_per_s=index.y["tp_tokens_per_s"].to_numpy()
+        * mult.throughput[index.y["r"].to_numpy()],
     )

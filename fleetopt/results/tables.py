@@ -82,7 +82,7 @@ def plan_tables(
             "workload": index.workloads["workload"].to_numpy()[y["w"].to_numpy()],
             "phase": np.asarray(PHASES, dtype=object)[y["p"].to_numpy()],
             "racks": busy,
-            "tokens_per_s": busy * y["tp_tokens_per_s"].to_numpy(),
+            "tokens_per_s": busy * data.tp_tokens_per_s,
         }
     )[placed].reset_index(drop=True)
 

@@ -3,8 +3,10 @@
 A scenario is rebuilt anywhere from (seed, scenario index) alone: its generator is
 `numpy.random.default_rng([seed, scenario])`, and it always draws the same count of
 numbers in the same order (growth, one per workload, one per region, one per site, one
-per rack type), so scenario k is identical on any worker, in any chunk, and switching one
-source of uncertainty on or off never shifts the draws of another.
+per rack type for supply, then one per rack type for throughput), so scenario k is
+identical on any worker, in any chunk, and switching one source of uncertainty on or off
+never shifts the draws of another. New sources are drawn after all earlier ones, so a
+scenario of a case keeps every draw it had before they existed.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def draw(index: ModelIndex, uncertainty: Uncertainty, scenario: int) -> Multipli
     region_z = rng.standard_normal(len(regions))
     site_u = rng.random(index.n_sites)
     rack_u = rng.random(index.n_racks)
+    throughput_z = rng.standard_normal(index.n_racks)
 
     growth = u.growth_median * np.exp(u.growth_sigma * growth_z)
     region_factor = np.exp(u.energy_sigma * region_z)
@@ -45,6 +48,7 @@ def draw(index: ModelIndex, uncertainty: Uncertainty, scenario: int) -> Multipli
         energy_price=region_factor[site_region],
         power_cap=np.where(site_u < u.power_cap_probability, 1.0 - u.power_cap_derate, 1.0),
         supply=np.where(rack_u < u.supply_probability, 1.0 - u.supply_cut, 1.0),
+        throughput=np.exp(index.racks["throughput_sigma"].to_numpy(dtype=float) * throughput_z),
         growth=float(growth),
         region_energy=region_factor,
     )
@@ -54,7 +58,7 @@ def draws_table(index: ModelIndex, scenario: int, multipliers: Multipliers) -> p
     """Every draw of one scenario in the long format of MODEL.md section 6.
 
     kind `demand`: key `*` for the shared growth, key = workload for its own factor;
-    `energy_price` per region; `power_cap` per site; `supply` per rack type.
+    `energy_price` per region; `power_cap` per site; `supply` and `throughput` per rack type.
     """
     m = multipliers
     keys = [
@@ -63,6 +67,7 @@ def draws_table(index: ModelIndex, scenario: int, multipliers: Multipliers) -> p
         ("energy_price", regions_of(index).tolist(), m.region_energy.tolist()),
         ("power_cap", index.sites["site"].tolist(), m.power_cap.tolist()),
         ("supply", index.racks["rack_type"].tolist(), m.supply.tolist()),
+        ("throughput", index.racks["rack_type"].tolist(), m.throughput.tolist()),
     ]
     kinds = [k for k, names, _ in keys for _ in names]
     return pd.DataFrame(
@@ -76,8 +81,13 @@ def draws_table(index: ModelIndex, scenario: int, multipliers: Multipliers) -> p
 
 
 def multipliers_from_table(index: ModelIndex, draws: pd.DataFrame) -> Multipliers:
-    """Rebuild one scenario's multipliers from its written rows (to re-solve it exactly)."""
+    """Rebuild one scenario's multipliers from its written rows (to re-solve it exactly).
+
+    A table written before throughput draws existed has no `throughput` rows: its
+    scenarios ran at factor 1, which is what they get back.
+    """
     by = {kind: rows.set_index("key")["multiplier"] for kind, rows in draws.groupby("kind")}
+    racks = index.racks["rack_type"]
     growth = float(by["demand"]["*"])
     region_energy = by["energy_price"].reindex(regions_of(index)).to_numpy()
     site_region = np.searchsorted(regions_of(index), index.sites["region"].to_numpy())
@@ -85,7 +95,12 @@ def multipliers_from_table(index: ModelIndex, draws: pd.DataFrame) -> Multiplier
         demand=growth * by["demand"].reindex(index.workloads["workload"]).to_numpy(),
         energy_price=region_energy[site_region],
         power_cap=by["power_cap"].reindex(index.sites["site"]).to_numpy(),
-        supply=by["supply"].reindex(index.racks["rack_type"]).to_numpy(),
+        supply=by["supply"].reindex(racks).to_numpy(),
+        throughput=(
+            by["throughput"].reindex(racks).to_numpy()
+            if "throughput" in by
+            else np.ones(index.n_racks)
+        ),
         growth=growth,
         region_energy=region_energy,
     )
