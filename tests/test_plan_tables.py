@@ -17,6 +17,7 @@ import pytest
 
 from fleetopt.io.case import read_case
 from fleetopt.pipelines.plan import plan_case, write_plan
+from fleetopt.solve.result import SolveStatus
 from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import decode, rack, site, workload
 
@@ -45,7 +46,7 @@ def write_two_site_case(tmp_path, throughput=None):
 def plan_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plan")
     outcome = plan_case(read_case(write_two_site_case(tmp)))
-    assert outcome.summary["status"] == "optimal"
+    assert outcome.summary.status is SolveStatus.OPTIMAL
     write_plan(outcome, tmp / "plan")
     return tmp / "plan"
 
