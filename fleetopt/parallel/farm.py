@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from fleetopt.model.index import build_index
 from fleetopt.scenarios.job import ChunkResult, PreparedJob, ScenarioJob, error_rows, solve_chunk
 
 CHUNK_RETRIES = 2
+CHUNK_SHARE = 2  # an automatic chunk takes 1 / (CHUNK_SHARE x workers) of what is left
+MAX_CHUNK = 64  # scenarios in an automatic chunk, at most
 
 _PREPARED: dict[str, PreparedJob] = {}
 
@@ -41,20 +44,41 @@ class Chunk:
         return f"{self.scenarios[0]:09d}"
 
 
-def chunks_of(scenarios: Sequence[int], chunk_size: int) -> list[Chunk]:
-    """Sorted `scenarios` cut into chunks of at most `chunk_size` consecutive scenarios.
+def chunks_of(scenarios: Sequence[int], chunk_size: int | Callable[[int], int]) -> list[Chunk]:
+    """Sorted `scenarios` cut, in order, into chunks of consecutive scenarios.
 
-    A chunk never spans a gap (scenarios finished by an earlier attempt), so parts named
-    by their first scenario merge back in scenario order however the run was resumed.
+    `chunk_size` caps each chunk: a number, or a function of how many scenarios are not
+    in a chunk yet (auto_chunk). A chunk never spans a gap (scenarios finished by an
+    earlier attempt), so parts named by their first scenario merge back in scenario order
+    however the run was resumed.
     """
+    ordered = sorted(scenarios)
+    cap_for = chunk_size if callable(chunk_size) else lambda _left: chunk_size
     chunks: list[list[int]] = []
-    for scenario in sorted(scenarios):
+    cap = 0
+    for position, scenario in enumerate(ordered):
         last = chunks[-1] if chunks else None
-        if last is None or len(last) == chunk_size or scenario != last[-1] + 1:
+        if last is None or len(last) == cap or scenario != last[-1] + 1:
+            cap = cap_for(len(ordered) - position)
             chunks.append([scenario])
         else:
             last.append(scenario)
     return [Chunk(c) for c in chunks]
+
+
+def auto_chunk(scenarios_left: int, workers: int) -> int:
+    """The next chunk's size when none is given: 1 / (CHUNK_SHARE x workers) of the
+    scenarios not in a chunk yet, at least 1 and at most MAX_CHUNK.
+
+    Chunks thus shrink as a run goes on (guided self-scheduling). The first ones are
+    large, so each chunk's fixed cost (a Ray task; four parts the driver stores, then
+    merges) is spread over many solves; the last ones hold a scenario or two, so the
+    workers finish within about a scenario of each other instead of all but one idling
+    while it solves a whole last chunk. MAX_CHUNK keeps a long run stored, and
+    resumable, in pieces.
+    """
+    share = math.ceil(scenarios_left / (CHUNK_SHARE * max(workers, 1)))
+    return max(1, min(MAX_CHUNK, share))
 
 
 def connect(address: str | None, workers: int) -> dict:

@@ -63,7 +63,7 @@ class NightlyParams:
     run_id: str | None = None
     seed: int | None = None
     workers: int = defaults.WORKERS
-    chunk: int = defaults.CHUNK
+    chunk: int | str = defaults.CHUNK
     address: str | None = None
     criterion: str = Criterion.MEAN.value
     alpha: float = defaults.ALPHA

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from fleetopt.io.runfolder import (
 )
 from fleetopt.io.store import ScenarioStore, write_folder_atomic, write_json_atomic
 from fleetopt.model.index import ModelIndex, build_index
-from fleetopt.parallel.farm import Chunk, chunks_of, connect, run_chunks
+from fleetopt.parallel.farm import Chunk, auto_chunk, chunks_of, connect, run_chunks
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.scenarios.job import (
     ChunkResult,
@@ -62,12 +63,22 @@ class Criterion(enum.StrEnum):
 
 @dataclass(frozen=True)
 class FarmSettings:
-    """How scenarios are farmed out: how many at once, chunk size, which cluster."""
+    """How scenarios are farmed out: how many at once, chunk size, which cluster.
+
+    `chunk` is a count of scenarios per task, or `defaults.AUTO`: chunks sized to the
+    scenarios left and the workers, shrinking towards the end (parallel.farm.auto_chunk).
+    """
 
     workers: int = defaults.WORKERS
-    chunk: int = defaults.CHUNK
+    chunk: int | str = defaults.CHUNK
     address: str | None = None
     alpha: float = defaults.ALPHA
+
+    def chunks(self, scenarios: Sequence[int]) -> list[Chunk]:
+        """The chunks to solve `scenarios` (those left of a run) in."""
+        if self.chunk == defaults.AUTO:
+            return chunks_of(scenarios, lambda left: auto_chunk(left, self.workers))
+        return chunks_of(scenarios, int(self.chunk))
 
 
 SUMMARY_RESULT_COLUMNS = [
@@ -108,7 +119,7 @@ def run_scenarios(
     try:
         connect(settings.address, settings.workers)
         done = store.finished_scenarios()
-        todo = chunks_of([s for s in range(n_scenarios) if s not in done], settings.chunk)
+        todo = settings.chunks([s for s in range(n_scenarios) if s not in done])
 
         def keep(chunk: Chunk, result: ChunkResult) -> None:
             store.write_chunk(
