@@ -6,6 +6,7 @@ Runs on a real local Ray (started once for the module) with real solvers and fil
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import sys
 from pathlib import Path
@@ -225,7 +226,8 @@ def test_a_task_that_raises_once_is_retried(tmp_path):
     assert set(results["status"]) == {"optimal"}
 
 
-def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path):
+def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="fleetopt")
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
     job = BrokenJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
     summary = run_scenarios(job, 6, tmp_path / "run", SETTINGS)
@@ -238,6 +240,24 @@ def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path):
     # Its draws are still on record.
     draws = pd.read_parquet(tmp_path / "run" / "scenarios.parquet")
     assert 4 in set(draws["scenario"])
+    # The worker's warning came back to the driver, tagged with the scenario.
+    (warning,) = [r for r in caplog.records if r.name == "fleetopt.worker"]
+    assert warning.levelno == logging.WARNING and warning.scenario == 4
+    assert "scenario 4: failed: ValueError: scenario 4 cannot be solved" in warning.getMessage()
+
+
+def test_worker_log_records_reach_the_driver_tagged_with_their_scenario(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="fleetopt")
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    sweep(case, 4, tmp_path / "run", SETTINGS)
+    from_workers = [r for r in caplog.records if r.name == "fleetopt.worker"]
+    solved = [r for r in from_workers if "solved in" in r.getMessage()]
+    assert sorted(r.scenario for r in solved) == [0, 1, 2, 3]
+    for record in solved:
+        assert record.getMessage().startswith(f"scenario {record.scenario}: solved in")
+        assert record.origin == "fleetopt.scenarios.job"
+    progress = [r.getMessage() for r in caplog.records if r.name == "fleetopt.parallel.progress"]
+    assert progress[-1].startswith("sweep: 4/4 scenarios in")
 
 
 def test_evaluate_under_derate_and_supply_cut_matches_hand_computation(tmp_path):

@@ -129,6 +129,17 @@ def scenario_options(default_scenarios: int = defaults.SCENARIOS) -> Decorator:
     return _stack(options)
 
 
+def verbosity_option() -> Decorator:
+    """-v: progress lines on stderr; -vv: debug detail (fleetopt.core.logs)."""
+    return click.option(
+        "-v",
+        "--verbose",
+        "verbosity",
+        count=True,
+        help="log progress to stderr (-vv: debug detail)",
+    )
+
+
 def robust_options() -> Decorator:
     """How robust selection chooses (robust, nightly)."""
     return _stack(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -51,6 +52,8 @@ from fleetopt.model.index import build_index
 from fleetopt.parallel.farm import connect
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.pipelines.runs import Criterion, FarmSettings, evaluate, robust, with_seed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,9 @@ class NightlyRun:
     def stage(self, name: str, work: Callable[[Path], dict | None]) -> dict | None:
         """Run a stage into its folder unless a previous attempt finished it."""
         if self.done(name):
+            log.info("stage %s: done in an earlier attempt", name)
             return self.manifest["stages"][name].get("result")
+        log.info("stage %s: started", name)
         started = time.perf_counter()
         self.manifest["stages"][name] = {"status": RunStatus.RUNNING.value}
         self.save()
@@ -209,6 +214,7 @@ class NightlyRun:
         if not self.output.local and (self.dir / name).exists():
             self.output.push(self.dir / name, f"{self.remote}/{name}")
         self.save()
+        log.info("stage %s: finished in %.1f s", name, self.manifest["stages"][name]["seconds"])
         return result
 
     def succeed(self) -> None:

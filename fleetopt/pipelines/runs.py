@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,8 @@ from fleetopt.scenarios.stats import (
     site_summary,
 )
 from fleetopt.solve.result import SOLVED, SolveStatus
+
+log = logging.getLogger(__name__)
 
 EXPECTED_VALUE = "expected-value"
 
@@ -114,12 +118,24 @@ def run_scenarios(
     """
     store = open_store(job, n_scenarios, out_dir, overwrite=overwrite)
     if store.complete:
+        log.info("%s: %s holds this run complete already", job.mode.value, store.root)
         return json.loads((store.root / "summary.json").read_text())
     store.start()
     try:
         connect(settings.address, settings.workers)
         done = store.finished_scenarios()
-        todo = settings.chunks([s for s in range(n_scenarios) if s not in done])
+        left = [s for s in range(n_scenarios) if s not in done]
+        todo = settings.chunks(left)
+        sizes = sorted({len(c.scenarios) for c in todo}) or [0]
+        log.info(
+            "%s: %d scenarios to solve%s, in %d chunks of %s on %d workers",
+            job.mode.value,
+            len(left),
+            f" ({len(done)} of {n_scenarios} already done)" if done else "",
+            len(todo),
+            f"{sizes[-1]} down to {sizes[0]}" if len(sizes) > 1 else sizes[0],
+            settings.workers,
+        )
 
         def keep(chunk: Chunk, result: ChunkResult) -> None:
             store.write_chunk(
@@ -133,8 +149,11 @@ def run_scenarios(
             )
 
         run_chunks(job, todo, settings.workers, keep, progress_label=job.mode.value)
+        started = time.perf_counter()
         store.merge()
         summary = summarize_run(store.root, job, n_scenarios, settings.alpha)
+        merged_s = time.perf_counter() - started
+        log.debug("%s: merged and summarized in %.2f s", job.mode.value, merged_s)
     except BaseException as err:
         store.fail(failure_reason(err))
         raise
