@@ -1,7 +1,7 @@
 """Farm scenario chunks out to Ray workers and hand each finished chunk back in order of arrival.
 
 - The job goes into the object store once; each worker process prepares it once (index,
-  live solvers) and keeps it in a process-level cache keyed by the job's digest, so a
+  warm starts) and keeps it in a process-level cache keyed by the job's digest, so a
   chunk costs only its solves.
 - At most `workers` chunks run at once; finished chunks stream back through `ray.wait`.
   Where the cluster itself has no more CPUs than `workers` (the embedded local Ray), as
