@@ -1,51 +1,54 @@
 """Monte Carlo scenario benchmark: fleetopt's Ray farm against plain loops and raw processes.
 
     python benchmarks/bench_scenarios.py --label 2core           # about 6 minutes on 2 cores
-    python benchmarks/bench_scenarios.py --quick --label quick   # about 1.5 minutes
+    python benchmarks/bench_scenarios.py --quick --label quick   # about 2 minutes
 
 Everything below is measured side by side in one run, on one synthetic case
 (`fleetopt.synthetic.synthetic_case`, default 10 sites x 6 rack types x 12 workloads, seed 0,
-relative gap 3e-3 so that one scenario's MILP takes ~0.1-0.5 s):
+relative gap 3e-3 so that one scenario's MILP takes ~0.1-0.3 s):
 
-1. Sweep throughput (scenarios per second), on scenarios 0..N-1:
-   a. `sequential`: one process, no Ray, rebuilding everything per scenario (build_index,
-      model_data, build_plan_model, solve_model), with the same options and warm-start hint
-      as fleetopt's sweep;
-   b. `fleetopt x1`: `run_scenarios` with FarmSettings(workers=1);
-   c. `fleetopt xK`: the same with K workers, for K in 2/4/8/cores (as many as fit);
-   d. `raw xK`: the machine's raw capacity, K plain processes (multiprocessing, spawn, no
-      Ray) each running loop (a) on its share (every K-th scenario); wall time for all.
-      Also `raw-prepared xK`: K plain processes each preparing the job once and running
-      `PreparedJob.solve_scenario` (exactly a worker's per-scenario work, no Ray, no
-      store): fleetopt xK / raw-prepared xK is the farm's own overhead.
-   Ray start-up (ray.init plus one warm-up task per worker) is timed separately and left
-   out of the rates. Sequential and 1-worker runs use N1 = 2 x per-worker scenarios;
-   K-worker runs use K x per-worker, so every configuration runs about as long.
+1. Sweep throughput (scenarios per second) on scenarios 0..N-1, for each N (default 40
+   and 144), the configurations interleaved so that a change of load hits all alike:
+   a. `raw x1` and `raw xK`: the machine's raw parallel capacity, 1 and K plain processes
+      (multiprocessing, spawn, no Ray) each preparing the job once and running
+      `PreparedJob.solve_scenario` (exactly a worker's per-scenario work, no store) on its
+      share (every K-th scenario); wall time for all. Process start and imports happen
+      before the clock starts; they run at the niceness of Ray's workers (15), so other
+      load on a shared machine slows both alike.
+   b. `fleetopt x1` and `fleetopt xK`: `run_scenarios` with 1 and K workers, the chunk
+      size as given (default `auto`).
+   The goal: fleetopt's speed-up (xK over x1) at least 0.9 of the raw speed-up. Ray
+   start-up (ray.init plus one warm-up task per worker) is timed apart and left out of
+   the rates; what the driver does is timed too: when the first chunk came back (job
+   preparation included), the time spent storing chunks, the tail (last chunk back minus
+   the K-th last) and merge + summary after the last chunk. Also `sequential`: one
+   process rebuilding everything per scenario (build_index, model_data,
+   build_plan_model, solve_model), the baseline of fleetopt x1.
 2. Evaluate (the expected-value plan's counts fixed, an LP per scenario), per scenario,
    in one process: rebuild per scenario (index + build_evaluate_model + solve_model
-   with HiGHS) vs fleetopt's prepared path (`PreparedJob.solve_scenario`: index once,
-   `Resolver` with GLOP updated in place) vs the prepared path with HiGHS (rebuilt from
-   the proto each time); then through `evaluate()`'s farm on 1 worker (and on all cores).
+   with HiGHS) vs fleetopt's prepared path (`PreparedJob.solve_scenario`: index once, a
+   fresh GLOP per scenario warm-started from the plan's forecast basis) vs the prepared
+   path with HiGHS; then through `evaluate()`'s farm on 1 worker (and on all cores).
 3. Driver peak memory: `sweep()` and `evaluate()` with N and 10N scenarios, each in a fresh
    child process that reports its own peak RSS (getrusage ru_maxrss).
 
-Results: a table on stdout and benchmarks/results/scenarios-<label>.json (or --out).
+Results: a table on stdout and benchmarks/results/scenarios-<label>.json (or --out), with
+the load average before and after each part (the figures mean little on a busy machine).
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in benchmark output
-
 import argparse
 import json
 import multiprocessing as mp
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -55,8 +58,10 @@ import numpy as np
 import pandas as pd
 import ray
 
+from fleetopt.core import defaults
 from fleetopt.io.case import Case, SolverOptions
-from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model
+from fleetopt.io.store import ScenarioStore
+from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.parallel.farm import connect
@@ -74,7 +79,9 @@ from measure import machine, peak_rss  # noqa: E402
 DEFAULT_SIZE = (10, 6, 12)
 DEFAULT_GAP = 3e-3
 PLAN = "expected-value"
-GOAL_VS_RAW = 0.9  # fleetopt xK rate / raw xK rate
+GOAL_VS_RAW = 0.9  # fleetopt's speed-up xK / x1 over the raw speed-up xK / x1
+DEFAULT_SIZES = (40, 144)
+RAY_WORKER_NICENESS = 15  # Ray 2.60 starts its workers at nice 15 (start_ray records it)
 GOAL_EVAL_SPEEDUP = 5.0  # rebuild ms / prepared ms
 GOAL_MEMORY = 0.10  # |peak(10N) / peak(N) - 1|
 
@@ -150,7 +157,10 @@ def rebuild_solve(
     """One scenario from scratch: index, numbers, model, solve. (status, objective)."""
     index = build_index(case)
     data = model_data(index, draw(index, case.uncertainty, scenario))
-    model = build_evaluate_model(index, case, data, fixed_counts)
+    if fixed_counts is None:
+        model = build_plan_model(index, case, data)
+    else:
+        model = build_evaluate_model(index, case, data, fixed_counts)
     solution = solve_model(model, options, engine=engine, hint=hint)
     return solution.status.value, solution.objective / OBJECTIVE_SCALE
 
@@ -166,41 +176,27 @@ def sequential(bench: Bench, scenarios: Sequence[int]) -> dict[str, Any]:
     return _rate("sequential", 1, len(scenarios), wall, statuses=statuses)
 
 
-def _raw_child(
-    target: str,
-    bench: Bench,
-    scenarios: list[int],
-    ready: Any,
-    start: Any,
-    out: Any,
-) -> None:
-    """A raw-capacity process: signal ready, wait for the common start, loop, report."""
-    prepared = bench.sweep_job.prepare() if target == "prepared" else None
+def _raw_child(bench: Bench, scenarios: list[int], ready: Any, start: Any, out: Any) -> None:
+    """A raw-capacity process: prepare, signal ready, wait for the common start, loop, report.
+
+    It runs at the niceness of Ray's workers, so that other load on the machine slows both
+    alike (at nice 0 it would take CPU from everything a Ray worker yields to).
+    """
+    os.nice(RAY_WORKER_NICENESS - os.nice(0))
+    prepared = bench.sweep_job.prepare()
     ready.put(os.getpid())
     start.wait()
     started = time.perf_counter()
-    statuses = []
-    for s in scenarios:
-        if prepared is None:
-            statuses.append(rebuild_solve(bench.case, bench.options, s, hint=bench.hint)[0])
-        else:
-            statuses.append(str(prepared.solve_scenario(s).results["status"].iloc[0]))
+    statuses = [str(prepared.solve_scenario(s).results["status"].iloc[0]) for s in scenarios]
     out.put((time.perf_counter() - started, statuses))
 
 
-def raw_parallel(bench: Bench, n: int, k: int, target: str) -> dict[str, Any]:
-    """(d) K plain processes (spawned, no Ray) on every K-th scenario each; wall for all.
-
-    `target` "rebuild" runs loop (a); "prepared" runs a prepared job's per-scenario work.
-    Process start and imports happen before the clock starts.
-    """
+def raw_parallel(bench: Bench, n: int, k: int) -> dict[str, Any]:
+    """(a) K plain processes (spawned, no Ray) on every K-th scenario each; wall for all."""
     ctx = mp.get_context("spawn")
     ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
     procs = [
-        ctx.Process(
-            target=_raw_child,
-            args=(target, bench, list(range(i, n, k)), ready, start, out),
-        )
+        ctx.Process(target=_raw_child, args=(bench, list(range(i, n, k)), ready, start, out))
         for i in range(k)
     ]
     for p in procs:
@@ -215,48 +211,101 @@ def raw_parallel(bench: Bench, n: int, k: int, target: str) -> dict[str, Any]:
         p.join()
     busy = [b for b, _ in parts]
     statuses = [s for _, st in parts for s in st]
-    label = "raw" if target == "rebuild" else "raw-prepared"
-    return _rate(label, k, n, wall, statuses=statuses, busy=busy)
+    return _rate("raw", k, n, wall, statuses=statuses, busy=busy)
 
 
 @ray.remote(num_cpus=1)
-def _warm_up() -> int:
-    """Occupy one worker for a moment, with fleetopt's farm imported, so all K start."""
+def _warm_up() -> tuple[int, float, int]:
+    """Import what a chunk task needs and hold the worker a moment, so all K start.
+
+    Returns the worker's pid, its import seconds (what a run's first chunk pays in a fresh
+    worker; left out of the rates here) and its niceness.
+    """
+    started = time.perf_counter()
     import fleetopt.parallel.farm  # noqa: F401
 
+    imported_s = time.perf_counter() - started
     time.sleep(0.5)
-    return os.getpid()
+    return os.getpid(), imported_s, os.nice(0)
 
 
-def start_ray(k: int) -> dict[str, Any]:
-    """Start a local Ray of K CPUs as fleetopt does, and bring up its K worker processes."""
-    started = time.perf_counter()
-    connect(None, k)
+def start_ray(k: int, attempts: int = 3) -> dict[str, Any]:
+    """Start a local Ray of K CPUs as fleetopt does, and bring up its K worker processes.
+
+    On a busy machine Ray's start can time out; it is tried again (and said so).
+    """
+    for attempt in range(1, attempts + 1):
+        started = time.perf_counter()
+        try:
+            connect(None, k)
+            break
+        except Exception as err:  # Ray raises a bare Exception when its GCS is late
+            ray.shutdown()
+            if attempt == attempts:
+                raise
+            print(f"  Ray start-up failed ({err}); trying again", flush=True)
     init_s = time.perf_counter() - started
-    pids = ray.get([_warm_up.remote() for _ in range(k)])
+    warm = ray.get([_warm_up.remote() for _ in range(k)])
     return {
         "init_s": round(init_s, 2),
         "startup_s": round(time.perf_counter() - started, 2),
-        "warm_workers": len(set(pids)),
+        "worker_import_s": round(max(s for _, s, _ in warm), 2),
+        "worker_niceness": sorted({nice for _, _, nice in warm}),
+        "warm_workers": len({pid for pid, _, _ in warm}),
     }
 
 
-def farm_run(job: ScenarioJob, n: int, k: int, chunk: int, label: str) -> dict[str, Any]:
-    """(b), (c) run_scenarios on a fresh local Ray of K workers; start-up timed apart."""
+@contextmanager
+def driver_clock() -> Iterator[dict[str, Any]]:
+    """Time the driver's side of a run: each chunk's arrival and storing, and the merge."""
+    marks: dict[str, Any] = {"arrivals": [], "store_s": 0.0, "merge_s": 0.0}
+    write_chunk, merge = ScenarioStore.write_chunk, ScenarioStore.merge
+
+    def timed_write(self, name, tables):
+        started = time.perf_counter()
+        marks["arrivals"].append(started)
+        write_chunk(self, name, tables)
+        marks["store_s"] += time.perf_counter() - started
+
+    def timed_merge(self):
+        started = time.perf_counter()
+        merge(self)
+        marks["merge_s"] += time.perf_counter() - started
+
+    ScenarioStore.write_chunk, ScenarioStore.merge = timed_write, timed_merge
+    try:
+        yield marks
+    finally:
+        ScenarioStore.write_chunk, ScenarioStore.merge = write_chunk, merge
+
+
+def farm_run(job: ScenarioJob, n: int, k: int, chunk: int | str, label: str) -> dict[str, Any]:
+    """(b) run_scenarios on a fresh local Ray of K workers; start-up timed apart."""
     ray.shutdown()
     startup = start_ray(k)
-    with tempfile.TemporaryDirectory(prefix="bench-scenarios-") as tmp:
+    settings = FarmSettings(workers=k, chunk=chunk)
+    with tempfile.TemporaryDirectory(prefix="bench-scenarios-") as tmp, driver_clock() as marks:
         started = time.perf_counter()
-        run_scenarios(job, n, Path(tmp) / "run", FarmSettings(workers=k, chunk=chunk))
-        wall = time.perf_counter() - started
+        run_scenarios(job, n, Path(tmp) / "run", settings)
+        ended = time.perf_counter()
         results = pd.read_parquet(Path(tmp) / "run" / "results.parquet")
     ray.shutdown()
+    wall = ended - started
     worker_s = float((results["solve_seconds"] + results["build_seconds"]).sum())
     row = _rate(label, k, n, wall, statuses=results["status"].tolist())
+    arrivals = marks["arrivals"]
     row["ray"] = startup
+    row["chunks"] = [len(c.scenarios) for c in settings.chunks(range(n))]
     # Solver and model time reported by the workers, over K x wall: the rest is overhead
     # (drawing, rows, Ray, the store, idle workers).
     row["solver_share"] = round(worker_s / (k * wall), 3)
+    row["driver"] = {
+        "first_chunk_s": round(arrivals[0] - started, 3),
+        "store_s": round(marks["store_s"], 3),
+        "tail_s": round(arrivals[-1] - arrivals[-min(k, len(arrivals))], 3),
+        "after_last_chunk_s": round(ended - arrivals[-1], 3),
+        "merge_s": round(marks["merge_s"], 3),
+    }
     return row
 
 
@@ -277,54 +326,80 @@ def _rate(
         "rate": round(n / wall, 4),
         "ms_per_scenario": round(1000 * wall / n, 2),
         "statuses": dict(pd.Series(list(statuses)).value_counts().items()),
+        "load_1min_after": round(os.getloadavg()[0], 2),
     }
     if busy is not None:
         row["busy_s"] = [round(b, 2) for b in busy]
     return row
 
 
-def part_sweep(bench: Bench, workers: Sequence[int], per_worker: int, chunk: int) -> dict:
-    """Part 1: every configuration, then the ratios."""
-    n1 = 2 * per_worker
-    runs: list[dict[str, Any]] = []
-    print(f"\n[1] sweep throughput: N1={n1}, N_K={per_worker} x K, chunk {chunk}", flush=True)
-    runs.append(_show(sequential(bench, range(n1))))
-    runs.append(_show(farm_run(bench.sweep_job, n1, 1, chunk, "fleetopt")))
-    for k in workers:
-        n = per_worker * k
-        runs.append(_show(raw_parallel(bench, n, k, "rebuild")))
-        runs.append(_show(raw_parallel(bench, n, k, "prepared")))
-        runs.append(_show(farm_run(bench.sweep_job, n, k, chunk, "fleetopt")))
-    by = {(r["config"], r["workers"]): r for r in runs}
-    seq = by["sequential", 1]["rate"]
-    one = by["fleetopt", 1]["rate"]
-    ratios = {
-        "fleetopt_x1_vs_sequential": round(one / seq, 3),
-        "by_workers": {
-            str(k): {
-                "fleetopt_vs_raw": round(by["fleetopt", k]["rate"] / by["raw", k]["rate"], 3),
-                "fleetopt_vs_raw_prepared": round(
-                    by["fleetopt", k]["rate"] / by["raw-prepared", k]["rate"], 3
-                ),
-                "fleetopt_vs_k_x_fleetopt1": round(by["fleetopt", k]["rate"] / (k * one), 3),
-                "raw_vs_k_x_sequential": round(by["raw", k]["rate"] / (k * seq), 3),
-                "fleetopt_speedup_vs_sequential": round(by["fleetopt", k]["rate"] / seq, 2),
-                "goal_vs_raw": GOAL_VS_RAW,
-                "meets_goal": by["fleetopt", k]["rate"] / by["raw", k]["rate"] >= GOAL_VS_RAW,
-            }
-            for k in workers
-        },
+def part_sweep(
+    bench: Bench,
+    sizes: Sequence[int],
+    workers: Sequence[int],
+    chunks: Sequence[int | str],
+    repeat: int,
+) -> dict:
+    """Part 1: raw and fleetopt (per chunk setting), 1 and K at once, interleaved per N;
+    then fleetopt's speed-up over the raw one, the median over `repeat` attempts."""
+    print(f"\n[1] sweep throughput: N in {list(sizes)}, chunk {list(chunks)}", flush=True)
+    seq = _show(sequential(bench, range(sizes[0])))
+    runs: list[dict[str, Any]] = [seq]
+    speedups: dict[str, Any] = {}
+    x1_vs_sequential = None
+    for n in sizes:
+        for attempt in range(repeat):
+            by: dict[tuple, dict[str, Any]] = {}
+            for k in (1, *workers):
+                by["raw", k] = _show(raw_parallel(bench, n, k))
+                for chunk in chunks:
+                    by[chunk, k] = _show(farm_run(bench.sweep_job, n, k, chunk, "fleetopt"))
+            for row in by.values():
+                row["attempt"] = attempt
+                runs.append(row)
+            if x1_vs_sequential is None:
+                x1_vs_sequential = round(by[chunks[0], 1]["rate"] / seq["rate"], 3)
+            for k in workers:
+                raw_speedup = by["raw", k]["rate"] / by["raw", 1]["rate"]
+                for chunk in chunks:
+                    farm_speedup = by[chunk, k]["rate"] / by[chunk, 1]["rate"]
+                    entry = speedups.setdefault(f"N={n} x{k} chunk {chunk}", {"attempts": []})
+                    entry["attempts"].append(
+                        {
+                            "raw_speedup": round(raw_speedup, 3),
+                            "fleetopt_speedup": round(farm_speedup, 3),
+                            "speedup_vs_raw": round(farm_speedup / raw_speedup, 3),
+                        }
+                    )
+    for entry in speedups.values():
+        entry["speedup_vs_raw"] = statistics.median(a["speedup_vs_raw"] for a in entry["attempts"])
+        entry["goal"] = GOAL_VS_RAW
+        entry["meets_goal"] = entry["speedup_vs_raw"] >= GOAL_VS_RAW
+    return {
+        "sizes": list(sizes),
+        "chunks": list(chunks),
+        "repeat": repeat,
+        "runs": runs,
+        "ratios": {"fleetopt_x1_vs_sequential": x1_vs_sequential, "speedups": speedups},
     }
-    return {"n1": n1, "per_worker": per_worker, "chunk": chunk, "runs": runs, "ratios": ratios}
 
 
 def _show(row: dict[str, Any]) -> dict[str, Any]:
-    ray_s = f"  (Ray start-up {row['ray']['startup_s']:.1f} s, excluded)" if "ray" in row else ""
     busy = f"  busy {min(row['busy_s']):.1f}-{max(row['busy_s']):.1f} s" if "busy_s" in row else ""
+    farm = ""
+    if "ray" in row:
+        d = row["driver"]
+        farm = (
+            f"  {len(row['chunks'])} chunks of {min(row['chunks'])}-{max(row['chunks'])};"
+            f" first back {d['first_chunk_s']:.2f} s,"
+            f" storing {d['store_s']:.2f} s, tail {d['tail_s']:.2f} s,"
+            f" merge+summary {d['after_last_chunk_s']:.2f} s"
+            f" (Ray start-up {row['ray']['startup_s']:.1f} s, excluded)"
+        )
     print(
-        f"  {row['config']:>13} x{row['workers']:<2} {row['scenarios']:>5} scen"
-        f" {row['wall_s']:8.2f} s {row['rate']:8.2f} scen/s {row['ms_per_scenario']:8.1f} ms/scen"
-        f"{busy}{ray_s}",
+        f"  {row['config']:>10} x{row['workers']:<2} {row['scenarios']:>5} scen"
+        f" {row['wall_s']:8.2f} s {row['rate']:8.2f} scen/s  load {row['load_1min_after']:.1f}"
+        f"{busy}{farm}",
         flush=True,
     )
     return row
@@ -339,7 +414,7 @@ def _per_scenario(fn: Callable[[int], Any], scenarios: Sequence[int]) -> tuple[f
     return 1000 * (time.perf_counter() - started) / len(scenarios), out
 
 
-def part_evaluate(bench: Bench, n: int, n_farm: int, workers: int, chunk: int) -> dict:
+def part_evaluate(bench: Bench, n: int, n_farm: int, workers: int, chunk: int | str) -> dict:
     """Part 2: per-scenario ms of the evaluate LP, rebuilt vs prepared, in one process."""
     print(f"\n[2] evaluate per scenario: {n} scenarios in-process, {n_farm} through the farm")
     scenarios = range(n)
@@ -369,7 +444,6 @@ def part_evaluate(bench: Bench, n: int, n_farm: int, workers: int, chunk: int) -
             "prepare_ms": round(prepare_ms, 1),
             "model_build_ms": round(1000 * results["build_seconds"].mean(), 2),
             "solve_ms": round(1000 * results["solve_seconds"].mean(), 2),
-            "solver_rebuilds": prepared.solver_rebuilds,
         }
         objectives[f"prepared_{engine.value}"] = results["objective"].to_numpy()
     base = objectives["rebuild_highs"]
@@ -379,9 +453,7 @@ def part_evaluate(bench: Bench, n: int, n_farm: int, workers: int, chunk: int) -
     for name in ("prepared_glop", "prepared_highs"):
         rows[name]["speedup_vs_rebuild"] = round(rebuild_ms / rows[name]["ms"], 2)
     for name, row in rows.items():
-        extra = "".join(
-            f"  {k} {row[k]}" for k in ("model_build_ms", "solve_ms", "solver_rebuilds") if k in row
-        )
+        extra = "".join(f"  {k} {row[k]}" for k in ("model_build_ms", "solve_ms") if k in row)
         print(f"  {name:>15} {row['ms']:8.2f} ms/scen{extra}", flush=True)
 
     farm = {}
@@ -418,7 +490,7 @@ def memory_child(args: argparse.Namespace) -> None:
     """
     case, _ = load_case(args.size, args.gap)
     connect(None, args.workers)
-    settings = FarmSettings(workers=args.workers, chunk=args.chunk)
+    settings = FarmSettings(workers=args.workers, chunk=args.chunk[0])
     plans = {}
     if args.memory_child == "evaluate":
         expected = plan_case(case)
@@ -486,7 +558,7 @@ def _run_memory_child(args: argparse.Namespace, mode: str, n: int, workers: int)
         "--gap",
         str(args.gap),
         "--chunk",
-        str(args.chunk),
+        str(args.chunk[0]),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -512,12 +584,11 @@ def summary_table(report: dict[str, Any]) -> str:
     if p1 := report.get("sweep"):
         r = p1["ratios"]
         add("sweep: fleetopt x1 / sequential rebuild", r["fleetopt_x1_vs_sequential"])
-        for k, v in r["by_workers"].items():
-            met = v["meets_goal"]
-            add(f"sweep: fleetopt x{k} / raw x{k} (capacity)", v["fleetopt_vs_raw"], ">= 0.9", met)
-            add(f"sweep: fleetopt x{k} / raw-prepared x{k}", v["fleetopt_vs_raw_prepared"])
-            add(f"sweep: fleetopt x{k} / ({k} x fleetopt x1)", v["fleetopt_vs_k_x_fleetopt1"])
-            add(f"sweep: raw x{k} / ({k} x sequential) (machine)", v["raw_vs_k_x_sequential"])
+        for key, v in r["speedups"].items():
+            goal, met = f">= {v['goal']}", v["meets_goal"]
+            add(f"sweep {key}: speed-up / raw", v["speedup_vs_raw"], goal, met)
+            for a in v["attempts"]:
+                add(f"  raw speed-up {a['raw_speedup']:.2f}, fleetopt", a["fleetopt_speedup"])
     if p2 := report.get("evaluate"):
         r = p2["ratios"]
         goal = f">= {r['goal']}"
@@ -546,8 +617,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=str, default=None, help="K values, e.g. 2,4,8,16 (default: fit cores)"
     )
-    parser.add_argument("--per-worker", type=int, default=None, help="sweep scenarios per worker")
-    parser.add_argument("--chunk", type=int, default=FarmSettings().chunk)
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: tuple(int(x) for x in s.split(",")),
+        default=None,
+        help=f"sweep scenario counts N (default {','.join(map(str, DEFAULT_SIZES))})",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="sweep measurements per N")
+    parser.add_argument(
+        "--chunk",
+        type=lambda s: [c if c == defaults.AUTO else int(c) for c in s.split(",")],
+        default=[defaults.CHUNK],
+        help="scenarios per chunk, or auto; a list (auto,8) compares them in part 1",
+    )
     parser.add_argument(
         "--size",
         type=lambda s: tuple(int(x) for x in s.split(",")),
@@ -572,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.workers
         else sorted({k for k in (2, 4, 8, cores) if 2 <= k <= cores} or {2})
     )
-    per_worker = args.per_worker or (12 if args.quick else 72)
+    sizes = args.sizes or ((24,) if args.quick else DEFAULT_SIZES)
     parts = {int(p) for p in args.parts.split(",")}
     report: dict[str, Any] = {
         "label": args.label,
@@ -581,8 +663,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             **machine(),
             "ray": metadata.version("ray"),
             "ortools": metadata.version("ortools"),
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         },
+        "load_average": {"start": _load()},
         "workers": workers,
     }
     out = args.out or HERE / "results" / f"scenarios-{args.label}.json"
@@ -597,18 +679,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     report["case"] = bench.case_info
     print(f"machine: {report['machine']}\ncase: {bench.case_info}", flush=True)
     if 1 in parts:
-        report["sweep"] = part_sweep(bench, workers, per_worker, args.chunk)
+        report["sweep"] = part_sweep(bench, sizes, workers, args.chunk, args.repeat)
+        report["load_average"]["after_sweep"] = _load()
         save()
     if 2 in parts:
         n, n_farm = (40, 80) if args.quick else (200, 400)
-        report["evaluate"] = part_evaluate(bench, n, n_farm, max(workers), args.chunk)
+        report["evaluate"] = part_evaluate(bench, n, n_farm, max(workers), args.chunk[0])
+        report["load_average"]["after_evaluate"] = _load()
         save()
     if 3 in parts:
-        sizes = {"sweep": 8, "evaluate": 50} if args.quick else {"sweep": 24, "evaluate": 300}
-        report["memory"] = part_memory(args, max(workers), sizes)
+        memory_sizes = (
+            {"sweep": 8, "evaluate": 50} if args.quick else {"sweep": 24, "evaluate": 300}
+        )
+        report["memory"] = part_memory(args, max(workers), memory_sizes)
+        report["load_average"]["after_memory"] = _load()
     save()
     print(summary_table(report))
+    print(f"load average (1, 5, 15 min): {report['load_average']}")
     print(f"\nwrote {out.name} ({report['total_s']} s in all)")
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _plain(value: Any) -> Any:

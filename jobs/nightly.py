@@ -1,7 +1,7 @@
 """Ray job entrypoint: the nightly planning pipeline.
 
     ray job submit --working-dir . -- python jobs/nightly.py --case CASE --out OUT \\
-        [--scenarios N] [--run-id ID] [--seed S] [--overwrite]
+        [--scenarios N] [--run-id ID] [--seed S] [--overwrite] [-v | -vv]
 
 Submitted as a Ray job it joins that cluster (Ray sets RAY_ADDRESS); run directly it
 starts an embedded local Ray. It runs supervised (fleetopt.cli.supervise): a driver that Ray
@@ -26,9 +26,9 @@ except ModuleNotFoundError:  # submitted with --working-dir but fleetopt not pip
 import click
 
 from fleetopt.cli.main import report_error
-from fleetopt.cli.options import robust_options, scenario_options
+from fleetopt.cli.options import robust_options, scenario_options, verbosity_option
 from fleetopt.cli.supervise import run_supervised, supervised
-from fleetopt.core import defaults, interrupts
+from fleetopt.core import defaults, interrupts, logs
 from fleetopt.core.errors import CaseError, RunFolderError, SolverError
 from fleetopt.io.runfolder import check_run_id
 from fleetopt.pipelines.nightly import NightlyParams, Output, run_nightly
@@ -41,9 +41,11 @@ from fleetopt.results.text import format_nightly
 @click.option("--run-id", default=None, help="re-use an id to resume that run")
 @robust_options()
 @scenario_options(default_scenarios=defaults.NIGHTLY_SCENARIOS)
-def main(run_id: str | None, n_scenarios: int, **options) -> None:
+@verbosity_option()
+def main(run_id: str | None, n_scenarios: int, verbosity: int, **options) -> None:
     """Validate, plan, choose a robust plan, evaluate the installed fleet, compare."""
     interrupts.install()
+    logs.configure(verbosity)
     try:
         generated = f"{dt.datetime.now(dt.UTC):%H%M%S}-{uuid.uuid4().hex[:6]}"
         run_id = check_run_id(generated if run_id is None else run_id)

@@ -188,3 +188,29 @@ def test_a_solve_stopped_by_a_limit_is_feasible_with_its_gap():
     assert loose.status is SolveStatus.FEASIBLE
     proven = parse_result(_result(result_pb2.TERMINATION_REASON_OPTIMAL, 100.0, 100.0), 1, 1.0, 0)
     assert proven.status is SolveStatus.OPTIMAL
+
+
+def test_progress_is_logged_to_stderr_with_v_and_not_by_default(tmp_path):
+    case = write_case(tmp_path, config={"uncertainty": {"seed": 3, "energy_price": {"sigma": 0.2}}})
+    quiet = run("sweep", str(case), "-n", "3", "--out", str(tmp_path / "quiet"))
+    assert quiet.returncode == 0, quiet.stderr
+    # Quiet by default: none of fleetopt's records below a warning.
+    assert "INFO fleetopt." not in quiet.stderr and "DEBUG fleetopt." not in quiet.stderr
+    loud = run("-v", "sweep", str(case), "-n", "3", "--out", str(tmp_path / "loud"))
+    assert loud.returncode == 0, loud.stderr
+    lines = loud.stderr.splitlines()
+    assert any(
+        "INFO fleetopt.pipelines.runs: sweep: 3 scenarios to solve, in 3 chunks of 1 on 2 workers"
+        in line
+        for line in lines
+    )
+    assert any("INFO fleetopt.parallel.progress: sweep: 3/3 scenarios in" in line for line in lines)
+    assert not any(" DEBUG " in line for line in lines)  # -vv's detail stays out
+    # Both runs wrote the same results: logging changes nothing else.
+    quiet_results, loud_results = (
+        pd.read_parquet(tmp_path / name / "results.parquet").drop(
+            columns=["solve_seconds", "build_seconds"]
+        )
+        for name in ("quiet", "loud")
+    )
+    pd.testing.assert_frame_equal(quiet_results, loud_results)

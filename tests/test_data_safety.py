@@ -261,6 +261,8 @@ def test_a_killed_raylet_ends_in_one_line_and_a_failed_record(tmp_path):
     [
         (["sweep", "{case}", "--seed", "-1", "--out", "{out}"], "--seed"),
         (["sweep", "{case}", "--alpha", "1", "--out", "{out}"], "--alpha"),
+        (["sweep", "{case}", "--chunk", "0", "--out", "{out}"], "--chunk"),
+        (["sweep", "{case}", "--chunk", "some", "--out", "{out}"], "--chunk"),
         (["solve", "{case}", "--gap", "2", "--out", "{out}"], "--gap"),
         (["solve", "{case}", "--time-limit", "inf", "--out", "{out}"], "--time-limit"),
         (["solve", "{case}", "--time-limit", "nan", "--out", "{out}"], "--time-limit"),

@@ -6,6 +6,7 @@ Runs on a real local Ray (started once for the module) with real solvers and fil
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from fleetopt.io.runfolder import RunKind
 from fleetopt.io.store import ScenarioStore
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
-from fleetopt.parallel.farm import in_flight_limit
+from fleetopt.parallel.farm import MAX_CHUNK, auto_chunk, chunks_of, in_flight_limit
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.pipelines.runs import (
     FarmSettings,
@@ -148,7 +149,7 @@ def test_zero_uncertainty_reproduces_the_deterministic_solve(tmp_path):
 def test_one_and_two_workers_give_identical_results(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
     sweep(case, 10, tmp_path / "one", FarmSettings(workers=1, chunk=3))
-    sweep(case, 10, tmp_path / "two", FarmSettings(workers=2, chunk=4))
+    sweep(case, 10, tmp_path / "two", FarmSettings(workers=2))  # chunk auto: 3, 2, 2, 1, 1, 1
     for table in ("results", "mix", "scenarios", "sites"):
         one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
         two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
@@ -226,7 +227,8 @@ def test_a_task_that_raises_once_is_retried(tmp_path):
     assert set(results["status"]) == {"optimal"}
 
 
-def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path):
+def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="fleetopt")
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
     job = BrokenJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
     summary = run_scenarios(job, 6, tmp_path / "run", SETTINGS)
@@ -239,6 +241,24 @@ def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path):
     # Its draws are still on record.
     draws = pd.read_parquet(tmp_path / "run" / "scenarios.parquet")
     assert 4 in set(draws["scenario"])
+    # The worker's warning came back to the driver, tagged with the scenario.
+    (warning,) = [r for r in caplog.records if r.name == "fleetopt.worker"]
+    assert warning.levelno == logging.WARNING and warning.scenario == 4
+    assert "scenario 4: failed: ValueError: scenario 4 cannot be solved" in warning.getMessage()
+
+
+def test_worker_log_records_reach_the_driver_tagged_with_their_scenario(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="fleetopt")
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    sweep(case, 4, tmp_path / "run", SETTINGS)
+    from_workers = [r for r in caplog.records if r.name == "fleetopt.worker"]
+    solved = [r for r in from_workers if "solved in" in r.getMessage()]
+    assert sorted(r.scenario for r in solved) == [0, 1, 2, 3]
+    for record in solved:
+        assert record.getMessage().startswith(f"scenario {record.scenario}: solved in")
+        assert record.origin == "fleetopt.scenarios.job"
+    progress = [r.getMessage() for r in caplog.records if r.name == "fleetopt.parallel.progress"]
+    assert progress[-1].startswith("sweep: 4/4 scenarios in")
 
 
 def test_evaluate_under_derate_and_supply_cut_matches_hand_computation(tmp_path):
@@ -314,7 +334,7 @@ def test_resume_keeps_finished_chunks(tmp_path):
     store.write_chunk("000000003", tables)
     assert not store.complete
 
-    run_scenarios(job, 6, out, SETTINGS)
+    run_scenarios(job, 6, out, FarmSettings(workers=2))  # another chunk size: auto
     resumed = pd.read_parquet(out / "results.parquet").set_index("scenario")
     assert (resumed.loc[[3, 4, 5], "objective"] == -1.0).all()  # kept, not recomputed
     assert resumed.loc[[0, 1, 2], "objective"].to_numpy() == pytest.approx(
@@ -340,6 +360,45 @@ def test_robust_chooses_among_candidates_on_common_scenarios(tmp_path):
     )
     # Wait and see is a lower bound in every scenario (each sweep solve is optimal).
     assert (total.min(axis=1) >= ws.set_index("scenario")["total_cost_usd_per_year"] - 1e-3).all()
+
+
+def test_auto_chunk_takes_a_share_of_what_is_left_within_bounds() -> None:
+    # 1 / (2 x workers) of the scenarios not yet in a chunk, rounded up.
+    assert auto_chunk(40, 2) == 10
+    assert auto_chunk(30, 2) == 8
+    assert auto_chunk(144, 16) == 5
+    assert auto_chunk(3, 2) == 1 and auto_chunk(1, 64) == 1
+    assert auto_chunk(10_000_000, 2) == MAX_CHUNK
+
+
+def test_auto_chunks_shrink_towards_the_end_of_a_run() -> None:
+    sizes = [len(c.scenarios) for c in FarmSettings(workers=2).chunks(range(40))]
+    assert sizes == [10, 8, 6, 4, 3, 3, 2, 1, 1, 1, 1]
+    sizes = [len(c.scenarios) for c in FarmSettings(workers=2).chunks(range(144))]
+    assert sizes == [36, 27, 21, 15, 12, 9, 6, 5, 4, 3, 2, 1, 1, 1, 1]
+    # A long run: capped chunks first, the same shrinking tail.
+    sizes = [len(c.scenarios) for c in FarmSettings(workers=2).chunks(range(1000))]
+    assert sizes[:12] == [MAX_CHUNK] * 12 and sizes[-4:] == [1, 1, 1, 1] and sum(sizes) == 1000
+    # A number given is kept.
+    sizes = [len(c.scenarios) for c in FarmSettings(workers=2, chunk=8).chunks(range(20))]
+    assert sizes == [8, 8, 4]
+
+
+def test_chunks_never_span_a_gap_of_finished_scenarios() -> None:
+    left = [0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 13]  # 6-8 finished in an earlier attempt
+    # Automatic sizes (1 worker: half of what is left), cut again where scenarios are done.
+    assert [c.scenarios for c in FarmSettings(workers=1).chunks(left)] == [
+        [0, 1, 2, 3, 4, 5],
+        [9, 10, 11],
+        [12],
+        [13],
+    ]
+    assert [c.scenarios for c in chunks_of(left, 4)] == [
+        [0, 1, 2, 3],
+        [4, 5],
+        [9, 10, 11, 12],
+        [13],
+    ]
 
 
 def test_chunks_queue_ahead_only_where_ray_caps_concurrency() -> None:

@@ -20,9 +20,14 @@ from pathlib import Path
 import click
 
 from fleetopt.cli.catalog import claims_command, perf_command
-from fleetopt.cli.options import robust_options, scenario_options, solver_options
+from fleetopt.cli.options import (
+    robust_options,
+    scenario_options,
+    solver_options,
+    verbosity_option,
+)
 from fleetopt.cli.supervise import run_supervised, supervised
-from fleetopt.core import interrupts
+from fleetopt.core import interrupts, logs
 from fleetopt.core.errors import CaseError, ExitCode, RunFolderError, SolverError
 from fleetopt.io.case import read_case
 from fleetopt.model.index import build_index
@@ -92,8 +97,10 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(package_name="fleetopt")
-def main() -> None:
+@verbosity_option()
+def main(verbosity: int) -> None:
     """Plan inference rack fleets at the lowest cost per token."""
+    logs.configure(verbosity)
 
 
 @main.command()

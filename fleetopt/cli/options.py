@@ -22,6 +22,7 @@ from fleetopt.io.schema import (
     Range,
     format_number,
 )
+from fleetopt.parallel.farm import CHUNK_SHARE, MAX_CHUNK
 from fleetopt.pipelines.runs import Criterion
 
 
@@ -50,13 +51,26 @@ class FieldParam(click.ParamType):
         return int(number) if self.field.type is FieldType.INTEGER else number
 
 
+class AutoOr(click.ParamType):
+    """`auto`, or a number the wrapped FieldParam accepts."""
+
+    def __init__(self, number: FieldParam):
+        self.number = number
+        self.name = f"{defaults.AUTO}|{number.name}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, str) and value.strip().lower() == defaults.AUTO:
+            return defaults.AUTO
+        return self.number.convert(value, param, ctx)
+
+
 def _number(type_: FieldType, default: Any, low: float, high: float, **open_: bool) -> FieldParam:
     return FieldParam(Field(type_, default, Range(low, high, **open_)))
 
 
 SCENARIOS = _number(FieldType.INTEGER, defaults.SCENARIOS, 1, 10_000_000)
 WORKERS = _number(FieldType.INTEGER, defaults.WORKERS, 1, 4096)
-CHUNK = _number(FieldType.INTEGER, defaults.CHUNK, 1, 1_000_000)
+CHUNK = AutoOr(_number(FieldType.INTEGER, None, 1, 1_000_000))
 ALPHA = _number(FieldType.NUMBER, defaults.ALPHA, 0, 1, low_open=True, high_open=True)
 CANDIDATES = _number(FieldType.INTEGER, defaults.CANDIDATES, 0, 1000)
 
@@ -98,7 +112,10 @@ def scenario_options(default_scenarios: int = defaults.SCENARIOS) -> Decorator:
             type=CHUNK,
             default=defaults.CHUNK,
             show_default=True,
-            help="scenarios per task",
+            help=(
+                f"scenarios per task; {defaults.AUTO}: each chunk 1/({CHUNK_SHARE} x workers)"
+                f" of the scenarios left, 1 to {MAX_CHUNK}"
+            ),
         ),
         click.option(
             "--alpha", type=ALPHA, default=defaults.ALPHA, show_default=True, help="CVaR level"
@@ -110,6 +127,17 @@ def scenario_options(default_scenarios: int = defaults.SCENARIOS) -> Decorator:
         ),
     ]
     return _stack(options)
+
+
+def verbosity_option() -> Decorator:
+    """-v: progress lines on stderr; -vv: debug detail (fleetopt.core.logs)."""
+    return click.option(
+        "-v",
+        "--verbose",
+        "verbosity",
+        count=True,
+        help="log progress to stderr (-vv: debug detail)",
+    )
 
 
 def robust_options() -> Decorator:

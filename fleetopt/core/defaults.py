@@ -1,7 +1,8 @@
 """Defaults of run settings, in one place for the library, the CLI and the Ray jobs."""
 
 WORKERS = 2  # scenario chunks solved at once
-CHUNK = 8  # scenarios per task
+AUTO = "auto"
+CHUNK = AUTO  # scenarios per task: AUTO sizes chunks to the run (parallel.farm.auto_chunk)
 ALPHA = 0.95  # CVaR level
 CANDIDATES = 16  # most frequent sweep plans robust selection compares
 SCENARIOS = 100  # scenarios a CLI run solves

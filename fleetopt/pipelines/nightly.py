@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -55,6 +56,8 @@ from fleetopt.pipelines.runs import Criterion, FarmSettings, evaluate, robust, w
 from fleetopt.report.page import REPORT_FILE, write_report
 from fleetopt.report.statistics import nightly_metrics
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class NightlyParams:
@@ -66,7 +69,7 @@ class NightlyParams:
     run_id: str | None = None
     seed: int | None = None
     workers: int = defaults.WORKERS
-    chunk: int = defaults.CHUNK
+    chunk: int | str = defaults.CHUNK
     address: str | None = None
     criterion: str = Criterion.MEAN.value
     alpha: float = defaults.ALPHA
@@ -199,7 +202,9 @@ class NightlyRun:
     def stage(self, name: str, work: Callable[[Path], dict | None]) -> dict | None:
         """Run a stage into its folder unless a previous attempt finished it."""
         if self.done(name):
+            log.info("stage %s: done in an earlier attempt", name)
             return self.manifest["stages"][name].get("result")
+        log.info("stage %s: started", name)
         started = time.perf_counter()
         self.manifest["stages"][name] = {"status": RunStatus.RUNNING.value}
         self.save()
@@ -212,6 +217,7 @@ class NightlyRun:
         if not self.output.local and (self.dir / name).exists():
             self.output.push(self.dir / name, f"{self.remote}/{name}")
         self.save()
+        log.info("stage %s: finished in %.1f s", name, self.manifest["stages"][name]["seconds"])
         return result
 
     def succeed(self) -> None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +37,7 @@ from fleetopt.io.runfolder import (
 )
 from fleetopt.io.store import ScenarioStore, write_folder_atomic, write_json_atomic
 from fleetopt.model.index import ModelIndex, build_index
-from fleetopt.parallel.farm import Chunk, chunks_of, connect, run_chunks
+from fleetopt.parallel.farm import Chunk, auto_chunk, chunks_of, connect, run_chunks
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.results.tables import operating_points
 from fleetopt.scenarios.job import (
@@ -53,6 +56,8 @@ from fleetopt.scenarios.stats import (
 )
 from fleetopt.solve.result import SOLVED, SolveStatus
 
+log = logging.getLogger(__name__)
+
 EXPECTED_VALUE = "expected-value"
 
 
@@ -63,12 +68,22 @@ class Criterion(enum.StrEnum):
 
 @dataclass(frozen=True)
 class FarmSettings:
-    """How scenarios are farmed out: how many at once, chunk size, which cluster."""
+    """How scenarios are farmed out: how many at once, chunk size, which cluster.
+
+    `chunk` is a count of scenarios per task, or `defaults.AUTO`: chunks sized to the
+    scenarios left and the workers, shrinking towards the end (parallel.farm.auto_chunk).
+    """
 
     workers: int = defaults.WORKERS
-    chunk: int = defaults.CHUNK
+    chunk: int | str = defaults.CHUNK
     address: str | None = None
     alpha: float = defaults.ALPHA
+
+    def chunks(self, scenarios: Sequence[int]) -> list[Chunk]:
+        """The chunks to solve `scenarios` (those left of a run) in."""
+        if self.chunk == defaults.AUTO:
+            return chunks_of(scenarios, lambda left: auto_chunk(left, self.workers))
+        return chunks_of(scenarios, int(self.chunk))
 
 
 SUMMARY_RESULT_COLUMNS = [
@@ -104,12 +119,24 @@ def run_scenarios(
     """
     store = open_store(job, n_scenarios, out_dir, overwrite=overwrite)
     if store.complete:
+        log.info("%s: %s holds this run complete already", job.mode.value, store.root)
         return json.loads((store.root / "summary.json").read_text())
     store.start()
     try:
         connect(settings.address, settings.workers)
         done = store.finished_scenarios()
-        todo = chunks_of([s for s in range(n_scenarios) if s not in done], settings.chunk)
+        left = [s for s in range(n_scenarios) if s not in done]
+        todo = settings.chunks(left)
+        sizes = sorted({len(c.scenarios) for c in todo}) or [0]
+        log.info(
+            "%s: %d scenarios to solve%s, in %d chunks of %s on %d workers",
+            job.mode.value,
+            len(left),
+            f" ({len(done)} of {n_scenarios} already done)" if done else "",
+            len(todo),
+            f"{sizes[-1]} down to {sizes[0]}" if len(sizes) > 1 else sizes[0],
+            settings.workers,
+        )
 
         def keep(chunk: Chunk, result: ChunkResult) -> None:
             store.write_chunk(
@@ -123,8 +150,11 @@ def run_scenarios(
             )
 
         run_chunks(job, todo, settings.workers, keep, progress_label=job.mode.value)
+        started = time.perf_counter()
         store.merge()
         summary = summarize_run(store.root, job, n_scenarios, settings.alpha)
+        merged_s = time.perf_counter() - started
+        log.debug("%s: merged and summarized in %.2f s", job.mode.value, merged_s)
     except BaseException as err:
         store.fail(failure_reason(err))
         raise

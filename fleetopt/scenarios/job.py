@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import pickle
 import time
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from fleetopt.core import logs
 from fleetopt.core.errors import SolverError
 from fleetopt.io.case import Case, Objective, SolverOptions, case_fingerprint
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
@@ -30,6 +32,8 @@ from fleetopt.solve.diagnose import diagnose_evaluate, diagnose_plan
 from fleetopt.solve.mathopt import Engine, solve_model
 from fleetopt.solve.objectives import solve_plan
 from fleetopt.solve.result import SolveStatus
+
+log = logging.getLogger(__name__)
 
 WAIT_AND_SEE = "wait-and-see"
 
@@ -113,6 +117,7 @@ class PreparedJob:
     """
 
     def __init__(self, job: ScenarioJob):
+        started = time.perf_counter()
         self.job = job
         self.index: ModelIndex = build_index(job.case)
         self.warnings = plan_warnings(self.index, job.case)
@@ -125,10 +130,17 @@ class PreparedJob:
             ).basis
             for plan, counts in job.plans.items()
         }
+        log.debug(
+            "prepared the %s job in %.2f s (%d forecast solves for warm starts)",
+            job.mode.value,
+            time.perf_counter() - started,
+            len(self._basis),
+        )
 
     def solve_scenario(self, scenario: int) -> ChunkResult:
         """Draw scenario `scenario` and solve it for every plan of the job; an infeasible one
         is explained in its row's `message` (only those pay for the diagnosis)."""
+        started = time.perf_counter()
         mult = draw(self.index, self.job.case.uncertainty, scenario)
         data = model_data(self.index, mult)
         draws = draws_table(self.index, scenario, mult)
@@ -136,6 +148,11 @@ class PreparedJob:
             rows = [self._sweep(scenario, data)]
         else:
             rows = [self._evaluate(scenario, plan, data) for plan in self.job.plans]
+        log.debug(
+            "solved in %.3f s: %s",
+            time.perf_counter() - started,
+            ", ".join(f"{r[0]['plan']} {r[0]['status']}" for r in rows),
+        )
         return ChunkResult(
             results=pd.DataFrame([r[0] for r in rows]),
             mix=pd.concat([r[1] for r in rows], ignore_index=True),
@@ -262,16 +279,21 @@ def error_rows(
 
 
 def solve_chunk(prepared: PreparedJob, scenarios: list[int], isolate: bool) -> ChunkResult:
-    """Solve a chunk. With `isolate`, a scenario that raises becomes an error row."""
+    """Solve a chunk. With `isolate`, a scenario that raises becomes an error row.
+
+    Records logged while a scenario is solved carry its number (fleetopt.core.logs).
+    """
     parts = []
     for scenario in scenarios:
-        try:
-            parts.append(prepared.solve_scenario(scenario))
-        except (SolverError, ValueError, ArithmeticError) as err:
-            if not isolate:
-                raise
-            reason = f"{type(err).__name__}: {err}"
-            parts.append(error_rows(prepared.job, scenario, reason, prepared.index))
+        with logs.scenario(scenario):
+            try:
+                parts.append(prepared.solve_scenario(scenario))
+            except (SolverError, ValueError, ArithmeticError) as err:
+                if not isolate:
+                    raise
+                reason = f"{type(err).__name__}: {err}"
+                log.warning("failed: %s", reason)
+                parts.append(error_rows(prepared.job, scenario, reason, prepared.index))
     return ChunkResult.concat(parts)
 
 
