@@ -1041,5 +1041,11 @@ def _checker_for(
     table: pd.DataFrame, spec: TableSpec, files: Mapping[str, str], problems: list[Problem]
 ) -> _TableCheck:
     """A _TableCheck over a parsed table, for cross-table problems with the same row ids."""
-    ids = pd.DataFrame({c: table[c].astype(str) for c in spec.row_id}, index=table.index)
+    ids = pd.DataFrame(
+        {
+            c: table[c].map(format_number) if table[c].dtype == np.float64 else table[c].astype(str)
+            for c in spec.row_id
+        },
+        index=table.index,
+    )
     return _TableCheck(ids, spec, files[spec.stem], problems)

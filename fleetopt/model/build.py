@@ -161,14 +161,17 @@ def build_evaluate_model(
 
 
 def first_stage_columns(index: ModelIndex, layout: VariableLayout) -> np.ndarray:
-    """Which columns are "the racks ordered now" (docs/model.md section 8): n[s, r, 0]
-    (installed + the racks new in period 0) and b[s, r, k] with
-    Y_k < Y_0 + max(1, lead_time_years[r]). A boolean mask over the model's columns."""
+    """Which columns are "the racks ordered now" (docs/model.md section 8), as a boolean
+    mask over the model's columns: n[s, r, 0] (installed + the racks new in period 0) and
+    every b[s, r, k] whose order date Y_k - lead_time_years[r] falls before the second
+    period (Y_0 + the period length): an order that cannot wait for the next decision."""
     mask = np.zeros(layout.size, dtype=bool)
     mask[layout.n.start + np.flatnonzero(index.sr["k"].to_numpy() == 0)] = True
-    elapsed = index.periods["elapsed_years"].to_numpy()[index.buy["k"].to_numpy()]
+    periods = index.periods
+    length = float(periods["elapsed_years"].iloc[1]) if len(periods) > 1 else 1.0
+    elapsed = periods["elapsed_years"].to_numpy()[index.buy["k"].to_numpy()]
     lead = index.racks["lead_time_years"].to_numpy(dtype=float)[index.buy["r"].to_numpy()]
-    mask[layout.b.start + np.flatnonzero(elapsed < np.maximum(1.0, lead))] = True
+    mask[layout.b.start + np.flatnonzero(elapsed - lead < length)] = True
     return mask
 
 
