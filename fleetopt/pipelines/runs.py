@@ -201,8 +201,8 @@ def evaluate(
 
 
 def plan_keys(index: ModelIndex) -> list[str]:
-    """The columns naming a plan's rows: site, rack_type, and period in a multi-period case."""
-    return ["site", "rack_type", *(["period"] if index.multi_period else [])]
+    """The columns naming a plan's rows: (period in a multi-period case,) site, rack_type."""
+    return [*(["period"] if index.multi_period else []), "site", "rack_type"]
 
 
 def plan_counts(index: ModelIndex, racks: pd.DataFrame, file: str) -> np.ndarray:
