@@ -12,8 +12,12 @@ in can use only adds cost too, so
     b[s, r, j]     <= max(0, max_{t in T(r, j)} (u[s, r, t] - inst[s, r, t]))  (and max_new)
     n[s, r, 0]     <= inst[s, r, 0] + the same bound for the racks new in period 0
     n[s, r, k]     <= max(inst, min(floor, max_count, inst + the bounds of the vintages
-                                     in service at k))
+                                     in service at k, inst + max(0, max_t (u - inst))))
     a[s, r, k]     <= min(cap / (pue x power_kw), n_max[s, r, k])
+
+The last term of n's bound holds for rack types whose new racks all serve to the end of
+the horizon: there the latest vintage serving at k has a period t in which all the new
+racks serving at k still serve and the racks in service are at most u[t].
 
 With one period this is section 7's n_max = max(installed, u) exactly. Tight integer bounds
 are what make the large MILPs close (benchmarks/README.md).

@@ -111,7 +111,8 @@ def plan_tables(
         [*power.columns.drop("avg_facility_mw"), "slots", "max_slots", "avg_facility_mw"]
     ]
 
-    unmet = x[lay.m]
+    # Nothing demanded (a period before a workload starts): nothing unmet, whatever m is.
+    unmet = np.where(model.costs.tokens_per_year > 0, x[lay.m], 0.0)
     workloads_table = pd.DataFrame(
         {
             "workload": index.workloads["workload"].to_numpy()[index.wk["w"].to_numpy()],
