@@ -32,9 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from fleetopt.io.case import Case
-from fleetopt.model.bounds import EPS, rack_count_bounds
+from fleetopt.model.bounds import EPS, RackBounds, rack_count_bounds
 from fleetopt.model.constraints import (
     RowBlock,
     define_capacity,
@@ -107,7 +108,7 @@ def plan_layout(index: ModelIndex) -> VariableLayout:
 def build_plan_model(index: ModelIndex, case: Case, data: ModelData) -> LinearModel:
     """min sum_k w_k (fleet_k + penalty_k) over the order schedule and placement (`min_cost`)."""
     layout, costs = plan_layout(index), compute_costs(index, case, data)
-    lb, ub, integer = _plan_bounds(index, case, data, layout)
+    lb, ub, integer = _plan_bounds(index, layout, rack_count_bounds(index, case, data))
     objective = _fleet_objective(index, layout, costs)
     objective[layout.m] = costs.penalty_m * _level_of(index.wk, costs)
     rows = _plan_rows(index, case, data, layout)
@@ -122,7 +123,7 @@ def build_dinkelbach_step(
     served_k = sum_w (1 - m[w, k]) * tokens[w, k]: the constant goes to the offset.
     """
     layout, costs = plan_layout(index), compute_costs(index, case, data)
-    lb, ub, integer = _plan_bounds(index, case, data, layout)
+    lb, ub, integer = _plan_bounds(index, layout, rack_count_bounds(index, case, data))
     objective = _fleet_objective(index, layout, costs)
     weighted_tokens = costs.tokens_per_year * _level_of(index.wk, costs)
     objective[layout.m] = price_usd_per_token * weighted_tokens
@@ -141,7 +142,7 @@ def build_evaluate_model(
     that were not delivered.
     """
     layout, costs = plan_layout(index), compute_costs(index, case, data)
-    lb, ub, integer = _common_bounds(index, case, data, layout)
+    lb, ub, integer = _common_bounds(index, layout, rack_count_bounds(index, case, data))
     counts = np.asarray(counts, dtype=float)
     installed = index.sr["installed"].to_numpy()
     delivered_share = data.delivered_share[index.sr["r"].to_numpy()]
@@ -175,17 +176,16 @@ def first_stage_columns(index: ModelIndex, layout: VariableLayout) -> np.ndarray
     return mask
 
 
-def _level_of(table, costs: Costs) -> np.ndarray:
+def _level_of(table: pd.DataFrame, costs: Costs) -> np.ndarray:
     """The levelizing weight w_k / sum w of each row of an index table (by its period)."""
     return costs.level[table["k"].to_numpy()]
 
 
 def _common_bounds(
-    index: ModelIndex, case: Case, data: ModelData, layout: VariableLayout
+    index: ModelIndex, layout: VariableLayout, bounds: RackBounds
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds every model shares: a <= a_max, f <= 1, m <= 1 - min_served_share, y >= 0,
     b >= 0."""
-    bounds = rack_count_bounds(index, case, data)
     lb, ub = np.zeros(layout.size), np.full(layout.size, np.inf)
     ub[layout.a] = bounds.a_max
     ub[layout.f] = 1.0
@@ -195,11 +195,10 @@ def _common_bounds(
 
 
 def _plan_bounds(
-    index: ModelIndex, case: Case, data: ModelData, layout: VariableLayout
+    index: ModelIndex, layout: VariableLayout, bounds: RackBounds
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The shared bounds, integer n in [inst, n_max] and integer b in [0, b_max]."""
-    lb, ub, integer = _common_bounds(index, case, data, layout)
-    bounds = rack_count_bounds(index, case, data)
+    lb, ub, integer = _common_bounds(index, layout, bounds)
     lb[layout.n], ub[layout.n] = index.sr["installed"].to_numpy(), bounds.n_max
     ub[layout.b] = bounds.b_max
     integer[layout.n] = integer[layout.b] = True
