@@ -148,7 +148,19 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "cooling",
         "max_count",
         "throughput_sigma",
+        "available_from",
+        "available_until",
+        "lead_time_years",
+        "capex_change_per_year",
+        "max_new_per_period",
     ]
+    one_year = {  # multi-period columns at their defaults: the steady-state model
+        "available_from": -math.inf,
+        "available_until": math.inf,
+        "lead_time_years": 0.0,
+        "capex_change_per_year": 0.0,
+        "max_new_per_period": math.inf,
+    }
     assert racks.to_dict("records") == [
         {
             "rack_type": "a",
@@ -162,6 +174,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
             "cooling": "air",
             "max_count": math.inf,
             "throughput_sigma": 0.2,  # blank: case.yaml's uncertainty.throughput.sigma
+            **one_year,
         },
         {
             "rack_type": "b",
@@ -175,6 +188,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
             "cooling": "liquid",
             "max_count": 8.0,
             "throughput_sigma": 0.45,
+            **one_year,
         },
     ]
     assert case.sites.to_dict("records") == [
@@ -209,6 +223,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "load_factor",
         "unmet_penalty_usd_per_mtok",
         "min_served_share",
+        "growth_per_year",
         "region_list",
     ]
     assert workloads.to_dict("records") == [
@@ -223,6 +238,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
             "load_factor": 1.0,
             "unmet_penalty_usd_per_mtok": 50.0,  # from case.yaml
             "min_served_share": 0.0,
+            "growth_per_year": 0.0,
             "region_list": (),
         },
         {
@@ -236,6 +252,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
             "load_factor": 0.5,
             "unmet_penalty_usd_per_mtok": 3.0,
             "min_served_share": 0.9,
+            "growth_per_year": 0.0,
             "region_list": ("us", "eu"),
         },
     ]
@@ -254,7 +271,11 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
     assert tp["ttft_ms"].tolist() == [0.0, 0.0, 0.0, 300.0, 0.0]
     assert tp["source"].tolist() == ["", "", "est.", "", ""]
     assert tp["phase"].tolist() == ["prefill", "decode", "decode", "prefill", "decode"]
-    assert case.installed.to_dict("records") == [{"site": "iad", "rack_type": "b", "count": 3.0}]
+    assert case.installed.to_dict("records") == [
+        {"site": "iad", "rack_type": "b", "count": 3.0, "retire_year": math.inf}
+    ]
+    assert case.periods == () and not case.multi_period
+    assert case.site_periods.empty and case.workload_periods.empty
 
     for table in (case.racks, case.sites, case.workloads, case.throughput, case.installed):
         assert table.index.equals(pd.RangeIndex(len(table)))
@@ -283,8 +304,8 @@ def test_minimal_case_defaults(tmp_path: Path) -> None:
     assert case.workloads["unmet_penalty_usd_per_mtok"].tolist() == [100.0]
     installed = case.installed
     assert installed.empty
-    assert list(installed.columns) == ["site", "rack_type", "count"]
-    assert installed.dtypes.tolist() == [object, object, "float64"]
+    assert list(installed.columns) == ["site", "rack_type", "count", "retire_year"]
+    assert list(installed.dtypes) == [object, object, "float64", "float64"]
 
 
 def test_case_replace_and_digest(tmp_path: Path) -> None:
@@ -354,7 +375,9 @@ def test_unknown_column(tmp_path: Path) -> None:
     assert only_problem(folder) == (
         "racks.csv, colour: unknown column; expected one of rack_type, kind, capex_usd, "
         "lifetime_years, power_kw, idle_power_frac, opex_usd_per_year, slots, cooling, max_count, "
-        "throughput_sigma"
+        "throughput_sigma, "
+        "available_from, available_until, lead_time_years, capex_change_per_year, "
+        "max_new_per_period"
     )
 
 
@@ -455,7 +478,8 @@ def test_non_integer_in_int_column(tmp_path: Path) -> None:
          "workloads.csv row 2 (workload=w1), workload: duplicate workload 'w1', first on row 1"),
         ({"installed": [{"site": "s1", "rack_type": "r1", "count": 1},
                         {"site": "s1", "rack_type": "r1", "count": 2}]},
-         "installed.csv row 2 (site=s1, rack_type=r1): duplicate of row 1: same site, rack_type"),
+         "installed.csv row 2 (site=s1, rack_type=r1): duplicate of row 1: same site, rack_type,"
+        " retire_year"),
         ({"throughput": [prefill(), decode(), decode(tokens_per_s=1, source="other")]},
          "throughput.csv row 3 (rack_type=r1, model=m1, phase=decode): duplicate of row 2: "
          "same rack_type, model, phase, user_tps, ttft_ms"),
@@ -555,7 +579,7 @@ def test_unknown_yaml_keys_are_named_dotted(tmp_path: Path) -> None:
     )
     assert problems_of(folder) == [
         "case.yaml, max_utilisation: unknown key; expected one of discount_rate, max_utilization, "
-        "name, objective, solver, uncertainty, unmet_penalty_usd_per_mtok",
+        "name, objective, periods, solver, uncertainty, unmet_penalty_usd_per_mtok",
         "case.yaml, solver.timelimit: unknown key; expected one of name, relative_gap, seed, "
         "threads, time_limit_s",
         "case.yaml, uncertainty.demand.growth.mean: unknown key; expected one of median, sigma",

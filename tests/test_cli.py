@@ -48,10 +48,21 @@ def test_init_validate_solve_show(tmp_path):
     ):
         assert key in summary
     assert summary["status"] == "optimal"
+    assert summary["periods"] == [2026, 2027, 2028, 2029, 2030] and summary["npv_cost_usd"] > 0
     racks = pd.read_parquet(tmp_path / "run" / "racks.parquet")
-    assert list(racks.columns) == ["site", "rack_type", "count", "installed"]
+    assert list(racks.columns) == ["period", "site", "rack_type", "count", "installed"]
+    orders = pd.read_parquet(tmp_path / "run" / "orders.parquet")
+    assert list(orders.columns) == [
+        "site",
+        "rack_type",
+        "period",
+        "new_racks",
+        "order_by_year",
+        "capex_usd_each",
+    ]
     placement = pd.read_parquet(tmp_path / "run" / "placement.parquet")
     assert list(placement.columns) == [
+        "period",
         "site",
         "rack_type",
         "workload",
@@ -61,6 +72,10 @@ def test_init_validate_solve_show(tmp_path):
     ]
     shown = run("show", str(tmp_path / "run"))
     assert "cost per million tokens" in shown.stdout and "site " in shown.stdout
+    # The order schedule year by year, and the power used against each year's cap.
+    assert "order schedule" in shown.stdout and "power used / cap per year" in shown.stdout
+    for year in range(2026, 2031):
+        assert f"\n  {year}: " in shown.stdout
     # Nothing temporary is left beside the run folder.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "run"]
 

@@ -347,7 +347,7 @@ def test_the_largest_demand_in_range_does_not_crowd_out_the_others(tmp_path):
     assert proc.returncode == 0, proc.stderr
     served = pd.read_parquet(tmp_path / "o" / "workloads.parquet").set_index("workload")
     # chat-us cannot be met within the power caps; every other workload still is, in full.
-    assert served.loc["chat-us", "unmet_share"] > 0.5
+    assert (served.loc["chat-us", "unmet_share"] > 0.5).all()
     assert served.drop(index="chat-us")["unmet_share"].max() < 1e-6
 
 

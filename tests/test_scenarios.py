@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import ray
 
+from fleetopt.core.errors import CaseError
 from fleetopt.io.case import Uncertainty, read_case
 from fleetopt.io.runfolder import RunKind
 from fleetopt.io.store import ScenarioStore
@@ -422,3 +423,93 @@ def test_merge_takes_a_column_filled_in_a_later_chunk(tmp_path):
     assert merged["scenario"].tolist() == [0, 1]
     assert merged["warnings"].isna().tolist() == [True, False]
     assert merged["warnings"].iloc[1] == "unmet demand"
+
+
+# --- multi-period cases (docs/model.md section 8) ----------------------------------------
+
+SCHEDULE = {"periods": [2026, 2027, 2028]}
+GROWTH = [{"workload": "chat", "period": 2028, "demand_multiplier": 1.5}]
+
+
+def schedule_case(tmp_path: Path, uncertainty: dict | None = None, **kw) -> Path:
+    """two_site_case over 2026-2028, B arriving in 2027 at half price, chat growing in 2028."""
+    return write_case(
+        tmp_path,
+        racks=kw.get("racks", [RACK_A, {**RACK_B, "capex_usd": 500_000, "available_from": 2027}]),
+        sites=[
+            site("us1", power_cap_mw=1.0, energy_usd_per_mwh=40),
+            site("eu1", region="eu", power_cap_mw=0.6, energy_usd_per_mwh=90, max_slots=12),
+        ],
+        workloads=kw.get(
+            "workloads",
+            [
+                workload("chat", decode_tokens_per_s=6_000),
+                workload("agent", regions="eu", decode_tokens_per_s=3_000, load_factor=0.5),
+            ],
+        ),
+        throughput=THROUGHPUT_AB,
+        installed=kw.get("installed"),
+        workload_periods=kw.get("workload_periods", GROWTH),
+        config={"unmet_penalty_usd_per_mtok": 50.0, "uncertainty": uncertainty or {}, **SCHEDULE},
+    )
+
+
+def test_a_schedule_sweep_reproduces_the_plan_and_is_identical_on_any_workers(tmp_path):
+    case = read_case(schedule_case(tmp_path))
+    expected = plan_case(case).summary
+    sweep(case, 3, tmp_path / "flat", SETTINGS)
+    flat = pd.read_parquet(tmp_path / "flat" / "results.parquet")
+    assert flat["objective"].to_numpy() == pytest.approx([expected.objective] * 3, rel=1e-9)
+    mix = pd.read_parquet(tmp_path / "flat" / "mix.parquet")
+    assert list(mix.columns) == ["scenario", "plan", "period", "site", "rack_type", "count"]
+    assert set(mix["period"]) == {2026, 2027, 2028}
+
+    case = read_case(schedule_case(tmp_path / "uncertain", UNCERTAIN))
+    sweep(case, 8, tmp_path / "one", FarmSettings(workers=1, chunk=3))
+    sweep(case, 8, tmp_path / "two", FarmSettings(workers=2, chunk=5))
+    for table in ("results", "mix", "scenarios", "sites"):
+        one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
+        two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
+        one, two = (t.drop(columns=TIMING, errors="ignore") for t in (one, two))
+        pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+def test_evaluate_fixes_the_whole_schedule_and_cuts_every_periods_deliveries(tmp_path):
+    # 4 installed A; the schedule has 10 A in 2026 and 20 in 2027 for 10,000 then 20,000
+    # tokens/s. A cut of 30% delivers 4 + floor(6 x 0.7) = 8 racks in 2026 and
+    # 4 + floor(16 x 0.7) = 15 in 2027: 2,000 and 5,000 tokens/s unmet, 7/30 of the demand.
+    cut = {"seed": 1, "supply": {"probability": 1.0, "cut": 0.3}}
+    path = write_case(
+        tmp_path,
+        racks=[RACK_A],
+        sites=[site(power_cap_mw=10.0)],
+        workloads=[workload()],
+        throughput=[decode("A", 1000)],
+        installed=[{"site": "s1", "rack_type": "A", "count": 4}],
+        workload_periods=[{"workload": "w1", "period": 2027, "demand_multiplier": 2}],
+        config={"unmet_penalty_usd_per_mtok": 50.0, "uncertainty": cut, "periods": [2026, 2027]},
+    )
+    case = read_case(path)
+    schedule = pd.DataFrame(
+        {"period": [2026, 2027], "site": "s1", "rack_type": "A", "count": [10, 20]}
+    )
+    counts = plan_counts(build_index(case), schedule, "plan")
+    evaluate(case, {"p": counts}, 2, tmp_path / "ev", SETTINGS)
+    results = pd.read_parquet(tmp_path / "ev" / "results.parquet")
+    assert results["unmet_share"].to_numpy() == pytest.approx([7 / 30] * 2)
+    sites = pd.read_parquet(tmp_path / "ev" / "sites.parquet")
+    assert sites["power_mw"].tolist() == pytest.approx([0.8, 1.5] * 2)
+    # A plan without periods is refused for a case with periods, and vice versa.
+    with pytest.raises(CaseError, match="has periods"):
+        plan_counts(build_index(case), schedule.drop(columns="period"), "plan")
+
+
+def test_robust_chooses_a_schedule(tmp_path):
+    case = read_case(schedule_case(tmp_path, UNCERTAIN))
+    summary = robust(case, 8, tmp_path / "robust", SETTINGS, candidates=3)
+    chosen = pd.read_parquet(tmp_path / "robust" / "choice" / "racks.parquet")
+    assert list(chosen.columns) == ["period", "site", "rack_type", "count", "installed"]
+    assert set(chosen["period"]) == {2026, 2027, 2028}
+    results = pd.read_parquet(tmp_path / "robust" / "evaluate" / "results.parquet")
+    total = results.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
+    assert summary["chosen_plan"] == total.mean().idxmin()

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from fleetopt.io.case import Case, read_case
+from fleetopt.io.schema import PERIOD_COLUMNS
 from fleetopt.model.index import build_index
 from fleetopt.pipelines.plan import plan_case
-from fleetopt.testing.synthetic import synthetic_case, synthetic_tables
+from fleetopt.testing.synthetic import SyntheticParams, synthetic_case, synthetic_tables
 
 TABLES = ("racks", "sites", "workloads", "throughput", "installed")
 
@@ -88,3 +89,24 @@ def test_small_case_solves_to_optimality_and_costs_add_up() -> None:
     assert (racks["count"] >= racks["installed"]).all()
     per_site = racks.groupby("site")["count"].sum()
     assert per_site.max() >= 10  # fleet-sized: tens of racks at the busiest sites
+
+
+def test_multi_period_option_extends_the_steady_state_case() -> None:
+    steady = synthetic_case(6, 5, 8, seed=4)
+    multi = synthetic_case(6, 5, 8, seed=4, params=SyntheticParams(periods=4))
+    assert multi.periods == (2026, 2027, 2028, 2029) and not steady.multi_period
+    # Its first year is the steady-state case: the same tables, plus the roadmap columns.
+    for name in TABLES:
+        base = getattr(steady, name).drop(columns=list(PERIOD_COLUMNS.get(name, ())))
+        pd.testing.assert_frame_equal(getattr(multi, name)[base.columns], base, obj=name)
+    assert (multi.workloads["growth_per_year"] > 0).all()
+    limited = np.isfinite(multi.racks["max_count"])
+    assert (np.isfinite(multi.racks["max_new_per_period"]) == limited).all()
+    unlimited = multi.racks[~limited]  # what keeps every minimum served share feasible
+    assert (unlimited["lead_time_years"] == 0).all() and np.isinf(unlimited["available_from"]).all()
+    caps = multi.site_periods.pivot(index="site", columns="period", values="power_cap_mw")
+    assert list(caps.columns) == [2028.0]  # steps every two years
+    base_caps = steady.sites.set_index("site")["power_cap_mw"]
+    assert (caps[2028.0] > base_caps.reindex(caps.index)).all()
+    outcome = plan_case(multi.replace(solver=multi.solver.with_overrides(relative_gap=1e-3)))
+    assert outcome.summary.status == "feasible" and outcome.summary.mip_gap <= 1e-3

@@ -108,9 +108,10 @@ def main(verbosity: int) -> None:
 def validate(case_dir: Path) -> None:
     """Check a case folder and report every problem at once."""
     case = read_case(case_dir)
+    years = f", periods {case.periods[0]}-{case.periods[-1]}" if case.multi_period else ""
     click.echo(
         f"{case_dir}: valid ({len(case.racks)} rack types, {len(case.sites)} sites,"
-        f" {len(case.workloads)} workloads, {len(case.throughput)} throughput rows)"
+        f" {len(case.workloads)} workloads, {len(case.throughput)} throughput rows{years})"
     )
     for warning in plan_warnings(build_index(case), case):
         click.echo(f"warning: {warning}")

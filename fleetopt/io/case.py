@@ -26,15 +26,19 @@ from fleetopt.io.schema import (
     CASE_FIELDS,
     CASE_FILE,
     INSTALLED,
+    PERIOD_COLUMNS,
+    PERIOD_TABLES,
     RACKS,
     REGION_LIST,
     REGION_SEPARATOR,
+    SITE_PERIODS,
     SITES,
     SOLVER_FIELDS,
     TABLE_FORMATS,
     TABLES,
     THROUGHPUT,
     UNCERTAINTY_ATTRS,
+    WORKLOAD_PERIODS,
     WORKLOADS,
     Column,
     ColumnType,
@@ -132,8 +136,11 @@ class Case:
     """A validated case: run parameters and typed tables with defaults filled.
 
     Tables keep their file's row order with index 0..n-1. String columns hold Python str in
-    object dtype, numbers float64 (integer columns too, whole, with inf for unlimited),
-    liquid_cooling bool; workloads has an extra `region_list` tuple column (() means `*`).
+    object dtype, numbers float64 (integer columns too, whole, with inf for unlimited and
+    -inf for an `available_from` left blank), liquid_cooling bool; workloads has an extra
+    `region_list` tuple column (() means `*`). `periods` are the years of a multi-period
+    case (MODEL.md section 8), () for one steady-state year; site_periods values left blank
+    are NaN (the site's own).
     """
 
     name: str
@@ -141,6 +148,7 @@ class Case:
     discount_rate: float
     unmet_penalty_usd_per_mtok: float
     max_utilization: float
+    periods: tuple[int, ...]
     solver: SolverOptions
     uncertainty: Uncertainty
     racks: pd.DataFrame
@@ -148,6 +156,13 @@ class Case:
     workloads: pd.DataFrame
     throughput: pd.DataFrame
     installed: pd.DataFrame
+    site_periods: pd.DataFrame
+    workload_periods: pd.DataFrame
+
+    @property
+    def multi_period(self) -> bool:
+        """Whether the case plans an order schedule over `periods` (MODEL.md section 8)."""
+        return bool(self.periods)
 
     def replace(self, **changes: Any) -> Case:
         """A copy with some fields changed (dataclasses.replace; not re-validated)."""
@@ -174,6 +189,7 @@ def read_case(path: str | os.PathLike[str]) -> Case:
     _check_regions(tables, files, problems)
     _check_installed_cooling(tables, files, problems)
     _check_installed_fits(tables, files, problems)
+    _check_periods(config, tables, files, problems)
     _check_objective(config, tables, problems)
     if problems:
         raise CaseError(sorted(problems, key=_problem_order))
@@ -191,6 +207,7 @@ def read_case(path: str | os.PathLike[str]) -> Case:
         discount_rate=config["discount_rate"],
         unmet_penalty_usd_per_mtok=config["unmet_penalty_usd_per_mtok"],
         max_utilization=config["max_utilization"],
+        periods=config["periods"] or (),
         solver=solver,
         uncertainty=uncertainty,
         racks=tables["racks"],
@@ -198,6 +215,8 @@ def read_case(path: str | os.PathLike[str]) -> Case:
         workloads=tables["workloads"],
         throughput=tables["throughput"],
         installed=tables["installed"],
+        site_periods=tables["site_periods"],
+        workload_periods=tables["workload_periods"],
     )
 
 
@@ -244,8 +263,28 @@ def case_fingerprint(case: Case) -> str:
 
 
 def case_warnings(case: Case) -> list[str]:
-    """What a planner should look at that is not an error: odd throughput curves."""
-    return _dominated_decode_points(case)
+    """What a planner should look at that is not an error: racks no period can take new,
+    odd throughput curves."""
+    return _never_available(case) + _dominated_decode_points(case)
+
+
+def _never_available(case: Case) -> list[str]:
+    """Rack types no period of a multi-period case can take new (window or lead time)."""
+    if not case.multi_period:
+        return []
+    years = np.asarray(case.periods, dtype=float)
+    racks = case.racks
+    open_years = (
+        (years[None, :] >= racks["available_from"].to_numpy()[:, None])
+        & (years[None, :] <= racks["available_until"].to_numpy()[:, None])
+        & (years[None, :] >= years[0] + racks["lead_time_years"].to_numpy()[:, None])
+    )
+    never = racks.loc[~open_years.any(axis=1), "rack_type"]
+    return [
+        f"rack type {rack}: no period from {case.periods[0]} to {case.periods[-1]} lets a new "
+        "one enter service (availability window and lead time); only installed racks serve"
+        for rack in never
+    ]
 
 
 MAX_CURVE_WARNINGS = 10
@@ -416,6 +455,8 @@ def _check_field(value: Any, key: str, field: Field, file: str, problems: list[P
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             return bad(f"must be text, got {_type_name(value)}")
         return str(value)
+    if field.type is FieldType.YEARS:
+        return _check_years(value, field, bad)
     if field.type is FieldType.CHOICE:
         text = str(value).strip()
         if text.lower() in field.refused:
@@ -434,6 +475,30 @@ def _check_field(value: Any, key: str, field: Field, file: str, problems: list[P
     if field.range is not None and not field.range.contains(number):
         return bad(f"must be {field.range.describe()}, got {format_number(number)}")
     return int(number) if field.type is FieldType.INTEGER else number
+
+
+def _check_years(
+    value: Any, field: Field, bad: Callable[[str], _INVALID_TYPE]
+) -> tuple[int, ...] | _INVALID_TYPE:
+    """A list of whole years, strictly increasing and equally spaced (MODEL.md section 8)."""
+    if not isinstance(value, list) or not value:
+        return bad(f"must be a list of years such as [2026, 2027, 2028], got {value!r}")
+    numbers = [_as_number(v) for v in value]
+    wrong = [v for v, x in zip(value, numbers, strict=True) if x is None or not x.is_integer()]
+    if wrong:
+        return bad(f"must be whole years; got {', '.join(repr(v) for v in wrong)}")
+    outside = [x for x in numbers if not field.range.contains(x)]  # type: ignore[union-attr]
+    if outside:
+        return bad(
+            f"years must be {field.range.describe()}, got "  # type: ignore[union-attr]
+            + ", ".join(format_number(x) for x in outside)
+        )
+    steps = np.diff(numbers)
+    if (steps <= 0).any():
+        return bad(f"must be strictly increasing, got {value!r}")
+    if len(set(steps.tolist())) > 1:
+        return bad(f"must be equally spaced (the spacing is the period length), got {value!r}")
+    return tuple(int(x) for x in numbers)
 
 
 def _as_number(value: Any) -> float | None:
@@ -917,6 +982,81 @@ def _row_list(rows: pd.Series) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {', '.join(str(r) for r in rows)}"
 
 
+def _check_periods(
+    config: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame | None],
+    files: Mapping[str, str],
+    problems: list[Problem],
+) -> None:
+    """Multi-period inputs need `periods`; with them, every named period is one of them,
+    availability windows are not reversed, and installed racks serve in the first period."""
+    periods = config["periods"]
+    if periods is None:
+        specs = {spec.stem: spec for spec in TABLES}
+        for stem, columns in PERIOD_COLUMNS.items():
+            table = tables[stem]
+            if table is None:
+                continue
+            check = _checker_for(table, specs[stem], files, problems)
+            for name in columns:
+                default = specs[stem].column(name).default
+                check.report(
+                    table[name] != default,
+                    name,
+                    lambda i, table=table, name=name: (
+                        f"{format_number(table[name].iloc[i])} needs `periods` in case.yaml "
+                        "(a case without periods is one steady-state year); leave it blank"
+                    ),
+                )
+        for stem in PERIOD_TABLES:
+            table = tables[stem]
+            if table is not None and len(table):
+                problems.append(
+                    Problem(
+                        files[stem],
+                        "needs `periods` in case.yaml (a case without periods is one "
+                        "steady-state year); remove the file or add periods",
+                    )
+                )
+        return
+    listed = ", ".join(map(str, periods))
+    for spec in (SITE_PERIODS, WORKLOAD_PERIODS):
+        table = tables[spec.stem]
+        if table is None:
+            continue
+        check = _checker_for(table, spec, files, problems)
+        check.report(
+            ~table["period"].isin(periods),
+            "period",
+            lambda i, table=table: (
+                f"{format_number(table['period'].iloc[i])} is not one of case.yaml periods"
+                f" ({listed})"
+            ),
+        )
+    racks = tables["racks"]
+    if racks is not None:
+        check = _checker_for(racks, RACKS, files, problems)
+        check.report(
+            racks["available_until"] < racks["available_from"],
+            "available_until",
+            lambda i: (
+                f"{format_number(racks['available_until'].iloc[i])} is before available_from"
+                f" {format_number(racks['available_from'].iloc[i])}"
+            ),
+        )
+    installed = tables["installed"]
+    if installed is not None:
+        check = _checker_for(installed, INSTALLED, files, problems)
+        check.report(
+            installed["retire_year"] < periods[0],
+            "retire_year",
+            lambda i: (
+                f"{format_number(installed['retire_year'].iloc[i])} is before the first period"
+                f" {periods[0]}: racks retired by then are not installed; leave the row out"
+            ),
+        )
+
+
 def _check_objective(
     config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame | None], problems: list[Problem]
 ) -> None:
@@ -939,5 +1079,11 @@ def _checker_for(
     table: pd.DataFrame, spec: TableSpec, files: Mapping[str, str], problems: list[Problem]
 ) -> _TableCheck:
     """A _TableCheck over a parsed table, for cross-table problems with the same row ids."""
-    ids = pd.DataFrame({c: table[c].astype(str) for c in spec.row_id}, index=table.index)
+    ids = pd.DataFrame(
+        {
+            c: table[c].map(format_number) if table[c].dtype == np.float64 else table[c].astype(str)
+            for c in spec.row_id
+        },
+        index=table.index,
+    )
     return _TableCheck(ids, spec, files[spec.stem], problems)

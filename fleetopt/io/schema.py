@@ -75,6 +75,8 @@ def up_to(high: float) -> Range:
 # Demand: 1e11 tokens/s is some 200x the whole industry's inference traffic of 2025.
 DEMAND = up_to(1e11)
 PENALTY = up_to(1e6)  # USD per million tokens
+YEAR = Range(low=1900, high=2200)  # a calendar year (MODEL.md section 8)
+SINCE_ALWAYS = -math.inf  # available_from left blank: from the first period
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,27 @@ RACKS = TableSpec(
             up_to(2),
             meaning="sigma of the rack type's lognormal throughput factor in scenarios",
         ),
+        Column(
+            "available_from", C.INT, SINCE_ALWAYS, YEAR, meaning="first year new ones enter service"
+        ),
+        Column(
+            "available_until", C.INT, UNLIMITED, YEAR, meaning="last year new ones enter service"
+        ),
+        Column("lead_time_years", C.FLOAT, 0.0, up_to(20), meaning="order to service, years"),
+        Column(
+            "capex_change_per_year",
+            C.FLOAT,
+            0.0,
+            Range(low=-1, high=1, low_open=True),
+            meaning="yearly change of capex_usd, compounded from year 0",
+        ),
+        Column(
+            "max_new_per_period",
+            C.INT,
+            UNLIMITED,
+            up_to(1e8),
+            meaning="new racks entering service per period, all sites",
+        ),
     ),
     unique=("rack_type",),
     row_id=("rack_type",),
@@ -209,6 +232,13 @@ WORKLOADS = TableSpec(
             meaning="price of a million demanded tokens not served",
         ),
         Column("min_served_share", C.FLOAT, 0.0, SHARE, meaning="share that must be served"),
+        Column(
+            "growth_per_year",
+            C.FLOAT,
+            0.0,
+            Range(low=-1, high=10, low_open=True),
+            meaning="compound demand growth from year 0",
+        ),
     ),
     unique=("workload",),
     row_id=("workload",),
@@ -249,10 +279,11 @@ INSTALLED = TableSpec(
         Column("site", C.STR, meaning="key into sites.csv"),
         Column("rack_type", C.STR, meaning="key into racks.csv"),
         Column("count", C.INT, range=up_to(1e8), meaning="racks already owned"),
+        Column("retire_year", C.INT, UNLIMITED, YEAR, meaning="last year in service"),
     ),
     required=False,
     allow_empty=True,
-    unique=("site", "rack_type"),
+    unique=("site", "rack_type", "retire_year"),
     row_id=("site", "rack_type"),
     references=(
         Reference("site", "sites", "site", "unknown site {value!r}: not in sites.csv"),
@@ -262,7 +293,68 @@ INSTALLED = TableSpec(
     ),
 )
 
-TABLES: tuple[TableSpec, ...] = (RACKS, SITES, WORKLOADS, THROUGHPUT, INSTALLED)
+FROM_SITE = math.nan  # a site_periods value left blank: the site's own
+
+SITE_PERIODS = TableSpec(
+    stem="site_periods",
+    columns=(
+        Column("site", C.STR, meaning="key into sites.csv"),
+        Column("period", C.INT, range=YEAR, meaning="a year of case.yaml periods"),
+        Column("power_cap_mw", C.FLOAT, FROM_SITE, positive(1e5), meaning="cap in that period"),
+        Column(
+            "energy_usd_per_mwh", C.FLOAT, FROM_SITE, up_to(1e5), meaning="price in that period"
+        ),
+    ),
+    required=False,
+    allow_empty=True,
+    unique=("site", "period"),
+    row_id=("site", "period"),
+    references=(Reference("site", "sites", "site", "unknown site {value!r}: not in sites.csv"),),
+)
+
+WORKLOAD_PERIODS = TableSpec(
+    stem="workload_periods",
+    columns=(
+        Column("workload", C.STR, meaning="key into workloads.csv"),
+        Column("period", C.INT, range=YEAR, meaning="a year of case.yaml periods"),
+        Column(
+            "demand_multiplier", C.FLOAT, range=up_to(1e4), meaning="x the workloads.csv demand"
+        ),
+    ),
+    required=False,
+    allow_empty=True,
+    unique=("workload", "period"),
+    row_id=("workload", "period"),
+    references=(
+        Reference(
+            "workload", "workloads", "workload", "unknown workload {value!r}: not in workloads.csv"
+        ),
+    ),
+)
+
+TABLES: tuple[TableSpec, ...] = (
+    RACKS,
+    SITES,
+    WORKLOADS,
+    THROUGHPUT,
+    INSTALLED,
+    SITE_PERIODS,
+    WORKLOAD_PERIODS,
+)
+# The inputs of multi-period procurement (MODEL.md section 8): a case without `periods`
+# must leave these columns at their defaults and these tables empty.
+PERIOD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "racks": (
+        "available_from",
+        "available_until",
+        "lead_time_years",
+        "capex_change_per_year",
+        "max_new_per_period",
+    ),
+    "installed": ("retire_year",),
+    "workloads": ("growth_per_year",),
+}
+PERIOD_TABLES: tuple[str, ...] = ("site_periods", "workload_periods")
 TABLE_FORMATS = ("csv", "parquet")
 CASE_FILE = "case.yaml"
 
@@ -299,6 +391,7 @@ class FieldType(enum.StrEnum):
     NUMBER = "number"
     INTEGER = "integer"
     CHOICE = "choice"
+    YEARS = "years"  # a list of years: strictly increasing, equally spaced
 
 
 @dataclass(frozen=True)
@@ -365,6 +458,7 @@ CASE_FIELDS: dict[str, Field] = {
     "discount_rate": Field(F.NUMBER, 0.0, SHARE),
     "unmet_penalty_usd_per_mtok": Field(F.NUMBER, 100.0, PENALTY),
     "max_utilization": Field(F.NUMBER, 1.0, OPEN_SHARE),
+    "periods": Field(F.YEARS, None, YEAR),  # None: one steady-state year (no periods)
     **{f"solver.{k}": v for k, v in SOLVER_FIELDS.items()},
     **{f"uncertainty.{k}": v for k, v in UNCERTAINTY_FIELDS.items()},
 }

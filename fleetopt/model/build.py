@@ -1,12 +1,17 @@
-"""The fleet-planning model of docs/model.md sections 3-4, assembled as arrays.
+"""The fleet-planning model of docs/model.md sections 3-4 and 8, assembled as arrays.
 
-Variables (one block each, fleetopt.model.layout):
+Variables (one block each, fleetopt.model.layout), every one in a period k:
 
-    n[s, r]        integer, installed[s, r] <= n <= n_max[s, r]    for (s, r) in SR
-    a[s, r]        continuous, 0 <= a <= a_max[s, r]                for (s, r) in SR
-    f[s, w]        continuous, 0 <= f <= 1                          for (s, w) in SW
-    y[s, r, w, p]  continuous, y >= 0                               for rows of index.y
-    m[w]           continuous, 0 <= m <= 1 - min_served_share[w]
+    n[s, r, k]        integer, inst[s, r, k] <= n <= n_max[s, r, k]   for (s, r) in SR
+    a[s, r, k]        continuous, 0 <= a <= a_max[s, r, k]            for (s, r) in SR
+    f[s, w, k]        continuous, 0 <= f <= 1                         for (s, w) in SW
+    y[s, r, w, p, k]  continuous, y >= 0                              for rows of index.y
+    m[w, k]           continuous, 0 <= m <= 1 - min_served_share[w]
+    b[s, r, k]        integer, 0 <= b <= b_max[s, r, k]               for rows of index.buy
+
+A case without periods has one period, no b and no stock or deliveries rows: the arrays of
+sections 3-4 exactly. Objective coefficients carry the levelizing weights w_k / sum w (1
+with one period), so the objective is the levelized cost.
 
 Three models share these pieces (bounds: fleetopt.model.bounds; costs:
 fleetopt.model.costs; constraint families: fleetopt.model.constraints):
@@ -27,17 +32,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from fleetopt.io.case import Case
-from fleetopt.model.bounds import delivered_racks, rack_count_bounds
+from fleetopt.model.bounds import RackBounds, delivered_racks, rack_count_bounds
 from fleetopt.model.constraints import (
     RowBlock,
     define_capacity,
+    define_deliveries,
     define_phase,
     define_power,
     define_powered,
     define_serve,
     define_space,
+    define_stock,
     define_supply,
 )
 from fleetopt.model.costs import Costs, compute_costs
@@ -85,23 +93,24 @@ class LinearModel:
 
 
 def plan_layout(index: ModelIndex) -> VariableLayout:
-    """The variable blocks of one case: n, a, f, y, m."""
+    """The variable blocks of one case: n, a, f, y, m (every period), b (new racks, k >= 1)."""
     n_sr = len(index.sr)
     return VariableLayout.of(
         ("n", n_sr, "sr"),
         ("a", n_sr, "sr"),
         ("f", len(index.sw), "sw"),
         ("y", len(index.y), "y"),
-        ("m", index.n_workloads, "workloads"),
+        ("m", len(index.wk), "wk"),
+        ("b", len(index.buy), "buy"),
     )
 
 
 def build_plan_model(index: ModelIndex, case: Case, data: ModelData) -> LinearModel:
-    """min fleet_cost + penalty_cost over rack counts and placement (objective `min_cost`)."""
+    """min sum_k w_k (fleet_k + penalty_k) over the order schedule and placement (`min_cost`)."""
     layout, costs = plan_layout(index), compute_costs(index, case, data)
-    lb, ub, integer = _plan_bounds(index, case, data, layout)
-    objective = _fleet_objective(layout, costs)
-    objective[layout.m] = costs.penalty_m
+    lb, ub, integer = _plan_bounds(index, layout, rack_count_bounds(index, case, data))
+    objective = _fleet_objective(index, layout, costs)
+    objective[layout.m] = costs.penalty_m * _level_of(index.wk, costs)
     rows = _plan_rows(index, case, data, layout)
     return _stack(layout, costs, lb, ub, integer, objective, 0.0, rows)
 
@@ -109,15 +118,16 @@ def build_plan_model(index: ModelIndex, case: Case, data: ModelData) -> LinearMo
 def build_dinkelbach_step(
     index: ModelIndex, case: Case, data: ModelData, price_usd_per_token: float
 ) -> LinearModel:
-    """min fleet_cost - lam * served_tokens, lam = `price_usd_per_token` (no penalty term).
+    """min sum_k w_k (fleet_k - lam * served_k), lam = `price_usd_per_token` (no penalty).
 
-    served_tokens = sum_w (1 - m[w]) * tokens[w]: the constant goes to the offset.
+    served_k = sum_w (1 - m[w, k]) * tokens[w, k]: the constant goes to the offset.
     """
     layout, costs = plan_layout(index), compute_costs(index, case, data)
-    lb, ub, integer = _plan_bounds(index, case, data, layout)
-    objective = _fleet_objective(layout, costs)
-    objective[layout.m] = price_usd_per_token * costs.tokens_per_year
-    offset = -price_usd_per_token * costs.tokens_per_year.sum()
+    lb, ub, integer = _plan_bounds(index, layout, rack_count_bounds(index, case, data))
+    objective = _fleet_objective(index, layout, costs)
+    weighted_tokens = costs.tokens_per_year * _level_of(index.wk, costs)
+    objective[layout.m] = price_usd_per_token * weighted_tokens
+    offset = -price_usd_per_token * weighted_tokens.sum()
     rows = _plan_rows(index, case, data, layout)
     return _stack(layout, costs, lb, ub, integer, objective, offset, rows)
 
@@ -125,55 +135,87 @@ def build_dinkelbach_step(
 def build_evaluate_model(
     index: ModelIndex, case: Case, data: ModelData, counts: np.ndarray
 ) -> LinearModel:
-    """A plan's rack counts (per `sr` row) fixed: the placement LP, at min fleet + penalty.
+    """A plan's racks in service (per `sr` row: the whole schedule) fixed: the placement LP,
+    at min fleet + penalty. The new racks b follow from the stock rows (an LP variable).
 
-    a[s, r] <= installed + floor((n - installed) * delivered_share[r]): a supply cut means
-    racks that were not delivered.
+    a[s, r, k] <= inst + floor((n - inst) * delivered_share[r]): a supply cut means racks
+    that were not delivered.
     """
     layout, costs = plan_layout(index), compute_costs(index, case, data)
-    lb, ub, integer = _common_bounds(index, case, data, layout)
+    lb, ub, integer = _common_bounds(index, layout, rack_count_bounds(index, case, data))
     counts = np.asarray(counts, dtype=float)
     lb[layout.n], ub[layout.n] = counts, counts
     ub[layout.a] = np.minimum(ub[layout.a], delivered_racks(index, data, counts))
-    objective = _fleet_objective(layout, costs)
-    objective[layout.m] = costs.penalty_m
+    objective = _fleet_objective(index, layout, costs)
+    objective[layout.m] = costs.penalty_m * _level_of(index.wk, costs)
     rows = [
         define_serve(index, layout),
         define_phase(index, layout, data),
         define_capacity(index, layout, case),
         define_power(index, layout, data),
+        define_stock(index, layout),
     ]
     return _stack(layout, costs, lb, ub, integer, objective, 0.0, rows)
 
 
+def first_stage_columns(index: ModelIndex, layout: VariableLayout) -> np.ndarray:
+    """Which columns are "the racks ordered now" (docs/model.md section 8), as a boolean
+    mask over the model's columns: n[s, r, 0] (installed + the racks new in period 0) and
+    every b[s, r, k] whose order date Y_k - lead_time_years[r] falls before the second
+    period (Y_0 + the period length): an order that cannot wait for the next decision."""
+    mask = np.zeros(layout.size, dtype=bool)
+    mask[layout.n.start + np.flatnonzero(index.sr["k"].to_numpy() == 0)] = True
+    periods = index.periods
+    length = float(periods["elapsed_years"].iloc[1]) if len(periods) > 1 else 1.0
+    elapsed = periods["elapsed_years"].to_numpy()[index.buy["k"].to_numpy()]
+    lead = index.racks["lead_time_years"].to_numpy(dtype=float)[index.buy["r"].to_numpy()]
+    mask[layout.b.start + np.flatnonzero(elapsed - lead < length)] = True
+    return mask
+
+
+def _level_of(table: pd.DataFrame, costs: Costs) -> np.ndarray:
+    """The levelizing weight w_k / sum w of each row of an index table (by its period)."""
+    return costs.level[table["k"].to_numpy()]
+
+
 def _common_bounds(
-    index: ModelIndex, case: Case, data: ModelData, layout: VariableLayout
+    index: ModelIndex, layout: VariableLayout, bounds: RackBounds
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bounds every model shares: a <= a_max, f <= 1, m <= 1 - min_served_share, y >= 0."""
-    _, a_max = rack_count_bounds(index, case, data)
+    """Bounds every model shares: a <= a_max, f <= 1, m <= 1 - min_served_share, y >= 0,
+    b >= 0."""
     lb, ub = np.zeros(layout.size), np.full(layout.size, np.inf)
-    ub[layout.a] = a_max
+    ub[layout.a] = bounds.a_max
     ub[layout.f] = 1.0
-    ub[layout.m] = 1.0 - index.workloads["min_served_share"].to_numpy(dtype=float)
+    min_served = index.workloads["min_served_share"].to_numpy(dtype=float)
+    ub[layout.m] = 1.0 - min_served[index.wk["w"].to_numpy()]
     return lb, ub, np.zeros(layout.size, dtype=bool)
 
 
 def _plan_bounds(
-    index: ModelIndex, case: Case, data: ModelData, layout: VariableLayout
+    index: ModelIndex, layout: VariableLayout, bounds: RackBounds
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The shared bounds, and integer n in [installed, n_max]."""
-    lb, ub, integer = _common_bounds(index, case, data, layout)
-    n_max, _ = rack_count_bounds(index, case, data)
-    lb[layout.n], ub[layout.n], integer[layout.n] = index.sr["installed"].to_numpy(), n_max, True
+    """The shared bounds, integer n in [inst, n_max] and integer b in [0, b_max]."""
+    lb, ub, integer = _common_bounds(index, layout, bounds)
+    lb[layout.n], ub[layout.n] = index.sr["installed"].to_numpy(), bounds.n_max
+    ub[layout.b] = bounds.b_max
+    integer[layout.n] = integer[layout.b] = True
     return lb, ub, integer
 
 
-def _fleet_objective(layout: VariableLayout, costs: Costs) -> np.ndarray:
-    """fleet_cost's coefficients: capex and opex on n, idle energy on a, busy energy on y."""
+def _fleet_objective(index: ModelIndex, layout: VariableLayout, costs: Costs) -> np.ndarray:
+    """sum_k w_k fleet_k / sum_k w_k: capex and opex on n, idle energy on a, busy energy on
+    y, each weighted by its period; a vintage's price change on b, weighted by every period
+    it serves in."""
     objective = np.zeros(layout.size)
-    objective[layout.n] = costs.capex_n + costs.opex_n
-    objective[layout.a] = costs.idle_energy_a
-    objective[layout.y] = costs.busy_energy_y
+    level_sr = _level_of(index.sr, costs)
+    objective[layout.n] = (costs.capex_n + costs.opex_n) * level_sr
+    objective[layout.a] = costs.idle_energy_a * level_sr
+    objective[layout.y] = costs.busy_energy_y * _level_of(index.y, costs)
+    service = index.service
+    serving_level = np.bincount(
+        service["buy"].to_numpy(), costs.level[service["k"].to_numpy()], len(index.buy)
+    )
+    objective[layout.b] = costs.capex_b * serving_level
     return objective
 
 
@@ -188,6 +230,8 @@ def _plan_rows(
         define_powered(index, layout),
         define_space(index, layout),
         define_supply(index, layout, data),
+        define_stock(index, layout),
+        define_deliveries(index, layout, data),
     ]
 
 

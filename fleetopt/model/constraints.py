@@ -1,9 +1,10 @@
-"""The constraint families of docs/model.md section 4: one vectorized `define_*` each.
+"""The constraint families of docs/model.md sections 4 and 8: one vectorized `define_*` each.
 
 Each family is a function over the index tables returning a `RowBlock` of COO triplets
 (family-local row numbers) with its row bounds and, for labels, the index table its rows
-range over (`over`) and each row's position in it (`keys`). Nothing here loops over
-elements in Python.
+range over (`over`) and each row's position in it (`keys`). Index rows carry their period
+(fleetopt.model.index), so every family holds in every period k without a loop over
+periods; nothing here loops over elements in Python.
 """
 
 from __future__ import annotations
@@ -38,26 +39,27 @@ class RowBlock:
 
 
 def define_serve(index: ModelIndex, layout: VariableLayout) -> RowBlock:
-    """serve: sum_s f[s, w] + m[w] = 1   for every workload w."""
-    w_of_f = index.sw["w"].to_numpy()
-    n_w = index.n_workloads
+    """serve: sum_s f[s, w, k] + m[w, k] = 1   for every workload w and period k."""
+    wk_of_f = index.sw["wk"].to_numpy()
+    n_wk = len(index.wk)
     return RowBlock(
         name="serve",
-        row=np.concatenate([w_of_f, np.arange(n_w)]),
+        row=np.concatenate([wk_of_f, np.arange(n_wk)]),
         col=np.concatenate([layout.cols("f"), layout.cols("m")]),
-        val=np.ones(len(w_of_f) + n_w),
-        lb=np.ones(n_w),
-        ub=np.ones(n_w),
-        over="workloads",
-        keys=np.arange(n_w),
+        val=np.ones(len(wk_of_f) + n_wk),
+        lb=np.ones(n_wk),
+        ub=np.ones(n_wk),
+        over="wk",
+        keys=np.arange(n_wk),
     )
 
 
 def define_phase(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
-    """phase: sum_r tp[r, w, p] * y[s, r, w, p] >= D[w, p] * f[s, w]   for (s, w) in SW, p in P_w.
+    """phase: sum_r tp[r, w, p] * y[s, r, w, p, k] >= D[w, p, k] * f[s, w, k]
+    for (s, w) in SW, p in P_wk, every period k.
 
-    Each row is divided by the forecast demand D0[w, p] > 0, so y enters with tp / D0 and
-    f with -D / D0: a scenario's demand changes only the f coefficients, its throughput
+    Each row is divided by the forecast demand D0[w, p, k] > 0, so y enters with tp / D0
+    and f with -D / D0: a scenario's demand changes only the f coefficients, its throughput
     factors only the y coefficients (tp is ModelData's, after them).
     """
     swp = index.swp
@@ -83,7 +85,7 @@ def define_phase(index: ModelIndex, layout: VariableLayout, data: ModelData) -> 
 
 
 def define_capacity(index: ModelIndex, layout: VariableLayout, case: Case) -> RowBlock:
-    """capacity: sum_{w, p} y[s, r, w, p] <= max_utilization * a[s, r]   for (s, r) in SR.
+    """capacity: sum_{w, p} y[s, r, w, p, k] <= max_utilization * a[s, r, k]   for (s, r) in SR.
 
     Only pairs that can serve something get a row (the mask); the others have no y.
     """
@@ -104,7 +106,7 @@ def define_capacity(index: ModelIndex, layout: VariableLayout, case: Case) -> Ro
 
 
 def define_powered(index: ModelIndex, layout: VariableLayout) -> RowBlock:
-    """powered: a[s, r] <= n[s, r]   (a rack must be owned to be powered)."""
+    """powered: a[s, r, k] <= n[s, r, k]   (a rack must be in service to be powered)."""
     n_sr = len(index.sr)
     rows = np.arange(n_sr)
     return RowBlock(
@@ -120,7 +122,7 @@ def define_powered(index: ModelIndex, layout: VariableLayout) -> RowBlock:
 
 
 def define_power(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
-    """power: pue[s] * sum_r power_kw[r] * a[s, r] / 1000 <= power_cap_mw[s]   for all s."""
+    """power: pue[s] * sum_r power_kw[r] * a[s, r, k] / 1000 <= cap[s, k]   for all s, k."""
     s_of, r_of = index.sr["s"].to_numpy(), index.sr["r"].to_numpy()
     mw_per_rack = (
         index.sites["pue"].to_numpy()[s_of]
@@ -129,13 +131,13 @@ def define_power(index: ModelIndex, layout: VariableLayout, data: ModelData) -> 
     )
     return RowBlock(
         name="power",
-        row=s_of,
+        row=index.sr["sk"].to_numpy(),
         col=layout.cols("a"),
         val=mw_per_rack,
-        lb=np.full(index.n_sites, -np.inf),
+        lb=np.full(len(index.sk), -np.inf),
         ub=data.power_cap_mw.copy(),
-        over="sites",
-        keys=np.arange(index.n_sites),
+        over="sk",
+        keys=np.arange(len(index.sk)),
     )
 
 
@@ -162,26 +164,91 @@ def define_delivered(
 
 
 def define_space(index: ModelIndex, layout: VariableLayout) -> RowBlock:
-    """space: sum_r slots[r] * n[s, r] <= max_slots[s]   for sites with a floor limit."""
+    """space: sum_r slots[r] * n[s, r, k] <= max_slots[s]   for sites with a floor limit."""
     return _limited_sum(
         "space",
-        over="sites",
-        group=index.sr["s"].to_numpy(),
+        over="sk",
+        group=index.sr["sk"].to_numpy(),
         cols=layout.cols("n"),
         weights=index.racks["slots"].to_numpy(dtype=float)[index.sr["r"].to_numpy()],
-        limit=index.sites["max_slots"].to_numpy(dtype=float),
+        limit=index.sites["max_slots"].to_numpy(dtype=float)[index.sk["s"].to_numpy()],
     )
 
 
 def define_supply(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
-    """supply: sum_s n[s, r] <= max_count[r]   for rack types with a supply limit."""
+    """supply: sum_s n[s, r, k] <= max_count[r]   for rack types with a supply limit."""
     return _limited_sum(
         "supply",
-        over="racks",
-        group=index.sr["r"].to_numpy(),
+        over="rk",
+        group=index.sr["rk"].to_numpy(),
         cols=layout.cols("n"),
         weights=np.ones(len(index.sr)),
-        limit=data.max_count,
+        limit=data.max_count[index.rk["r"].to_numpy()],
+    )
+
+
+def define_stock(index: ModelIndex, layout: VariableLayout) -> RowBlock:
+    """stock: racks in service = installed still serving + every vintage still serving,
+    for every (s, r) in SR and period k >= 1 (MODEL.md section 8):
+
+        n[s, r, k] - [k in T(r, 0)] n[s, r, 0] - sum_{1 <= j <= k, k in T(r, j)} b[s, r, j]
+            = inst[s, r, k] - [k in T(r, 0)] inst[s, r, 0]
+
+    Period 0's new racks are n[s, r, 0] - inst[s, r, 0] (no b column), so one period has
+    no stock rows at all.
+    """
+    sr = index.sr
+    later = np.flatnonzero(sr["k"].to_numpy() >= 1)
+    row_of_sr = np.full(len(sr), -1)
+    row_of_sr[later] = np.arange(len(later))
+    first = later[sr["first_vintage"].to_numpy()[later]]
+    first_sr = sr["pair"].to_numpy()[first]  # period 0 rows come first, in pair order
+    service = index.service
+    installed = sr["installed"].to_numpy()
+    pair_installed = installed[sr["pair"].to_numpy()[later]]
+    rhs = installed[later] - np.where(sr["first_vintage"].to_numpy()[later], pair_installed, 0.0)
+    return RowBlock(
+        name="stock",
+        row=np.concatenate(
+            [np.arange(len(later)), row_of_sr[first], row_of_sr[service["sr"].to_numpy()]]
+        ),
+        col=np.concatenate(
+            [
+                layout.n.start + later,
+                layout.n.start + first_sr,
+                layout.b.start + service["buy"].to_numpy(),
+            ]
+        ),
+        val=np.concatenate([np.ones(len(later)), -np.ones(len(first) + len(service))]),
+        lb=rhs,
+        ub=rhs.copy(),
+        over="sr",
+        keys=later,
+    )
+
+
+def define_deliveries(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
+    """deliveries: sum_s b[s, r, k] <= max_new_per_period[r]   for rack types with a limit,
+    every period k; in period 0 the new racks are n - installed:
+
+        sum_s n[s, r, 0] <= max_new_per_period[r] + sum_s inst[s, r, 0]
+    """
+    sr = index.sr
+    first = np.flatnonzero(sr["k"].to_numpy() == 0)
+    installed_first = np.bincount(
+        sr["r"].to_numpy()[first], sr["installed"].to_numpy()[first], index.n_racks
+    )
+    rk_r = index.rk["r"].to_numpy()
+    installed_now = np.where(index.rk["k"].to_numpy() == 0, installed_first[rk_r], 0.0)
+    limit = data.max_new_per_period[rk_r] + installed_now
+    buy_rk = sr["rk"].to_numpy()[index.buy["sr"].to_numpy()]
+    return _limited_sum(
+        "deliveries",
+        over="rk",
+        group=np.concatenate([sr["rk"].to_numpy()[first], buy_rk]),
+        cols=np.concatenate([layout.n.start + first, layout.cols("b")]),
+        weights=np.ones(len(first) + len(buy_rk)),
+        limit=limit,
     )
 
 

@@ -2,7 +2,8 @@
 
 The model's structure comes from the index (fleetopt.model.index); everything a scenario may
 change (MODEL.md section 5) is gathered here as arrays aligned with the index tables, so a
-worker rebuilds only these arrays, never the index, from one scenario to the next.
+worker rebuilds only these arrays, never the index, from one scenario to the next. A
+scenario's multipliers apply to every period alike (MODEL.md section 8).
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ class Multipliers:
 class ModelData:
     """Per-entity numbers of one solve, aligned with the index tables.
 
-    - `demand_tokens_per_s`: D[w, p] per `wp` row, after multipliers.
-    - `energy_usd_per_mwh`, `power_cap_mw`: per site, after multipliers.
-    - `max_count`: per rack type; inf when unlimited; floor(max_count x (1 - cut)) if cut.
+    - `demand_tokens_per_s`: D[w, p, k] per `wp` row, after multipliers.
+    - `energy_usd_per_mwh`, `power_cap_mw`: per `sk` row (site and period), after multipliers.
+    - `max_count`, `max_new_per_period`: per rack type; inf when unlimited;
+      floor(x (1 - cut)) if cut.
     - `delivered_share`: per rack type, 1 - cut: the share of new racks that arrive,
       used when a plan's counts are fixed (evaluate).
     - `tp_tokens_per_s`: tp[r, w, p] per `y` row, times the rack type's throughput factor.
@@ -60,6 +62,7 @@ class ModelData:
     energy_usd_per_mwh: np.ndarray
     power_cap_mw: np.ndarray
     max_count: np.ndarray
+    max_new_per_period: np.ndarray
     delivered_share: np.ndarray
     tp_tokens_per_s: np.ndarray
 
@@ -67,18 +70,26 @@ class ModelData:
 def model_data(index: ModelIndex, multipliers: Multipliers | None = None) -> ModelData:
     """The numbers of the forecast (no multipliers) or of one scenario."""
     mult = multipliers or Multipliers.ones(index)
-    max_count = index.racks["max_count"].to_numpy(dtype=float)
-    limited = np.isfinite(max_count)
-    cut_count = max_count.copy()
-    cut_count[limited] = np.floor(max_count[limited] * mult.supply[limited] + 1e-9)
+    s_of = index.sk["s"].to_numpy()
     return ModelData(
         demand_tokens_per_s=index.wp["demand_tokens_per_s"].to_numpy()
         * mult.demand[index.wp["w"].to_numpy()],
-        energy_usd_per_mwh=index.sites["energy_usd_per_mwh"].to_numpy(dtype=float)
-        * mult.energy_price,
-        power_cap_mw=index.sites["power_cap_mw"].to_numpy(dtype=float) * mult.power_cap,
-        max_count=cut_count,
+        energy_usd_per_mwh=index.sk["energy_usd_per_mwh"].to_numpy(dtype=float)
+        * mult.energy_price[s_of],
+        power_cap_mw=index.sk["power_cap_mw"].to_numpy(dtype=float) * mult.power_cap[s_of],
+        max_count=_cut(index.racks["max_count"].to_numpy(dtype=float), mult.supply),
+        max_new_per_period=_cut(
+            index.racks["max_new_per_period"].to_numpy(dtype=float), mult.supply
+        ),
         delivered_share=np.asarray(mult.supply, dtype=float),
         tp_tokens_per_s=index.y["tp_tokens_per_s"].to_numpy()
         * mult.throughput[index.y["r"].to_numpy()],
     )
+
+
+def _cut(limit: np.ndarray, supply: np.ndarray) -> np.ndarray:
+    """floor(limit x (1 - cut)) where a limit is set; unlimited stays unlimited."""
+    limited = np.isfinite(limit)
+    cut = limit.copy()
+    cut[limited] = np.floor(limit[limited] * supply[limited] + 1e-9)
+    return cut

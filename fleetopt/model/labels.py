@@ -15,13 +15,13 @@ from fleetopt.io.schema import PHASES
 from fleetopt.model.build import LinearModel
 from fleetopt.model.index import ModelIndex
 
-ID_COLUMNS = ("site", "rack_type", "workload", "phase")
+ID_COLUMNS = ("site", "rack_type", "workload", "phase", "period")
 
 
 def ids_of(index: ModelIndex, table: str, positions: np.ndarray) -> pd.DataFrame:
-    """The ids (site, rack_type, workload, phase; None where the table has no such axis)
-    of rows `positions` of index table `table` ("sites", "racks", "workloads", "sr",
-    "sw", "wp", "swp" or "y")."""
+    """The ids (site, rack_type, workload, phase, period: the year; None where the table
+    has no such axis) of rows `positions` of index table `table` ("sites", "racks",
+    "workloads", "sk", "rk", "wk", "sr", "sw", "wp", "swp", "y" or "buy")."""
     rows = getattr(index, table).iloc[positions]
     codes = {"s": "site", "r": "rack_type", "w": "workload"}
     names = {
@@ -33,6 +33,8 @@ def ids_of(index: ModelIndex, table: str, positions: np.ndarray) -> pd.DataFrame
     for code, column in codes.items():
         out[column] = names[column][rows[code].to_numpy()] if code in rows else None
     out["phase"] = np.asarray(PHASES, dtype=object)[rows["p"].to_numpy()] if "p" in rows else None
+    multi = index.multi_period and "period" in rows
+    out["period"] = rows["period"].to_numpy() if multi else None
     return pd.DataFrame(out, index=pd.RangeIndex(len(rows)))[list(ID_COLUMNS)]
 
 

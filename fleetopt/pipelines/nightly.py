@@ -324,9 +324,12 @@ def _compare_stage(run: NightlyRun, folder: Path) -> dict:
     """What changed since the previous successful run of the same case."""
     previous = _previous_run(run)
     current = _racks(run.dir)
-    before = _racks_remote(run.output, previous["path"]) if previous else current.iloc[0:0]
+    before = _racks_remote(run.output, previous["path"]) if previous else None
+    keys = [c for c in ("period", "site", "rack_type") if c in current.columns]
+    if before is None or not set(keys) <= set(before.columns):  # none, or not comparable
+        before = current.iloc[0:0].rename(columns={"count": "count_previous"})
     racks = (
-        current.merge(before, on=["site", "rack_type"], how="outer", suffixes=("", "_previous"))
+        current.merge(before, on=keys, how="outer", suffixes=("", "_previous"))
         .fillna(0)
         .astype({"count": np.int64, "count_previous": np.int64})
     )
@@ -370,13 +373,14 @@ def _previous_run(run: NightlyRun) -> dict | None:
 
 
 def _racks(run_dir: Path) -> pd.DataFrame:
-    return pd.read_parquet(run_dir / "robust" / "choice" / "racks.parquet")[
-        ["site", "rack_type", "count"]
-    ]
+    return _plan_counts(pd.read_parquet(run_dir / "robust" / "choice" / "racks.parquet"))
 
 
 def _racks_remote(output: Output, run_path: str) -> pd.DataFrame:
     with output.fs.open_input_file(f"{run_path}/robust/choice/racks.parquet") as f:
-        return pd.read_parquet(f)[["site", "rack_type", "count"]].rename(
-            columns={"count": "count_previous"}
-        )
+        return _plan_counts(pd.read_parquet(f)).rename(columns={"count": "count_previous"})
+
+
+def _plan_counts(racks: pd.DataFrame) -> pd.DataFrame:
+    """A chosen plan's counts: (period,) site, rack_type, count (period in a schedule)."""
+    return racks.drop(columns="installed")

@@ -37,6 +37,7 @@ from fleetopt.io.runfolder import (
 )
 from fleetopt.io.store import ScenarioStore, write_folder_atomic, write_json_atomic
 from fleetopt.model.index import ModelIndex, build_index
+from fleetopt.model.measures import rack_mix
 from fleetopt.parallel.farm import Chunk, auto_chunk, chunks_of, connect, run_chunks
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.results.tables import operating_points
@@ -169,7 +170,8 @@ def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) 
     scenario, not the run's tables.
     """
     results = pd.read_parquet(root / "results.parquet", columns=SUMMARY_RESULT_COLUMNS)
-    mix = _read_optional(root / "mix.parquet", ["scenario", "rack_type", "count"])
+    period = ["period"] if job.case.multi_period else []
+    mix = _read_optional(root / "mix.parquet", ["scenario", *period, "rack_type", "count"])
     sites = _read_optional(root / "sites.parquet", ["site", "power_mw", "power_cap_mw"])
     summary = {
         "kind": job.mode.value,
@@ -229,20 +231,44 @@ def evaluate(
     return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
 
 
+def plan_keys(index: ModelIndex) -> list[str]:
+    """The columns naming a plan's rows: (period in a multi-period case,) site, rack_type."""
+    return [*(["period"] if index.multi_period else []), "site", "rack_type"]
+
+
 def plan_counts(index: ModelIndex, racks: pd.DataFrame, file: str) -> np.ndarray:
-    """Rack counts per `sr` row from a racks table (site, rack_type, count)."""
-    counts = index.sr[["site", "rack_type", "installed"]].merge(
-        racks[["site", "rack_type", "count"]], on=["site", "rack_type"], how="left"
-    )
-    matched = racks.merge(index.sr[["site", "rack_type"]], how="left", indicator="match")
+    """Racks in service per `sr` row from a racks table (site, rack_type, count; and period
+    in a multi-period case: the whole schedule)."""
+    keys = plan_keys(index)
+    if index.multi_period != ("period" in racks.columns):
+        expected = "one row per period (a period column)" if index.multi_period else "no period"
+        raise CaseError(
+            [
+                Problem(
+                    file,
+                    f"the case has {'' if index.multi_period else 'no '}periods, so a "
+                    f"plan for it has {expected}: it is a plan of another case",
+                )
+            ]
+        )
+    counts = index.sr[[*keys, "installed"]].merge(racks[[*keys, "count"]], on=keys, how="left")
+    matched = racks.merge(index.sr[keys], how="left", indicator="match")
     unknown = matched[(matched["match"] == "left_only") & (matched["count"] > 0)]
+    what = ", ".join(k.replace("_", " ") for k in keys)
     problems = [
-        Problem(file, f"no such (site, rack type) pair in the case: {r.site}, {r.rack_type}", i + 1)
+        Problem(
+            file,
+            f"no such ({what}) in the case: {', '.join(str(getattr(r, k)) for k in keys)}",
+            i + 1,
+        )
         for i, r in zip(unknown.index, unknown.itertuples(), strict=True)
     ]
     below = counts["count"].fillna(0) < counts["installed"]
     problems += [
-        Problem(file, f"{r.site}, {r.rack_type}: plan has fewer racks than installed")
+        Problem(
+            file,
+            f"{', '.join(str(getattr(r, k)) for k in keys)}: plan has fewer racks than installed",
+        )
         for r in counts[below].itertuples()
     ]
     if problems:
@@ -264,7 +290,7 @@ def distinct_plans(
     """The `limit` most frequent distinct rack mixes of a sweep, with their frequencies."""
     if not len(mix):
         return []
-    keyed = mix.merge(index.sr.reset_index(names="sr")[["site", "rack_type", "sr"]])
+    keyed = mix.merge(index.sr.reset_index(names="sr")[[*plan_keys(index), "sr"]])
     keyed = keyed.sort_values(["scenario", "sr"])
     signature = keyed.assign(item=keyed["sr"].astype(str) + ":" + keyed["count"].astype(str))
     plans = signature.groupby("scenario")["item"].agg(",".join)
@@ -376,7 +402,7 @@ def _robust(
 
     candidates_table = _candidates_table(index, plans, frequency, scores)
     chosen_racks = candidates_table[candidates_table["plan"] == chosen][
-        ["site", "rack_type", "count", "installed"]
+        [*plan_keys(index), "count", "installed"]
     ]
     summary = {
         "kind": "robust",
@@ -437,23 +463,11 @@ def choose(results: pd.DataFrame, criterion: Criterion, alpha: float) -> tuple[s
 def _candidates_table(
     index: ModelIndex, plans: dict[str, np.ndarray], frequency: dict, scores: dict
 ) -> pd.DataFrame:
-    site_ids = index.sr["site"].to_numpy()
-    rack_ids = index.sr["rack_type"].to_numpy()
-    installed = index.sr["installed"].to_numpy()
-    frames = []
-    for plan, counts in plans.items():
-        owned = (counts > 0) | (installed > 0)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "plan": plan,
-                    "site": site_ids[owned],
-                    "rack_type": rack_ids[owned],
-                    "count": counts[owned].astype(np.int64),
-                    "installed": installed[owned].astype(np.int64),
-                    "sweep_frequency": frequency.get(plan) or 0,
-                    "score": scores.get(plan, np.nan),
-                }
-            )
+    frames = [
+        rack_mix(index, counts).assign(
+            plan=plan, sweep_frequency=frequency.get(plan) or 0, score=scores.get(plan, np.nan)
         )
-    return pd.concat(frames, ignore_index=True)
+        for plan, counts in plans.items()
+    ]
+    columns = ["plan", *plan_keys(index), "count", "installed", "sweep_frequency", "score"]
+    return pd.concat(frames, ignore_index=True)[columns]

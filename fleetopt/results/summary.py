@@ -1,8 +1,9 @@
-"""summary.json of a plan, typed: the keys of docs/model.md section 6 (and section 7's).
+"""summary.json of a plan, typed: the keys of docs/model.md section 6 (and sections 7-8's).
 
 `Summary` is written and read here only (`write`, `read`); its fields are the file's keys.
 `Figures` are the money and token figures of a solution, the part of a summary that
-scenario rows (results.parquet) repeat per scenario and plan.
+scenario rows (results.parquet) repeat per scenario and plan. In a multi-period case they
+are levelized (docs/model.md section 8); `period_figures` gives them period by period.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 from fleetopt.model.measures import (
     avg_it_kw_by_site,
-    fleet_cost_usd,
-    served_tokens_per_year,
+    capex_usd_by_period,
+    fleet_cost_usd_by_period,
+    levelized,
+    period_dots,
+    period_sums,
+    served_tokens_by_period,
     site_costs,
 )
 from fleetopt.solve.result import PlanResult, SolveStatus
@@ -50,19 +55,24 @@ class Figures:
 
     @classmethod
     def of(cls, index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray) -> Figures:
-        """docs/model.md sections 4 and 6, from the solution and the cost coefficients."""
-        lay, c = model.layout, model.costs
-        avg_it_kw = avg_it_kw_by_site(index, model, x)
-        pue = index.sites["pue"].to_numpy()
-        per_site = {k: float(v.sum()) for k, v in site_costs(index, data, model, x).items()}
-        served_per_year = served_tokens_per_year(model, x)
-        fleet = fleet_cost_usd(model, x)
+        """docs/model.md sections 4, 6 and 8, from the solution and the cost coefficients:
+        levelized over the periods (with one period, that period's figures exactly)."""
+        totals = _period_totals(index, data, model, x)
+        return cls._from_totals({k: levelized(model, v) for k, v in totals.items()})
+
+    @classmethod
+    def _from_totals(cls, totals: dict[str, float]) -> Figures:
+        """The figures of one period's totals, or of levelized totals: ratios are ratios
+        of the totals."""
+        fleet, served_per_year = totals["fleet"], totals["served_per_year"]
         served_per_s = served_per_year / SECONDS_PER_YEAR
-        facility_w = float((pue * avg_it_kw).sum() * 1000.0)
+        facility_w = totals["facility_w"]
         return cls(
             fleet_cost_usd_per_year=fleet,
-            penalty_cost_usd_per_year=float(c.penalty_m @ x[lay.m]),
-            **per_site,
+            penalty_cost_usd_per_year=totals["penalty"],
+            capex_cost_usd_per_year=totals["capex"],
+            opex_cost_usd_per_year=totals["opex"],
+            energy_cost_usd_per_year=totals["energy"],
             served_tokens_per_s=served_per_s,
             cost_per_mtok_usd=(
                 fleet / (served_per_year / TOKENS_PER_MTOK) if served_per_year > 0 else None
@@ -84,6 +94,45 @@ class Figures:
 FIGURE_KEYS = tuple(f.name for f in dataclasses.fields(Figures))
 
 
+def _period_totals(
+    index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per period: the money figures (USD per year), served tokens per year and average
+    facility watts, from which `Figures` are made."""
+    lay, c = model.layout, model.costs
+    avg_it_kw = avg_it_kw_by_site(index, model, x)
+    pue = index.sites["pue"].to_numpy()[index.sk["s"].to_numpy()]
+    sk_rows = index.period_rows("sk")
+    return {
+        "fleet": fleet_cost_usd_by_period(index, model, x),
+        "penalty": period_dots(index.period_rows("wk"), c.penalty_m, x[lay.m]),
+        "capex": capex_usd_by_period(index, model, x),
+        "opex": period_dots(index.period_rows("sr"), c.opex_n, x[lay.n]),
+        "energy": period_sums(
+            sk_rows, site_costs(index, data, model, x)["energy_cost_usd_per_year"]
+        ),
+        "served_per_year": served_tokens_by_period(index, model, x),
+        "facility_w": period_sums(sk_rows, pue * avg_it_kw) * 1000.0,
+    }
+
+
+def period_figures(
+    index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray
+) -> list[Figures]:
+    """The figures of each period (docs/model.md section 8), in period order."""
+    totals = _period_totals(index, data, model, x)
+    return [
+        Figures._from_totals({name: float(v[period]) for name, v in totals.items()})
+        for period in range(index.n_periods)
+    ]
+
+
+def npv_cost_usd(index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray) -> float:
+    """sum_k w_k (fleet_k + penalty_k): the plan's cost over the horizon, USD at year 0."""
+    totals = _period_totals(index, data, model, x)
+    return float(model.costs.weight @ (totals["fleet"] + totals["penalty"]))
+
+
 @dataclass(frozen=True)
 class Summary:
     """summary.json of a plan run."""
@@ -96,6 +145,8 @@ class Summary:
     solve_seconds: float
     build_seconds: float
     warnings: list[str] = field(default_factory=list)
+    npv_cost_usd: float | None = None  # multi-period cases only (docs/model.md section 8)
+    periods: list[int] | None = None  # multi-period cases only: the years
     objective_kind: str = ""
     case: str = ""
     message: str = ""
@@ -110,11 +161,14 @@ class Summary:
         return self.status.has_plan
 
     def to_json(self) -> dict[str, Any]:
-        """The file's keys, in the contract's order (figures inline, after `objective`)."""
+        """The file's keys, in the contract's order (figures inline, after `objective`);
+        the multi-period keys only in a multi-period case."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         figures = data.pop("figures").as_dict()
         ordered = {"status": self.status.value, "objective": self.objective, **figures}
         ordered.update({k: v for k, v in data.items() if k not in ("status", "objective")})
+        if self.periods is None:
+            del ordered["npv_cost_usd"], ordered["periods"]
         return ordered
 
     @classmethod
@@ -145,6 +199,8 @@ def summarize(
     """The summary of a solved plan: every key of docs/model.md section 6, and section 7's
     (`diagnosis`: why it is infeasible, None when it is not)."""
     x = result.x
+    multi = index.multi_period
+    npv = npv_cost_usd(index, data, result.model, x) if multi and x is not None else None
     return Summary(
         status=result.status,
         objective=finite(result.objective),
@@ -154,6 +210,8 @@ def summarize(
         solve_seconds=result.solve_seconds,
         build_seconds=result.build_seconds,
         warnings=plan_warnings(index, case),
+        npv_cost_usd=npv,
+        periods=list(case.periods) if multi else None,
         objective_kind=case.objective.value,
         case=case.name,
         message=result.message,

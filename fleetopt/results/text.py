@@ -27,7 +27,8 @@ def _num(value: float | None, fmt: str = "{:,.3g}") -> str:
 
 
 def format_plan(run_dir: str | Path) -> str:
-    """The plan per site, power used against its cap, and the headline figures."""
+    """The plan per site (a schedule: the orders year by year), power used against the
+    caps, and the headline figures."""
     run = Path(run_dir)
     summary = Summary.read(run)
     fig = summary.figures
@@ -45,6 +46,12 @@ def format_plan(run_dir: str | Path) -> str:
     if not summary.has_plan:
         lines += [f"  warning: {w}" for w in summary.warnings]
         return "\n".join(lines)
+    if summary.periods:
+        lines.append(
+            f"  periods {summary.periods[0]}-{summary.periods[-1]}: figures per year, levelized"
+            f" (discounted average); cost over the horizon {_money(summary.npv_cost_usd)}"
+            f" at {summary.periods[0]} value"
+        )
     lines += [
         f"  cost per million tokens  {_money(fig.cost_per_mtok_usd)}",
         f"  tokens per joule         {_num(fig.tokens_per_joule)}",
@@ -58,6 +65,62 @@ def format_plan(run_dir: str | Path) -> str:
     racks = pd.read_parquet(run / "racks.parquet")
     sites = pd.read_parquet(run / "sites.parquet")
     placement = pd.read_parquet(run / "placement.parquet")
+    workloads = pd.read_parquet(run / "workloads.parquet")
+    if summary.periods:
+        lines += _schedule_lines(run, summary.periods, racks, sites)
+        last = summary.periods[-1]
+        lines.append(f"\nthe fleet in {last}:")
+        racks, sites, placement, workloads = (
+            t[t["period"] == last] for t in (racks, sites, placement, workloads)
+        )
+    lines += _site_lines(racks, sites, placement)
+    short = workloads[workloads["unmet_share"] > 1e-6]
+    if len(short):
+        lines.append("\nunmet demand:")
+        lines += [
+            f"  {_when(w)}{w.workload}: {w.unmet_share:.1%} unmet" for w in short.itertuples()
+        ]
+    lines += [f"\nwarning: {w}" for w in summary.warnings]
+    return "\n".join(lines)
+
+
+def _schedule_lines(
+    run: Path, periods: list[int], racks: pd.DataFrame, sites: pd.DataFrame
+) -> list[str]:
+    """The order schedule year by year, and each site's power against each year's cap."""
+    orders = pd.read_parquet(run / "orders.parquet")
+    totals = pd.read_parquet(run / "periods.parquet").set_index("period")
+    lines = ["\norder schedule (racks entering service; order by the year given):"]
+    for year in periods:
+        here = orders[orders["period"] == year]
+        in_service = int(racks.loc[racks["period"] == year, "count"].sum())
+        cost = totals.loc[year]
+        lines.append(
+            f"  {year}: {int(here['new_racks'].sum()):,d} new, {in_service:,d} in service;"
+            f" {_money(cost['fleet_cost_usd_per_year'])}/year fleet,"
+            f" {_money(cost['cost_per_mtok_usd'])} per million tokens"
+        )
+        lines += [
+            f"    order by {o.order_by_year:g}: {o.new_racks:>5,d} x {o.rack_type:<16}"
+            f" at {o.site} ({_money(o.capex_usd_each)} each)"
+            for o in here.sort_values(["order_by_year", "site", "rack_type"]).itertuples()
+        ]
+    lines.append("\npower used / cap per year (facility MW):")
+    width = max(len(str(s)) for s in sites["site"])
+    lines.append("  " + " " * width + "".join(f"{year:>16}" for year in periods))
+    for site, rows in sites.groupby("site", sort=False):
+        by_year = rows.set_index("period")
+        cells = [
+            f"{by_year.loc[y, 'power_mw']:,.1f}/{by_year.loc[y, 'power_cap_mw']:,.1f}"
+            for y in periods
+        ]
+        lines.append(f"  {site:<{width}}" + "".join(f"{c:>16}" for c in cells))
+    return lines
+
+
+def _site_lines(racks: pd.DataFrame, sites: pd.DataFrame, placement: pd.DataFrame) -> list[str]:
+    """Per site: power against its cap, floor use, and each rack type's count and work."""
+    lines = []
     for site in sites.itertuples():
         share = site.power_mw / site.power_cap_mw if site.power_cap_mw else float("nan")
         lines.append(
@@ -84,13 +147,13 @@ def format_plan(run_dir: str | Path) -> str:
                 f"  {rack.rack_type:<18} {rack.count:>6,d} racks ({rack.installed:,d} installed,"
                 f" {new:,d} new)" + (f": {work}" if work else ": idle")
             )
-    workloads = pd.read_parquet(run / "workloads.parquet")
-    short = workloads[workloads["unmet_share"] > 1e-6]
-    if len(short):
-        lines.append("\nunmet demand:")
-        lines += [f"  {w.workload}: {w.unmet_share:.1%} unmet" for w in short.itertuples()]
-    lines += [f"\nwarning: {w}" for w in summary.warnings]
-    return "\n".join(lines)
+    return lines
+
+
+def _when(row) -> str:
+    """'2027 ' for a row of a schedule (a table with a period column), '' otherwise."""
+    period = getattr(row, "period", None)
+    return "" if period is None else f"{period} "
 
 
 def _dist_line(label: str, dist: dict, money: bool = True) -> str:
@@ -199,7 +262,7 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
         lines.append(f"  since {compare['previous_run']}:")
         racks = pd.read_parquet(run / "compare" / "racks.parquet")
         lines += [
-            f"    {r.site} {r.rack_type}: {r.count_previous} -> {r.count} racks"
+            f"    {_when(r)}{r.site} {r.rack_type}: {r.count_previous} -> {r.count} racks"
             for r in racks[racks["change"] != 0].itertuples()
         ] or ["    rack counts unchanged"]
         metrics = pd.read_parquet(run / "compare" / "metrics.parquet")

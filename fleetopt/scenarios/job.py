@@ -237,12 +237,13 @@ class PreparedJob:
         }
         if x is None:
             row["message"] = why or f"no solution: {status.value}"
-            return row, _empty_mix(), _empty_sites()
+            multi = index.multi_period
+            return row, _empty_mix(multi), _empty_sites(multi)
         x = clean_solution(model, x)
         figures = Figures.of(index, data, model, x)
         row.update(figures.as_dict())
         row[TOTAL_COST] = figures.total_cost_usd_per_year
-        row["unmet_share"] = unmet_share(model, x)
+        row["unmet_share"] = unmet_share(index, model, x)
         mix = rack_mix(index, x[model.layout.n])
         mix = mix[mix["count"] > 0].drop(columns="installed")
         mix.insert(0, "plan", plan)
@@ -275,7 +276,8 @@ def error_rows(
             "message": reason,
         }
     )
-    return ChunkResult(results, _empty_mix(), _empty_sites(), draws)
+    multi = job.case.multi_period
+    return ChunkResult(results, _empty_mix(multi), _empty_sites(multi), draws)
 
 
 def solve_chunk(prepared: PreparedJob, scenarios: list[int], isolate: bool) -> ChunkResult:
@@ -320,17 +322,26 @@ SITE_COLUMNS = {
 DRAW_COLUMNS = {"scenario": np.int64, "kind": object, "key": object, "multiplier": float}
 
 
-def _empty(columns: dict[str, type]) -> pd.DataFrame:
-    """A table with no rows but the columns and dtypes of its kind, so parts concatenate."""
+def _empty(columns: dict[str, type], multi_period: bool = False) -> pd.DataFrame:
+    """A table with no rows but the columns and dtypes of its kind, so parts concatenate;
+    a multi-period case's tables have `period` after `plan`."""
+    if multi_period:
+        names = list(columns)
+        after = names.index("plan") + 1
+        columns = {
+            **{k: columns[k] for k in names[:after]},
+            "period": np.int64,
+            **{k: columns[k] for k in names[after:]},
+        }
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
-def _empty_mix() -> pd.DataFrame:
-    return _empty(MIX_COLUMNS)
+def _empty_mix(multi_period: bool) -> pd.DataFrame:
+    return _empty(MIX_COLUMNS, multi_period)
 
 
-def _empty_sites() -> pd.DataFrame:
-    return _empty(SITE_COLUMNS)
+def _empty_sites(multi_period: bool) -> pd.DataFrame:
+    return _empty(SITE_COLUMNS, multi_period)
 
 
 def _empty_draws() -> pd.DataFrame:

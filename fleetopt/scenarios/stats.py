@@ -73,10 +73,16 @@ def rack_type_summary(mix: pd.DataFrame, scenarios: pd.Index) -> dict[str, dict]
     """Per rack type: how often it is in the best mix, and quantiles of its total count.
 
     `scenarios` are the solved ones: a scenario with no solution has no mix, and counting
-    it as a mix without the rack type would bias every share and quantile down.
+    it as a mix without the rack type would bias every share and quantile down. In a
+    multi-period run (mix has `period`) a scenario's count is its peak over the periods.
     """
     mix = mix[mix["scenario"].isin(scenarios)]
-    totals = mix.groupby(["scenario", "rack_type"])["count"].sum().unstack(fill_value=0)
+    per_period = "period" in mix.columns
+    keys = ["scenario", "rack_type", *(["period"] if per_period else [])]
+    totals = mix.groupby(keys)["count"].sum()
+    if per_period:
+        totals = totals.groupby(level=["scenario", "rack_type"]).max()
+    totals = totals.unstack(fill_value=0)
     totals = totals.reindex(scenarios, fill_value=0)
     return {
         str(rack): {
@@ -88,7 +94,8 @@ def rack_type_summary(mix: pd.DataFrame, scenarios: pd.Index) -> dict[str, dict]
 
 
 def site_summary(sites: pd.DataFrame) -> dict[str, dict]:
-    """Per site: quantiles of the share of the power cap that powered racks use."""
+    """Per site: quantiles of the share of the power cap that powered racks use (over
+    scenarios, and periods in a multi-period run)."""
     use = sites.assign(utilization=sites["power_mw"] / sites["power_cap_mw"])
     return {
         str(site): {k: float(np.quantile(rows["utilization"], q)) for k, q in QUANTILES.items()}

@@ -1,8 +1,10 @@
 """Solve a case: the `min_cost` MILP, or `min_cost_per_token` by Dinkelbach's method.
 
-Dinkelbach (MODEL.md section 4): with lam_0 = 0, step k solves
+Dinkelbach (MODEL.md sections 4 and 8): with lam_0 = 0, step k solves
 
     F(lam_k) = min fleet_cost(x) - lam_k * served_tokens(x)
+
+(both levelized over the periods of a multi-period case)
 
 and sets lam_{k+1} = fleet_cost(x_k) / served_tokens(x_k), until |F(lam_k)| is within
 1e-6 of fleet_cost. Each step is warm-started from the previous plan. A step's optimum is
@@ -93,8 +95,8 @@ def _solve_min_cost_per_token(
             return replace(last, solve_seconds=solve_s, build_seconds=build_s, message=message)
         if solution.x is None:
             return _result(model, solution, np.nan, np.nan, build_s, solve_s, step)
-        fleet_usd = fleet_cost_usd(model, solution.x)
-        served = served_tokens_per_year(model, solution.x)
+        fleet_usd = fleet_cost_usd(index, model, solution.x)
+        served = served_tokens_per_year(index, model, solution.x)
         if served <= 0:
             return PlanResult(
                 SolveStatus.ERROR,

@@ -17,7 +17,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from fleetopt.io.schema import INSTALLED, RACKS, SITES, THROUGHPUT, WORKLOADS, TableSpec
+from fleetopt.io.schema import (
+    INSTALLED,
+    RACKS,
+    SITE_PERIODS,
+    SITES,
+    THROUGHPUT,
+    WORKLOAD_PERIODS,
+    WORKLOADS,
+    TableSpec,
+)
 
 Row = Mapping[str, Any]
 OMIT = object()  # a row value that leaves the column out of that row
@@ -62,6 +71,8 @@ _SPECS: dict[str, TableSpec] = {
     "workloads": WORKLOADS,
     "throughput": THROUGHPUT,
     "installed": INSTALLED,
+    "site_periods": SITE_PERIODS,
+    "workload_periods": WORKLOAD_PERIODS,
 }
 
 
@@ -104,13 +115,16 @@ def write_case(
     installed: Sequence[Row] | None = None,
     config: Mapping[str, Any] | None = None,
     *,
+    site_periods: Sequence[Row] | None = None,
+    workload_periods: Sequence[Row] | None = None,
     name: str = "case",
     parquet: Sequence[str] = (),
     config_text: str | None = None,
 ) -> Path:
     """Write a case folder `tmp_path/name` and return its path.
 
-    Tables left as None get one default row (installed: no file). An empty list writes a
+    Tables left as None get one default row (installed, site_periods and workload_periods:
+    no file). An empty list writes a
     header with the table's required columns and no rows. Columns are the union of the
     rows' keys in first-seen order; a missing key or None is a blank cell. `config` is
     merged over CONFIG at the top level (a None value removes the key); `config_text`
@@ -124,6 +138,8 @@ def write_case(
         "workloads": [WORKLOAD] if workloads is None else workloads,
         "throughput": [PREFILL, DECODE] if throughput is None else throughput,
         "installed": installed,
+        "site_periods": site_periods,
+        "workload_periods": workload_periods,
     }
     for stem, rows in tables.items():
         if rows is None:

@@ -23,6 +23,15 @@ Demand is sized in rack-equivalents (`SyntheticParams.racks_per_site`), so plans
 to hundreds of racks per site whatever the size. Everything is drawn from one
 `numpy.random.Generator` seeded by `seed`: the same arguments give the same case.
 
+With `SyntheticParams(periods=K)`, K > 1, the case is a multi-period one over K yearly
+periods from 2026 (docs/model.md section 8), drawn after everything above so that its
+first year is the steady-state case of the same seed: demand grows 5-35% a year per
+workload; supply-limited rack types come on a roadmap (some arrive a year or two later
+with a lead time, some stop being sold) with a delivery limit per period; prices fall
+0-15% a year; installed cohorts retire; and every site's power arrives in steps every two
+years. Rack types without a supply limit stay available from the start without lead time,
+so every minimum served share stays feasible.
+
 The case is written as a case folder and read back with `read_case`, so it is validated
 exactly like a user's case and has exactly the dtypes `read_case` produces.
 """
@@ -113,6 +122,7 @@ class SyntheticParams:
     low_value_share: float = 0.3  # workloads whose penalty is near the cost of serving
     min_served_share: float = 0.2  # workloads with a minimum served share
     objective: str = "min_cost"
+    periods: int = 1  # yearly periods from FIRST_YEAR; 1: a steady-state case (no periods)
     discount_rate: float = 0.07
     unmet_penalty_usd_per_mtok: float = 20.0
     max_utilization: float = 0.9
@@ -130,6 +140,18 @@ class SyntheticParams:
     )
 
 
+FIRST_YEAR = 2026
+TABLE_STEMS = (
+    "racks",
+    "sites",
+    "workloads",
+    "throughput",
+    "installed",
+    "site_periods",
+    "workload_periods",
+)
+
+
 @dataclass(frozen=True)
 class SyntheticTables:
     """A synthetic case as file contents: case.yaml as a dict, tables as CSV-ready frames."""
@@ -140,14 +162,18 @@ class SyntheticTables:
     workloads: pd.DataFrame
     throughput: pd.DataFrame
     installed: pd.DataFrame
+    site_periods: pd.DataFrame | None = None  # multi-period cases only
+    workload_periods: pd.DataFrame | None = None
 
     def write(self, folder: str | Path) -> Path:
         """Write the case folder (created if needed) and return its path."""
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
         (path / "case.yaml").write_text(yaml.safe_dump(self.config, sort_keys=False), "utf-8")
-        for stem in ("racks", "sites", "workloads", "throughput", "installed"):
-            getattr(self, stem).to_csv(path / f"{stem}.csv", index=False, na_rep="")
+        for stem in TABLE_STEMS:
+            table = getattr(self, stem)
+            if table is not None:
+                table.to_csv(path / f"{stem}.csv", index=False, na_rep="")
         return path
 
 
@@ -205,6 +231,12 @@ def synthetic_tables(
     }
     if p.uncertainty is not None:
         config["uncertainty"] = p.uncertainty
+    site_periods = None
+    if p.periods > 1:
+        years = FIRST_YEAR + np.arange(p.periods)
+        config["periods"] = years.tolist()
+        config["name"] += f"-{p.periods}periods"
+        site_periods = _roadmap(rng, years, racks, sites, workloads, installed, supply_limited)
     sites["liquid_cooling"] = np.where(sites["liquid_cooling"], "true", "false")
     return SyntheticTables(
         config=config,
@@ -213,6 +245,7 @@ def synthetic_tables(
         workloads=workloads,
         throughput=throughput,
         installed=installed,
+        site_periods=site_periods,
     )
 
 
@@ -499,3 +532,41 @@ def _size_supply(
     even_share = total_racks / len(racks)
     cap = np.ceil(np.maximum(even_share * rng.uniform(0.4, 0.9, len(racks)), owned + 10))
     racks["max_count"] = np.where(limited, cap, np.nan)
+
+
+def _roadmap(
+    rng: np.random.Generator,
+    years: np.ndarray,
+    racks: pd.DataFrame,
+    sites: pd.DataFrame,
+    workloads: pd.DataFrame,
+    installed: pd.DataFrame,
+    limited: np.ndarray,
+) -> pd.DataFrame:
+    """The multi-period inputs (see the module docstring); returns site_periods: each
+    site's cap grows by a factor of 1.15-1.4 a year, arriving in steps every two years."""
+    n_racks, n_years = len(racks), len(years)
+    later = limited & (rng.random(n_racks) < 0.5)
+    racks["available_from"] = np.where(later, years[0] + rng.integers(1, 3, n_racks), np.nan)
+    racks["lead_time_years"] = np.where(later, rng.choice([0.5, 1.0], n_racks), 0.0)
+    retired = limited & ~later & (rng.random(n_racks) < 0.4)
+    racks["available_until"] = np.where(retired, years[0] + rng.integers(1, 3, n_racks), np.nan)
+    racks["capex_change_per_year"] = np.round(-rng.uniform(0.0, 0.15, n_racks), 3)
+    share = rng.uniform(0.3, 0.6, n_racks)
+    racks["max_new_per_period"] = np.where(limited, np.ceil(racks["max_count"] * share), np.nan)
+    retire = years[0] + rng.integers(0, n_years + 1, len(installed))
+    installed["retire_year"] = np.where(retire <= years[-1], retire, np.nan)
+    workloads["growth_per_year"] = np.round(rng.uniform(0.05, 0.35, len(workloads)), 3)
+    factor = rng.uniform(1.15, 1.4, len(sites))
+    steps = [k for k in range(2, n_years, 2)]
+    return pd.DataFrame(
+        {
+            "site": np.repeat(sites["site"].to_numpy(), len(steps)),
+            "period": np.tile(years[steps], len(sites)),
+            "power_cap_mw": np.round(
+                np.outer(sites["power_cap_mw"].to_numpy() * 1.0, np.ones(len(steps)))
+                * factor[:, None] ** np.asarray(steps)[None, :],
+                2,
+            ).ravel(),
+        }
+    )
