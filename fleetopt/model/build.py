@@ -15,7 +15,11 @@ fleetopt.model.costs; constraint families: fleetopt.model.constraints):
 - `build_dinkelbach_step`: min fleet_cost - lam * served_tokens, one step of Dinkelbach's
   method for `min_cost_per_token` (no penalty term);
 - `build_evaluate_model`: a plan's rack counts fixed, an LP; a supply cut limits what is
-  delivered: a[s, r] <= installed + floor((n - installed) x delivered_share[r]).
+  delivered: a[s, r] <= installed + floor((n - installed) x delivered_share[r]); with
+  `shortfall`, a share short of min_served_share is paid for (u[w], section 8) instead of
+  making the LP infeasible.
+
+The two-stage model of section 8 builds on the same pieces (fleetopt.model.stage).
 
 Objective coefficients are in millions of USD per year (`OBJECTIVE_SCALE`) to keep the
 solver's numbers near 1; reported costs are recomputed in USD from the solution
@@ -54,10 +58,12 @@ class LinearModel:
 
     `families` maps each constraint family to its rows; `row_over` to the index table its
     rows follow and each row's position there (for labels, fleetopt.model.labels).
+    `costs` is None for a model stacking several scenarios (fleetopt.model.extensive):
+    figures come from each scenario's own model.
     """
 
     layout: VariableLayout
-    costs: Costs
+    costs: Costs | None
     lb: np.ndarray
     ub: np.ndarray
     integer: np.ndarray
@@ -84,8 +90,8 @@ class LinearModel:
         return bool(self.integer.any())
 
 
-def plan_layout(index: ModelIndex) -> VariableLayout:
-    """The variable blocks of one case: n, a, f, y, m."""
+def plan_layout(index: ModelIndex, *, shortfall: bool = False) -> VariableLayout:
+    """The variable blocks of one case: n, a, f, y, m (and u, with `shortfall`)."""
     n_sr = len(index.sr)
     return VariableLayout.of(
         ("n", n_sr, "sr"),
@@ -93,6 +99,7 @@ def plan_layout(index: ModelIndex) -> VariableLayout:
         ("f", len(index.sw), "sw"),
         ("y", len(index.y), "y"),
         ("m", index.n_workloads, "workloads"),
+        *([("u", index.n_workloads, "workloads")] if shortfall else []),
     )
 
 
@@ -100,10 +107,10 @@ def build_plan_model(index: ModelIndex, case: Case, data: ModelData) -> LinearMo
     """min fleet_cost + penalty_cost over rack counts and placement (objective `min_cost`)."""
     layout, costs = plan_layout(index), compute_costs(index, case, data)
     lb, ub, integer = _plan_bounds(index, case, data, layout)
-    objective = _fleet_objective(layout, costs)
+    objective = fleet_objective(layout, costs)
     objective[layout.m] = costs.penalty_m
     rows = _plan_rows(index, case, data, layout)
-    return _stack(layout, costs, lb, ub, integer, objective, 0.0, rows)
+    return stack_rows(layout, costs, lb, ub, integer, objective, 0.0, rows)
 
 
 def build_dinkelbach_step(
@@ -115,49 +122,62 @@ def build_dinkelbach_step(
     """
     layout, costs = plan_layout(index), compute_costs(index, case, data)
     lb, ub, integer = _plan_bounds(index, case, data, layout)
-    objective = _fleet_objective(layout, costs)
+    objective = fleet_objective(layout, costs)
     objective[layout.m] = price_usd_per_token * costs.tokens_per_year
     offset = -price_usd_per_token * costs.tokens_per_year.sum()
     rows = _plan_rows(index, case, data, layout)
-    return _stack(layout, costs, lb, ub, integer, objective, offset, rows)
+    return stack_rows(layout, costs, lb, ub, integer, objective, offset, rows)
 
 
 def build_evaluate_model(
-    index: ModelIndex, case: Case, data: ModelData, counts: np.ndarray
+    index: ModelIndex,
+    case: Case,
+    data: ModelData,
+    counts: np.ndarray,
+    *,
+    shortfall: bool = False,
 ) -> LinearModel:
     """A plan's rack counts (per `sr` row) fixed: the placement LP, at min fleet + penalty.
 
     a[s, r] <= installed + floor((n - installed) * delivered_share[r]): a supply cut means
-    racks that were not delivered.
+    racks that were not delivered. With `shortfall`, u[w] <= min_served_share[w] at the
+    shortfall penalty makes the LP always solvable.
     """
-    layout, costs = plan_layout(index), compute_costs(index, case, data)
-    lb, ub, integer = _common_bounds(index, case, data, layout)
+    layout = plan_layout(index, shortfall=shortfall)
+    costs = compute_costs(index, case, data)
+    lb, ub, integer = common_bounds(index, case, data, layout)
     counts = np.asarray(counts, dtype=float)
     installed = index.sr["installed"].to_numpy()
     delivered_share = data.delivered_share[index.sr["r"].to_numpy()]
     delivered = installed + np.floor((counts - installed) * delivered_share + EPS)
     lb[layout.n], ub[layout.n] = counts, counts
     ub[layout.a] = np.minimum(ub[layout.a], delivered)
-    objective = _fleet_objective(layout, costs)
+    objective = fleet_objective(layout, costs)
     objective[layout.m] = costs.penalty_m
+    if shortfall:
+        objective[layout.u] = costs.shortfall_u
     rows = [
         define_serve(index, layout),
         define_phase(index, layout, data),
         define_capacity(index, layout, case),
         define_power(index, layout, data),
     ]
-    return _stack(layout, costs, lb, ub, integer, objective, 0.0, rows)
+    return stack_rows(layout, costs, lb, ub, integer, objective, 0.0, rows)
 
 
-def _common_bounds(
+def common_bounds(
     index: ModelIndex, case: Case, data: ModelData, layout: VariableLayout
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bounds every model shares: a <= a_max, f <= 1, m <= 1 - min_served_share, y >= 0."""
+    """Bounds every model shares: a <= a_max, f <= 1, m <= 1 - min_served_share, y >= 0,
+    and, where the model has it, the shortfall u <= min_served_share."""
     _, a_max = rack_count_bounds(index, case, data)
     lb, ub = np.zeros(layout.size), np.full(layout.size, np.inf)
+    min_served = index.workloads["min_served_share"].to_numpy(dtype=float)
     ub[layout.a] = a_max
     ub[layout.f] = 1.0
-    ub[layout.m] = 1.0 - index.workloads["min_served_share"].to_numpy(dtype=float)
+    ub[layout.m] = 1.0 - min_served
+    if "u" in layout:
+        ub[layout.u] = min_served
     return lb, ub, np.zeros(layout.size, dtype=bool)
 
 
@@ -165,18 +185,21 @@ def _plan_bounds(
     index: ModelIndex, case: Case, data: ModelData, layout: VariableLayout
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The shared bounds, and integer n in [installed, n_max]."""
-    lb, ub, integer = _common_bounds(index, case, data, layout)
+    lb, ub, integer = common_bounds(index, case, data, layout)
     n_max, _ = rack_count_bounds(index, case, data)
     lb[layout.n], ub[layout.n], integer[layout.n] = index.sr["installed"].to_numpy(), n_max, True
     return lb, ub, integer
 
 
-def _fleet_objective(layout: VariableLayout, costs: Costs) -> np.ndarray:
-    """fleet_cost's coefficients: capex and opex on n, idle energy on a, busy energy on y."""
+def fleet_objective(layout: VariableLayout, costs: Costs) -> np.ndarray:
+    """fleet_cost's coefficients: capex and opex on n (and on recourse racks e, at their
+    premium, where the model has them), idle energy on a, busy energy on y."""
     objective = np.zeros(layout.size)
     objective[layout.n] = costs.capex_n + costs.opex_n
     objective[layout.a] = costs.idle_energy_a
     objective[layout.y] = costs.busy_energy_y
+    if "e" in layout:
+        objective[layout.e] = costs.capex_e + costs.opex_n
     return objective
 
 
@@ -194,9 +217,9 @@ def _plan_rows(
     ]
 
 
-def _stack(
+def stack_rows(
     layout: VariableLayout,
-    costs: Costs,
+    costs: Costs | None,
     lb: np.ndarray,
     ub: np.ndarray,
     integer: np.ndarray,

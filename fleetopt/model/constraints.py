@@ -37,14 +37,19 @@ class RowBlock:
 
 
 def define_serve(index: ModelIndex, layout: VariableLayout) -> RowBlock:
-    """serve: sum_s f[s, w] + m[w] = 1   for every workload w."""
+    """serve: sum_s f[s, w] + m[w] (+ u[w]) = 1   for every workload w.
+
+    u[w], the shortfall below min_served_share, is there in models that allow it
+    (section 8: the second stage always has a solution).
+    """
     w_of_f = index.sw["w"].to_numpy()
     n_w = index.n_workloads
+    unmet = [layout.cols("m"), *([layout.cols("u")] if "u" in layout else [])]
     return RowBlock(
         name="serve",
-        row=np.concatenate([w_of_f, np.arange(n_w)]),
-        col=np.concatenate([layout.cols("f"), layout.cols("m")]),
-        val=np.ones(len(w_of_f) + n_w),
+        row=np.concatenate([w_of_f, *[np.arange(n_w)] * len(unmet)]),
+        col=np.concatenate([layout.cols("f"), *unmet]),
+        val=np.ones(len(w_of_f) + n_w * len(unmet)),
         lb=np.ones(n_w),
         ub=np.ones(n_w),
         over="workloads",
@@ -139,7 +144,7 @@ def define_power(index: ModelIndex, layout: VariableLayout, data: ModelData) -> 
 
 def define_space(index: ModelIndex, layout: VariableLayout) -> RowBlock:
     """space: sum_r slots[r] * n[s, r] <= max_slots[s]   for sites with a floor limit."""
-    return _limited_sum(
+    return limited_sum(
         "space",
         over="sites",
         group=index.sr["s"].to_numpy(),
@@ -151,7 +156,7 @@ def define_space(index: ModelIndex, layout: VariableLayout) -> RowBlock:
 
 def define_supply(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
     """supply: sum_s n[s, r] <= max_count[r]   for rack types with a supply limit."""
-    return _limited_sum(
+    return limited_sum(
         "supply",
         over="racks",
         group=index.sr["r"].to_numpy(),
@@ -161,7 +166,7 @@ def define_supply(index: ModelIndex, layout: VariableLayout, data: ModelData) ->
     )
 
 
-def _limited_sum(
+def limited_sum(
     name: str,
     over: str,
     group: np.ndarray,

@@ -7,6 +7,9 @@ avg_it_kw[s] = sum_r a[s, r] * power_kw[r] * idle_power_frac[r]
              + sum_{r, w, p} y[s, r, w, p] * power_kw[r] * (1 - idle_power_frac[r]) * load_factor[w]
 tokens[w]    = (D[w, prefill] + D[w, decode]) * load_factor[w] * 31,536,000
 penalty_cost = sum_w m[w] * unmet_penalty_usd_per_mtok[w] * tokens[w] / 1e6
+
+and, where a model has them (section 8): shortfall u[w] at shortfall_penalty_usd_per_mtok[w]
+(default 10 x the unmet penalty), recourse racks e[s, r] at capex_usd x (1 + capex_premium).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from fleetopt.core.units import (
     MWH_PER_KW_YEAR,
@@ -32,7 +36,9 @@ class Costs:
 
     capex_n/opex_n per `sr` row (per owned rack), idle_energy_a per `sr` row (per powered
     rack), busy_energy_y per `y` row (per busy rack-equivalent), penalty_m per workload
-    (per unit of unmet share), tokens_per_year per workload (demanded).
+    (per unit of unmet share), tokens_per_year per workload (demanded); shortfall_u per
+    workload (per unit of share short of min_served_share), capex_e per `sr` row (per
+    recourse rack: capex at the case's premium).
     """
 
     capex_n: np.ndarray
@@ -41,6 +47,8 @@ class Costs:
     busy_energy_y: np.ndarray
     penalty_m: np.ndarray
     tokens_per_year: np.ndarray
+    shortfall_u: np.ndarray
+    capex_e: np.ndarray
 
 
 def compute_costs(index: ModelIndex, case: Case, data: ModelData) -> Costs:
@@ -58,8 +66,9 @@ def compute_costs(index: ModelIndex, case: Case, data: ModelData) -> Costs:
     demand = np.zeros((index.n_workloads, 2))
     demand[index.wp["w"].to_numpy(), index.wp["p"].to_numpy()] = data.demand_tokens_per_s
     tokens_per_year = demand.sum(axis=1) * load * SECONDS_PER_YEAR
+    capex_n = racks["capex_usd"].to_numpy(dtype=float)[r_of] * crf[r_of]
     return Costs(
-        capex_n=racks["capex_usd"].to_numpy(dtype=float)[r_of] * crf[r_of],
+        capex_n=capex_n,
         opex_n=racks["opex_usd_per_year"].to_numpy(dtype=float)[r_of],
         idle_energy_a=usd_per_it_kw_year[s_of] * power_kw[r_of] * idle[r_of],
         busy_energy_y=usd_per_it_kw_year[ys] * power_kw[yr] * (1.0 - idle[yr]) * load[yw],
@@ -67,4 +76,17 @@ def compute_costs(index: ModelIndex, case: Case, data: ModelData) -> Costs:
         * tokens_per_year
         / TOKENS_PER_MTOK,
         tokens_per_year=tokens_per_year,
+        shortfall_u=shortfall_usd_per_mtok(case, workloads) * tokens_per_year / TOKENS_PER_MTOK,
+        capex_e=capex_n * (1.0 + (case.recourse_capex_premium or 0.0)),
     )
+
+
+SHORTFALL_PENALTY_FACTOR = 10.0  # default shortfall penalty, times the unmet penalty
+
+
+def shortfall_usd_per_mtok(case: Case, workloads: pd.DataFrame) -> np.ndarray:
+    """Per workload: case.yaml's shortfall_penalty_usd_per_mtok, else 10 x its unmet penalty."""
+    unmet = workloads["unmet_penalty_usd_per_mtok"].to_numpy(dtype=float)
+    if case.shortfall_penalty_usd_per_mtok is None:
+        return SHORTFALL_PENALTY_FACTOR * unmet
+    return np.full(len(unmet), case.shortfall_penalty_usd_per_mtok)

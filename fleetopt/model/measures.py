@@ -16,17 +16,51 @@ from fleetopt.model.index import ModelIndex
 ZERO = 1e-9  # below this a count or a placement is solver noise
 
 
+def capex_usd(model: LinearModel, x: np.ndarray) -> float:
+    """Yearly capital cost of the owned racks, and of recourse racks where the model has them."""
+    lay, c = model.layout, model.costs
+    recourse = c.capex_e @ x[lay.e] if "e" in lay else 0.0
+    return float(c.capex_n @ x[lay.n] + recourse)
+
+
+def opex_usd(model: LinearModel, x: np.ndarray) -> float:
+    """Yearly opex of the owned racks (recourse racks included)."""
+    lay, c = model.layout, model.costs
+    recourse = c.opex_n @ x[lay.e] if "e" in lay else 0.0
+    return float(c.opex_n @ x[lay.n] + recourse)
+
+
 def fleet_cost_usd(model: LinearModel, x: np.ndarray) -> float:
     """capex + opex + energy of solution x, in USD per year."""
     lay, c = model.layout, model.costs
-    return float(
-        (c.capex_n + c.opex_n) @ x[lay.n] + c.idle_energy_a @ x[lay.a] + c.busy_energy_y @ x[lay.y]
-    )
+    energy = c.idle_energy_a @ x[lay.a] + c.busy_energy_y @ x[lay.y]
+    return capex_usd(model, x) + opex_usd(model, x) + float(energy)
+
+
+def penalty_usd(model: LinearModel, x: np.ndarray) -> float:
+    """Unmet demand at its penalty, and shortfall below a minimum share at its own."""
+    lay, c = model.layout, model.costs
+    shortfall = c.shortfall_u @ x[lay.u] if "u" in lay else 0.0
+    return float(c.penalty_m @ x[lay.m] + shortfall)
+
+
+def unmet_by_workload(model: LinearModel, x: np.ndarray) -> np.ndarray:
+    """Unmet share per workload: m[w], plus the shortfall u[w] where the model has it."""
+    lay = model.layout
+    return x[lay.m] + x[lay.u] if "u" in lay else x[lay.m]
+
+
+def shortfall_share(model: LinearModel, x: np.ndarray) -> float:
+    """The share of all demanded tokens short of the minimum served shares (0 without u)."""
+    demanded = float(model.costs.tokens_per_year.sum())
+    if "u" not in model.layout or demanded <= 0:
+        return 0.0
+    return float(model.costs.tokens_per_year @ x[model.layout.u]) / demanded
 
 
 def served_tokens_per_year(model: LinearModel, x: np.ndarray) -> float:
-    """sum_w (1 - m[w]) * tokens[w]: the demanded tokens the plan serves."""
-    return float(model.costs.tokens_per_year @ (1.0 - x[model.layout.m]))
+    """sum_w (1 - unmet[w]) * tokens[w]: the demanded tokens the plan serves."""
+    return float(model.costs.tokens_per_year @ (1.0 - unmet_by_workload(model, x)))
 
 
 def unmet_share(model: LinearModel, x: np.ndarray) -> float:

@@ -23,7 +23,14 @@ from fleetopt.io.store import write_json_atomic
 from fleetopt.model.build import LinearModel
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
-from fleetopt.model.measures import avg_it_kw_by_site, fleet_cost_usd, served_tokens_per_year
+from fleetopt.model.measures import (
+    avg_it_kw_by_site,
+    capex_usd,
+    fleet_cost_usd,
+    opex_usd,
+    penalty_usd,
+    served_tokens_per_year,
+)
 from fleetopt.solve.result import PlanResult, SolveStatus
 
 SUMMARY_FILE = "summary.json"
@@ -46,7 +53,6 @@ class Figures:
     @classmethod
     def of(cls, index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray) -> Figures:
         """docs/model.md sections 4 and 6, from the solution and the cost coefficients."""
-        lay, c = model.layout, model.costs
         avg_it_kw = avg_it_kw_by_site(index, model, x)
         pue = index.sites["pue"].to_numpy()
         served_per_year = served_tokens_per_year(model, x)
@@ -55,9 +61,9 @@ class Figures:
         facility_w = float((pue * avg_it_kw).sum() * 1000.0)
         return cls(
             fleet_cost_usd_per_year=fleet,
-            penalty_cost_usd_per_year=float(c.penalty_m @ x[lay.m]),
-            capex_cost_usd_per_year=float(c.capex_n @ x[lay.n]),
-            opex_cost_usd_per_year=float(c.opex_n @ x[lay.n]),
+            penalty_cost_usd_per_year=penalty_usd(model, x),
+            capex_cost_usd_per_year=capex_usd(model, x),
+            opex_cost_usd_per_year=opex_usd(model, x),
             energy_cost_usd_per_year=float(
                 (data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR).sum()
             ),

@@ -15,7 +15,13 @@ from fleetopt.io.schema import PHASES
 from fleetopt.model.build import LinearModel
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
-from fleetopt.model.measures import ZERO, avg_it_kw_by_site, powered_mw_by_site, rack_mix
+from fleetopt.model.measures import (
+    ZERO,
+    avg_it_kw_by_site,
+    powered_mw_by_site,
+    rack_mix,
+    unmet_by_workload,
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def plan_tables(
         }
     )
 
-    unmet = x[lay.m]
+    unmet = unmet_by_workload(model, x)
     workloads_table = pd.DataFrame(
         {
             "workload": index.workloads["workload"].to_numpy(),
