@@ -53,6 +53,11 @@ from fleetopt.scenarios.stats import (
 from fleetopt.solve.result import SOLVED, SolveStatus
 
 EXPECTED_VALUE = "expected-value"
+ROBUST_BOUNDS_NOTE = (
+    "the value of the stochastic solution is a lower bound and the expected value of perfect"
+    " information an upper bound: the chosen plan is the best of the candidates, not the"
+    " optimum over all plans (`fleetopt stochastic` solves for that, with certified bounds)"
+)
 
 
 class Criterion(enum.StrEnum):
@@ -77,6 +82,7 @@ SUMMARY_RESULT_COLUMNS = [
     "cost_per_mtok_usd",
     "total_cost_usd_per_year",
     "unmet_share",
+    "shortfall_share",
 ]
 
 
@@ -192,9 +198,17 @@ def evaluate(
     settings: FarmSettings,
     *,
     overwrite: bool = False,
+    shortfall: bool = False,
 ) -> dict:
-    """Fix each plan's rack counts and solve the placement LP in every scenario."""
-    job = ScenarioJob(case=case, mode=Mode.EVALUATE, options=for_workers(case.solver), plans=plans)
+    """Fix each plan's rack counts and solve the placement LP in every scenario; with
+    `shortfall`, a share short of a min_served_share is paid for (MODEL.md section 8)."""
+    job = ScenarioJob(
+        case=case,
+        mode=Mode.EVALUATE,
+        options=for_workers(case.solver),
+        plans=plans,
+        shortfall=shortfall,
+    )
     return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
 
 
@@ -259,8 +273,10 @@ def robust(
     criterion: Criterion = Criterion.MEAN,
     candidates: int = defaults.CANDIDATES,
     overwrite: bool = False,
+    shortfall: bool = False,
 ) -> dict:
-    """Choose the plan that holds up best across the scenarios (MODEL.md section 5).
+    """Choose the plan that holds up best across the scenarios (MODEL.md section 5); with
+    `shortfall`, candidates are evaluated with the shortfall rule (section 8).
 
     The folder holds its own run record (kind robust) over its sweep and evaluate runs:
     the same robust run resumes or returns its summary; other parameters are refused
@@ -276,6 +292,7 @@ def robust(
             "criterion": criterion.value,
             "alpha": settings.alpha,
             "candidates": candidates,
+            "shortfall": shortfall,
         }
     )
     claim_output(out, RunKind.ROBUST, params, overwrite=overwrite)
@@ -285,7 +302,7 @@ def robust(
     record = out / RUN_RECORD
     write_json_atomic(record, record_payload(RunKind.ROBUST, RunStatus.RUNNING, params))
     try:
-        summary = _robust(case, n_scenarios, out, settings, criterion, candidates)
+        summary = _robust(case, n_scenarios, out, settings, criterion, candidates, shortfall)
     except BaseException as err:
         write_json_atomic(
             record,
@@ -305,6 +322,7 @@ def _robust(
     settings: FarmSettings,
     criterion: Criterion,
     candidates: int,
+    shortfall: bool,
 ) -> dict:
     """Robust selection's work: sweep, candidates, evaluate, choice; returns its summary."""
     index = build_index(case)
@@ -335,7 +353,7 @@ def _robust(
         name = f"sweep-{len(plans):02d}"
         plans[name], frequency[name] = counts, seen
 
-    evaluation = evaluate(case, plans, n_scenarios, out / "evaluate", settings)
+    evaluation = evaluate(case, plans, n_scenarios, out / "evaluate", settings, shortfall=shortfall)
     costs = ["scenario", "plan", "status", "total_cost_usd_per_year"]
     results = pd.read_parquet(out / "evaluate" / "results.parquet", columns=costs)
     ws = pd.read_parquet(out / "sweep" / "results.parquet", columns=costs)
@@ -364,6 +382,8 @@ def _robust(
             total[chosen], ws_total
         ),
         "wait_and_see_total_cost_usd_per_year": distribution(ws_total.to_numpy(), settings.alpha),
+        "shortfall": shortfall,
+        "bounds_note": ROBUST_BOUNDS_NOTE,
         "sweep_errors": sweep_summary["errors"],
         "evaluate_errors": evaluation["errors"],
     }
