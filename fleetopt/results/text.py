@@ -9,6 +9,7 @@ import pandas as pd
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
+from fleetopt.results.stochastic import format_stochastic
 from fleetopt.results.summary import Summary
 from fleetopt.solve.result import SolveStatus
 
@@ -165,6 +166,8 @@ def format_run(run_dir: str | Path) -> str:
         return format_plan(run)
     if record.kind == RunKind.NIGHTLY:
         return format_nightly(run)
+    if record.kind == RunKind.STOCHASTIC:
+        return format_stochastic(run)
     return format_scenarios(run)
 
 
@@ -186,6 +189,13 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
         f"  value of the stochastic solution ${rob['vss_usd_per_year']['mean']:,.0f}/year,"
         f" EVPI ${rob['evpi_usd_per_year']['mean']:,.0f}/year",
     ]
+    two_stage = m["stages"].get("stochastic", {}).get("result")
+    if two_stage:
+        lines.append(
+            f"  stochastic plan ({two_stage['method']}): ${two_stage['objective']:,.0f}/year,"
+            f" certified gap {two_stage['gap']:.2%}, VSS ${two_stage['vss'] or 0:,.0f}/year,"
+            f" EVPI ${two_stage['evpi']:,.0f}/year"
+        )
     installed = m["stages"]["installed"]["result"]
     if installed:
         unmet = installed["probability_unmet_above_1pct"]
