@@ -156,3 +156,10 @@ def test_a_solve_stopped_by_a_limit_is_feasible_with_its_gap():
     assert loose.status is SolveStatus.FEASIBLE
     proven = parse_result(_result(result_pb2.TERMINATION_REASON_OPTIMAL, 100.0, 100.0), 1, 1.0, 0)
     assert proven.status is SolveStatus.OPTIMAL
+
+
+def test_stochastic_options_are_checked_before_anything_runs(tmp_path):
+    for option in (["--gap", "0"], ["--method", "bfgs"], ["--risk-weight", "1.5"]):
+        done = run("stochastic", "fleetopt/data/example", "--out", str(tmp_path / "x"), *option)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and not (tmp_path / "x").exists()

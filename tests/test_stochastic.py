@@ -30,6 +30,8 @@ from fleetopt.pipelines.runs import FarmSettings
 from fleetopt.pipelines.stochastic import (
     Method,
     StochasticSettings,
+    load_hedging,
+    save_hedging,
     stochastic,
     subproblem_options,
 )
@@ -312,3 +314,69 @@ def test_a_killed_actor_is_restarted_and_hedging_finishes(tmp_path):
     assert np.array_equal(state.plan, expected.plan)
     assert len(state.plan_costs) == n and state.stopped == expected.stopped
     assert state.history[-1]["iteration"] == expected.history[-1]["iteration"]
+
+
+def small_hedging(tmp_path, risk=MEAN):
+    """The two-site case's first 4 scenarios: stage models, bundles, a plain-loop transport."""
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    index = build_index(case)
+    n = 4
+    datas = [model_data(index, draw(index, case.uncertainty, k)) for k in range(n)]
+    n_first = first_stage_bounds(index, case, datas)
+    stage0 = build_stage_model(index, case, datas[0], n_first, risk)
+    seed = case.uncertainty.seed
+    local = StageJob(case, subproblem_options(case, 1e-3), n_first, risk, (seed, seed + 1))
+    prepared = local.prepare()
+    bundles = make_bundles(n, stage0.model.n_variables)
+    return (
+        case,
+        index,
+        stage0,
+        bundles,
+        np.full(n, 1 / n),
+        lambda ts: [prepared.solve(t) for t in ts],
+    )
+
+
+def test_hedging_resumed_from_a_checkpoint_ends_where_an_unbroken_run_does(tmp_path):
+    _, _, stage0, bundles, p, solve = small_hedging(tmp_path)
+    settings = HedgingSettings(gap=1e-4, max_iterations=8)
+    saved = []
+
+    def checkpoint(state):
+        if state.iteration == 2 and not saved:
+            save_hedging(tmp_path / "state.json", state)
+            saved.append(True)
+
+    unbroken = hedge(stage0, bundles, p, solve, settings, checkpoint=checkpoint)
+    resumed = hedge(
+        stage0, bundles, p, solve, settings, state=load_hedging(tmp_path / "state.json")
+    )
+    assert resumed.iteration == unbroken.iteration
+    assert resumed.upper_bound == unbroken.upper_bound
+    assert resumed.lower_bound == unbroken.lower_bound
+    assert np.array_equal(resumed.plan, unbroken.plan)
+    assert [r["gap"] for r in resumed.history] == [r["gap"] for r in unbroken.history]
+
+
+def test_cvar_objective_is_the_risk_of_the_plans_costs(tmp_path):
+    """(1 - L) mean + L CVaR_alpha with (1 - alpha) N = 1: the largest cost weighs L."""
+    risk = Risk(weight=0.5, alpha=0.75)
+    case, index, stage0, *_ = small_hedging(tmp_path, risk)
+    scenarios = [draw(index, case.uncertainty, k) for k in range(4)]
+    _, stages, ef, solution = solve_ef(case, scenarios, risk=risk)
+    plan = ef.scenario_x(solution.x, 0)[stage0.first_cols]
+    costs = np.array([solve_model(s.with_first_stage(plan), case.solver).objective for s in stages])
+    expected = 0.5 * costs.mean() + 0.5 * costs.max()
+    assert risk.value(costs, np.full(4, 0.25)) == pytest.approx(expected, rel=1e-12)
+    assert solution.objective == pytest.approx(expected, rel=1e-6)
+    # The mean-optimal plan is no better by this measure.
+    _, _, ef_mean, mean_solution = solve_ef(case, scenarios)
+    mean_plan = ef_mean.scenario_x(mean_solution.x, 0)[: len(plan) - 1]
+    mean_costs = np.array(
+        [
+            solve_model(s.with_first_stage(np.append(mean_plan, 0.0)), case.solver).objective
+            for s in stages
+        ]
+    )
+    assert risk.value(mean_costs, np.full(4, 0.25)) >= expected * (1 - 1e-9)

@@ -70,6 +70,12 @@ def build_extensive(stages: Sequence[StageModel], probabilities: np.ndarray) -> 
     integer[:k] = first.integer[first_cols]
     integer[k:] = stacked("integer")[:, second].ravel()
 
+    # Moving the first stage to the front can reorder a row's columns (a first-stage column
+    # after a second-stage one in the stage model); the proto wants them sorted per row.
+    row = (first.row[None, :] + scen * n_rows).ravel()
+    col = columns[scen, first.col[None, :]].ravel()
+    order = np.lexsort((col, row))
+
     layout = VariableLayout.of(
         ("first_stage", k, "first_stage"), ("recourse", m2 * n_scen, SCENARIO_TABLE)
     )
@@ -81,9 +87,9 @@ def build_extensive(stages: Sequence[StageModel], probabilities: np.ndarray) -> 
         integer=integer,
         objective=out["objective"],
         objective_offset=float(p @ [s.model.objective_offset for s in stages]),
-        row=(first.row[None, :] + scen * n_rows).ravel(),
-        col=columns[scen, first.col[None, :]].ravel(),
-        val=stacked("val").ravel(),
+        row=row[order],
+        col=col[order],
+        val=stacked("val").ravel()[order],
         row_lb=stacked("row_lb").ravel(),
         row_ub=stacked("row_ub").ravel(),
         families={SCENARIO_TABLE: slice(0, n_scen * n_rows)},
