@@ -1,7 +1,8 @@
 """Ray job entrypoint: the nightly planning pipeline.
 
     ray job submit --working-dir . -- python jobs/nightly.py --case CASE --out OUT \\
-        [--scenarios N] [--run-id ID] [--seed S] [--overwrite] [-v | -vv]
+        [--scenarios N] [--run-id ID] [--seed S] [--stochastic ef|ph|auto] [--overwrite]
+        [-v | -vv]
 
 Submitted as a Ray job it joins that cluster (Ray sets RAY_ADDRESS); run directly it
 starts an embedded local Ray. It runs supervised (fleetopt.cli.supervise): a driver that Ray
@@ -26,7 +27,12 @@ except ModuleNotFoundError:  # submitted with --working-dir but fleetopt not pip
 import click
 
 from fleetopt.cli.main import report_error
-from fleetopt.cli.options import robust_options, scenario_options, verbosity_option
+from fleetopt.cli.options import (
+    robust_options,
+    scenario_options,
+    stochastic_stage_option,
+    verbosity_option,
+)
 from fleetopt.cli.supervise import run_supervised, supervised
 from fleetopt.core import defaults, interrupts, logs
 from fleetopt.core.errors import CaseError, RunFolderError, SolverError
@@ -40,6 +46,7 @@ from fleetopt.results.text import format_nightly
 @click.option("--out", required=True, help="output root: a path or a pyarrow URI (s3://, gs://)")
 @click.option("--run-id", default=None, help="re-use an id to resume that run")
 @robust_options()
+@stochastic_stage_option()
 @scenario_options(default_scenarios=defaults.NIGHTLY_SCENARIOS)
 @verbosity_option()
 def main(run_id: str | None, n_scenarios: int, verbosity: int, **options) -> None:

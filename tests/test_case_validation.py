@@ -579,7 +579,8 @@ def test_unknown_yaml_keys_are_named_dotted(tmp_path: Path) -> None:
     )
     assert problems_of(folder) == [
         "case.yaml, max_utilisation: unknown key; expected one of discount_rate, max_utilization, "
-        "name, objective, periods, solver, uncertainty, unmet_penalty_usd_per_mtok",
+        "name, objective, periods, recourse, shortfall_penalty_usd_per_mtok, solver, uncertainty, "
+        "unmet_penalty_usd_per_mtok",
         "case.yaml, solver.timelimit: unknown key; expected one of name, relative_gap, seed, "
         "threads, time_limit_s",
         "case.yaml, uncertainty.demand.growth.mean: unknown key; expected one of median, sigma",

@@ -229,3 +229,10 @@ def test_progress_is_logged_to_stderr_with_v_and_not_by_default(tmp_path):
         for name in ("quiet", "loud")
     )
     pd.testing.assert_frame_equal(quiet_results, loud_results)
+
+
+def test_stochastic_options_are_checked_before_anything_runs(tmp_path):
+    for option in (["--gap", "0"], ["--method", "bfgs"], ["--risk-weight", "1.5"]):
+        done = run("stochastic", "fleetopt/data/example", "--out", str(tmp_path / "x"), *option)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and not (tmp_path / "x").exists()

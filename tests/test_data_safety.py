@@ -343,12 +343,21 @@ def test_the_largest_demand_in_range_does_not_crowd_out_the_others(tmp_path):
     workloads = pd.read_csv(case / "workloads.csv", dtype={"decode_tokens_per_s": float})
     workloads.loc[workloads["workload"] == "chat-us", "decode_tokens_per_s"] = 1e11
     workloads.to_csv(case / "workloads.csv", index=False)
-    proc = fleetopt("solve", str(case), "--out", str(tmp_path / "o"))
-    assert proc.returncode == 0, proc.stderr
-    served = pd.read_parquet(tmp_path / "o" / "workloads.parquet").set_index("workload")
-    # chat-us cannot be met within the power caps; every other workload still is, in full.
+    for folder, out in ((EXAMPLE, "base"), (case, "o")):
+        proc = fleetopt("solve", str(folder), "--out", str(tmp_path / out))
+        assert proc.returncode == 0, proc.stderr
+    base, served = (
+        pd.read_parquet(tmp_path / out / "workloads.parquet").set_index(["workload", "period"])
+        for out in ("base", "o")
+    )
+    # chat-us cannot be met within the power caps; every other workload the example serves
+    # in full is still served in full (the shared sites' power goes to them, not to chat-us).
+    # The sovereign chat, which the example leaves partly unserved at its market price,
+    # may move within its range: the relative gap is now that of a far larger objective.
     assert (served.loc["chat-us", "unmet_share"] > 0.5).all()
-    assert served.drop(index="chat-us")["unmet_share"].max() < 1e-6
+    in_full = base.drop(index="chat-us")["unmet_share"] < 1e-9
+    assert in_full.sum() >= 15
+    assert served.drop(index="chat-us").loc[in_full, "unmet_share"].max() < 1e-6
 
 
 # --- 8. suspicious curves ----------------------------------------------------------------

@@ -124,22 +124,32 @@ def small_case(tmp_path: Path, growth: float = 1.0) -> Path:
 
 
 def multi_period_plan(plan: Path, folder: Path) -> Path:
-    """A plan folder with two periods (2026, 2027), orders and periods tables."""
+    """A plan folder with two periods (2026, 2027), orders and periods tables, in the
+    formats of docs/model.md section 8."""
     shutil.copytree(plan, folder)
     (folder / "report.html").unlink(missing_ok=True)
     racks, sites = (pd.read_parquet(plan / f"{t}.parquet") for t in ("racks", "sites"))
     first = racks.assign(count=(racks["count"] // 2).clip(lower=racks["installed"]))
-    pd.concat([first.assign(period=0), racks.assign(period=1)]).to_parquet(folder / "racks.parquet")
+    pd.concat([first.assign(period=2026), racks.assign(period=2027)]).to_parquet(
+        folder / "racks.parquet"
+    )
     half = sites.assign(power_mw=sites["power_mw"] / 2)
-    pd.concat([half.assign(period=0), sites.assign(period=1)]).to_parquet(folder / "sites.parquet")
+    pd.concat([half.assign(period=2026), sites.assign(period=2027)]).to_parquet(
+        folder / "sites.parquet"
+    )
     orders = pd.concat(
         [
-            first.assign(period=0, count=first["count"] - first["installed"]),
-            racks.assign(period=1, count=racks["count"] - first["count"]),
+            first.assign(period=2026, new_racks=first["count"] - first["installed"]),
+            racks.assign(period=2027, new_racks=racks["count"] - first["count"]),
         ]
-    )[["period", "site", "rack_type", "count"]]
-    orders.to_parquet(folder / "orders.parquet")
-    pd.DataFrame({"period": [0, 1], "year": [2026, 2027]}).to_parquet(folder / "periods.parquet")
+    )
+    orders = orders.assign(order_by_year=orders["period"].astype(float), capex_usd_each=1e6)
+    orders[
+        ["site", "rack_type", "period", "new_racks", "order_by_year", "capex_usd_each"]
+    ].to_parquet(folder / "orders.parquet")
+    pd.DataFrame({"period": [2026, 2027], "weight": [1.0, 1 / 1.07]}).to_parquet(
+        folder / "periods.parquet"
+    )
     return folder
 
 

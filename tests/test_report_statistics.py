@@ -256,22 +256,22 @@ def test_value_of_information_intervals():
     assert math.isnan(value.loc["EVPI", "low"])  # one scenario: no standard error
 
 
-# --- multi-period plans and stochastic runs (formats assumed until such runs exist) -------
+# --- multi-period plans and stochastic runs (the formats of docs/model.md sections 8, 9) --
 
 
 def test_multi_period_statistics():
-    periods = pd.DataFrame({"period": [0, 1], "year": [2026, 2027]})
     orders = pd.DataFrame(
         {
-            "period": [0, 0, 1, 1],
             "site": ["s1", "s2", "s1", "s2"],
             "rack_type": ["A", "A", "B", "A"],
-            "count": [3, 2, 4, 0],
+            "period": [2026, 2026, 2027, 2027],
+            "new_racks": [3, 2, 4, 0],
+            "order_by_year": [2026.0, 2026.0, 2026.5, 2027.0],
         }
     )
     racks = pd.DataFrame(
         {
-            "period": [0, 0, 1, 1, 1],
+            "period": [2026, 2026, 2027, 2027, 2027],
             "site": ["s1", "s2", "s1", "s1", "s2"],
             "rack_type": ["A", "A", "A", "B", "A"],
             "count": [3, 2, 3, 4, 2],
@@ -279,23 +279,22 @@ def test_multi_period_statistics():
     )
     sites = pd.DataFrame(
         {
-            "period": [0, 1, 0, 1],
+            "period": [2026, 2027, 2026, 2027],
             "site": ["s1", "s1", "s2", "s2"],
             "power_mw": [1.0, 2.5, 0.5, 0.5],
             "power_cap_mw": [2.0, 3.0, 1.0, 1.0],
         }
     )
-    assert stats.order_schedule(orders, periods).values.tolist() == [
+    assert stats.order_schedule(orders).values.tolist() == [
         [2026, "A", 5],
         [2027, "B", 4],
     ]
-    assert stats.racks_in_service(racks, periods).values.tolist() == [
+    assert stats.racks_in_service(racks).values.tolist() == [
         [2026, "A", 5],
         [2027, "A", 5],
         [2027, "B", 4],
     ]
-    assert stats.racks_in_service(racks, None)["year"].tolist() == [0, 1, 1]  # no years
-    assert stats.power_ramp(sites, periods).values.tolist() == [
+    assert stats.power_ramp(sites).values.tolist() == [
         [2026, "s1", 1.0, 2.0],
         [2027, "s1", 2.5, 3.0],
         [2026, "s2", 0.5, 1.0],

@@ -23,7 +23,10 @@ from fleetopt.cli.catalog import claims_command, perf_command
 from fleetopt.cli.options import (
     robust_options,
     scenario_options,
+    shortfall_option,
     solver_options,
+    stochastic_options,
+    stochastic_settings,
     verbosity_option,
 )
 from fleetopt.cli.supervise import run_supervised, supervised
@@ -41,6 +44,7 @@ from fleetopt.pipelines.runs import (
     sweep,
     with_seed,
 )
+from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.results.summary import plan_warnings
 from fleetopt.results.text import format_plan, format_run
 from fleetopt.solve.deadline import Deadline
@@ -177,9 +181,20 @@ def sweep_command(
     help="a `fleetopt solve` run folder",
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@shortfall_option()
 @scenario_options()
 def evaluate_command(
-    case_dir, plan_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
+    case_dir,
+    plan_dir,
+    out_dir,
+    shortfall,
+    n_scenarios,
+    address,
+    workers,
+    seed,
+    chunk,
+    alpha,
+    overwrite,
 ) -> None:
     """What a fixed plan costs, and what it leaves unserved, in each of N futures."""
     _supervise(out_dir)
@@ -192,6 +207,7 @@ def evaluate_command(
         out_dir,
         _settings(workers, chunk, address, alpha),
         overwrite=overwrite,
+        shortfall=shortfall,
     )
     click.echo(format_run(out_dir))
 
@@ -200,12 +216,14 @@ def evaluate_command(
 @click.argument("case_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @robust_options()
+@shortfall_option()
 @scenario_options()
 def robust_command(
     case_dir,
     out_dir,
     criterion,
     candidates,
+    shortfall,
     n_scenarios,
     address,
     workers,
@@ -224,6 +242,38 @@ def robust_command(
         _settings(workers, chunk, address, alpha),
         criterion=Criterion(criterion),
         candidates=candidates,
+        overwrite=overwrite,
+        shortfall=shortfall,
+    )
+    click.echo(format_run(out_dir))
+
+
+@main.command("stochastic")
+@click.argument("case_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@stochastic_options()
+@scenario_options()
+def stochastic_command(
+    case_dir,
+    out_dir,
+    n_scenarios,
+    address,
+    workers,
+    seed,
+    chunk,
+    alpha,
+    overwrite,
+    **options,
+) -> None:
+    """The plan that hedges best across N futures, with a certified bound, VSS and EVPI."""
+    _supervise(out_dir)
+    case = with_seed(read_case(case_dir), seed)
+    stochastic(
+        case,
+        n_scenarios,
+        out_dir,
+        _settings(workers, chunk, address, alpha),
+        stochastic_settings(alpha=alpha, **options),
         overwrite=overwrite,
     )
     click.echo(format_run(out_dir))

@@ -22,8 +22,10 @@ from fleetopt.io.schema import (
     Range,
     format_number,
 )
+from fleetopt.model.risk import Risk
 from fleetopt.parallel.farm import CHUNK_SHARE, MAX_CHUNK
 from fleetopt.pipelines.runs import Criterion
+from fleetopt.pipelines.stochastic import Method, StochasticSettings
 
 
 class FieldParam(click.ParamType):
@@ -73,6 +75,11 @@ WORKERS = _number(FieldType.INTEGER, defaults.WORKERS, 1, 4096)
 CHUNK = AutoOr(_number(FieldType.INTEGER, None, 1, 1_000_000))
 ALPHA = _number(FieldType.NUMBER, defaults.ALPHA, 0, 1, low_open=True, high_open=True)
 CANDIDATES = _number(FieldType.INTEGER, defaults.CANDIDATES, 0, 1000)
+TARGET_GAP = _number(FieldType.NUMBER, 0.01, 0, 1, low_open=True, high_open=True)
+RISK_WEIGHT = _number(FieldType.NUMBER, 1.0, 0, 1)
+ITERATIONS = _number(FieldType.INTEGER, 100, 1, 100_000)
+RUN_TIME_LIMIT = FieldParam(SOLVER_FIELDS["time_limit_s"])
+OUT_OF_SAMPLE = _number(FieldType.INTEGER, 100, 2, 10_000_000)
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -159,6 +166,115 @@ def robust_options() -> Decorator:
                 help="most frequent sweep plans to compare",
             ),
         ]
+    )
+
+
+def stochastic_stage_option() -> Decorator:
+    """The nightly run's optional stochastic stage, by method."""
+    return click.option(
+        "--stochastic",
+        type=click.Choice([m.value for m in Method]),
+        default=None,
+        help="also solve the two-stage stochastic program, by this method",
+    )
+
+
+def shortfall_option() -> Decorator:
+    """Pay for a shortfall below min_served_share instead of failing (evaluate, robust)."""
+    return click.option(
+        "--shortfall",
+        is_flag=True,
+        help="a plan that cannot meet a min_served_share pays shortfall_penalty_usd_per_mtok"
+        " for the share it misses, instead of being infeasible in that scenario",
+    )
+
+
+def stochastic_options() -> Decorator:
+    """How the two-stage program is solved and checked (stochastic, nightly)."""
+    default = StochasticSettings()
+    return _stack(
+        [
+            click.option(
+                "--method",
+                type=click.Choice([m.value for m in Method]),
+                default=default.method.value,
+                show_default=True,
+                help="ef: one extensive-form MILP; ph: progressive hedging; auto: by size",
+            ),
+            click.option(
+                "--risk",
+                type=click.Choice(["mean", "cvar"]),
+                default="mean",
+                show_default=True,
+                help="minimize mean total cost, or (1 - L) mean + L CVaR at --alpha",
+            ),
+            click.option(
+                "--risk-weight",
+                type=RISK_WEIGHT,
+                default=1.0,
+                show_default=True,
+                help="L, the weight of CVaR with --risk cvar",
+            ),
+            click.option(
+                "--gap",
+                "target_gap",
+                type=TARGET_GAP,
+                default=default.gap,
+                show_default=True,
+                help="stop at this certified relative gap",
+            ),
+            click.option(
+                "--max-iterations",
+                type=ITERATIONS,
+                default=default.max_iterations,
+                show_default=True,
+                help="progressive hedging iterations at most",
+            ),
+            click.option(
+                "--time-limit",
+                "run_time_limit",
+                type=RUN_TIME_LIMIT,
+                default=default.time_limit_s,
+                show_default=True,
+                help="seconds for the extensive form, or between PH iterations",
+            ),
+            click.option(
+                "--out-of-sample",
+                type=OUT_OF_SAMPLE,
+                default=default.out_of_sample,
+                show_default=True,
+                help="fresh scenarios to check the plans on",
+            ),
+            click.option(
+                "--out-of-sample-seed",
+                type=FieldParam(UNCERTAINTY_FIELDS["seed"]),
+                default=None,
+                help="their seed (default: the run's seed + 1)",
+            ),
+        ]
+    )
+
+
+def stochastic_settings(
+    method: str,
+    risk: str,
+    risk_weight: float,
+    alpha: float,
+    target_gap: float,
+    max_iterations: int,
+    run_time_limit: float,
+    out_of_sample: int,
+    out_of_sample_seed: int | None,
+) -> StochasticSettings:
+    """The settings the stochastic options describe (--risk mean ignores --risk-weight)."""
+    return StochasticSettings(
+        method=Method(method),
+        risk=Risk(weight=risk_weight if risk == "cvar" else 0.0, alpha=alpha),
+        gap=target_gap,
+        max_iterations=max_iterations,
+        time_limit_s=run_time_limit,
+        out_of_sample=out_of_sample,
+        out_of_sample_seed=out_of_sample_seed,
     )
 
 

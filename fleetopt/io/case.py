@@ -158,6 +158,8 @@ class Case:
     installed: pd.DataFrame
     site_periods: pd.DataFrame
     workload_periods: pd.DataFrame
+    shortfall_penalty_usd_per_mtok: float | None = None  # None: 10x each unmet penalty
+    recourse_capex_premium: float | None = None  # None: no recourse purchases
 
     @property
     def multi_period(self) -> bool:
@@ -191,6 +193,7 @@ def read_case(path: str | os.PathLike[str]) -> Case:
     _check_installed_fits(tables, files, problems)
     _check_periods(config, tables, files, problems)
     _check_objective(config, tables, problems)
+    _check_shortfall_penalty(config, tables, problems)
     if problems:
         raise CaseError(sorted(problems, key=_problem_order))
 
@@ -217,6 +220,8 @@ def read_case(path: str | os.PathLike[str]) -> Case:
         installed=tables["installed"],
         site_periods=tables["site_periods"],
         workload_periods=tables["workload_periods"],
+        shortfall_penalty_usd_per_mtok=config["shortfall_penalty_usd_per_mtok"],
+        recourse_capex_premium=config["recourse.capex_premium"],
     )
 
 
@@ -1071,6 +1076,31 @@ def _check_objective(
                 "min_cost_per_token needs some workload with min_served_share > 0 in "
                 "workloads.csv (else serving nothing is optimal); none has",
                 column="objective",
+            )
+        )
+
+
+def _check_shortfall_penalty(
+    config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame | None], problems: list[Problem]
+) -> None:
+    """Falling short of a minimum served share may not cost less than plain unmet demand
+    (MODEL.md section 9): else the shortfall would be used first."""
+    workloads, penalty = tables["workloads"], config["shortfall_penalty_usd_per_mtok"]
+    if penalty is None or workloads is None:
+        return
+    mandatory = workloads["min_served_share"] > 0
+    cheaper = workloads[mandatory & (workloads["unmet_penalty_usd_per_mtok"] > penalty)]
+    if len(cheaper):
+        names = ", ".join(
+            f"{w} ({format_number(p)})"
+            for w, p in zip(cheaper["workload"], cheaper["unmet_penalty_usd_per_mtok"], strict=True)
+        )
+        problems.append(
+            Problem(
+                CASE_FILE,
+                f"must be at least the unmet penalty of every workload with min_served_share > 0,"
+                f" got {format_number(penalty)}; higher: {names}",
+                column="shortfall_penalty_usd_per_mtok",
             )
         )
 

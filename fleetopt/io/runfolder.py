@@ -42,6 +42,7 @@ class RunKind(enum.StrEnum):
     SWEEP = "sweep"
     EVALUATE = "evaluate"
     ROBUST = "robust"
+    STOCHASTIC = "stochastic"
     NIGHTLY = "nightly"
 
 

@@ -77,6 +77,8 @@ DEMAND = up_to(1e11)
 PENALTY = up_to(1e6)  # USD per million tokens
 YEAR = Range(low=1900, high=2200)  # a calendar year (MODEL.md section 8)
 SINCE_ALWAYS = -math.inf  # available_from left blank: from the first period
+SHORTFALL_PENALTY = positive(1e7)  # USD per million tokens below a minimum served share
+CAPEX_PREMIUM = up_to(100)  # a recourse rack's price over capex_usd, as a share: 100 = 101x
 
 
 @dataclass(frozen=True)
@@ -459,6 +461,10 @@ CASE_FIELDS: dict[str, Field] = {
     "unmet_penalty_usd_per_mtok": Field(F.NUMBER, 100.0, PENALTY),
     "max_utilization": Field(F.NUMBER, 1.0, OPEN_SHARE),
     "periods": Field(F.YEARS, None, YEAR),  # None: one steady-state year (no periods)
+    # Two-stage stochastic runs (MODEL.md section 9); None: 10x each workload's unmet penalty.
+    "shortfall_penalty_usd_per_mtok": Field(F.NUMBER, None, SHORTFALL_PENALTY),
+    # None: no recourse purchases (only operations adapt to a scenario).
+    "recourse.capex_premium": Field(F.NUMBER, None, CAPEX_PREMIUM),
     **{f"solver.{k}": v for k, v in SOLVER_FIELDS.items()},
     **{f"uncertainty.{k}": v for k, v in UNCERTAINTY_FIELDS.items()},
 }

@@ -13,11 +13,13 @@ import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fleetopt.core.interrupts import failure_reason
 from fleetopt.io.runfolder import (
     RUN_RECORD,
     RunKind,
@@ -33,6 +35,39 @@ from fleetopt.io.runfolder import (
 def write_json_atomic(path: str | os.PathLike, payload: Mapping) -> None:
     """Write JSON to `path` through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+
+
+def run_into(
+    out: Path,
+    kind: RunKind,
+    params: Mapping[str, Any],
+    work: Callable[[], dict],
+    *,
+    overwrite: bool = False,
+) -> dict:
+    """Run `work` (which returns the run's summary) into the run folder `out` of `kind`.
+
+    The folder is claimed first (fleetopt.io.runfolder.claim_output); a complete run with
+    the same parameters is not run again, its summary is returned. Otherwise the run record
+    says `running` while `work` runs, then `failed` and why, or `succeeded`, after which
+    summary.json and, last, _SUCCESS are written.
+    """
+    claim_output(out, kind, params, overwrite=overwrite)
+    if is_complete(out):
+        return json.loads((out / "summary.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / RUN_RECORD
+    write_json_atomic(record, record_payload(kind, RunStatus.RUNNING, params))
+    try:
+        summary = work()
+    except BaseException as err:
+        reason = failure_reason(err)
+        write_json_atomic(record, record_payload(kind, RunStatus.FAILED, params, reason))
+        raise
+    write_json_atomic(out / "summary.json", summary)
+    write_json_atomic(record, record_payload(kind, RunStatus.SUCCEEDED, params))
+    write_success(out)
+    return summary
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -20,7 +20,11 @@ fleetopt.model.costs; constraint families: fleetopt.model.constraints):
 - `build_dinkelbach_step`: min fleet_cost - lam * served_tokens, one step of Dinkelbach's
   method for `min_cost_per_token` (no penalty term);
 - `build_evaluate_model`: a plan's rack counts fixed, an LP; a supply cut limits what is
-  delivered: a[s, r] <= installed + floor((n - installed) x delivered_share[r]).
+  delivered: a[s, r] <= installed + floor((n - installed) x delivered_share[r]); with
+  `shortfall`, a share short of min_served_share is paid for (u[w], section 9) instead of
+  making the LP infeasible.
+
+The two-stage model of section 9 builds on the same pieces (fleetopt.model.stage).
 
 Objective coefficients are in millions of USD per year (`OBJECTIVE_SCALE`) to keep the
 solver's numbers near 1; reported costs are recomputed in USD from the solution
@@ -62,10 +66,12 @@ class LinearModel:
 
     `families` maps each constraint family to its rows; `row_over` to the index table its
     rows follow and each row's position there (for labels, fleetopt.model.labels).
+    `costs` is None for a model stacking several scenarios (fleetopt.model.extensive):
+    figures come from each scenario's own model.
     """
 
     layout: VariableLayout
-    costs: Costs
+    costs: Costs | None
     lb: np.ndarray
     ub: np.ndarray
     integer: np.ndarray
@@ -92,8 +98,9 @@ class LinearModel:
         return bool(self.integer.any())
 
 
-def plan_layout(index: ModelIndex) -> VariableLayout:
-    """The variable blocks of one case: n, a, f, y, m (every period), b (new racks, k >= 1)."""
+def plan_layout(index: ModelIndex, *, shortfall: bool = False) -> VariableLayout:
+    """The variable blocks of one case: n, a, f, y, m (every period), u (the shortfall, with
+    `shortfall`), b (new racks, k >= 1)."""
     n_sr = len(index.sr)
     return VariableLayout.of(
         ("n", n_sr, "sr"),
@@ -101,6 +108,7 @@ def plan_layout(index: ModelIndex) -> VariableLayout:
         ("f", len(index.sw), "sw"),
         ("y", len(index.y), "y"),
         ("m", len(index.wk), "wk"),
+        *([("u", len(index.wk), "wk")] if shortfall else []),
         ("b", len(index.buy), "buy"),
     )
 
@@ -109,10 +117,10 @@ def build_plan_model(index: ModelIndex, case: Case, data: ModelData) -> LinearMo
     """min sum_k w_k (fleet_k + penalty_k) over the order schedule and placement (`min_cost`)."""
     layout, costs = plan_layout(index), compute_costs(index, case, data)
     lb, ub, integer = _plan_bounds(index, layout, rack_count_bounds(index, case, data))
-    objective = _fleet_objective(index, layout, costs)
-    objective[layout.m] = costs.penalty_m * _level_of(index.wk, costs)
+    objective = fleet_objective(index, layout, costs)
+    objective[layout.m] = costs.penalty_m * level_of(index.wk, costs)
     rows = _plan_rows(index, case, data, layout)
-    return _stack(layout, costs, lb, ub, integer, objective, 0.0, rows)
+    return stack_rows(layout, costs, lb, ub, integer, objective, 0.0, rows)
 
 
 def build_dinkelbach_step(
@@ -124,30 +132,39 @@ def build_dinkelbach_step(
     """
     layout, costs = plan_layout(index), compute_costs(index, case, data)
     lb, ub, integer = _plan_bounds(index, layout, rack_count_bounds(index, case, data))
-    objective = _fleet_objective(index, layout, costs)
-    weighted_tokens = costs.tokens_per_year * _level_of(index.wk, costs)
+    objective = fleet_objective(index, layout, costs)
+    weighted_tokens = costs.tokens_per_year * level_of(index.wk, costs)
     objective[layout.m] = price_usd_per_token * weighted_tokens
     offset = -price_usd_per_token * weighted_tokens.sum()
     rows = _plan_rows(index, case, data, layout)
-    return _stack(layout, costs, lb, ub, integer, objective, offset, rows)
+    return stack_rows(layout, costs, lb, ub, integer, objective, offset, rows)
 
 
 def build_evaluate_model(
-    index: ModelIndex, case: Case, data: ModelData, counts: np.ndarray
+    index: ModelIndex,
+    case: Case,
+    data: ModelData,
+    counts: np.ndarray,
+    *,
+    shortfall: bool = False,
 ) -> LinearModel:
     """A plan's racks in service (per `sr` row: the whole schedule) fixed: the placement LP,
     at min fleet + penalty. The new racks b follow from the stock rows (an LP variable).
 
     a[s, r, k] <= inst + floor((n - inst) * delivered_share[r]): a supply cut means racks
-    that were not delivered.
+    that were not delivered. With `shortfall`, u[w, k] <= min_served_share[w] at the
+    shortfall penalty makes the LP always solvable.
     """
-    layout, costs = plan_layout(index), compute_costs(index, case, data)
-    lb, ub, integer = _common_bounds(index, layout, rack_count_bounds(index, case, data))
+    layout = plan_layout(index, shortfall=shortfall)
+    costs = compute_costs(index, case, data)
+    lb, ub, integer = common_bounds(index, layout, rack_count_bounds(index, case, data))
     counts = np.asarray(counts, dtype=float)
     lb[layout.n], ub[layout.n] = counts, counts
     ub[layout.a] = np.minimum(ub[layout.a], delivered_racks(index, data, counts))
-    objective = _fleet_objective(index, layout, costs)
-    objective[layout.m] = costs.penalty_m * _level_of(index.wk, costs)
+    objective = fleet_objective(index, layout, costs)
+    objective[layout.m] = costs.penalty_m * level_of(index.wk, costs)
+    if shortfall:
+        objective[layout.u] = costs.shortfall_u * level_of(index.wk, costs)
     rows = [
         define_serve(index, layout),
         define_phase(index, layout, data),
@@ -155,11 +172,11 @@ def build_evaluate_model(
         define_power(index, layout, data),
         define_stock(index, layout),
     ]
-    return _stack(layout, costs, lb, ub, integer, objective, 0.0, rows)
+    return stack_rows(layout, costs, lb, ub, integer, objective, 0.0, rows)
 
 
 def first_stage_columns(index: ModelIndex, layout: VariableLayout) -> np.ndarray:
-    """Which columns are "the racks ordered now" (docs/model.md section 8), as a boolean
+    """Which columns are "the racks ordered now" (docs/model.md section 9), as a boolean
     mask over the model's columns: n[s, r, 0] (installed + the racks new in period 0) and
     every b[s, r, k] whose order date Y_k - lead_time_years[r] falls before the second
     period (Y_0 + the period length): an order that cannot wait for the next decision."""
@@ -173,21 +190,23 @@ def first_stage_columns(index: ModelIndex, layout: VariableLayout) -> np.ndarray
     return mask
 
 
-def _level_of(table: pd.DataFrame, costs: Costs) -> np.ndarray:
+def level_of(table: pd.DataFrame, costs: Costs) -> np.ndarray:
     """The levelizing weight w_k / sum w of each row of an index table (by its period)."""
     return costs.level[table["k"].to_numpy()]
 
 
-def _common_bounds(
+def common_bounds(
     index: ModelIndex, layout: VariableLayout, bounds: RackBounds
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds every model shares: a <= a_max, f <= 1, m <= 1 - min_served_share, y >= 0,
-    b >= 0."""
+    b >= 0, and, where the model has it, the shortfall u <= min_served_share."""
     lb, ub = np.zeros(layout.size), np.full(layout.size, np.inf)
     ub[layout.a] = bounds.a_max
     ub[layout.f] = 1.0
     min_served = index.workloads["min_served_share"].to_numpy(dtype=float)
     ub[layout.m] = 1.0 - min_served[index.wk["w"].to_numpy()]
+    if "u" in layout:
+        ub[layout.u] = min_served[index.wk["w"].to_numpy()]
     return lb, ub, np.zeros(layout.size, dtype=bool)
 
 
@@ -195,27 +214,29 @@ def _plan_bounds(
     index: ModelIndex, layout: VariableLayout, bounds: RackBounds
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The shared bounds, integer n in [inst, n_max] and integer b in [0, b_max]."""
-    lb, ub, integer = _common_bounds(index, layout, bounds)
+    lb, ub, integer = common_bounds(index, layout, bounds)
     lb[layout.n], ub[layout.n] = index.sr["installed"].to_numpy(), bounds.n_max
     ub[layout.b] = bounds.b_max
     integer[layout.n] = integer[layout.b] = True
     return lb, ub, integer
 
 
-def _fleet_objective(index: ModelIndex, layout: VariableLayout, costs: Costs) -> np.ndarray:
+def fleet_objective(index: ModelIndex, layout: VariableLayout, costs: Costs) -> np.ndarray:
     """sum_k w_k fleet_k / sum_k w_k: capex and opex on n, idle energy on a, busy energy on
     y, each weighted by its period; a vintage's price change on b, weighted by every period
-    it serves in."""
+    it serves in; recourse racks e (where the model has them) at their premium, like n."""
     objective = np.zeros(layout.size)
-    level_sr = _level_of(index.sr, costs)
+    level_sr = level_of(index.sr, costs)
     objective[layout.n] = (costs.capex_n + costs.opex_n) * level_sr
     objective[layout.a] = costs.idle_energy_a * level_sr
-    objective[layout.y] = costs.busy_energy_y * _level_of(index.y, costs)
+    objective[layout.y] = costs.busy_energy_y * level_of(index.y, costs)
     service = index.service
     serving_level = np.bincount(
         service["buy"].to_numpy(), costs.level[service["k"].to_numpy()], len(index.buy)
     )
     objective[layout.b] = costs.capex_b * serving_level
+    if "e" in layout:
+        objective[layout.e] = (costs.capex_e + costs.opex_n) * level_sr
     return objective
 
 
@@ -235,9 +256,9 @@ def _plan_rows(
     ]
 
 
-def _stack(
+def stack_rows(
     layout: VariableLayout,
-    costs: Costs,
+    costs: Costs | None,
     lb: np.ndarray,
     ub: np.ndarray,
     integer: np.ndarray,

@@ -39,14 +39,19 @@ class RowBlock:
 
 
 def define_serve(index: ModelIndex, layout: VariableLayout) -> RowBlock:
-    """serve: sum_s f[s, w, k] + m[w, k] = 1   for every workload w and period k."""
+    """serve: sum_s f[s, w, k] + m[w, k] (+ u[w, k]) = 1   for every workload w and period k.
+
+    u, the shortfall below min_served_share, is there in models that allow it (section 9:
+    the second stage always has a solution).
+    """
     wk_of_f = index.sw["wk"].to_numpy()
     n_wk = len(index.wk)
+    unmet = [layout.cols("m"), *([layout.cols("u")] if "u" in layout else [])]
     return RowBlock(
         name="serve",
-        row=np.concatenate([wk_of_f, np.arange(n_wk)]),
-        col=np.concatenate([layout.cols("f"), layout.cols("m")]),
-        val=np.ones(len(wk_of_f) + n_wk),
+        row=np.concatenate([wk_of_f, *[np.arange(n_wk)] * len(unmet)]),
+        col=np.concatenate([layout.cols("f"), *unmet]),
+        val=np.ones(len(wk_of_f) + n_wk * len(unmet)),
         lb=np.ones(n_wk),
         ub=np.ones(n_wk),
         over="wk",
@@ -163,26 +168,39 @@ def define_delivered(
     )
 
 
+def _owned(index: ModelIndex, layout: VariableLayout) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of every rack owned (n, and the recourse racks e where the model has them),
+    with their `sr` rows."""
+    blocks = ["n", "e"] if "e" in layout else ["n"]
+    sr = np.arange(len(index.sr))
+    return np.concatenate([layout.cols(b) for b in blocks]), np.concatenate([sr] * len(blocks))
+
+
 def define_space(index: ModelIndex, layout: VariableLayout) -> RowBlock:
-    """space: sum_r slots[r] * n[s, r, k] <= max_slots[s]   for sites with a floor limit."""
-    return _limited_sum(
+    """space: sum_r slots[r] * (n[s, r, k] + e[s, r, k]) <= max_slots[s]   for sites with a
+    floor limit (e: recourse racks, section 9; ordered racks take floor space, delivered
+    or not)."""
+    cols, sr = _owned(index, layout)
+    return limited_sum(
         "space",
         over="sk",
-        group=index.sr["sk"].to_numpy(),
-        cols=layout.cols("n"),
-        weights=index.racks["slots"].to_numpy(dtype=float)[index.sr["r"].to_numpy()],
+        group=index.sr["sk"].to_numpy()[sr],
+        cols=cols,
+        weights=index.racks["slots"].to_numpy(dtype=float)[index.sr["r"].to_numpy()[sr]],
         limit=index.sites["max_slots"].to_numpy(dtype=float)[index.sk["s"].to_numpy()],
     )
 
 
 def define_supply(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
-    """supply: sum_s n[s, r, k] <= max_count[r]   for rack types with a supply limit."""
-    return _limited_sum(
+    """supply: sum_s (n[s, r, k] + e[s, r, k]) <= max_count[r]   for rack types with a
+    supply limit."""
+    cols, sr = _owned(index, layout)
+    return limited_sum(
         "supply",
         over="rk",
-        group=index.sr["rk"].to_numpy(),
-        cols=layout.cols("n"),
-        weights=np.ones(len(index.sr)),
+        group=index.sr["rk"].to_numpy()[sr],
+        cols=cols,
+        weights=np.ones(len(sr)),
         limit=data.max_count[index.rk["r"].to_numpy()],
     )
 
@@ -242,7 +260,7 @@ def define_deliveries(index: ModelIndex, layout: VariableLayout, data: ModelData
     installed_now = np.where(index.rk["k"].to_numpy() == 0, installed_first[rk_r], 0.0)
     limit = data.max_new_per_period[rk_r] + installed_now
     buy_rk = sr["rk"].to_numpy()[index.buy["sr"].to_numpy()]
-    return _limited_sum(
+    return limited_sum(
         "deliveries",
         over="rk",
         group=np.concatenate([sr["rk"].to_numpy()[first], buy_rk]),
@@ -252,7 +270,7 @@ def define_deliveries(index: ModelIndex, layout: VariableLayout, data: ModelData
     )
 
 
-def _limited_sum(
+def limited_sum(
     name: str,
     over: str,
     group: np.ndarray,

@@ -13,6 +13,9 @@ penalty_k = sum_w m[w, k] * unmet_penalty_usd_per_mtok[w] * tokens[w, k] / 1e6
 The base annuity sits on n (every rack in service pays CRF x capex_usd, installed ones as
 today) and a vintage's price change on its b (capex[r, j] = capex_usd x (1 + c)^(Y_j - Y_0)):
 together each rack pays the annuity of the price of the year it entered service.
+
+and, where a model has them (section 9): shortfall u[w, k] at shortfall_penalty_usd_per_mtok[w]
+(default 10 x the unmet penalty), recourse racks e[s, r] at capex_usd x (1 + capex_premium).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from fleetopt.core.units import (
     MWH_PER_KW_YEAR,
@@ -42,6 +46,8 @@ class Costs:
     row (per new rack, each year it serves: its vintage's price change). `level` per period:
     the weight w_k / sum_k w_k that turns per-period figures into levelized ones (1 without
     periods); `weight` the w_k themselves.
+    shortfall_u per `wk` row (per unit of share short of min_served_share), capex_e per `sr`
+    row (per recourse rack: the base annuity at the case's premium).
     """
 
     capex_n: np.ndarray
@@ -53,6 +59,8 @@ class Costs:
     capex_b: np.ndarray
     level: np.ndarray
     weight: np.ndarray
+    shortfall_u: np.ndarray
+    capex_e: np.ndarray
 
 
 def compute_costs(index: ModelIndex, case: Case, data: ModelData) -> Costs:
@@ -89,6 +97,10 @@ def compute_costs(index: ModelIndex, case: Case, data: ModelData) -> Costs:
         capex_b=(vintage_usd - capex_usd[buy_r]) * crf[buy_r],
         level=weight / weight.sum(),
         weight=weight,
+        shortfall_u=shortfall_usd_per_mtok(case, workloads)[w_of_wk]
+        * tokens_per_year
+        / TOKENS_PER_MTOK,
+        capex_e=capex_usd[r_of] * crf[r_of] * (1.0 + (case.recourse_capex_premium or 0.0)),
     )
 
 
@@ -99,3 +111,14 @@ def vintage_capex_usd(index: ModelIndex) -> np.ndarray:
     elapsed = index.periods["elapsed_years"].to_numpy()[index.sr["k"].to_numpy()]
     change = racks["capex_change_per_year"].to_numpy(dtype=float)[r_of]
     return racks["capex_usd"].to_numpy(dtype=float)[r_of] * (1.0 + change) ** elapsed
+
+
+SHORTFALL_PENALTY_FACTOR = 10.0  # default shortfall penalty, times the unmet penalty
+
+
+def shortfall_usd_per_mtok(case: Case, workloads: pd.DataFrame) -> np.ndarray:
+    """Per workload: case.yaml's shortfall_penalty_usd_per_mtok, else 10 x its unmet penalty."""
+    unmet = workloads["unmet_penalty_usd_per_mtok"].to_numpy(dtype=float)
+    if case.shortfall_penalty_usd_per_mtok is None:
+        return SHORTFALL_PENALTY_FACTOR * unmet
+    return np.full(len(unmet), case.shortfall_penalty_usd_per_mtok)

@@ -63,6 +63,10 @@ class VariableLayout:
         block = self.block(name)
         return np.arange(block.start, block.start + block.size)
 
+    def __contains__(self, name: object) -> bool:
+        """Whether the layout has a block `name` (models differ in their optional blocks)."""
+        return any(block.name == name for block in self.blocks)
+
     def __iter__(self) -> Iterator[Block]:
         return iter(self.blocks)
 

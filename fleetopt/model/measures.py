@@ -44,10 +44,29 @@ def vintage_capex_usd_by_period(index: ModelIndex, model: LinearModel, x: np.nda
     return np.bincount(k, model.costs.capex_b[buy] * x[model.layout.b][buy], index.n_periods)
 
 
+def _recourse_by_period(
+    index: ModelIndex, model: LinearModel, x: np.ndarray, coefficients: np.ndarray
+) -> np.ndarray | float:
+    """coefficients @ e per period where the model has recourse racks e (section 9), else 0."""
+    if "e" not in model.layout:
+        return 0.0
+    return period_dots(index.period_rows("sr"), coefficients, x[model.layout.e])
+
+
 def capex_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
-    """capex_k: the base annuity of every rack in service plus the vintages' price changes."""
-    base = period_dots(index.period_rows("sr"), model.costs.capex_n, x[model.layout.n])
-    return base + vintage_capex_usd_by_period(index, model, x)
+    """capex_k: the base annuity of every rack in service plus the vintages' price changes
+    (and recourse racks at their premium, where the model has them)."""
+    c = model.costs
+    base = period_dots(index.period_rows("sr"), c.capex_n, x[model.layout.n])
+    recourse = _recourse_by_period(index, model, x, c.capex_e)
+    return base + vintage_capex_usd_by_period(index, model, x) + recourse
+
+
+def opex_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
+    """opex_k of the racks in service (recourse racks included)."""
+    c = model.costs
+    base = period_dots(index.period_rows("sr"), c.opex_n, x[model.layout.n])
+    return base + _recourse_by_period(index, model, x, c.opex_n)
 
 
 def fleet_cost_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
@@ -59,14 +78,40 @@ def fleet_cost_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarra
         + period_dots(sr_rows, c.idle_energy_a, x[lay.a])
         + period_dots(index.period_rows("y"), c.busy_energy_y, x[lay.y])
         + vintage_capex_usd_by_period(index, model, x)
+        + _recourse_by_period(index, model, x, c.capex_e + c.opex_n)
     )
+
+
+def penalty_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
+    """penalty_k: unmet demand at its penalty, and shortfall below a minimum share at its own."""
+    lay, c = model.layout, model.costs
+    wk_rows = index.period_rows("wk")
+    penalty = period_dots(wk_rows, c.penalty_m, x[lay.m])
+    return penalty + period_dots(wk_rows, c.shortfall_u, x[lay.u]) if "u" in lay else penalty
+
+
+def unmet_by_workload(model: LinearModel, x: np.ndarray) -> np.ndarray:
+    """Unmet share per `wk` row: m, plus the shortfall u where the model has it."""
+    lay = model.layout
+    return x[lay.m] + x[lay.u] if "u" in lay else x[lay.m]
 
 
 def served_tokens_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
-    """served_k = sum_w (1 - m[w, k]) * tokens[w, k]: the demanded tokens served, per year."""
+    """served_k = sum_w (1 - unmet[w, k]) * tokens[w, k]: the demanded tokens served, per year."""
     return period_dots(
-        index.period_rows("wk"), model.costs.tokens_per_year, 1.0 - x[model.layout.m]
+        index.period_rows("wk"), model.costs.tokens_per_year, 1.0 - unmet_by_workload(model, x)
     )
+
+
+def shortfall_share(index: ModelIndex, model: LinearModel, x: np.ndarray) -> float:
+    """The share of all demanded tokens (levelized) short of the minimum served shares (0
+    without u)."""
+    if "u" not in model.layout:
+        return 0.0
+    wk_rows, tokens = index.period_rows("wk"), model.costs.tokens_per_year
+    demanded = levelized(model, period_sums(wk_rows, tokens))
+    short = levelized(model, period_dots(wk_rows, tokens, x[model.layout.u]))
+    return short / demanded if demanded > 0 else 0.0
 
 
 def fleet_cost_usd(index: ModelIndex, model: LinearModel, x: np.ndarray) -> float:
@@ -151,15 +196,18 @@ def site_costs(
     index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Capex, opex and energy cost per `sk` row (site and period) in USD per year of that
-    period: per period they sum to fleet_k. Capex includes the vintages' price changes."""
+    period: per period they sum to fleet_k. Capex includes the vintages' price changes and
+    recourse racks at their premium."""
     lay, c = model.layout, model.costs
     sk_of, n_sk = index.sr["sk"].to_numpy(), len(index.sk)
     buy, served_sr = (index.service[col].to_numpy() for col in ("buy", "sr"))
     vintage = np.bincount(sk_of[served_sr], c.capex_b[buy] * x[lay.b][buy], n_sk)
     pue = index.sites["pue"].to_numpy()[index.sk["s"].to_numpy()]
     avg_it_kw = avg_it_kw_by_site(index, model, x)
+    owned = x[lay.n] + x[lay.e] if "e" in lay else x[lay.n]  # recourse racks at their premium
+    recourse = np.bincount(sk_of, (c.capex_e - c.capex_n) * x[lay.e], n_sk) if "e" in lay else 0
     return {
-        "capex_cost_usd_per_year": np.bincount(sk_of, c.capex_n * x[lay.n], n_sk) + vintage,
-        "opex_cost_usd_per_year": np.bincount(sk_of, c.opex_n * x[lay.n], n_sk),
+        "capex_cost_usd_per_year": np.bincount(sk_of, c.capex_n * owned, n_sk) + vintage + recourse,
+        "opex_cost_usd_per_year": np.bincount(sk_of, c.opex_n * owned, n_sk),
         "energy_cost_usd_per_year": data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR,
     }

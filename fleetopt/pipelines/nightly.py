@@ -1,5 +1,5 @@
 """The nightly planning pipeline: validate, plan, robust selection, installed fleet, compare,
-report.
+report; and, when asked (`stochastic`), the two-stage stochastic plan after robust selection.
 
 A run lives in `OUT/YYYY-MM-DD/RUN_ID/` with one folder per stage, a run record `run.json`
 (case hash, versions, seed, parameters, Ray resources, stage timings, status
@@ -50,9 +50,11 @@ from fleetopt.io.runfolder import (
 )
 from fleetopt.io.store import write_json_atomic
 from fleetopt.model.index import build_index
+from fleetopt.model.risk import Risk
 from fleetopt.parallel.farm import connect
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.pipelines.runs import Criterion, FarmSettings, evaluate, robust, with_seed
+from fleetopt.pipelines.stochastic import Method, StochasticSettings, stochastic
 from fleetopt.report.page import REPORT_FILE, write_report
 from fleetopt.report.statistics import nightly_metrics
 
@@ -75,6 +77,7 @@ class NightlyParams:
     alpha: float = defaults.ALPHA
     candidates: int = defaults.CANDIDATES
     overwrite: bool = False
+    stochastic: str | None = None  # a method (ef, ph, auto) runs the stochastic stage
 
     def identity(self, case_sha256: str) -> dict:
         """What the run's results depend on: the case's files and the scenario settings.
@@ -88,6 +91,7 @@ class NightlyParams:
             "criterion": self.criterion,
             "alpha": self.alpha,
             "candidates": self.candidates,
+            "stochastic": self.stochastic,
         }
 
 
@@ -263,6 +267,8 @@ def run_nightly(params: NightlyParams) -> NightlyRun:
         run.stage("validate", lambda d: {"warnings": build_index(case).warnings})
         run.stage("plan", lambda d: _plan_stage(case, d))
         run.stage("robust", lambda d: _robust_stage(case, d, params, settings))
+        if params.stochastic is not None:
+            run.stage("stochastic", lambda d: _stochastic_stage(case, d, params, settings))
         run.stage("installed", lambda d: _installed_stage(case, d, params, settings))
         run.stage("compare", lambda d: _compare_stage(run, d))
         run.stage("report", lambda d: _report_stage(run))
@@ -305,6 +311,15 @@ def _robust_stage(case: Case, folder: Path, params: NightlyParams, settings) -> 
         "vss_usd_per_year": summary["value_of_stochastic_solution_usd_per_year"],
         "evpi_usd_per_year": summary["expected_value_of_perfect_information_usd_per_year"],
     }
+
+
+def _stochastic_stage(case: Case, folder: Path, params: NightlyParams, settings) -> dict:
+    """The two-stage plan, on the robust stage's scenarios and by its criterion (CVaR: L = 1)."""
+    risk = Risk(weight=1.0 if params.criterion == Criterion.CVAR else 0.0, alpha=params.alpha)
+    chosen = StochasticSettings(method=Method(params.stochastic), risk=risk)
+    summary = stochastic(case, params.scenarios, folder, settings, chosen)
+    keys = ("status", "method", "objective", "lower_bound", "gap", "vss", "evpi")
+    return {key: summary[key] for key in keys}
 
 
 def _installed_stage(case: Case, folder: Path, params: NightlyParams, settings) -> dict | None:

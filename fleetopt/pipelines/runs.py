@@ -26,16 +26,10 @@ from fleetopt.core.errors import CaseError, Problem
 from fleetopt.core.interrupts import failure_reason
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.runfolder import (
-    RUN_RECORD,
     RunKind,
-    RunStatus,
-    claim_output,
-    is_complete,
     normalized,
-    record_payload,
-    write_success,
 )
-from fleetopt.io.store import ScenarioStore, write_folder_atomic, write_json_atomic
+from fleetopt.io.store import ScenarioStore, run_into, write_folder_atomic
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.measures import rack_mix
 from fleetopt.parallel.farm import Chunk, auto_chunk, chunks_of, connect, run_chunks
@@ -60,6 +54,11 @@ from fleetopt.solve.result import SOLVED, SolveStatus
 log = logging.getLogger(__name__)
 
 EXPECTED_VALUE = "expected-value"
+ROBUST_BOUNDS_NOTE = (
+    "the value of the stochastic solution is a lower bound and the expected value of perfect"
+    " information an upper bound: the chosen plan is the best of the candidates, not the"
+    " optimum over all plans (`fleetopt stochastic` solves for that, with certified bounds)"
+)
 
 
 class Criterion(enum.StrEnum):
@@ -94,6 +93,7 @@ SUMMARY_RESULT_COLUMNS = [
     "cost_per_mtok_usd",
     "total_cost_usd_per_year",
     "unmet_share",
+    "shortfall_share",
 ]
 
 
@@ -225,9 +225,17 @@ def evaluate(
     settings: FarmSettings,
     *,
     overwrite: bool = False,
+    shortfall: bool = False,
 ) -> dict:
-    """Fix each plan's rack counts and solve the placement LP in every scenario."""
-    job = ScenarioJob(case=case, mode=Mode.EVALUATE, options=for_workers(case.solver), plans=plans)
+    """Fix each plan's rack counts and solve the placement LP in every scenario; with
+    `shortfall`, a share short of a min_served_share is paid for (MODEL.md section 9)."""
+    job = ScenarioJob(
+        case=case,
+        mode=Mode.EVALUATE,
+        options=for_workers(case.solver),
+        plans=plans,
+        shortfall=shortfall,
+    )
     return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
 
 
@@ -316,8 +324,10 @@ def robust(
     criterion: Criterion = Criterion.MEAN,
     candidates: int = defaults.CANDIDATES,
     overwrite: bool = False,
+    shortfall: bool = False,
 ) -> dict:
-    """Choose the plan that holds up best across the scenarios (MODEL.md section 5).
+    """Choose the plan that holds up best across the scenarios (MODEL.md section 5); with
+    `shortfall`, candidates are evaluated with the shortfall rule (section 9).
 
     The folder holds its own run record (kind robust) over its sweep and evaluate runs:
     the same robust run resumes or returns its summary; other parameters are refused
@@ -333,26 +343,16 @@ def robust(
             "criterion": criterion.value,
             "alpha": settings.alpha,
             "candidates": candidates,
+            "shortfall": shortfall,
         }
     )
-    claim_output(out, RunKind.ROBUST, params, overwrite=overwrite)
-    if is_complete(out):
-        return json.loads((out / "summary.json").read_text())
-    out.mkdir(parents=True, exist_ok=True)
-    record = out / RUN_RECORD
-    write_json_atomic(record, record_payload(RunKind.ROBUST, RunStatus.RUNNING, params))
-    try:
-        summary = _robust(case, n_scenarios, out, settings, criterion, candidates)
-    except BaseException as err:
-        write_json_atomic(
-            record,
-            record_payload(RunKind.ROBUST, RunStatus.FAILED, params, failure_reason(err)),
-        )
-        raise
-    write_json_atomic(out / "summary.json", summary)
-    write_json_atomic(record, record_payload(RunKind.ROBUST, RunStatus.SUCCEEDED, params))
-    write_success(out)
-    return summary
+    return run_into(
+        out,
+        RunKind.ROBUST,
+        params,
+        lambda: _robust(case, n_scenarios, out, settings, criterion, candidates, shortfall),
+        overwrite=overwrite,
+    )
 
 
 def _robust(
@@ -362,6 +362,7 @@ def _robust(
     settings: FarmSettings,
     criterion: Criterion,
     candidates: int,
+    shortfall: bool,
 ) -> dict:
     """Robust selection's work: sweep, candidates, evaluate, choice; returns its summary."""
     index = build_index(case)
@@ -392,7 +393,7 @@ def _robust(
         name = f"sweep-{len(plans):02d}"
         plans[name], frequency[name] = counts, seen
 
-    evaluation = evaluate(case, plans, n_scenarios, out / "evaluate", settings)
+    evaluation = evaluate(case, plans, n_scenarios, out / "evaluate", settings, shortfall=shortfall)
     costs = ["scenario", "plan", "status", "total_cost_usd_per_year"]
     results = pd.read_parquet(out / "evaluate" / "results.parquet", columns=costs)
     ws = pd.read_parquet(out / "sweep" / "results.parquet", columns=costs)
@@ -421,6 +422,8 @@ def _robust(
             total[chosen], ws_total
         ),
         "wait_and_see_total_cost_usd_per_year": distribution(ws_total.to_numpy(), settings.alpha),
+        "shortfall": shortfall,
+        "bounds_note": ROBUST_BOUNDS_NOTE,
         "sweep_errors": sweep_summary["errors"],
         "evaluate_errors": evaluation["errors"],
     }

@@ -395,19 +395,19 @@ def multi_period_sections(run: Run, scope: Scope) -> list[Section]:
     racks, sites, orders = run.table("racks"), run.table("sites"), run.table("orders")
     if not (stats.is_multi_period(racks) or orders is not None):
         return []
-    periods = run.table("periods")
     blocks = []
     if orders is not None:
         blocks.append(
             Block(
                 "Order schedule",
-                "When to order: racks ordered each year by rack type, over all sites.",
+                "New racks entering service each year by rack type, over all sites; each"
+                " is ordered its lead time earlier (orders.parquet: order_by_year).",
                 figures.stacked_bars(
-                    stats.order_schedule(orders, periods),
+                    stats.order_schedule(orders),
                     "year",
                     "rack_type",
-                    "count",
-                    axis_label="racks ordered",
+                    "new_racks",
+                    axis_label="new racks",
                     fmt=formats.integer,
                     axis="integer",
                     vertical=True,
@@ -421,7 +421,7 @@ def multi_period_sections(run: Run, scope: Scope) -> list[Section]:
                 "Racks in service",
                 "The fleet over time: racks in service each year by rack type, over all sites.",
                 figures.stacked_bars(
-                    stats.racks_in_service(racks, periods),
+                    stats.racks_in_service(racks),
                     "year",
                     "rack_type",
                     "count",
@@ -434,7 +434,7 @@ def multi_period_sections(run: Run, scope: Scope) -> list[Section]:
             )
         )
     if stats.is_multi_period(sites):
-        ramp = stats.power_ramp(sites, periods)
+        ramp = stats.power_ramp(sites)
         site_colors = figures.colors(list(ramp["site"].unique()))
         long = pd.concat(
             [

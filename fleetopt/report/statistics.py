@@ -245,28 +245,21 @@ def last_period(table: pd.DataFrame | None) -> pd.DataFrame | None:
     return table[table["period"] == table["period"].max()].reset_index(drop=True)
 
 
-def _with_year(table: pd.DataFrame, periods: pd.DataFrame | None) -> pd.DataFrame:
-    if periods is not None and "year" in periods:
-        return table.merge(periods[["period", "year"]], on="period", how="left")
-    return table.assign(year=table["period"])
+def order_schedule(orders: pd.DataFrame) -> pd.DataFrame:
+    """New racks entering service per year (`period`) and rack type, over all sites."""
+    out = orders.groupby(["period", "rack_type"], as_index=False)["new_racks"].sum()
+    return out[out["new_racks"] > 0].rename(columns={"period": "year"}).reset_index(drop=True)
 
 
-def order_schedule(orders: pd.DataFrame, periods: pd.DataFrame | None) -> pd.DataFrame:
-    """Racks ordered per year and rack type, over all sites."""
-    table = _with_year(orders, periods)
-    out = table.groupby(["year", "rack_type"], as_index=False)["count"].sum()
-    return out[out["count"] > 0].reset_index(drop=True)
-
-
-def racks_in_service(racks: pd.DataFrame, periods: pd.DataFrame | None) -> pd.DataFrame:
+def racks_in_service(racks: pd.DataFrame) -> pd.DataFrame:
     """Racks in service per year and rack type, over all sites."""
-    table = _with_year(racks, periods)
-    return table.groupby(["year", "rack_type"], as_index=False)["count"].sum()
+    out = racks.groupby(["period", "rack_type"], as_index=False)["count"].sum()
+    return out.rename(columns={"period": "year"})
 
 
-def power_ramp(sites: pd.DataFrame, periods: pd.DataFrame | None) -> pd.DataFrame:
+def power_ramp(sites: pd.DataFrame) -> pd.DataFrame:
     """Per year and site: power of the powered racks and the cap."""
-    table = _with_year(sites, periods)
+    table = sites.rename(columns={"period": "year"})
     columns = ["year", "site", "power_mw", "power_cap_mw"]
     return table[columns].sort_values(["site", "year"], ignore_index=True)
 

@@ -29,7 +29,8 @@ from fleetopt.model.measures import (
     capex_usd_by_period,
     fleet_cost_usd_by_period,
     levelized,
-    period_dots,
+    opex_usd_by_period,
+    penalty_usd_by_period,
     period_sums,
     served_tokens_by_period,
     site_costs,
@@ -99,15 +100,14 @@ def _period_totals(
 ) -> dict[str, np.ndarray]:
     """Per period: the money figures (USD per year), served tokens per year and average
     facility watts, from which `Figures` are made."""
-    lay, c = model.layout, model.costs
     avg_it_kw = avg_it_kw_by_site(index, model, x)
     pue = index.sites["pue"].to_numpy()[index.sk["s"].to_numpy()]
     sk_rows = index.period_rows("sk")
     return {
         "fleet": fleet_cost_usd_by_period(index, model, x),
-        "penalty": period_dots(index.period_rows("wk"), c.penalty_m, x[lay.m]),
+        "penalty": penalty_usd_by_period(index, model, x),
         "capex": capex_usd_by_period(index, model, x),
-        "opex": period_dots(index.period_rows("sr"), c.opex_n, x[lay.n]),
+        "opex": opex_usd_by_period(index, model, x),
         "energy": period_sums(
             sk_rows, site_costs(index, data, model, x)["energy_cost_usd_per_year"]
         ),

@@ -25,6 +25,7 @@ from fleetopt.model.measures import (
     powered_mw_by_site,
     rack_mix,
     site_costs,
+    unmet_by_workload,
     with_period,
 )
 from fleetopt.results.summary import period_figures
@@ -115,7 +116,7 @@ def plan_tables(
     ].assign(**site_costs(index, data, model, x))
 
     # Nothing demanded (a period before a workload starts): nothing unmet, whatever m is.
-    unmet = np.where(model.costs.tokens_per_year > 0, x[lay.m], 0.0)
+    unmet = np.where(model.costs.tokens_per_year > 0, unmet_by_workload(model, x), 0.0)
     workloads_table = pd.DataFrame(
         {
             "workload": index.workloads["workload"].to_numpy()[index.wk["w"].to_numpy()],

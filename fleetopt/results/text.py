@@ -9,6 +9,7 @@ import pandas as pd
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
+from fleetopt.results.stochastic import format_stochastic
 from fleetopt.results.summary import Summary
 from fleetopt.solve.result import SolveStatus
 
@@ -101,7 +102,7 @@ def _schedule_lines(
             f" {_money(cost['cost_per_mtok_usd'])} per million tokens"
         )
         lines += [
-            f"    order by {o.order_by_year:g}: {o.new_racks:>5,d} x {o.rack_type:<16}"
+            f"    order by {f'{o.order_by_year:g}:':<7} {o.new_racks:>5,d} x {o.rack_type:<16}"
             f" at {o.site} ({_money(o.capex_usd_each)} each)"
             for o in here.sort_values(["order_by_year", "site", "rack_type"]).itertuples()
         ]
@@ -231,6 +232,8 @@ def format_run(run_dir: str | Path) -> str:
         return format_plan(run)
     if record.kind == RunKind.NIGHTLY:
         return format_nightly(run)
+    if record.kind == RunKind.STOCHASTIC:
+        return format_stochastic(run)
     return format_scenarios(run)
 
 
@@ -252,6 +255,13 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
         f"  value of the stochastic solution ${rob['vss_usd_per_year']['mean']:,.0f}/year,"
         f" EVPI ${rob['evpi_usd_per_year']['mean']:,.0f}/year",
     ]
+    two_stage = m["stages"].get("stochastic", {}).get("result")
+    if two_stage:
+        lines.append(
+            f"  stochastic plan ({two_stage['method']}): ${two_stage['objective']:,.0f}/year,"
+            f" certified gap {two_stage['gap']:.2%}, VSS ${two_stage['vss'] or 0:,.0f}/year,"
+            f" EVPI ${two_stage['evpi']:,.0f}/year"
+        )
     installed = m["stages"]["installed"]["result"]
     if installed:
         unmet = installed["probability_unmet_above_1pct"]

@@ -24,7 +24,7 @@ from fleetopt.io.case import Case, Objective, SolverOptions, case_fingerprint
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import model_data
-from fleetopt.model.measures import rack_mix, unmet_share
+from fleetopt.model.measures import rack_mix, shortfall_share, unmet_share
 from fleetopt.results.summary import TOTAL_COST, Figures, plan_warnings
 from fleetopt.results.tables import clean_solution, site_power
 from fleetopt.scenarios.draws import draw, draws_table
@@ -50,6 +50,8 @@ class ScenarioJob:
     `plans` (evaluate): plan id -> rack counts per `sr` row of the case's index.
     `hint` (sweep): a solution vector to warm-start each scenario's MILP from.
     `lp_engine`: the back end for evaluate LPs (GLOP re-solves in place from its basis).
+    `shortfall` (evaluate): a share short of min_served_share is paid for at the shortfall
+    penalty (MODEL.md section 9) instead of making the scenario infeasible.
     """
 
     case: Case
@@ -58,6 +60,7 @@ class ScenarioJob:
     plans: dict[str, np.ndarray] = field(default_factory=dict)
     hint: np.ndarray | None = None
     lp_engine: Engine = Engine.GLOP
+    shortfall: bool = False
 
     def prepare(self) -> PreparedJob:
         """Make this job ready to solve scenarios on the current worker."""
@@ -77,6 +80,7 @@ class ScenarioJob:
             "lp_engine": self.lp_engine.value if self.mode is Mode.EVALUATE else None,
             "plans": {name: _digest(counts) for name, counts in self.plans.items()},
             "hint": _digest(self.hint) if self.hint is not None else None,
+            "shortfall": self.shortfall,
         }
 
 
@@ -124,7 +128,9 @@ class PreparedJob:
         forecast = model_data(self.index)
         self._basis = {
             plan: solve_model(
-                build_evaluate_model(self.index, job.case, forecast, counts),
+                build_evaluate_model(
+                    self.index, job.case, forecast, counts, shortfall=job.shortfall
+                ),
                 job.options,
                 engine=job.lp_engine,
             ).basis
@@ -189,7 +195,9 @@ class PreparedJob:
 
     def _evaluate(self, scenario: int, plan: str, data):
         started = time.perf_counter()
-        model = build_evaluate_model(self.index, self.job.case, data, self.job.plans[plan])
+        model = build_evaluate_model(
+            self.index, self.job.case, data, self.job.plans[plan], shortfall=self.job.shortfall
+        )
         build_s = time.perf_counter() - started
         solution = solve_model(
             model, self.job.options, engine=self.job.lp_engine, basis=self._basis[plan]
@@ -244,6 +252,7 @@ class PreparedJob:
         row.update(figures.as_dict())
         row[TOTAL_COST] = figures.total_cost_usd_per_year
         row["unmet_share"] = unmet_share(index, model, x)
+        row["shortfall_share"] = shortfall_share(index, model, x)
         mix = rack_mix(index, x[model.layout.n])
         mix = mix[mix["count"] > 0].drop(columns="installed")
         mix.insert(0, "plan", plan)
@@ -363,6 +372,7 @@ RESULT_COLUMNS: dict[str, str] = {
     "cost_per_mtok_usd": "float64",
     "tokens_per_joule": "float64",
     "unmet_share": "float64",
+    "shortfall_share": "float64",
     "mip_gap": "float64",
     "solver": "object",
     "solve_seconds": "float64",
@@ -372,10 +382,12 @@ RESULT_COLUMNS: dict[str, str] = {
 }
 
 
-def conform_results(results: pd.DataFrame) -> pd.DataFrame:
+def conform_results(
+    results: pd.DataFrame, columns: dict[str, str] = RESULT_COLUMNS
+) -> pd.DataFrame:
     """results.parquet rows in one fixed schema, whatever each row could fill in."""
-    table = results.reindex(columns=list(RESULT_COLUMNS))
-    for column, dtype in RESULT_COLUMNS.items():
+    table = results.reindex(columns=list(columns))
+    for column, dtype in columns.items():
         if dtype == "list":
             table[column] = [list(v) if isinstance(v, list) else [] for v in table[column]]
         elif dtype == "object":

@@ -15,6 +15,7 @@ from fleetopt.solve.result import SOLVED
 
 QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
 UNMET_THRESHOLD = 0.01
+SHORTFALL_THRESHOLD = 1e-9  # a shortfall share below this is solver noise
 
 
 def cvar(values: np.ndarray, alpha: float) -> float:
@@ -64,6 +65,11 @@ def plan_summaries(results: pd.DataFrame, alpha: float) -> dict[str, dict]:
             "probability_unsolved": float(1.0 - len(solved) / len(rows)),
             "probability_unmet_above_1pct": (
                 float((solved["unmet_share"] > UNMET_THRESHOLD).mean()) if len(solved) else None
+            ),
+            "probability_shortfall": (
+                float((solved["shortfall_share"] > SHORTFALL_THRESHOLD).mean())
+                if len(solved) and "shortfall_share" in solved
+                else None
             ),
         }
     return out

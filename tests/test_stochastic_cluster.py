@@ -1,0 +1,117 @@
+"""Progressive hedging on a real two-node Ray cluster: a head and a second node started with
+`ray start` on this machine (loopback), the run joining it by address, actors on both nodes.
+
+Token authentication stays on: nodes and driver share RAY_AUTH_MODE=token and one
+RAY_AUTH_TOKEN_PATH in a temporary HOME. Every port is a free one, and the nodes run with
+`--block`, so that stopping exactly these two processes (by their ids, SIGTERM) takes their
+node down and nothing else: `ray stop` would end every Ray process on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.test_nightly_job import RAY, free_port
+from tests.test_scenarios import UNCERTAIN, two_site_case
+
+FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
+
+
+def node_ports() -> list[str]:
+    """Ports a node would otherwise take at fixed defaults (two nodes share this host)."""
+    names = (
+        "node-manager-port",
+        "object-manager-port",
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "metrics-export-port",
+        "runtime-env-agent-port",
+    )
+    return [f"--{name}={free_port()}" for name in names]
+
+
+def start_node(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    common = [
+        "--block",
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=1",
+        "--object-store-memory=100000000",
+        "--disable-usage-stats",
+        *node_ports(),
+    ]
+    with log.open("w") as out:
+        return subprocess.Popen([RAY, "start", *args, *common], env=env, stdout=out, stderr=out)
+
+
+def stop(node: subprocess.Popen) -> None:
+    if node.poll() is None:
+        node.send_signal(signal.SIGTERM)
+        try:
+            node.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            node.kill()
+            node.wait()
+
+
+@pytest.mark.slow
+def test_hedging_runs_on_a_two_node_cluster(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    token = home / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "TQDM_DISABLE": "1",
+    }
+    env.pop("RAY_ADDRESS", None)
+    gcs = free_port()
+    head_args = ["--head", f"--port={gcs}", "--include-dashboard=false"]
+    head_args.append(f"--ray-client-server-port={free_port()}")
+    nodes = [start_node(head_args, env, tmp_path / "head.log")]
+    try:
+        nodes.append(start_node([f"--address=127.0.0.1:{gcs}"], env, tmp_path / "node.log"))
+        case = two_site_case(tmp_path, UNCERTAIN)
+        out = tmp_path / "run"
+        command = [
+            *FLEETOPT,
+            "stochastic",
+            str(case),
+            "-n",
+            "4",
+            "--method",
+            "ph",
+            "--workers",
+            "2",
+            "--out-of-sample",
+            "4",
+            "--address",
+            f"127.0.0.1:{gcs}",
+            "--out",
+            str(out),
+        ]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
+        assert done.returncode == 0, done.stderr + logs
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["nodes"] == 2  # one actor on each node
+        assert summary["method"] == "ph" and summary["scenarios"] == 4
+        results = pd.read_parquet(out / "results.parquet")
+        assert sorted(results[results["plan"] == "stochastic"]["scenario"]) == [0, 1, 2, 3]
+        assert (out / "_SUCCESS").exists() and "stochastic plan" in done.stdout
+    finally:
+        for node in reversed(nodes):
+            stop(node)
