@@ -66,6 +66,7 @@ sys.path.insert(0, str(HERE))
 from measure import machine  # noqa: E402
 
 EXAMPLE = HERE.parent / "fleetopt" / "data" / "example"
+CASE_ENV = "FLEETOPT_BENCH_CASE"  # --case sets it, so that spawned children see it too
 GAP = 0.01
 LIMIT_S = 900.0  # 15 minutes
 WORKERS = 2
@@ -81,7 +82,7 @@ class Setup:
     """The example's numbers for scenarios 0..n-1, the first-stage bounds and a stage model."""
 
     def __init__(self, n: int):
-        self.case = read_case(EXAMPLE)
+        self.case = read_case(os.environ.get(CASE_ENV, EXAMPLE))
         self.index = build_index(self.case)
         self.datas = [
             model_data(self.index, draw(self.index, self.case.uncertainty, k)) for k in range(n)
@@ -298,7 +299,7 @@ def part_end_to_end(n: int) -> dict[str, Any]:
             "-m",
             "fleetopt.cli.main",
             "stochastic",
-            str(EXAMPLE),
+            os.environ.get(CASE_ENV, str(EXAMPLE)),
             "-n",
             str(n),
             "--workers",
@@ -341,23 +342,35 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--sizes", help="part 1's N, comma-separated (default 8,32,128,256)")
-    parser.add_argument("--limit-sizes", help="part 2's N (default 256,512,1024)")
+    parser.add_argument("--case", type=Path, default=EXAMPLE, help="default: the bundled example")
+    parser.add_argument("--limit-sizes", help="part 2's N (default 256,512,1024; none: skip)")
     parser.add_argument("--end-to-end", type=int, default=256, help="part 4's N (0: skip)")
     args = parser.parse_args()
+    os.environ[CASE_ENV] = str(args.case)
 
     def ints(text: str | None, default: list[int]) -> list[int]:
         return [int(v) for v in text.split(",")] if text else default
 
     sizes = ints(args.sizes, [8, 32] if args.quick else [8, 32, 128, 256])
-    report: dict[str, Any] = {"machine": machine(), "load_start": load(), "gap": GAP}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "case": str(args.case.relative_to(HERE.parent) if args.case.is_absolute() else args.case),
+        "load_start": load(),
+        "gap": GAP,
+    }
     started = time.perf_counter()
     connect(None, WORKERS)
     report["ray_start_s"] = round(time.perf_counter() - started, 2)
     report["crossover"] = part_crossover(sizes)
     report["transport"] = part_transport(32 if args.quick else 128, 2)
     ray.shutdown()
-    limit_sizes = ints(args.limit_sizes, [64, 256] if args.quick else [256, 512, 1024])
-    report["ef_limit"] = part_ef_limit(limit_sizes)
+    limit_sizes = (
+        []
+        if args.limit_sizes == "none"
+        else ints(args.limit_sizes, [64, 256] if args.quick else [256, 512, 1024])
+    )
+    if args.limit_sizes != "none":
+        report["ef_limit"] = part_ef_limit(limit_sizes)
     if not args.quick and args.end_to_end:
         report["end_to_end"] = part_end_to_end(args.end_to_end)
     report["load_end"] = load()
