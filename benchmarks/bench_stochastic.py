@@ -69,7 +69,7 @@ EXAMPLE = HERE.parent / "fleetopt" / "data" / "example"
 CASE_ENV = "FLEETOPT_BENCH_CASE"  # --case sets it, so that spawned children see it too
 GAP = 0.01
 LIMIT_S = 900.0  # 15 minutes
-WORKERS = 2
+WORKERS = int(os.environ.get("FLEETOPT_BENCH_WORKERS", "2"))  # --workers sets it
 GOAL_VS_RAW = 0.9
 
 
@@ -342,11 +342,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--sizes", help="part 1's N, comma-separated (default 8,32,128,256)")
+    parser.add_argument("--workers", type=int, help="actors and processes (default 2)")
     parser.add_argument("--case", type=Path, default=EXAMPLE, help="default: the bundled example")
     parser.add_argument("--limit-sizes", help="part 2's N (default 256,512,1024; none: skip)")
     parser.add_argument("--end-to-end", type=int, default=256, help="part 4's N (0: skip)")
     args = parser.parse_args()
     os.environ[CASE_ENV] = str(args.case)
+    if args.workers:  # read at import: run again with it set, so spawned children see it too
+        os.environ["FLEETOPT_BENCH_WORKERS"] = str(args.workers)
+        if args.workers != WORKERS:
+            os.execv(sys.executable, [sys.executable, *sys.argv])
 
     def ints(text: str | None, default: list[int]) -> list[int]:
         return [int(v) for v in text.split(",")] if text else default

@@ -75,7 +75,6 @@ def test_hedging_runs_on_a_two_node_cluster(tmp_path):
         "RAY_AUTH_TOKEN_PATH": str(token),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "RAY_USAGE_STATS_ENABLED": "0",
-        "TQDM_DISABLE": "1",
     }
     env.pop("RAY_ADDRESS", None)
     gcs = free_port()
