@@ -34,9 +34,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def ray_head(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
+def token_env(home: Path) -> dict[str, str]:
+    """The environment of a Ray cluster with token authentication, its token in `home`."""
     token = home / "auth_token"
     token.write_text(secrets.token_hex(32))
     env = {
@@ -48,6 +47,13 @@ def ray_head(tmp_path_factory):
         "RAY_USAGE_STATS_ENABLED": "0",
     }
     env.pop("RAY_ADDRESS", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    env = token_env(home)
     gcs, dashboard = free_port(), free_port()
     subprocess.run(
         [

@@ -10,8 +10,6 @@ node down and nothing else: `ray stop` would end every Ray process on the machin
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -20,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.test_nightly_job import RAY, free_port
+from tests.test_nightly_job import RAY, free_port, token_env
 from tests.test_scenarios import UNCERTAIN, two_site_case
 
 FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
@@ -66,17 +64,7 @@ def stop(node: subprocess.Popen) -> None:
 def test_hedging_runs_on_a_two_node_cluster(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    token = home / "auth_token"
-    token.write_text(secrets.token_hex(32))
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN_PATH": str(token),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
-    env.pop("RAY_ADDRESS", None)
+    env = token_env(home)
     gcs = free_port()
     head_args = ["--head", f"--port={gcs}", "--include-dashboard=false"]
     head_args.append(f"--ray-client-server-port={free_port()}")
