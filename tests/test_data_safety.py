@@ -294,11 +294,14 @@ def _read_only_folder(tmp_path: Path) -> Path | None:
         locked.mkdir()
         locked.chmod(0o500)
         return locked / "out"
-    try:  # root writes through permission bits; sysfs refuses it
-        Path("/sys/fleetopt-probe").mkdir()
-    except OSError:
-        return Path("/sys/fleetopt-out")
-    shutil.rmtree("/sys/fleetopt-probe", ignore_errors=True)
+    # Root writes through permission bits; procfs and sysfs refuse new entries at their top.
+    for system in (Path("/proc"), Path("/sys")):
+        probe = system / "fleetopt-probe"
+        try:
+            probe.mkdir()
+        except OSError:
+            return system / "fleetopt-out"
+        shutil.rmtree(probe, ignore_errors=True)
     return None
 
 
@@ -312,7 +315,7 @@ def test_an_unwritable_output_is_a_clear_error(tmp_path):
         assert "cannot create" in proc.stderr and "Traceback" not in proc.stderr
     read_only = _read_only_folder(tmp_path)
     if read_only is None:
-        pytest.skip("no read-only location on this machine (root, and /sys is writable)")
+        pytest.skip("no read-only location here: running as root without procfs or sysfs")
     for command in ("solve", "sweep"):
         proc = fleetopt(command, str(case), "--out", str(read_only))
         assert proc.returncode == 2, proc.stderr
