@@ -192,6 +192,12 @@ def with_period(index: ModelIndex, table: pd.DataFrame, years: np.ndarray) -> pd
     return table.assign(period=np.asarray(years, dtype=np.int64))[["period", *table.columns]]
 
 
+def energy_usd_by_site(index: ModelIndex, data: ModelData, avg_it_kw: np.ndarray) -> np.ndarray:
+    """energy[s, k] = e[s, k] * pue[s] * avg_it_kw[s, k] * 8.76 per `sk` row, USD per year."""
+    pue = index.sites["pue"].to_numpy()[index.sk["s"].to_numpy()]
+    return data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR
+
+
 def site_costs(
     index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -201,13 +207,17 @@ def site_costs(
     lay, c = model.layout, model.costs
     sk_of, n_sk = index.sr["sk"].to_numpy(), len(index.sk)
     buy, served_sr = (index.service[col].to_numpy() for col in ("buy", "sr"))
-    vintage = np.bincount(sk_of[served_sr], c.capex_b[buy] * x[lay.b][buy], n_sk)
-    pue = index.sites["pue"].to_numpy()[index.sk["s"].to_numpy()]
-    avg_it_kw = avg_it_kw_by_site(index, model, x)
-    owned = x[lay.n] + x[lay.e] if "e" in lay else x[lay.n]  # recourse racks at their premium
-    recourse = np.bincount(sk_of, (c.capex_e - c.capex_n) * x[lay.e], n_sk) if "e" in lay else 0
+    capex = np.bincount(sk_of, c.capex_n * x[lay.n], n_sk) + np.bincount(
+        sk_of[served_sr], c.capex_b[buy] * x[lay.b][buy], n_sk
+    )
+    owned = x[lay.n]
+    if "e" in lay:  # recourse racks (section 9)
+        capex = capex + np.bincount(sk_of, c.capex_e * x[lay.e], n_sk)
+        owned = owned + x[lay.e]
     return {
-        "capex_cost_usd_per_year": np.bincount(sk_of, c.capex_n * owned, n_sk) + vintage + recourse,
+        "capex_cost_usd_per_year": capex,
         "opex_cost_usd_per_year": np.bincount(sk_of, c.opex_n * owned, n_sk),
-        "energy_cost_usd_per_year": data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR,
+        "energy_cost_usd_per_year": energy_usd_by_site(
+            index, data, avg_it_kw_by_site(index, model, x)
+        ),
     }

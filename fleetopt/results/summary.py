@@ -27,13 +27,13 @@ from fleetopt.model.inputs import ModelData
 from fleetopt.model.measures import (
     avg_it_kw_by_site,
     capex_usd_by_period,
+    energy_usd_by_site,
     fleet_cost_usd_by_period,
     levelized,
     opex_usd_by_period,
     penalty_usd_by_period,
     period_sums,
     served_tokens_by_period,
-    site_costs,
 )
 from fleetopt.solve.result import PlanResult, SolveStatus
 
@@ -108,9 +108,7 @@ def _period_totals(
         "penalty": penalty_usd_by_period(index, model, x),
         "capex": capex_usd_by_period(index, model, x),
         "opex": opex_usd_by_period(index, model, x),
-        "energy": period_sums(
-            sk_rows, site_costs(index, data, model, x)["energy_cost_usd_per_year"]
-        ),
+        "energy": period_sums(sk_rows, energy_usd_by_site(index, data, avg_it_kw)),
         "served_per_year": served_tokens_by_period(index, model, x),
         "facility_w": period_sums(sk_rows, pue * avg_it_kw) * 1000.0,
     }
