@@ -10,10 +10,7 @@ PATH (`python` must be the one that has fleetopt).
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,64 +19,35 @@ import pandas as pd
 import pytest
 
 from fleetopt.report.page import is_report
+from tests.raynodes import free_port, start_node, stop, token_env, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = "fleetopt/data/example"
-RAY = str(Path(sys.executable).parent / "ray")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def token_env(home: Path) -> dict[str, str]:
-    """The environment of a Ray cluster with token authentication, its token in `home`."""
-    token = home / "auth_token"
-    token.write_text(secrets.token_hex(32))
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN_PATH": str(token),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
-    env.pop("RAY_ADDRESS", None)
-    return env
 
 
 @pytest.fixture(scope="module")
 def ray_head(tmp_path_factory):
+    """A head with its dashboard (the Jobs API), stopped by its own process alone."""
     home = tmp_path_factory.mktemp("home")
     env = token_env(home)
     gcs, dashboard = free_port(), free_port()
-    subprocess.run(
-        [
-            RAY,
-            "start",
-            "--head",
-            "--node-ip-address=127.0.0.1",
-            f"--port={gcs}",
-            f"--dashboard-port={dashboard}",
-            "--dashboard-host=127.0.0.1",
-            "--num-cpus=2",
-            "--include-dashboard=true",
-            f"--ray-client-server-port={free_port()}",
-            f"--min-worker-port={free_port()}",
-            "--max-worker-port=0",
-            "--disable-usage-stats",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    args = [
+        "--head",
+        f"--port={gcs}",
+        f"--dashboard-port={dashboard}",
+        "--dashboard-host=127.0.0.1",
+        "--include-dashboard=true",
+        f"--ray-client-server-port={free_port()}",
+        f"--min-worker-port={free_port()}",
+        "--max-worker-port=0",
+    ]
+    log = home / "head.log"
+    head = start_node(args, env, log, num_cpus=2)
     try:
+        wait_for_port(dashboard, head, log)
         yield {"address": f"http://127.0.0.1:{dashboard}", "env": env}
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        stop(head)
 
 
 SUBMIT = """

@@ -10,54 +10,16 @@ node down and nothing else: `ray stop` would end every Ray process on the machin
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.test_nightly_job import RAY, free_port, token_env
+from tests.raynodes import free_port, start_node, stop, token_env
 from tests.test_scenarios import UNCERTAIN, two_site_case
 
 FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
-
-
-def node_ports() -> list[str]:
-    """Ports a node would otherwise take at fixed defaults (two nodes share this host)."""
-    names = (
-        "node-manager-port",
-        "object-manager-port",
-        "dashboard-agent-listen-port",
-        "dashboard-agent-grpc-port",
-        "metrics-export-port",
-        "runtime-env-agent-port",
-    )
-    return [f"--{name}={free_port()}" for name in names]
-
-
-def start_node(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    common = [
-        "--block",
-        "--node-ip-address=127.0.0.1",
-        "--num-cpus=1",
-        "--object-store-memory=100000000",
-        "--disable-usage-stats",
-        *node_ports(),
-    ]
-    with log.open("w") as out:
-        return subprocess.Popen([RAY, "start", *args, *common], env=env, stdout=out, stderr=out)
-
-
-def stop(node: subprocess.Popen) -> None:
-    if node.poll() is None:
-        node.send_signal(signal.SIGTERM)
-        try:
-            node.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node.wait()
 
 
 @pytest.mark.slow
