@@ -201,7 +201,7 @@ def test_installed_racks_stay_and_are_used(tmp_path):
     # 3 owned B racks serve 3,000 tokens/s; 7 new A racks serve the rest.
     outcome = solve(tmp_path, installed=[{"site": "s1", "rack_type": "B", "count": 3}])
     assert counts(outcome) == {("s1", "A"): 7, ("s1", "B"): 3}
-    # Owned racks count their capex (MODEL.md section 4): 3 x 400k + 7 x 200k.
+    # Owned racks count their capex (docs/model.md section 4): 3 x 400k + 7 x 200k.
     assert outcome.summary.objective == pytest.approx(1_200_000 + 1_400_000)
     racks = outcome.tables.racks.set_index("rack_type")
     assert racks.loc["B", "installed"] == 3

@@ -136,7 +136,7 @@ def test_zero_uncertainty_reproduces_the_deterministic_solve(tmp_path):
     assert summary["errors"] == 0
     assert len(results) == 6
     assert results["objective"].to_numpy() == pytest.approx([expected] * 6, rel=1e-9)
-    # Every row carries MODEL.md's summary keys, with the deterministic solve's values.
+    # Every row carries docs/model.md's summary keys, with the deterministic solve's values.
     for key in ("status", "solver"):
         assert set(results[key]) == {deterministic[key]}
     for key in ("fleet_cost_usd_per_year", "penalty_cost_usd_per_year", "served_tokens_per_s"):

@@ -1,4 +1,4 @@
-"""Reading a case folder into a typed, validated `Case` (MODEL.md section 1).
+"""Reading a case folder into a typed, validated `Case` (docs/model.md section 1).
 
 This is the one place inputs are checked: every table comes out with exact dtypes and
 defaults filled, so model code never re-checks. Problems are collected across all files
@@ -117,7 +117,7 @@ class SolverOptions:
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """Scenario draws (MODEL.md section 5); omitted parts draw nothing."""
+    """Scenario draws (docs/model.md section 5); omitted parts draw nothing."""
 
     seed: int = 0
     growth_median: float = 1.0
@@ -139,7 +139,7 @@ class Case:
     object dtype, numbers float64 (integer columns too, whole, with inf for unlimited and
     -inf for an `available_from` left blank), liquid_cooling bool; workloads has an extra
     `region_list` tuple column (() means `*`). `periods` are the years of a multi-period
-    case (MODEL.md section 8), () for one steady-state year; site_periods values left blank
+    case (docs/model.md section 8), () for one steady-state year; site_periods values left blank
     are NaN (the site's own).
     """
 
@@ -163,7 +163,7 @@ class Case:
 
     @property
     def multi_period(self) -> bool:
-        """Whether the case plans an order schedule over `periods` (MODEL.md section 8)."""
+        """Whether the case plans an order schedule over `periods` (docs/model.md section 8)."""
         return bool(self.periods)
 
     def replace(self, **changes: Any) -> Case:
@@ -330,7 +330,7 @@ _FILE_ORDER = {CASE_FILE: 0} | {
 
 
 def _problem_order(problem: Problem) -> tuple[int, int]:
-    """Problems grouped by file (case.yaml, then tables in MODEL.md order), then by row."""
+    """Problems grouped by file (case.yaml, then tables in docs/model.md order), then by row."""
     return _FILE_ORDER.get(problem.file, len(_FILE_ORDER)), problem.row or 0
 
 
@@ -485,7 +485,7 @@ def _check_field(value: Any, key: str, field: Field, file: str, problems: list[P
 def _check_years(
     value: Any, field: Field, bad: Callable[[str], _INVALID_TYPE]
 ) -> tuple[int, ...] | _INVALID_TYPE:
-    """A list of whole years, strictly increasing and equally spaced (MODEL.md section 8)."""
+    """A list of whole years, strictly increasing and equally spaced (docs/model.md section 8)."""
     if not isinstance(value, list) or not value:
         return bad(f"must be a list of years such as [2026, 2027, 2028], got {value!r}")
     numbers = [_as_number(v) for v in value]
@@ -701,7 +701,7 @@ def _parse_table(
     for column in spec.columns:
         parsed[column.name] = _parse_column(column, raw, check, config)
     for column in spec.columns:
-        if column.type is ColumnType.REGIONS:  # the tuple column goes last, after MODEL.md's
+        if column.type is ColumnType.REGIONS:  # the tuple column goes last, after docs/model.md's
             parsed[REGION_LIST] = _region_lists(parsed[column.name], check, column.name)
     for column in spec.columns:
         if column.required_when is not None:
@@ -919,7 +919,7 @@ def _check_installed_cooling(
     tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
 ) -> None:
     """Installed liquid-cooled racks must stand at a liquid-cooled site (else n[s, r] has no
-    variable to hold them, MODEL.md section 3)."""
+    variable to hold them, docs/model.md section 3)."""
     installed, racks, sites = tables["installed"], tables["racks"], tables["sites"]
     if installed is None or racks is None or sites is None or installed.empty:
         return
@@ -945,7 +945,7 @@ def _check_installed_fits(
     tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
 ) -> None:
     """Racks already installed must fit: their slots within each site's max_slots, their
-    count within each rack type's max_count (installed racks stay, MODEL.md section 1, so
+    count within each rack type's max_count (installed racks stay, docs/model.md section 1, so
     otherwise no plan exists)."""
     installed, racks, sites = tables["installed"], tables["racks"], tables["sites"]
     if installed is None or racks is None or sites is None:
@@ -1084,7 +1084,7 @@ def _check_shortfall_penalty(
     config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame | None], problems: list[Problem]
 ) -> None:
     """Falling short of a minimum served share may not cost less than plain unmet demand
-    (MODEL.md section 9): else the shortfall would be used first."""
+    (docs/model.md section 9): else the shortfall would be used first."""
     workloads, penalty = tables["workloads"], config["shortfall_penalty_usd_per_mtok"]
     if penalty is None or workloads is None:
         return

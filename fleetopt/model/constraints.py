@@ -207,7 +207,7 @@ def define_supply(index: ModelIndex, layout: VariableLayout, data: ModelData) ->
 
 def define_stock(index: ModelIndex, layout: VariableLayout) -> RowBlock:
     """stock: racks in service = installed still serving + every vintage still serving,
-    for every (s, r) in SR and period k >= 1 (MODEL.md section 8):
+    for every (s, r) in SR and period k >= 1 (docs/model.md section 8):
 
         n[s, r, k] - [k in T(r, 0)] n[s, r, 0] - sum_{1 <= j <= k, k in T(r, j)} b[s, r, j]
             = inst[s, r, k] - [k in T(r, 0)] inst[s, r, 0]

@@ -1,4 +1,4 @@
-"""The model's index sets (MODEL.md sections 2 and 8) as integer-coded pandas tables.
+"""The model's index sets (docs/model.md sections 2 and 8) as integer-coded pandas tables.
 
 Everything downstream is vectorized over these tables: a row of `y` is one variable
 y[s, r, w, p, k], carrying the integer codes of its site, rack type, workload, phase and
@@ -32,7 +32,7 @@ STEADY_STATE_YEAR = 0  # the one period of a case without `periods`
 class ModelIndex:
     """Integer-coded sets of one case, each row in one period `k` (its year: `period`).
 
-    - `periods`: k, period (year), elapsed_years (Y_k - Y_0), weight (w_k of MODEL.md
+    - `periods`: k, period (year), elapsed_years (Y_k - Y_0), weight (w_k of docs/model.md
       section 8: the period's length in years, discounted; 1 without periods).
     - `sk`, `rk`, `wk`: (site, period), (rack type, period), (workload, period) pairs, with
       the period's forecast `power_cap_mw` and `energy_usd_per_mwh` on `sk`.
@@ -93,7 +93,7 @@ class ModelIndex:
 
 
 def build_index(case: Case) -> ModelIndex:
-    """Derive the index sets of `case` (MODEL.md sections 2 and 8, and the domain of y)."""
+    """Derive the index sets of `case` (docs/model.md sections 2 and 8, and the domain of y)."""
     periods = _periods(case)
     sites = case.sites.assign(s=np.arange(len(case.sites)))
     racks = case.racks.assign(r=np.arange(len(case.racks)))
@@ -213,7 +213,7 @@ def _service(
     sr: pd.DataFrame, buy: pd.DataFrame, racks: pd.DataFrame, periods: pd.DataFrame
 ) -> pd.DataFrame:
     """(buy, sr) pairs: racks entering service in period j serve in period k of the same
-    (site, rack type) when j <= k and Y_k < Y_j + lifetime_years (MODEL.md section 8)."""
+    (site, rack type) when j <= k and Y_k < Y_j + lifetime_years (docs/model.md section 8)."""
     later = buy.reset_index(names="buy")[["buy", "pair", "k"]].merge(
         sr.reset_index(names="sr")[["sr", "pair", "k", "r"]], on="pair", suffixes=("_j", "")
     )

@@ -1,7 +1,7 @@
 """Scenario runs into folders: sweep (wait and see), evaluate (fixed plans), robust selection.
 
 Each run is a `ScenarioStore` folder: resumable chunk by chunk, complete only once
-`_SUCCESS` is down. Robust selection (MODEL.md section 5) compares candidate plans on the
+`_SUCCESS` is down. Robust selection (docs/model.md section 5) compares candidate plans on the
 same scenarios (common random numbers) by total cost = fleet + penalty, the quantity
 evaluate measures; so its expected-value plan and its sweep are solved with `min_cost`,
 which makes the EVPI a true gap (chosen plan minus wait-and-see, both in total cost).
@@ -228,7 +228,7 @@ def evaluate(
     shortfall: bool = False,
 ) -> dict:
     """Fix each plan's rack counts and solve the placement LP in every scenario; with
-    `shortfall`, a share short of a min_served_share is paid for (MODEL.md section 9)."""
+    `shortfall`, a share short of a min_served_share is paid for (docs/model.md section 9)."""
     job = ScenarioJob(
         case=case,
         mode=Mode.EVALUATE,
@@ -326,7 +326,7 @@ def robust(
     overwrite: bool = False,
     shortfall: bool = False,
 ) -> dict:
-    """Choose the plan that holds up best across the scenarios (MODEL.md section 5); with
+    """Choose the plan that holds up best across the scenarios (docs/model.md section 5); with
     `shortfall`, candidates are evaluated with the shortfall rule (section 9).
 
     The folder holds its own run record (kind robust) over its sweep and evaluate runs:

@@ -1,4 +1,4 @@
-"""Monte Carlo scenarios (MODEL.md section 5): draws, multipliers, and their long table.
+"""Monte Carlo scenarios (docs/model.md section 5): draws, multipliers, and their long table.
 
 A scenario is rebuilt anywhere from (seed, scenario index) alone: its generator is
 `numpy.random.default_rng([seed, scenario])`, and it always draws the same count of
@@ -55,7 +55,7 @@ def draw(index: ModelIndex, uncertainty: Uncertainty, scenario: int) -> Multipli
 
 
 def draws_table(index: ModelIndex, scenario: int, multipliers: Multipliers) -> pd.DataFrame:
-    """Every draw of one scenario in the long format of MODEL.md section 6.
+    """Every draw of one scenario in the long format of docs/model.md section 6.
 
     kind `demand`: key `*` for the shared growth, key = workload for its own factor;
     `energy_price` per region; `power_cap` per site; `supply` and `throughput` per rack type.

@@ -51,7 +51,7 @@ class ScenarioJob:
     `hint` (sweep): a solution vector to warm-start each scenario's MILP from.
     `lp_engine`: the back end for evaluate LPs (GLOP re-solves in place from its basis).
     `shortfall` (evaluate): a share short of min_served_share is paid for at the shortfall
-    penalty (MODEL.md section 9) instead of making the scenario infeasible.
+    penalty (docs/model.md section 9) instead of making the scenario infeasible.
     """
 
     case: Case

@@ -1,6 +1,6 @@
 """Solve a case: the `min_cost` MILP, or `min_cost_per_token` by Dinkelbach's method.
 
-Dinkelbach (MODEL.md sections 4 and 8): with lam_0 = 0, step k solves
+Dinkelbach (docs/model.md sections 4 and 8): with lam_0 = 0, step k solves
 
     F(lam_k) = min fleet_cost(x) - lam_k * served_tokens(x)
 
