@@ -1,8 +1,10 @@
 """The `fleetopt` command line.
 
-Exit codes (errors.ExitCode): 0 success, 1 a solver or infrastructure failure, 2 bad input
-(a bad case, option or output location; nothing was run), 3 an infeasible case (`solve`;
-summary.json's `diagnosis` says why), 130 interrupted by SIGINT, 143 by SIGTERM. Commands
+Exit codes (errors.ExitCode, the failure table of docs/architecture.md): 0 success, 1 a
+solver or infrastructure failure, 2 bad input (a bad case, option, file or output location;
+nothing was run), 3 a case with no feasible plan on its forecast (every command that plans
+it: `solve` writes its folder with the `diagnosis`, the others fail before any scenario
+runs, their run record saying why), 130 interrupted by SIGINT, 143 by SIGTERM. Commands
 that start Ray run supervised (fleetopt.cli.supervise), so that even a run whose Ray
 cluster dies under it ends with one line saying so and a run record marked failed.
 """
@@ -21,29 +23,29 @@ import click
 
 from fleetopt.cli.catalog import claims_command, perf_command
 from fleetopt.cli.options import (
+    alpha_option,
     robust_options,
     scenario_options,
     shortfall_option,
     solver_options,
     stochastic_options,
-    stochastic_settings,
     verbosity_option,
 )
 from fleetopt.cli.supervise import run_supervised, supervised
 from fleetopt.core import interrupts, logs
-from fleetopt.core.errors import CaseError, ExitCode, RunFolderError, SolverError
+from fleetopt.core.errors import (
+    CaseError,
+    ExitCode,
+    InfeasibleError,
+    RunError,
+    RunFolderError,
+    SolverError,
+)
 from fleetopt.io.case import read_case
 from fleetopt.model.index import build_index
+from fleetopt.pipelines.options import RobustOptions, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.plan import plan_case, write_plan
-from fleetopt.pipelines.runs import (
-    Criterion,
-    FarmSettings,
-    evaluate,
-    read_plan,
-    robust,
-    sweep,
-    with_seed,
-)
+from fleetopt.pipelines.runs import evaluate, read_plan, robust, sweep
 from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.results.summary import plan_warnings
 from fleetopt.results.text import format_plan, format_run
@@ -78,14 +80,23 @@ def report_error(err: BaseException) -> ExitCode:
             err=True,
         )
         return interrupts.exit_code(err)
+    if isinstance(err, InfeasibleError):
+        click.echo(f"infeasible: {err}", err=True)
+        return ExitCode.INFEASIBLE
     if isinstance(err, SolverError):
         click.echo(f"solver error: {err}", err=True)
         return ExitCode.FAILURE
-    if isinstance(err, OSError):
-        where = f" {err.filename}" if err.filename else ""
-        click.echo(f"error: cannot write{where}: {err.strerror or err}", err=True)
+    if isinstance(err, RunError):
+        click.echo(f"failed: {err}", err=True)
+        return ExitCode.FAILURE
+    if isinstance(err, OSError):  # reading or writing: the error itself says which file
+        where = f"{err.filename}: " if err.filename else ""
+        click.echo(f"error: {where}{err.strerror or err}", err=True)
         return ExitCode.BAD_INPUT
     raise err
+
+
+HANDLED = (CaseError, RunFolderError, InfeasibleError, RunError, KeyboardInterrupt, OSError)
 
 
 class _Group(click.Group):
@@ -95,7 +106,7 @@ class _Group(click.Group):
         interrupts.install()
         try:
             return super().invoke(ctx)
-        except (CaseError, RunFolderError, SolverError, KeyboardInterrupt, OSError) as err:
+        except HANDLED as err:
             sys.exit(report_error(err))
 
 
@@ -145,10 +156,6 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         sys.exit(ExitCode.INFEASIBLE)
 
 
-def _settings(workers, chunk, address, alpha) -> FarmSettings:
-    return FarmSettings(workers=workers, chunk=chunk, address=address, alpha=alpha)
-
-
 def _supervise(out_dir: Path) -> None:
     """In the parent, run this very command in a supervised child and exit with its code."""
     if not supervised():
@@ -159,15 +166,11 @@ def _supervise(out_dir: Path) -> None:
 @click.argument("case_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @scenario_options()
-def sweep_command(
-    case_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
-) -> None:
+@alpha_option()
+def sweep_command(case_dir: Path, out_dir: Path, run: ScenarioOptions, alpha: float) -> None:
     """Wait and see: the best rack mix in each of N sampled futures."""
     _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    sweep(
-        case, n_scenarios, out_dir, _settings(workers, chunk, address, alpha), overwrite=overwrite
-    )
+    sweep(run.seeded(read_case(case_dir)), out_dir, run, alpha=alpha)
     click.echo(format_run(out_dir))
 
 
@@ -183,32 +186,21 @@ def sweep_command(
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @shortfall_option()
 @scenario_options()
+@alpha_option()
 def evaluate_command(
-    case_dir,
-    plan_dir,
-    out_dir,
-    shortfall,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
+    case_dir: Path,
+    plan_dir: Path,
+    out_dir: Path,
+    shortfall: bool,
+    run: ScenarioOptions,
+    alpha: float,
 ) -> None:
     """What a fixed plan costs, and what it leaves unserved, in each of N futures."""
     _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
+    case = run.seeded(read_case(case_dir))
     counts = read_plan(build_index(case), plan_dir)
-    evaluate(
-        case,
-        {plan_dir.name or "plan": counts},
-        n_scenarios,
-        out_dir,
-        _settings(workers, chunk, address, alpha),
-        overwrite=overwrite,
-        shortfall=shortfall,
-    )
+    plans = {plan_dir.name or "plan": counts}
+    evaluate(case, plans, out_dir, run, alpha=alpha, shortfall=shortfall)
     click.echo(format_run(out_dir))
 
 
@@ -216,35 +208,13 @@ def evaluate_command(
 @click.argument("case_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @robust_options()
-@shortfall_option()
 @scenario_options()
 def robust_command(
-    case_dir,
-    out_dir,
-    criterion,
-    candidates,
-    shortfall,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
+    case_dir: Path, out_dir: Path, choice: RobustOptions, run: ScenarioOptions
 ) -> None:
     """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
     _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    robust(
-        case,
-        n_scenarios,
-        out_dir,
-        _settings(workers, chunk, address, alpha),
-        criterion=Criterion(criterion),
-        candidates=candidates,
-        overwrite=overwrite,
-        shortfall=shortfall,
-    )
+    robust(run.seeded(read_case(case_dir)), out_dir, run, choice)
     click.echo(format_run(out_dir))
 
 
@@ -254,28 +224,11 @@ def robust_command(
 @stochastic_options()
 @scenario_options()
 def stochastic_command(
-    case_dir,
-    out_dir,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
-    **options,
+    case_dir: Path, out_dir: Path, settings: StochasticSettings, run: ScenarioOptions
 ) -> None:
     """The plan that hedges best across N futures, with a certified bound, VSS and EVPI."""
     _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    stochastic(
-        case,
-        n_scenarios,
-        out_dir,
-        _settings(workers, chunk, address, alpha),
-        stochastic_settings(alpha=alpha, **options),
-        overwrite=overwrite,
-    )
+    stochastic(run.seeded(read_case(case_dir)), out_dir, run, settings)
     click.echo(format_run(out_dir))
 
 

@@ -13,7 +13,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -31,6 +31,8 @@ from fleetopt.io.runfolder import (
     write_success,
 )
 
+T = TypeVar("T")
+
 
 def write_json_atomic(path: str | os.PathLike, payload: Mapping) -> None:
     """Write JSON to `path` through a temporary file and a rename."""
@@ -41,20 +43,22 @@ def run_into(
     out: Path,
     kind: RunKind,
     params: Mapping[str, Any],
-    work: Callable[[], dict],
+    work: Callable[[], T],
     *,
+    write: Callable[[Path, T], None],
+    read: Callable[[Path], T],
     overwrite: bool = False,
-) -> dict:
+) -> T:
     """Run `work` (which returns the run's summary) into the run folder `out` of `kind`.
 
     The folder is claimed first (fleetopt.io.runfolder.claim_output); a complete run with
-    the same parameters is not run again, its summary is returned. Otherwise the run record
-    says `running` while `work` runs, then `failed` and why, or `succeeded`, after which
-    summary.json and, last, _SUCCESS are written.
+    the same parameters is not run again, its summary is `read` back. Otherwise the run
+    record says `running` while `work` runs, then `failed` and why, or `succeeded`, after
+    the summary is written (`write`, into the folder) and before, last, _SUCCESS.
     """
     claim_output(out, kind, params, overwrite=overwrite)
     if is_complete(out):
-        return json.loads((out / "summary.json").read_text())
+        return read(out)
     out.mkdir(parents=True, exist_ok=True)
     record = out / RUN_RECORD
     write_json_atomic(record, record_payload(kind, RunStatus.RUNNING, params))
@@ -64,7 +68,7 @@ def run_into(
         reason = failure_reason(err)
         write_json_atomic(record, record_payload(kind, RunStatus.FAILED, params, reason))
         raise
-    write_json_atomic(out / "summary.json", summary)
+    write(out, summary)
     write_json_atomic(record, record_payload(kind, RunStatus.SUCCEEDED, params))
     write_success(out)
     return summary

@@ -51,7 +51,7 @@ from fleetopt.core.errors import SolverError
 from fleetopt.model.build import LinearModel
 from fleetopt.model.stage import StageModel
 from fleetopt.solve.mathopt import relative_gap
-from fleetopt.solve.result import SolveStatus
+from fleetopt.solve.result import ConvergenceRow, SolveStatus
 
 CONSENSUS_TOLERANCE = 1e-6  # mean |x[k] - xbar| below which the scenarios agree
 START_CANDIDATES = 8  # bundles' own first stages evaluated after iteration 0
@@ -274,7 +274,7 @@ class HedgingState:
     iteration: int = 0
     elapsed_s: float = 0.0
     stopped: str = ""  # why it stopped; "" while running
-    history: list[dict] = field(default_factory=list)
+    history: list[ConvergenceRow] = field(default_factory=list)
 
     @property
     def bundle_probabilities(self) -> np.ndarray:
@@ -382,7 +382,7 @@ def hedge(
     if final:  # the last consensus, so that no iteration goes unused
         _evaluate(state, solve, final, stage)
         state.elapsed_s = time.perf_counter() - clock
-        state.history[-1] = {**state.history[-1], **_bounds(state)}
+        state.history[-1] = replace(state.history[-1], **_bounds(state))
         checkpoint(state)
     return state
 
@@ -450,9 +450,7 @@ def _stalled(state: HedgingState) -> bool:
     if len(state.history) <= STALL_ITERATIONS:
         return False
     before, now = state.history[-STALL_ITERATIONS - 1], state.history[-1]
-    return (
-        before["lower_bound"] == now["lower_bound"] and before["upper_bound"] == now["upper_bound"]
-    )
+    return before.lower_bound == now.lower_bound and before.upper_bound == now.upper_bound
 
 
 def _step(state: HedgingState, x: np.ndarray, integer: np.ndarray) -> None:
@@ -490,7 +488,7 @@ def _spread(state: HedgingState) -> float:
     return float(state.bundle_probabilities @ np.abs(state.x - state.xbar).mean(axis=1))
 
 
-def _bounds(state: HedgingState) -> dict:
+def _bounds(state: HedgingState) -> dict[str, float]:
     return {
         "lower_bound": state.lower_bound,
         "upper_bound": state.upper_bound,
@@ -498,17 +496,17 @@ def _bounds(state: HedgingState) -> dict:
     }
 
 
-def _row(state: HedgingState, solve_seconds: float, elapsed_s: float) -> dict:
+def _row(state: HedgingState, solve_seconds: float, elapsed_s: float) -> ConvergenceRow:
     """One line of the convergence table (scaled units; the pipeline converts)."""
-    return {
-        "iteration": state.iteration,
+    return ConvergenceRow(
+        iteration=state.iteration,
         **_bounds(state),
-        "spread": _spread(state),
-        "cuts": len(state.cut_cols),
-        "plans_evaluated": len(state.tried),
-        "solve_seconds": solve_seconds,
-        "elapsed_seconds": elapsed_s,
-    }
+        solve_seconds=solve_seconds,
+        elapsed_seconds=elapsed_s,
+        spread=_spread(state),
+        cuts=len(state.cut_cols),
+        plans_evaluated=len(state.tried),
+    )
 
 
 def _check(replies: list[Reply], tasks: list[Task]) -> list[Reply]:

@@ -1,0 +1,300 @@
+"""The report of a nightly run: headline, trend, changes, then its stages' own sections
+(robust choice, the stochastic plan when the run has one, the installed fleet, the
+expected-value plan)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fleetopt.report import figures, formats
+from fleetopt.report import statistics as stats
+from fleetopt.report.blocks import (
+    Block,
+    Scope,
+    Section,
+    cards,
+    estimate_card,
+    estimates_block,
+    facts,
+    note,
+    table,
+    text,
+)
+from fleetopt.report.plan import plan_sections
+from fleetopt.report.scenario import robust_sections, scenario_sections
+from fleetopt.report.statistics import Run
+from fleetopt.report.stochastic import stochastic_sections
+from fleetopt.results.nightly import CompareResult, NightlyRecord
+
+TREND_SERIES = {
+    "expected_value_cost_per_mtok_usd": "expected-value plan",
+    "robust_mean_cost_per_mtok_usd": "robust choice, mean",
+    "robust_p95_cost_per_mtok_usd": "robust choice, p95",
+}
+METRIC_LABELS = {
+    "expected_value_cost_per_mtok_usd": ("expected-value plan, cost per Mtok", formats.usd),
+    "robust_mean_cost_per_mtok_usd": ("robust choice, mean cost per Mtok", formats.usd),
+    "robust_p95_cost_per_mtok_usd": ("robust choice, p95 cost per Mtok", formats.usd),
+    "robust_cvar_total_cost_usd_per_year": ("robust choice, CVaR of total cost", formats.usd),
+    "robust_probability_unmet_above_1pct": ("robust choice, P(unmet > 1%)", formats.share),
+}
+
+
+def nightly_sections(run: Run, scope: Scope, manifests: list[NightlyRecord]) -> list[Section]:
+    """A nightly run: headline, trend, what changed, then its stages' own sections."""
+    manifest = run.nightly
+    assert manifest is not None, "a nightly run's record"
+    rob, plan = manifest.robust, manifest.plan
+    assert rob is not None and plan is not None, "a reported nightly run has both stages"
+    installed, compare, two_stage = manifest.installed, manifest.compare, manifest.stochastic
+    cost = rob.cost_per_mtok_usd
+    items = [
+        (
+            "expected-value plan, cost per million tokens",
+            formats.usd(plan.cost_per_mtok_usd),
+            f"{text(plan.status.value)}, gap {formats.gap(plan.mip_gap)}",
+        ),
+        (
+            "robust choice",
+            text(rob.chosen_plan),
+            f"mean {formats.usd(cost.mean)}, p95 {formats.usd(cost.p95)} per Mtok",
+        ),
+        ("robust choice, P(unmet > 1%)", formats.share(rob.probability_unmet_above_1pct), ""),
+        estimate_card("value of the stochastic solution", rob.vss),
+        estimate_card("expected value of perfect information", rob.evpi),
+    ]
+    if two_stage is not None:
+        items += [
+            (
+                f"stochastic plan ({two_stage.method}), objective",
+                formats.usd_plus_minus(two_stage.objective.value, two_stage.objective.se),
+                f"per year, certified gap {formats.gap(two_stage.gap)}",
+            ),
+            estimate_card("stochastic plan, value of the stochastic solution", two_stage.vss),
+        ]
+    if installed:
+        unmet = installed.probability_unmet_above_1pct
+        items.append(
+            (
+                "installed fleet alone, P(unmet > 1%)",
+                formats.share(unmet),
+                "no future served" if unmet is None else "",
+            )
+        )
+    if compare is not None and compare.previous_run:
+        items.append(("racks changed since the previous run", text(compare.rack_changes), ""))
+    else:
+        items.append(("racks changed since the previous run", "n/a", "no previous run"))
+    validate = manifest.validate
+    facts_rows = [
+        ("case", text(manifest.case)),
+        ("case files sha256", text(manifest.case_sha256)[:16] + "…"),
+        ("run id", text(manifest.run_id)),
+        ("date", text(manifest.date)),
+        ("seed", text(manifest.seed)),
+        *[(k, text(v)) for k, v in manifest.params.items() if k not in ("case_sha256", "seed")],
+        ("fleetopt version", text(manifest.fleetopt_version)),
+        ("warnings", "; ".join(validate.warnings if validate else []) or "none"),
+    ]
+    plan_run = run.part("plan")
+    points = plan_run.table("operating_points") if plan_run else None
+    placement = plan_run.table("placement") if plan_run else None
+    sections = [
+        Section(
+            "headline",
+            "Headline",
+            [
+                Block(
+                    "Tonight's answer",
+                    "The expected-value plan, the plan chosen to hold up over the sampled futures,"
+                    " what the choice is worth, and whether it changed since the last run.",
+                    html=cards(items),
+                )
+            ],
+        ),
+        Section(
+            "assumptions",
+            "Assumptions",
+            [
+                Block("The run", "What was planned, with which settings.", html=facts(facts_rows)),
+                estimates_block(
+                    stats.estimate_flags(points, placement=placement), "the expected-value plan"
+                ),
+            ],
+        ),
+        _trend_section(stats.nightly_history(manifest, manifests)),
+        _changes_section(run, compare),
+    ]
+    robust = run.part("robust")
+    if robust is not None:
+        sections += robust_sections(robust, scope.child("robust-", "Robust choice: "))
+    stochastic = run.part("stochastic")
+    if two_stage is not None and stochastic is not None:
+        sections += stochastic_sections(stochastic, scope.child("stochastic-", "Stochastic plan: "))
+    installed_run = run.part("installed")
+    if installed and installed_run is not None and installed_run.table("results") is not None:
+        sections += [
+            s
+            for s in scenario_sections(
+                installed_run, scope.child("installed-", "Installed fleet alone: ")
+            )
+            if s.key in ("installed-headline", "installed-sites")
+        ]
+    if plan_run is not None:
+        sections += plan_sections(plan_run, scope.child("plan-", "Expected-value plan: "))
+    timings = stats.nightly_stages(manifest)
+    sections.append(
+        Section(
+            "stages",
+            "Stages",
+            [
+                Block(
+                    "Stage status and time",
+                    "Which stages ran and how long each took.",
+                    html=table(
+                        timings,
+                        [
+                            ("stage", "stage", str),
+                            ("status", "status", text),
+                            ("seconds", "seconds", formats.number),
+                        ],
+                    ),
+                )
+            ],
+        )
+    )
+    return sections
+
+
+def _trend_section(history: pd.DataFrame) -> Section:
+    if len(history) < 2:
+        return Section(
+            "trend",
+            "Trend over nightly runs",
+            [
+                Block(
+                    "Trend over nightly runs",
+                    "",
+                    html=note(
+                        "This is the first successful nightly run of this case: the trend"
+                        " starts with the next one."
+                    ),
+                )
+            ],
+        )
+    long = history.melt(
+        id_vars=["run_id", "time"],
+        value_vars=list(TREND_SERIES),
+        var_name="series",
+        value_name="usd",
+    )
+    long["series"] = long["series"].map(TREND_SERIES)
+    risk = history.assign(series="robust choice")
+    runs = len(history)
+    return Section(
+        "trend",
+        "Trend over nightly runs",
+        [
+            Block(
+                "Cost per million tokens, run by run",
+                f"How the cost per million tokens has moved over the {runs} successful nightly"
+                " run(s) of this case (this run last): a jump means the case or the futures"
+                " changed.",
+                figures.lines(
+                    long,
+                    "time",
+                    "usd",
+                    "series",
+                    x_label="run (UTC)",
+                    y_label="USD per million tokens",
+                    fmt=formats.usd,
+                    axis="usd",
+                    x_type="datetime",
+                ),
+            ),
+            Block(
+                "Risk of running short, run by run",
+                "How often the robust choice leaves more than 1% of demand unmet, run by run.",
+                figures.lines(
+                    risk,
+                    "time",
+                    "robust_probability_unmet_above_1pct",
+                    "series",
+                    x_label="run (UTC)",
+                    y_label="P(unmet > 1%)",
+                    fmt=formats.share,
+                    axis="share",
+                    x_type="datetime",
+                    y_range=(0, 1.02),
+                ),
+            ),
+        ],
+    )
+
+
+def _changes_section(run: Run, result: CompareResult | None) -> Section:
+    compare = run.part("compare")
+    previous = result.previous_run if result is not None else None
+    title = "Changes since the previous run"
+    if compare is None or not previous:
+        return Section(
+            "changes",
+            title,
+            [
+                Block(
+                    title, "", html=note("No previous successful run of this case to compare with.")
+                )
+            ],
+        )
+    blocks = []
+    racks = compare.table("racks")
+    changes = stats.rack_changes(racks) if racks is not None else pd.DataFrame()
+    if len(changes):
+        changes["label"] = changes["site"] + " · " + changes["rack_type"]
+        changes["details"] = [
+            f"{formats.integer(a)} → {formats.integer(b)} racks"
+            for a, b in zip(changes["count_previous"], changes["count"], strict=True)
+        ]
+        blocks.append(
+            Block(
+                "Racks added or removed",
+                "What changed in the robust choice since the previous run: racks added (right)"
+                " or removed (left) per site and rack type.",
+                figures.bars(
+                    changes,
+                    "label",
+                    "change",
+                    axis_label="racks, change",
+                    axis="integer",
+                    fmt=formats.signed_integer,
+                    details="details",
+                    color=[
+                        figures.EMPHASIS[2] if c > 0 else figures.EMPHASIS[1]
+                        for c in changes["change"]
+                    ],
+                ),
+            )
+        )
+    else:
+        blocks.append(Block("Racks added or removed", "", html=note("Rack counts unchanged.")))
+    metrics = compare.table("metrics")
+    if metrics is not None:
+        rows = []
+        for row in metrics.itertuples():
+            name, fmt = METRIC_LABELS.get(row.metric, (row.metric, formats.number))
+            rows.append({"metric": name, "previous": fmt(row.previous), "value": fmt(row.value)})
+        blocks.append(
+            Block(
+                "Figures then and now",
+                "The compared figures in the previous run and in this one.",
+                html=table(
+                    pd.DataFrame(rows),
+                    [
+                        ("metric", "figure", str),
+                        ("previous", "previous run", str),
+                        ("value", "this run", str),
+                    ],
+                ),
+            )
+        )
+    return Section("changes", title, blocks)
