@@ -46,11 +46,14 @@ def vintage_capex_usd_by_period(index: ModelIndex, model: LinearModel, x: np.nda
 
 def _recourse_by_period(
     index: ModelIndex, model: LinearModel, x: np.ndarray, coefficients: np.ndarray
-) -> np.ndarray | float:
+) -> np.ndarray:
     """coefficients @ e per period where the model has recourse racks e (section 9), else 0."""
-    if "e" not in model.layout:
-        return 0.0
-    return period_dots(index.period_rows("sr"), coefficients, x[model.layout.e])
+    rows = index.period_rows("sr")
+    lay = model.layout
+    return sum(
+        (period_dots(rows, coefficients, x[lay.block(b).slice]) for b in lay.present("e")),
+        np.zeros(index.n_periods),
+    )
 
 
 def capex_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
@@ -86,14 +89,15 @@ def penalty_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) 
     """penalty_k: unmet demand at its penalty, and shortfall below a minimum share at its own."""
     lay, c = model.layout, model.costs
     wk_rows = index.period_rows("wk")
-    penalty = period_dots(wk_rows, c.penalty_m, x[lay.m])
-    return penalty + period_dots(wk_rows, c.shortfall_u, x[lay.u]) if "u" in lay else penalty
+    price = {"m": c.penalty_m, "u": c.shortfall_u}
+    parts = [period_dots(wk_rows, price[b], x[lay.block(b).slice]) for b in lay.present("m", "u")]
+    return np.sum(parts, axis=0)
 
 
 def unmet_by_workload(model: LinearModel, x: np.ndarray) -> np.ndarray:
     """Unmet share per `wk` row: m, plus the shortfall u where the model has it."""
     lay = model.layout
-    return x[lay.m] + x[lay.u] if "u" in lay else x[lay.m]
+    return np.sum([x[lay.block(b).slice] for b in lay.present("m", "u")], axis=0)
 
 
 def served_tokens_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
@@ -106,11 +110,13 @@ def served_tokens_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray
 def shortfall_share(index: ModelIndex, model: LinearModel, x: np.ndarray) -> float:
     """The share of all demanded tokens (levelized) short of the minimum served shares (0
     without u)."""
-    if "u" not in model.layout:
-        return 0.0
+    lay = model.layout
     wk_rows, tokens = index.period_rows("wk"), model.costs.tokens_per_year
     demanded = levelized(model, period_sums(wk_rows, tokens))
-    short = levelized(model, period_dots(wk_rows, tokens, x[model.layout.u]))
+    short = sum(
+        levelized(model, period_dots(wk_rows, tokens, x[lay.block(b).slice]))
+        for b in lay.present("u")
+    )
     return short / demanded if demanded > 0 else 0.0
 
 
@@ -211,9 +217,10 @@ def site_costs(
         sk_of[served_sr], c.capex_b[buy] * x[lay.b][buy], n_sk
     )
     owned = x[lay.n]
-    if "e" in lay:  # recourse racks (section 9)
-        capex = capex + np.bincount(sk_of, c.capex_e * x[lay.e], n_sk)
-        owned = owned + x[lay.e]
+    for block in lay.present("e"):  # recourse racks (section 9)
+        recourse = x[lay.block(block).slice]
+        capex = capex + np.bincount(sk_of, c.capex_e * recourse, n_sk)
+        owned = owned + recourse
     return {
         "capex_cost_usd_per_year": capex,
         "opex_cost_usd_per_year": np.bincount(sk_of, c.opex_n * owned, n_sk),

@@ -33,7 +33,7 @@ class Risk:
         return self.weight > 0
 
     def contributions(self, costs: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-        """Per scenario r[k], with sum p[k] r[k] = risk(costs): (1 - L) cost + L (eta +
+        """Per scenario r[s], with sum p[s] r[s] = risk(costs): (1 - L) cost + L (eta +
         (cost - eta)+ / (1 - alpha)) at eta = VaR. Their spread gives the standard error."""
         costs = np.asarray(costs, dtype=float)
         if not self.has_tail:

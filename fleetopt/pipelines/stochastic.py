@@ -151,7 +151,7 @@ class StochasticRun:
         self.index: ModelIndex = build_index(case)
         self.p = np.full(n, 1.0 / n)
         self.datas = [
-            model_data(self.index, draw(self.index, case.uncertainty, k)) for k in range(n)
+            model_data(self.index, draw(self.index, case.uncertainty, s)) for s in range(n)
         ]
         self.first_bounds = first_stage_bounds(self.index, case, self.datas)
         self.risk = settings.risk
@@ -208,7 +208,7 @@ class StochasticRun:
         path = self.state / "ws.parquet"
         if path.exists():
             return
-        tasks = [Task((k,), TaskKind.FREE, report=True) for k in range(self.n)]
+        tasks = [Task((s,), TaskKind.FREE, report=True) for s in range(self.n)]
         replies = pool.solve(tasks)
         for reply in replies:
             if not reply.status.has_plan:
@@ -301,8 +301,8 @@ class StochasticRun:
             tables = []
             for plan, first in plans.items():
                 tasks = [
-                    Task((k,), TaskKind.EVALUATE, plan=first, report=True, sample=sample)
-                    for k in range(n)
+                    Task((s,), TaskKind.EVALUATE, plan=first, report=True, sample=sample)
+                    for s in range(n)
                 ]
                 tables.append(_gather(pool.solve(tasks), plan))
             write_parquet_atomic(

@@ -3,7 +3,7 @@
 A scenario is rebuilt anywhere from (seed, scenario index) alone: its generator is
 `numpy.random.default_rng([seed, scenario])`, and it always draws the same count of
 numbers in the same order (growth, one per workload, one per region, one per site, one
-per rack type for supply, then one per rack type for throughput), so scenario k is
+per rack type for supply, then one per rack type for throughput), so scenario s is
 identical on any worker, in any chunk, and switching one source of uncertainty on or off
 never shifts the draws of another. New sources are drawn after all earlier ones, so a
 scenario of a case keeps every draw it had before they existed.

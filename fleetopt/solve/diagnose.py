@@ -31,7 +31,7 @@ import pandas as pd
 from fleetopt.io.case import Case, SolverOptions
 from fleetopt.io.schema import PHASES
 from fleetopt.model.build import LinearModel, build_evaluate_model, build_plan_model
-from fleetopt.model.constraints import RowBlock, define_delivered
+from fleetopt.model.constraints import RowBlock, define_delivered_limit
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 from fleetopt.model.labels import ids_of
@@ -58,7 +58,7 @@ LIMITS = {
     "power": Limit("site {site}", "MW", "cap {value} MW", "can power"),
     "space": Limit("site {site}", "slots", "max_slots {value}", "have floor space for"),
     "supply": Limit("rack type {rack_type}", "racks", "max_count {value}", "can get racks for"),
-    "delivered": Limit(
+    "delivered_limit": Limit(
         "rack type {rack_type} at site {site}",
         "racks",
         "{value} delivered",
@@ -71,7 +71,7 @@ NUMERICAL_TROUBLE = (
     " the model may be numerically difficult"
 )
 PLAN_LIMITS = ("power", "space", "supply")
-EVALUATE_LIMITS = ("power", "delivered")
+EVALUATE_LIMITS = ("power", "delivered_limit")
 
 
 def diagnose_plan(
@@ -112,7 +112,7 @@ def diagnose_evaluate(
     model = build_evaluate_model(index, case, data, counts)
     free_index, free_data = without_limits(index, data)
     free = build_evaluate_model(free_index, case, free_data, counts)
-    delivered = define_delivered(index, model.layout, data, counts)
+    delivered = define_delivered_limit(index, model.layout, data, counts)
     return _diagnose(
         index,
         model,
@@ -222,16 +222,16 @@ def shortfall_model(model: LinearModel) -> LinearModel:
     """min sum_w short[w]  s.t. the model's rows, m[w] - short[w] <= 1 - min_served_share[w],
     m[w] <= 1, short[w] >= 0: the serve minimums relaxed."""
     m = model.layout.block("m")
-    k = np.arange(m.size)
+    w = np.arange(m.size)  # the m block's rows (workload and period)
     minimum = RowBlock(
         name="minimum",
-        row=np.concatenate([k, k]),
-        col=np.concatenate([m.start + k, model.n_variables + k]),
+        row=np.concatenate([w, w]),
+        col=np.concatenate([model.layout.col("m", w), model.n_variables + w]),
         val=np.concatenate([np.ones(m.size), -np.ones(m.size)]),
         lb=np.full(m.size, -np.inf),
         ub=model.ub[m.slice].copy(),
         over=m.over,
-        keys=k,
+        keys=w,
     )
     ub = model.ub.copy()
     ub[m.slice] = 1.0
@@ -335,7 +335,7 @@ def _short_workloads(
 ) -> pd.DataFrame:
     """Workloads below their minimum in the shortfall re-solve: needed and served shares."""
     m = elastic.layout.m
-    short = x[elastic.layout.shortfall] > TOLERANCE
+    short = x[elastic.layout.block("shortfall").slice] > TOLERANCE
     need = 1.0 - elastic.row_ub[elastic.families["minimum"]]
     return pd.DataFrame(
         {"workload": workload_of_m[short], "need": need[short], "got": 1.0 - x[m][short]}
@@ -349,9 +349,8 @@ def _shortages(
     family, ids, amount, limit and the sentence that says it."""
     frames = []
     for family in _with_rows(elastic, limits):
-        block = elastic.layout.block(f"slack_{family}")
         table, keys = elastic.row_over[family]
-        amount = x[block.start + keys]
+        amount = x[elastic.layout.col(f"slack_{family}", keys)]
         limit = elastic.row_ub[elastic.families[family]]
         short = amount > TOLERANCE * np.maximum(np.abs(limit), 1.0)
         frames.append(

@@ -53,7 +53,7 @@ from fleetopt.model.stage import StageModel
 from fleetopt.solve.mathopt import relative_gap
 from fleetopt.solve.result import ConvergenceRow, SolveStatus
 
-CONSENSUS_TOLERANCE = 1e-6  # mean |x[k] - xbar| below which the scenarios agree
+CONSENSUS_TOLERANCE = 1e-6  # mean |x[b] - xbar| below which the bundles agree
 START_CANDIDATES = 8  # bundles' own first stages evaluated after iteration 0
 STALL_ITERATIONS = 10  # stop when neither bound moved in this many iterations
 GEOMETRIC_CUTS = 16  # cuts at ref +- 2^i, i < 16: q >= 3/4 (x - ref)^2 anywhere in reach
@@ -140,7 +140,7 @@ def subproblem_model(
         objective[cols] += weights
     if prox is None:
         return replace(model, objective=objective)
-    k, n = len(cols), model.n_variables
+    n_first, n = len(cols), model.n_variables
     shift = prox.xbar - prox.ref
     objective[cols] -= prox.rho * shift
     offset = float(prox.rho @ (shift * prox.ref + shift**2 / 2))
@@ -149,9 +149,9 @@ def subproblem_model(
     rows = model.n_constraints + np.arange(n_cuts)
     return replace(
         model,
-        lb=np.concatenate([model.lb, np.zeros(k)]),
-        ub=np.concatenate([model.ub, np.full(k, np.inf)]),
-        integer=np.concatenate([model.integer, np.zeros(k, dtype=bool)]),
+        lb=np.concatenate([model.lb, np.zeros(n_first)]),
+        ub=np.concatenate([model.ub, np.full(n_first, np.inf)]),
+        integer=np.concatenate([model.integer, np.zeros(n_first, dtype=bool)]),
         objective=np.concatenate([objective, prox.rho / 2]),
         objective_offset=model.objective_offset + offset,
         # Row-major, columns ascending within a row: x[j] (a model column), then q[j].
@@ -246,7 +246,7 @@ def make_bundles(n_scenarios: int, stage_columns: int) -> list[tuple[int, ...]]:
     """
     by_size = math.ceil(n_scenarios * stage_columns / BUNDLE_MAX_COLUMNS)
     count = min(n_scenarios, max(math.ceil(math.sqrt(n_scenarios)), by_size))
-    return [tuple(int(k) for k in part) for part in np.array_split(np.arange(n_scenarios), count)]
+    return [tuple(int(s) for s in part) for part in np.array_split(np.arange(n_scenarios), count)]
 
 
 @dataclass
@@ -405,7 +405,7 @@ def _candidates(state: HedgingState, stage: StageModel, turns: int = 1) -> list[
 
 def _evaluation_tasks(state: HedgingState, candidates: list[np.ndarray]) -> list[Task]:
     n = len(state.probabilities)
-    return [Task((k,), TaskKind.EVALUATE, plan=plan) for plan in candidates for k in range(n)]
+    return [Task((s,), TaskKind.EVALUATE, plan=plan) for plan in candidates for s in range(n)]
 
 
 def _evaluate(state, solve, candidates: list[np.ndarray], stage: StageModel) -> None:
