@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel, build_plan_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data

@@ -59,7 +59,8 @@ import pandas as pd
 import ray
 
 from fleetopt.core import defaults
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
+from fleetopt.io.solver import SolverOptions
 from fleetopt.io.store import ScenarioStore
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
 from fleetopt.model.index import build_index

@@ -12,9 +12,7 @@ import math
 
 import pytest
 
-from fleetopt.io.case import read_case
-from fleetopt.pipelines.plan import plan_case
-from fleetopt.testing.casekit import write_case
+from tests.conftest import solve_case
 
 SECONDS_PER_YEAR = 31_536_000
 
@@ -101,7 +99,7 @@ THROUGHPUT_AB = [decode("A", 1000), decode("B", 1000)]
 def solve(tmp_path, *, racks=None, sites=None, workloads=None, throughput=None, **kw):
     racks = racks or [RACK_A, RACK_B]
     names = {r["rack_type"] for r in racks}
-    path = write_case(
+    return solve_case(
         tmp_path,
         racks=racks,
         sites=sites or [site()],
@@ -110,9 +108,6 @@ def solve(tmp_path, *, racks=None, sites=None, workloads=None, throughput=None, 
         installed=kw.pop("installed", None),
         config={"unmet_penalty_usd_per_mtok": 1000.0, **kw.pop("config", {})},
     )
-    outcome = plan_case(read_case(path))
-    assert outcome.summary.status == "optimal", outcome.summary
-    return outcome
 
 
 def counts(outcome) -> dict[tuple[str, str], int]:

@@ -8,13 +8,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import ray
 
 from fleetopt.core.errors import CaseError
 from fleetopt.io.case import Uncertainty, read_case
@@ -50,13 +48,7 @@ UNCERTAIN = {
 TIMING = ["solve_seconds", "build_seconds"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    # Test-only job subclasses live in this module: ship them to workers by value.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")  # test-only job subclasses go by value
 
 
 def two_site_case(tmp_path: Path, uncertainty: dict | None = None, **kw) -> Path:

@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from fleetopt.core.errors import CaseError, Problem
+from fleetopt.io.fields import INVALID, check_field, type_name
 from fleetopt.io.schema import (
     ALL_REGIONS,
     CASE_FIELDS,
@@ -42,77 +43,23 @@ from fleetopt.io.schema import (
     WORKLOADS,
     Column,
     ColumnType,
-    Field,
-    FieldType,
     FromCase,
     Objective,
     SolverName,
     TableSpec,
     format_number,
 )
+from fleetopt.io.solver import SolverOptions
 
 __all__ = [
     "Case",
     "Objective",
-    "SolverName",
-    "SolverOptions",
     "Uncertainty",
     "case_digest",
     "case_fingerprint",
     "case_warnings",
     "read_case",
 ]
-
-COMMAND_LINE = "command line"
-
-
-@dataclass(frozen=True)
-class SolverOptions:
-    """How to solve: which MILP solver and its limits (case.yaml `solver`)."""
-
-    name: SolverName = SolverName.HIGHS
-    time_limit_s: float = 60.0
-    relative_gap: float = 1e-6
-    threads: int = 0  # 0 = solver default
-    seed: int = 0
-
-    def as_params(self) -> dict[str, str]:
-        """These options as run-record parameters (every value as text)."""
-        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
-
-    def with_overrides(
-        self,
-        *,
-        name: str | SolverName | None = None,
-        time_limit_s: float | None = None,
-        relative_gap: float | None = None,
-        threads: int | None = None,
-        seed: int | None = None,
-    ) -> SolverOptions:
-        """These options with the given ones replaced (None keeps), checked like case.yaml.
-
-        Raises CaseError with file "command line" naming each bad option.
-        """
-        given = {
-            "name": name,
-            "time_limit_s": time_limit_s,
-            "relative_gap": relative_gap,
-            "threads": threads,
-            "seed": seed,
-        }
-        problems: list[Problem] = []
-        changes: dict[str, Any] = {}
-        for key, value in given.items():
-            if value is None:
-                continue
-            if isinstance(value, SolverName):
-                value = value.value
-            checked = _check_field(value, key, SOLVER_FIELDS[key], COMMAND_LINE, problems)
-            if checked is not _INVALID:
-                changes[key] = SolverName(checked) if key == "name" else checked
-        if problems:
-            raise CaseError(problems)
-        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -345,13 +292,6 @@ def _check_folder(folder: Path, problems: list[Problem]) -> None:
 # --- case.yaml --------------------------------------------------------------------------
 
 
-class _INVALID_TYPE:
-    """Marks a value that failed its check (the problem is already recorded)."""
-
-
-_INVALID = _INVALID_TYPE()
-
-
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys, which plain YAML silently lets win last."""
 
@@ -393,12 +333,12 @@ def _read_config(folder: Path, problems: list[Problem]) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         problems.append(
-            Problem(CASE_FILE, f"must be a mapping of keys to values, got {_type_name(data)}")
+            Problem(CASE_FILE, f"must be a mapping of keys to values, got {type_name(data)}")
         )
         return config
     for key, value in _flatten(data, "", problems).items():
-        checked = _check_field(value, key, CASE_FIELDS[key], CASE_FILE, problems)
-        if checked is not _INVALID:
+        checked = check_field(value, key, CASE_FIELDS[key], CASE_FILE, problems)
+        if checked is not INVALID:
             config[key] = checked
     return config
 
@@ -438,96 +378,13 @@ def _flatten(data: Mapping[Any, Any], prefix: str, problems: list[Problem]) -> d
             problems.append(
                 Problem(
                     CASE_FILE,
-                    f"must be a mapping with keys {', '.join(children)}, got {_type_name(value)}",
+                    f"must be a mapping with keys {', '.join(children)}, got {type_name(value)}",
                     column=key,
                 )
             )
         else:
             leaves.update(_flatten(value, f"{key}.", problems))
     return leaves
-
-
-def _check_field(value: Any, key: str, field: Field, file: str, problems: list[Problem]) -> Any:
-    """One case.yaml (or command-line) value checked against its Field; _INVALID if bad."""
-
-    def bad(message: str) -> _INVALID_TYPE:
-        problems.append(Problem(file, message, column=key))
-        return _INVALID
-
-    if value is None:
-        return field.default
-    if field.type is FieldType.TEXT:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return bad(f"must be text, got {_type_name(value)}")
-        return str(value)
-    if field.type is FieldType.YEARS:
-        return _check_years(value, field, bad)
-    if field.type is FieldType.CHOICE:
-        text = str(value).strip()
-        if text.lower() in field.refused:
-            return bad(field.refusal)
-        if text not in field.choices:
-            return bad(f"must be one of {', '.join(field.choices)}; got {value!r}")
-        return text
-    number = _as_number(value)
-    if number is None:
-        kind = "a whole number" if field.type is FieldType.INTEGER else "a number"
-        return bad(f"must be {kind}, got {value!r}")
-    if not math.isfinite(number):
-        return bad(f"must be a finite number, got {value!r}")
-    if field.type is FieldType.INTEGER and not number.is_integer():
-        return bad(f"must be a whole number, got {value!r}")
-    if field.range is not None and not field.range.contains(number):
-        return bad(f"must be {field.range.describe()}, got {format_number(number)}")
-    return int(number) if field.type is FieldType.INTEGER else number
-
-
-def _check_years(
-    value: Any, field: Field, bad: Callable[[str], _INVALID_TYPE]
-) -> tuple[int, ...] | _INVALID_TYPE:
-    """A list of whole years, strictly increasing and equally spaced (docs/model.md section 8)."""
-    if not isinstance(value, list) or not value:
-        return bad(f"must be a list of years such as [2026, 2027, 2028], got {value!r}")
-    numbers = [_as_number(v) for v in value]
-    wrong = [v for v, x in zip(value, numbers, strict=True) if x is None or not x.is_integer()]
-    if wrong:
-        return bad(f"must be whole years; got {', '.join(repr(v) for v in wrong)}")
-    outside = [x for x in numbers if not field.range.contains(x)]  # type: ignore[union-attr]
-    if outside:
-        return bad(
-            f"years must be {field.range.describe()}, got "  # type: ignore[union-attr]
-            + ", ".join(format_number(x) for x in outside)
-        )
-    steps = np.diff(numbers)
-    if (steps <= 0).any():
-        return bad(f"must be strictly increasing, got {value!r}")
-    if len(set(steps.tolist())) > 1:
-        return bad(f"must be equally spaced (the spacing is the period length), got {value!r}")
-    return tuple(int(x) for x in numbers)
-
-
-def _as_number(value: Any) -> float | None:
-    """A YAML scalar as float, or None. Accepts numeric text such as '1e-6', which YAML 1.1
-    reads as a string; refuses booleans, which are never meant as numbers here."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _type_name(value: Any) -> str:
-    """How a YAML value's type reads in a message."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
 
 
 # --- tables -----------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fleetopt.core.errors import InfeasibleError, SolverError
-from fleetopt.io.case import Case, SolverOptions, case_fingerprint
+from fleetopt.io.case import Case, case_fingerprint
+from fleetopt.io.solver import SolverOptions
 from fleetopt.io.store import write_plan_folder
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, Multipliers, model_data

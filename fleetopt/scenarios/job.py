@@ -20,7 +20,8 @@ import pandas as pd
 
 from fleetopt.core import logs
 from fleetopt.core.errors import SolverError
-from fleetopt.io.case import Case, Objective, SolverOptions, case_fingerprint
+from fleetopt.io.case import Case, Objective, case_fingerprint
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import model_data

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from fleetopt.core.errors import SolverError
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.bounds import RackBounds
 from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel
 from fleetopt.model.extensive import bundle_stage

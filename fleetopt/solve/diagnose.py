@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
 from fleetopt.io.schema import PHASES
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import LinearModel, build_evaluate_model, build_plan_model
 from fleetopt.model.constraints import RowBlock, define_delivered_limit
 from fleetopt.model.index import ModelIndex

@@ -19,7 +19,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from fleetopt.io.case import Case, Objective, SolverOptions
+from fleetopt.io.case import Case, Objective
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import (
     OBJECTIVE_SCALE,
     LinearModel,
