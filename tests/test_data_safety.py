@@ -390,5 +390,5 @@ def test_rack_type_statistics_leave_unsolved_scenarios_out():
     mix = pd.DataFrame({"scenario": [0, 1, 2], "rack_type": ["A", "A", "A"], "count": [52, 60, 70]})
     # Scenario 3 ended in error (no mix): it is not a scenario "without rack A".
     stats = rack_type_summary(mix, pd.Index([0, 1, 2]))
-    assert stats["A"]["share_of_scenarios"] == 1.0
-    assert stats["A"]["p5"] == pytest.approx(52.8)
+    assert stats["A"].share_of_scenarios == 1.0
+    assert stats["A"].p5 == pytest.approx(52.8)

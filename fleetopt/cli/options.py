@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -96,7 +96,7 @@ OUT_OF_SAMPLE = _number(FieldType.INTEGER, 100, 2, 10_000_000)
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def _collect(name: str, build: Callable[..., Any], options: list[Decorator]) -> Decorator:
+def _collect(name: str, build: Callable[..., Any], options: Sequence[Any]) -> Decorator:
     """`options` on the command, whose values reach it as one object `name` = build(...)."""
 
     def probe() -> None: ...
@@ -378,7 +378,7 @@ def solver_options() -> Decorator:
     )
 
 
-def _stack(options: list[Decorator]) -> Decorator:
+def _stack(options: Sequence[Any]) -> Decorator:
     def apply(command: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed(options):
             command = option(command)

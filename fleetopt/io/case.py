@@ -296,7 +296,9 @@ class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys, which plain YAML silently lets win last."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(
+    loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -734,12 +736,11 @@ def _check_references(
             values = table[ref.column]
             unknown = ~values.isin(set(target[ref.target])) & (values != "")
             check = _checker_for(table, spec, files, problems)
-            message = ref.message
-            check.report(
-                unknown,
-                ref.column,
-                lambda i, values=values, message=message: message.format(value=values.iloc[i]),
-            )
+
+            def says(i: int, values: pd.Series = values, message: str = ref.message) -> str:
+                return message.format(value=values.iloc[i])
+
+            check.report(unknown, ref.column, says)
 
 
 def _check_regions(
@@ -862,14 +863,14 @@ def _check_periods(
             check = _checker_for(table, specs[stem], files, problems)
             for name in columns:
                 default = specs[stem].column(name).default
-                check.report(
-                    table[name] != default,
-                    name,
-                    lambda i, table=table, name=name: (
+
+                def needs(i: int, table: pd.DataFrame = table, name: str = name) -> str:
+                    return (
                         f"{format_number(table[name].iloc[i])} needs `periods` in case.yaml "
                         "(a case without periods is one steady-state year); leave it blank"
-                    ),
-                )
+                    )
+
+                check.report(table[name] != default, name, needs)
         for stem in PERIOD_TABLES:
             table = tables[stem]
             if table is not None and len(table):
@@ -887,14 +888,14 @@ def _check_periods(
         if table is None:
             continue
         check = _checker_for(table, spec, files, problems)
-        check.report(
-            ~table["period"].isin(periods),
-            "period",
-            lambda i, table=table: (
+
+        def unknown_period(i: int, table: pd.DataFrame = table) -> str:
+            return (
                 f"{format_number(table['period'].iloc[i])} is not one of case.yaml periods"
                 f" ({listed})"
-            ),
-        )
+            )
+
+        check.report(~table["period"].isin(periods), "period", unknown_period)
     racks = tables["racks"]
     if racks is not None:
         check = _checker_for(racks, RACKS, files, problems)

@@ -61,17 +61,19 @@ def _check_years(
     """A list of whole years, strictly increasing and equally spaced (docs/model.md section 8)."""
     if not isinstance(value, list) or not value:
         return bad(f"must be a list of years such as [2026, 2027, 2028], got {value!r}")
-    numbers = [as_number(v) for v in value]
-    wrong = [v for v, x in zip(value, numbers, strict=True) if x is None or not x.is_integer()]
+    read = [as_number(v) for v in value]
+    wrong = [v for v, x in zip(value, read, strict=True) if x is None or not x.is_integer()]
     if wrong:
         return bad(f"must be whole years; got {', '.join(repr(v) for v in wrong)}")
-    outside = [x for x in numbers if not field.range.contains(x)]  # type: ignore[union-attr]
+    numbers = [x for x in read if x is not None]
+    assert field.range is not None, "a YEARS field has a range"
+    outside = [x for x in numbers if not field.range.contains(x)]
     if outside:
         return bad(
-            f"years must be {field.range.describe()}, got "  # type: ignore[union-attr]
+            f"years must be {field.range.describe()}, got "
             + ", ".join(format_number(x) for x in outside)
         )
-    steps = np.diff(numbers)
+    steps = np.diff(np.asarray(numbers))
     if (steps <= 0).any():
         return bad(f"must be strictly increasing, got {value!r}")
     if len(set(steps.tolist())) > 1:

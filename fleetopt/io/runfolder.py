@@ -73,10 +73,11 @@ class RunRecord:
 
 def normalized(params: Mapping[str, Any]) -> dict[str, Any]:
     """`params` as they read back from JSON (tuples become lists, keys strings)."""
-    return json.loads(json.dumps(params))
+    plain: dict[str, Any] = json.loads(json.dumps(params))
+    return plain
 
 
-def read_record(folder: str | os.PathLike) -> RunRecord | None:
+def read_record(folder: str | os.PathLike[str]) -> RunRecord | None:
     """The run record of `folder`, or None when it has none (or an unreadable one)."""
     path = Path(folder) / RUN_RECORD
     try:
@@ -119,7 +120,7 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def claim_output(
-    folder: str | os.PathLike,
+    folder: str | os.PathLike[str],
     kind: RunKind,
     params: Mapping[str, Any] | None = None,
     *,
@@ -168,7 +169,7 @@ def claim_output(
     return Claim.FRESH
 
 
-def remove_run(folder: str | os.PathLike, kind: RunKind) -> None:
+def remove_run(folder: str | os.PathLike[str], kind: RunKind) -> None:
     """Delete a run folder of `kind`; refuses anything else (it only deletes its own)."""
     path = Path(folder)
     record = read_record(path)
@@ -177,12 +178,12 @@ def remove_run(folder: str | os.PathLike, kind: RunKind) -> None:
     shutil.rmtree(path)
 
 
-def write_success(folder: str | os.PathLike) -> None:
+def write_success(folder: str | os.PathLike[str]) -> None:
     """Mark a run folder complete: `_SUCCESS`, written last."""
     (Path(folder) / SUCCESS_MARKER).write_text("")
 
 
-def is_complete(folder: str | os.PathLike) -> bool:
+def is_complete(folder: str | os.PathLike[str]) -> bool:
     """Whether a run folder is complete (its `_SUCCESS` is down)."""
     return (Path(folder) / SUCCESS_MARKER).is_file()
 

@@ -34,7 +34,7 @@ from fleetopt.io.runfolder import (
 T = TypeVar("T")
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Mapping) -> None:
+def write_json_atomic(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> None:
     """Write JSON to `path` through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
 
@@ -74,18 +74,18 @@ def run_into(
     return summary
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write text (UTF-8) to `path` through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_parquet_atomic(path: str | os.PathLike, table: pd.DataFrame) -> None:
+def write_parquet_atomic(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
     """Write one table as Parquet through a temporary file and a rename."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     _atomic_file(Path(path), lambda tmp: pq.write_table(arrow, tmp))
 
 
-def write_csv_atomic(path: str | os.PathLike, table: pd.DataFrame, **to_csv) -> None:
+def write_csv_atomic(path: str | os.PathLike[str], table: pd.DataFrame, **to_csv: Any) -> None:
     """Write one table as CSV through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: table.to_csv(tmp, index=False, **to_csv))
 
@@ -101,11 +101,11 @@ def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def write_folder_atomic(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     tables: Mapping[str, pd.DataFrame],
-    summary: Mapping,
+    summary: Mapping[str, Any],
     *,
-    record: Mapping | None = None,
+    record: Mapping[str, Any] | None = None,
     complete: bool = False,
 ) -> Path:
     """Write `name.parquet` per table, summary.json (and a run record, and `_SUCCESS` when
@@ -147,10 +147,10 @@ MERGE_ROW_GROUP_ROWS = 8192
 
 
 def write_plan_folder(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     tables: Mapping[str, pd.DataFrame],
-    summary: Mapping,
-    params: Mapping,
+    summary: Mapping[str, Any],
+    params: Mapping[str, Any],
 ) -> Path:
     """Write a plan run folder (tables, summary.json, run.json, `_SUCCESS`), all or nothing.
 
@@ -178,9 +178,9 @@ class ScenarioStore:
 
     def __init__(
         self,
-        out_dir: str | os.PathLike,
+        out_dir: str | os.PathLike[str],
         kind: RunKind,
-        params: Mapping,
+        params: Mapping[str, Any],
         *,
         overwrite: bool = False,
     ):
@@ -250,7 +250,7 @@ class ScenarioStore:
             finally:
                 tmp.unlink(missing_ok=True)
 
-    def finish(self, summary: Mapping) -> None:
+    def finish(self, summary: Mapping[str, Any]) -> None:
         write_json_atomic(self.root / "summary.json", summary)
         self._manifest(RunStatus.SUCCEEDED)
         write_success(self.root)

@@ -76,6 +76,13 @@ class LinearModel:
     row_over: dict[str, tuple[str, np.ndarray]]
 
     @property
+    def priced(self) -> Costs:
+        """The cost coefficients of a model of one scenario (what every figure is made of)."""
+        if self.costs is None:
+            raise ValueError("a model of several scenarios has no figures of its own")
+        return self.costs
+
+    @property
     def n_variables(self) -> int:
         return len(self.lb)
 
@@ -176,7 +183,7 @@ def first_stage_columns(index: ModelIndex, layout: VariableLayout) -> np.ndarray
 
 def level_of(table: pd.DataFrame, costs: Costs) -> np.ndarray:
     """The levelizing weight w_k / sum w of each row of an index table (by its period)."""
-    return costs.level[table["k"].to_numpy()]
+    return np.asarray(costs.level[table["k"].to_numpy()])
 
 
 def common_bounds(

@@ -38,7 +38,7 @@ class ExtensiveForm:
 
     def scenario_x(self, x: np.ndarray, scenario: int) -> np.ndarray:
         """Scenario `scenario`'s solution vector (its stage model's columns)."""
-        return x[self.columns[scenario]]
+        return np.asarray(x[self.columns[scenario]])
 
 
 def build_extensive(stages: Sequence[StageModel], probabilities: np.ndarray) -> ExtensiveForm:

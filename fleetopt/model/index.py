@@ -161,7 +161,7 @@ def _per_period(table: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
 
 def _row_of(k: pd.Series, code: pd.Series, size: int) -> np.ndarray:
     """Row of (code, k) in a table of `size` entities repeated per period, period-major."""
-    return k.to_numpy() * size + code.to_numpy()
+    return np.asarray(k.to_numpy() * size + code.to_numpy())
 
 
 def _site_periods(case: Case, sites: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:

@@ -150,7 +150,7 @@ def first_stage_bounds(index: ModelIndex, case: Case, datas: Sequence[ModelData]
 def _floor_limit(index: ModelIndex) -> np.ndarray:
     s_of, r_of = index.sr["s"].to_numpy(), index.sr["r"].to_numpy()
     max_slots = index.sites["max_slots"].to_numpy(dtype=float)[s_of]
-    return np.floor(max_slots / index.racks["slots"].to_numpy(dtype=float)[r_of] + EPS)
+    return np.asarray(np.floor(max_slots / index.racks["slots"].to_numpy(dtype=float)[r_of] + EPS))
 
 
 def build_stage_model(

@@ -38,6 +38,13 @@ class PlanOutcome:
     def x(self) -> np.ndarray | None:
         return self.result.x
 
+    @property
+    def solution(self) -> np.ndarray:
+        """The plan's solution vector (require_plan made sure there is one)."""
+        if self.result.x is None:
+            raise ValueError(f"no plan: {self.summary.status}")
+        return self.result.x
+
 
 def plan_case(
     case: Case,

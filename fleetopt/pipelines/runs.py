@@ -325,9 +325,9 @@ def _robust(case: Case, out: Path, run: ScenarioOptions, choice: RobustOptions) 
     sweep_summary = run_scenarios(sweep_job, out / "sweep", run, alpha)
     mix = pd.read_parquet(out / "sweep" / "mix.parquet")
 
-    ev_counts = expected.x[expected.result.model.layout.n]
+    ev_counts = expected.solution[expected.result.model.layout.n]
     plans = {EXPECTED_VALUE: ev_counts}
-    frequency = {EXPECTED_VALUE: None}
+    frequency: dict[str, int | None] = {EXPECTED_VALUE: None}
     for counts, seen in distinct_plans(mix, index, choice.candidates):
         same = next((k for k, c in plans.items() if np.array_equal(c, counts)), None)
         if same is not None:  # the expected-value plan was also a sweep plan

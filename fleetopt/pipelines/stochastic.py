@@ -61,7 +61,7 @@ from fleetopt.results.summary import TOTAL_COST
 from fleetopt.results.tables import clean_solution, orders_table
 from fleetopt.scenarios.draws import draw, draw_many
 from fleetopt.scenarios.job import conform_results, for_workers
-from fleetopt.scenarios.stage import RECOURSE_COLUMNS, STAGE_RESULT_COLUMNS, StageJob
+from fleetopt.scenarios.stage import RECOURSE_COLUMNS, STAGE_RESULT_COLUMNS, StageJob, StageResult
 from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.hedging import (
     HedgingState,
@@ -190,7 +190,7 @@ class StochasticRun:
         if not path.exists():
             outcome = expected_value_plan(self.case, self.index)
             layout = outcome.result.model.layout
-            x = outcome.result.x
+            x = outcome.solution
             write_json_atomic(path, {"counts": x[layout.n].tolist(), "new": x[layout.b].tolist()})
         payload = json.loads(path.read_text())
         return self._first_of(np.asarray(payload["counts"]), np.asarray(payload["new"]))
@@ -281,6 +281,7 @@ class StochasticRun:
             )
 
         state = hedge(self.stage0, bundles, self.p, pool.solve, settings, state, checkpoint)
+        assert state.plan is not None, "hedging evaluates plans before it stops"
         return {
             "plan": state.plan.tolist(),
             "lower_bound": state.lower_bound,
@@ -363,7 +364,7 @@ class StochasticRun:
         )
         objective = Estimate.mean_of(r_rp)
         lower = solution["lower_bound"] / OBJECTIVE_SCALE
-        gap = relative_gap(objective.value, lower)
+        gap = relative_gap(float(p @ r_rp), lower)
         chosen = rows[rows["plan"] == STOCHASTIC_PLAN]
         oos_plans = {
             plan: _out_of_sample(group, risk) for plan, group in oos.groupby("plan", sort=False)
@@ -397,9 +398,16 @@ class StochasticRun:
 
 def _gather(replies: list[Reply], plan: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reported replies' rows, labelled with the plan, in the results schema."""
-    results = pd.concat([r.detail.results for r in replies], ignore_index=True).assign(plan=plan)
-    recourse = pd.concat([r.detail.recourse for r in replies], ignore_index=True).assign(plan=plan)
+    details = [_detail(r) for r in replies]
+    results = pd.concat([d.results for d in details], ignore_index=True).assign(plan=plan)
+    recourse = pd.concat([d.recourse for d in details], ignore_index=True).assign(plan=plan)
     return conform_results(results, STAGE_RESULT_COLUMNS), recourse.astype(RECOURSE_COLUMNS)
+
+
+def _detail(reply: Reply) -> StageResult:
+    """A reported reply's rows."""
+    assert isinstance(reply.detail, StageResult), "a reported reply carries its rows"
+    return reply.detail
 
 
 def _costs(rows: pd.DataFrame, plan: str, n: int) -> np.ndarray:

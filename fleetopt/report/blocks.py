@@ -122,7 +122,7 @@ def estimates_block(flags: pd.DataFrame | None, what: str) -> Block:
     )
     if flags is None:
         return Block("Estimated figures", caption, html=note(ESTIMATE_NOTE))
-    columns = [
+    columns: list[tuple[str, str, Format]] = [
         ("rack_type", "rack type", str),
         ("operating_points", "operating points used", formats.integer),
         ("estimated", "of which estimates", formats.integer),
@@ -131,7 +131,7 @@ def estimates_block(flags: pd.DataFrame | None, what: str) -> Block:
 
 
 def racks_section(mix: pd.DataFrame, scope: Scope, what: str) -> Section:
-    columns = [
+    columns: list[tuple[str, str, Format]] = [
         ("site", "site", str),
         ("rack_type", "rack type", str),
         ("count", "racks", formats.integer),
@@ -242,7 +242,7 @@ def distribution_section(results: pd.DataFrame, scope: Scope, emphasis: Sequence
     )
 
 
-COMPARISON_COLUMNS = [
+COMPARISON_COLUMNS: list[tuple[str, str, Format]] = [
     ("plan", "plan", str),
     ("cost_per_mtok_usd_mean", "cost/Mtok mean", formats.usd),
     ("cost_per_mtok_usd_p95", "cost/Mtok p95", formats.usd),

@@ -8,6 +8,7 @@ from fleetopt.report import figures, formats
 from fleetopt.report import statistics as stats
 from fleetopt.report.blocks import (
     Block,
+    Format,
     Scope,
     Section,
     cards,
@@ -177,7 +178,7 @@ def _power_section(sites: pd.DataFrame, scope: Scope) -> Section:
         ]
         measures["floor_share"] = "floor slots"
         details["floor_share"] = "floor_text"
-    columns = [
+    columns: list[tuple[str, str, Format]] = [
         ("site", "site", str),
         ("power_mw", "power at full load, MW", formats.number),
         ("power_cap_mw", "cap, MW", formats.number),
@@ -236,7 +237,7 @@ def _placement_section(
     ]
     if workloads is not None:
         service = stats.workload_service(stats.last_period(workloads))
-        columns = [
+        columns: list[tuple[str, str, Format]] = [
             ("workload", "workload", str),
             ("demand_tokens_per_s", "demand, tokens/s", formats.number),
             ("served_share", "served", formats.share),

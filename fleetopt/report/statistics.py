@@ -9,6 +9,7 @@ that lacks it) gives None and the page leaves that figure out, saying why.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def _load(folder: Path) -> Run:
     return run
 
 
-def open_run(folder: str | Path, *, complete: bool = True) -> Run:
+def open_run(folder: str | os.PathLike[str], *, complete: bool = True) -> Run:
     """The run in `folder`; refuses (RunFolderError, exit 2) a folder that is not a run, a
     kind the report does not know, or, when `complete`, a run without `_SUCCESS`."""
     path = Path(folder)
@@ -221,7 +222,7 @@ def is_multi_period(table: pd.DataFrame | None) -> bool:
 
 def last_period(table: pd.DataFrame | None) -> pd.DataFrame | None:
     """The rows of the last period of a multi-period table; the table itself otherwise."""
-    if not is_multi_period(table):
+    if table is None or not is_multi_period(table):
         return table
     return table[table["period"] == table["period"].max()].reset_index(drop=True)
 

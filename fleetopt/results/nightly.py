@@ -9,12 +9,14 @@ hedged answer, replications) is one entry here and one function in the pipeline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from fleetopt.io.runfolder import RunStatus
 from fleetopt.results.runs import Distribution, Estimate
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, from_json
 from fleetopt.solve.result import SolveStatus
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -138,34 +140,41 @@ class NightlyRecord:
         record: NightlyRecord = from_json(cls, plain)
         return replace(record, stages=stages, schema_version=data.get(VERSION_KEY, 1))
 
-    def result(self, stage: str) -> Any:
-        """A finished stage's result (None when it did not run or has none)."""
+    def result(self, stage: str, kind: type[T]) -> T | None:
+        """A finished stage's result, of type `kind` (None when it did not run or has none)."""
         record = self.stages.get(stage)
-        return record.result if record is not None else None
+        if record is None or record.result is None:
+            return None
+        assert isinstance(record.result, kind), (stage, type(record.result))
+        return record.result
 
     @property
     def plan(self) -> PlanStageResult | None:
-        return self.result("plan")
+        return self.result("plan", PlanStageResult)
 
     @property
     def robust(self) -> RobustStageResult | None:
-        return self.result("robust")
+        return self.result("robust", RobustStageResult)
 
     @property
     def stochastic(self) -> StochasticStageResult | None:
-        return self.result("stochastic")
+        return self.result("stochastic", StochasticStageResult)
 
     @property
     def installed(self) -> InstalledStageResult | None:
-        return self.result("installed")
+        return self.result("installed", InstalledStageResult)
 
     @property
     def compare(self) -> CompareResult | None:
-        return self.result("compare")
+        return self.result("compare", CompareResult)
 
     @property
     def validate(self) -> ValidateResult | None:
-        return self.result("validate")
+        return self.result("validate", ValidateResult)
+
+    @property
+    def report(self) -> ReportResult | None:
+        return self.result(REPORT_STAGE, ReportResult)
 
     def stage_times(self) -> list[tuple[str, str, float | None]]:
         """(stage, status, seconds) in run order; the report stage only once it has

@@ -125,7 +125,7 @@ def period_figures(
 def npv_cost_usd(index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray) -> float:
     """sum_k w_k (fleet_k + penalty_k): the plan's cost over the horizon, USD at year 0."""
     totals = _period_totals(index, data, model, x)
-    return float(model.costs.weight @ (totals["fleet"] + totals["penalty"]))
+    return float(model.priced.weight @ (totals["fleet"] + totals["penalty"]))
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
-from fleetopt.results.nightly import REPORT_STAGE
 from fleetopt.results.read import nightly_record, run_summary
 from fleetopt.results.runs import Distribution, Estimate, RobustSummary, ScenarioSummary
 from fleetopt.results.stochastic import StochasticSummary, format_stochastic
@@ -153,7 +153,7 @@ def _site_lines(racks: pd.DataFrame, sites: pd.DataFrame, placement: pd.DataFram
     return lines
 
 
-def _when(row) -> str:
+def _when(row: Any) -> str:
     """'2027 ' for a row of a schedule (a table with a period column), '' otherwise."""
     period = getattr(row, "period", None)
     return "" if period is None else f"{period} "
@@ -292,7 +292,7 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
         ]
     else:
         lines.append("  no previous successful run of this case to compare with")
-    report = m.result(REPORT_STAGE)
+    report = m.report
     if report:
         lines.append(f"  report: {location or run}/{report.file}")
     seconds = ", ".join(f"{name} {stage.seconds}" for name, stage in m.stages.items())

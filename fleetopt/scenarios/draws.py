@@ -61,6 +61,7 @@ def draws_table(index: ModelIndex, scenario: int, multipliers: Multipliers) -> p
     `energy_price` per region; `power_cap` per site; `supply` and `throughput` per rack type.
     """
     m = multipliers
+    assert m.region_energy is not None, "drawn multipliers keep the energy draws per region"
     keys = [
         ("demand", ["*"], [m.growth]),
         ("demand", index.workloads["workload"].tolist(), (m.demand / m.growth).tolist()),

@@ -14,6 +14,7 @@ import logging
 import pickle
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -332,7 +333,7 @@ SITE_COLUMNS = {
 DRAW_COLUMNS = {"scenario": np.int64, "kind": object, "key": object, "multiplier": float}
 
 
-def _empty(columns: dict[str, type], multi_period: bool = False) -> pd.DataFrame:
+def _empty(columns: dict[str, Any], multi_period: bool = False) -> pd.DataFrame:
     """A table with no rows but the columns and dtypes of its kind, so parts concatenate;
     a multi-period case's tables have `period` after `plan`."""
     if multi_period:

@@ -152,6 +152,7 @@ class PreparedStages:
 
     def _model(self, stage: StageModel, task: Task) -> LinearModel:
         if task.kind is TaskKind.EVALUATE:
+            assert task.plan is not None, "an evaluation task carries its plan"
             return stage.with_first_stage(task.plan)
         if task.kind is TaskKind.FREE:
             return stage.model

@@ -413,7 +413,7 @@ def _explain(
     Several: a sentence each (their split at the least total shortfall), then the short
     limits once."""
     alone = len(short) == 1
-    related = _related(index, shortages) if shortages is not None else None
+    related = _related(index, shortages if shortages is not None else _NO_SHORTAGES)
     regions = index.workloads.set_index("workload")["region_list"]
     sentences = []
     for row in short.head(MAX_LISTED).itertuples():
@@ -433,7 +433,7 @@ def _explain(
         )
         if alone and mine is None:
             sentence += f": {why_none}"
-        elif alone and len(mine):
+        elif alone and mine is not None and len(mine):
             sentence += f": {_list(mine['text'])}"
         sentences.append(sentence)
     if len(short) > MAX_LISTED:
@@ -454,6 +454,9 @@ def _explain(
     return prefix + "; ".join(sentences)
 
 
+_NO_SHORTAGES = pd.DataFrame({"family": [], "site": [], "rack_type": []})
+
+
 def _related(index: ModelIndex, shortages: pd.DataFrame) -> pd.DataFrame:
     """(workload, shortage) pairs: the short limit is at a site or of a rack type (or both)
     that can serve the workload."""
@@ -466,7 +469,7 @@ def _related(index: ModelIndex, shortages: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[["workload", "shortage"]]
 
 
-def _shortage_text(family: str, ids: dict, amount: float, limit: float) -> str:
+def _shortage_text(family: str, ids: dict[str, str], amount: float, limit: float) -> str:
     wording = LIMITS[family]
     return (
         f"{wording.who.format(**ids)} is short of {_amount(amount)} {wording.unit}"

@@ -180,7 +180,7 @@ def sep_rho(price: np.ndarray, x0: np.ndarray, p: np.ndarray, integer: np.ndarra
     """rho per first-stage column from its cost `price` and the wait-and-see spread x0."""
     spread_integer = x0.max(axis=0) - x0.min(axis=0) + 1.0
     spread_continuous = np.maximum(p @ np.abs(x0 - p @ x0), 1.0)
-    return np.abs(price) / np.where(integer, spread_integer, spread_continuous)
+    return np.asarray(np.abs(price) / np.where(integer, spread_integer, spread_continuous))
 
 
 def round_plan(xbar: np.ndarray, stage: StageModel) -> np.ndarray:
@@ -298,7 +298,7 @@ def start(
     bound (at least the wait-and-see value), cuts around the reference and the range."""
     p = np.asarray(probabilities, dtype=float)
     pb = np.array([p[list(b)].sum() for b in bundles])
-    x0 = np.stack([r.first for r in free])
+    x0 = np.stack([_first(r) for r in free])
     cols = stage.first_cols
     integer = stage.model.integer[cols]
     price = np.where(stage.cost[cols] != 0, stage.cost[cols], stage.model.objective[cols])
@@ -373,7 +373,7 @@ def hedge(
         bound = float(state.bundle_probabilities @ [r.bound for r in lagrangian])
         state.lower_bound = max(state.lower_bound, bound)
         _absorb_evaluations(state, candidates, replies[2 * n_bundles :], stage)
-        _step(state, np.stack([r.first for r in hedged]), integer)
+        _step(state, np.stack([_first(r) for r in hedged]), integer)
         state.iteration += 1
         state.elapsed_s = time.perf_counter() - clock
         state.history.append(_row(state, sum(r.seconds for r in replies), state.elapsed_s))
@@ -382,7 +382,10 @@ def hedge(
     if final:  # the last consensus, so that no iteration goes unused
         _evaluate(state, solve, final, stage)
         state.elapsed_s = time.perf_counter() - clock
-        state.history[-1] = replace(state.history[-1], **_bounds(state))
+        lower, upper, gap = _bounds(state)
+        state.history[-1] = replace(
+            state.history[-1], lower_bound=lower, upper_bound=upper, gap=gap
+        )
         checkpoint(state)
     return state
 
@@ -408,7 +411,12 @@ def _evaluation_tasks(state: HedgingState, candidates: list[np.ndarray]) -> list
     return [Task((s,), TaskKind.EVALUATE, plan=plan) for plan in candidates for s in range(n)]
 
 
-def _evaluate(state, solve, candidates: list[np.ndarray], stage: StageModel) -> None:
+def _evaluate(
+    state: HedgingState,
+    solve: Callable[[list[Task]], list[Reply]],
+    candidates: list[np.ndarray],
+    stage: StageModel,
+) -> None:
     tasks = _evaluation_tasks(state, candidates)
     _absorb_evaluations(state, candidates, _check(solve(tasks), tasks), stage)
 
@@ -465,7 +473,7 @@ def _step(state: HedgingState, x: np.ndarray, integer: np.ndarray) -> None:
 
 def _centred(weights: np.ndarray, p: np.ndarray) -> np.ndarray:
     """W less its probability-weighted mean, so that sum_b p[b] W[b] = 0 holds exactly."""
-    return weights - p @ weights
+    return np.asarray(weights - p @ weights)
 
 
 def _add_cuts(
@@ -488,19 +496,20 @@ def _spread(state: HedgingState) -> float:
     return float(state.bundle_probabilities @ np.abs(state.x - state.xbar).mean(axis=1))
 
 
-def _bounds(state: HedgingState) -> dict[str, float]:
-    return {
-        "lower_bound": state.lower_bound,
-        "upper_bound": state.upper_bound,
-        "gap": state.gap if math.isfinite(state.upper_bound) else math.inf,
-    }
+def _bounds(state: HedgingState) -> tuple[float, float, float]:
+    """The lower and upper bounds and the certified gap (inf without a plan yet)."""
+    gap = state.gap if math.isfinite(state.upper_bound) else math.inf
+    return state.lower_bound, state.upper_bound, gap
 
 
 def _row(state: HedgingState, solve_seconds: float, elapsed_s: float) -> ConvergenceRow:
     """One line of the convergence table (scaled units; the pipeline converts)."""
+    lower, upper, gap = _bounds(state)
     return ConvergenceRow(
         iteration=state.iteration,
-        **_bounds(state),
+        lower_bound=lower,
+        upper_bound=upper,
+        gap=gap,
         solve_seconds=solve_seconds,
         elapsed_seconds=elapsed_s,
         spread=_spread(state),
@@ -522,6 +531,12 @@ def _check(replies: list[Reply], tasks: list[Task]) -> list[Reply]:
         if not usable:
             raise SubproblemError(task, reply)
     return replies
+
+
+def _first(reply: Reply) -> np.ndarray:
+    """A checked reply's first stage (`_check` made sure it has one)."""
+    assert reply.first is not None
+    return reply.first
 
 
 class SubproblemError(SolverError):
