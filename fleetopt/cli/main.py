@@ -11,13 +11,16 @@ cluster dies under it ends with one line saying so and a run record marked faile
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,7 +44,7 @@ from fleetopt.core.errors import (
     RunFolderError,
     SolverError,
 )
-from fleetopt.io.case import read_case
+from fleetopt.io.case import Case, read_case
 from fleetopt.model.index import build_index
 from fleetopt.pipelines.options import RobustOptions, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.plan import plan_case, write_plan
@@ -58,6 +61,14 @@ def example_case_dir() -> Path:
     return Path(str(resources.files("fleetopt") / "data" / "example"))
 
 
+SAID = (  # error type, how its line starts, exit code (docs/architecture.md, "Failures")
+    (RunFolderError, "error", ExitCode.BAD_INPUT),
+    (InfeasibleError, "infeasible", ExitCode.INFEASIBLE),
+    (SolverError, "solver error", ExitCode.FAILURE),
+    (RunError, "failed", ExitCode.FAILURE),  # after SolverError, its subclass
+)
+
+
 def report_error(err: BaseException) -> ExitCode:
     """Say what went wrong in a line or a list, with no traceback; return the exit code.
 
@@ -69,9 +80,10 @@ def report_error(err: BaseException) -> ExitCode:
         for problem in err.problems:
             click.echo(f"  {problem}", err=True)
         return ExitCode.BAD_INPUT
-    if isinstance(err, RunFolderError):
-        click.echo(f"error: {err}", err=True)
-        return ExitCode.BAD_INPUT
+    for kind, prefix, code in SAID:
+        if isinstance(err, kind):
+            click.echo(f"{prefix}: {err}", err=True)
+            return code
     if isinstance(err, KeyboardInterrupt):
         click.echo(
             f"fleetopt: {interrupts.failure_reason(err)}; a run folder it was writing is "
@@ -80,15 +92,6 @@ def report_error(err: BaseException) -> ExitCode:
             err=True,
         )
         return interrupts.exit_code(err)
-    if isinstance(err, InfeasibleError):
-        click.echo(f"infeasible: {err}", err=True)
-        return ExitCode.INFEASIBLE
-    if isinstance(err, SolverError):
-        click.echo(f"solver error: {err}", err=True)
-        return ExitCode.FAILURE
-    if isinstance(err, RunError):
-        click.echo(f"failed: {err}", err=True)
-        return ExitCode.FAILURE
     if isinstance(err, OSError):  # reading or writing: the error itself says which file
         where = f"{err.filename}: " if err.filename else ""
         click.echo(f"error: {where}{err.strerror or err}", err=True)
@@ -118,6 +121,16 @@ def main(verbosity: int) -> None:
     logs.configure(verbosity)
 
 
+OUT = click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+PLAN = click.option(
+    "--plan",
+    "plan_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="a `fleetopt solve` run folder",
+)
+
+
 @main.command()
 @click.argument("case_dir", type=click.Path(path_type=Path))
 def validate(case_dir: Path) -> None:
@@ -134,7 +147,7 @@ def validate(case_dir: Path) -> None:
 
 @main.command()
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@OUT
 @solver_options()
 def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
     """Solve a case and write summary.json and the plan tables to OUT, within the time limit.
@@ -156,80 +169,55 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         sys.exit(ExitCode.INFEASIBLE)
 
 
-def _supervise(out_dir: Path) -> None:
-    """In the parent, run this very command in a supervised child and exit with its code."""
-    if not supervised():
-        sys.exit(run_supervised(out_dir))
+def scenario_command(name: str, *options: Any) -> Callable[[Callable[..., None]], Any]:
+    """A command over sampled futures: CASE_DIR and `options` (in the order --help lists
+    them, the scenario options among them). It runs supervised (fleetopt.cli.supervise) on
+    the case read and seeded, then shows the run folder it wrote (`out_dir`)."""
+
+    def apply(work: Callable[..., None]) -> Any:
+        @functools.wraps(work)
+        def command(case_dir: Path, **given: Any) -> None:
+            out_dir, run = given["out_dir"], given["run"]
+            if not supervised():
+                sys.exit(run_supervised(out_dir))
+            work(run.seeded(read_case(case_dir)), **given)
+            click.echo(format_run(out_dir))
+
+        for option in reversed(options):
+            command = option(command)
+        command = click.argument("case_dir", type=click.Path(path_type=Path))(command)
+        return main.command(name)(command)
+
+    return apply
 
 
-@main.command("sweep")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@scenario_options()
-@alpha_option()
-def sweep_command(case_dir: Path, out_dir: Path, run: ScenarioOptions, alpha: float) -> None:
+@scenario_command("sweep", OUT, scenario_options(), alpha_option())
+def sweep_command(case: Case, out_dir: Path, run: ScenarioOptions, alpha: float) -> None:
     """Wait and see: the best rack mix in each of N sampled futures."""
-    _supervise(out_dir)
-    sweep(run.seeded(read_case(case_dir)), out_dir, run, alpha=alpha)
-    click.echo(format_run(out_dir))
+    sweep(case, out_dir, run, alpha=alpha)
 
 
-@main.command("evaluate")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--plan",
-    "plan_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="a `fleetopt solve` run folder",
-)
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@shortfall_option()
-@scenario_options()
-@alpha_option()
+@scenario_command("evaluate", PLAN, OUT, shortfall_option(), scenario_options(), alpha_option())
 def evaluate_command(
-    case_dir: Path,
-    plan_dir: Path,
-    out_dir: Path,
-    shortfall: bool,
-    run: ScenarioOptions,
-    alpha: float,
+    case: Case, plan_dir: Path, out_dir: Path, shortfall: bool, run: ScenarioOptions, alpha: float
 ) -> None:
     """What a fixed plan costs, and what it leaves unserved, in each of N futures."""
-    _supervise(out_dir)
-    case = run.seeded(read_case(case_dir))
-    counts = read_plan(build_index(case), plan_dir)
-    plans = {plan_dir.name or "plan": counts}
+    plans = {plan_dir.name or "plan": read_plan(build_index(case), plan_dir)}
     evaluate(case, plans, out_dir, run, alpha=alpha, shortfall=shortfall)
-    click.echo(format_run(out_dir))
 
 
-@main.command("robust")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@robust_options()
-@scenario_options()
-def robust_command(
-    case_dir: Path, out_dir: Path, choice: RobustOptions, run: ScenarioOptions
-) -> None:
+@scenario_command("robust", OUT, robust_options(), scenario_options())
+def robust_command(case: Case, out_dir: Path, choice: RobustOptions, run: ScenarioOptions) -> None:
     """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
-    _supervise(out_dir)
-    robust(run.seeded(read_case(case_dir)), out_dir, run, choice)
-    click.echo(format_run(out_dir))
+    robust(case, out_dir, run, choice)
 
 
-@main.command("stochastic")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@stochastic_options()
-@scenario_options()
+@scenario_command("stochastic", OUT, stochastic_options(), scenario_options())
 def stochastic_command(
-    case_dir: Path, out_dir: Path, settings: StochasticSettings, run: ScenarioOptions
+    case: Case, out_dir: Path, settings: StochasticSettings, run: ScenarioOptions
 ) -> None:
     """The plan that hedges best across N futures, with a certified bound, VSS and EVPI."""
-    _supervise(out_dir)
-    stochastic(run.seeded(read_case(case_dir)), out_dir, run, settings)
-    click.echo(format_run(out_dir))
+    stochastic(case, out_dir, run, settings)
 
 
 @main.command()

@@ -96,6 +96,14 @@ OUT_OF_SAMPLE = _number(FieldType.INTEGER, 100, 2, 10_000_000)
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
+def _option(flags: str | tuple[str, ...], kind: Any, default: Any, help: str) -> Decorator:
+    """One option: its flag (or flags and name), type, default (shown where there is one)
+    and help."""
+    decls = (flags,) if isinstance(flags, str) else flags
+    shown = default is not None
+    return click.option(*decls, type=kind, default=default, show_default=shown, help=help)
+
+
 def _collect(name: str, build: Callable[..., Any], options: Sequence[Any]) -> Decorator:
     """`options` on the command, whose values reach it as one object `name` = build(...)."""
 
@@ -116,52 +124,27 @@ def _collect(name: str, build: Callable[..., Any], options: Sequence[Any]) -> De
     return apply
 
 
+SEED = FieldParam(UNCERTAINTY_FIELDS["seed"])
+CHUNK_HELP = (
+    f"scenarios per task; {defaults.AUTO}: each chunk 1/({CHUNK_SHARE} x workers)"
+    f" of the scenarios left, 1 to {MAX_CHUNK}"
+)
+RAY_HELP = "Ray cluster to join (default: RAY_ADDRESS, else an embedded local Ray)"
+OVERWRITE_HELP = "start afresh when the output holds a run of the same kind with other parameters"
+
+
 def scenario_options(default_scenarios: int = defaults.SCENARIOS) -> Decorator:
     """The options every scenario run takes (sweep, evaluate, robust, stochastic, nightly),
     as `run` (ScenarioOptions)."""
     options = [
-        click.option(
-            "-n",
-            "--scenarios",
-            "n_scenarios",
-            type=SCENARIOS,
-            default=default_scenarios,
-            show_default=True,
-            help="scenarios to solve",
+        _option(
+            ("-n", "--scenarios", "n_scenarios"), SCENARIOS, default_scenarios, "scenarios to solve"
         ),
-        click.option(
-            "--address",
-            default=None,
-            help="Ray cluster to join (default: RAY_ADDRESS, else an embedded local Ray)",
-        ),
-        click.option(
-            "--workers",
-            type=WORKERS,
-            default=defaults.WORKERS,
-            show_default=True,
-            help="scenario chunks solved at once",
-        ),
-        click.option(
-            "--seed",
-            type=FieldParam(UNCERTAINTY_FIELDS["seed"]),
-            default=None,
-            help="overrides uncertainty.seed",
-        ),
-        click.option(
-            "--chunk",
-            type=CHUNK,
-            default=defaults.CHUNK,
-            show_default=True,
-            help=(
-                f"scenarios per task; {defaults.AUTO}: each chunk 1/({CHUNK_SHARE} x workers)"
-                f" of the scenarios left, 1 to {MAX_CHUNK}"
-            ),
-        ),
-        click.option(
-            "--overwrite",
-            is_flag=True,
-            help="start afresh when the output holds a run of the same kind with other parameters",
-        ),
+        _option("--address", None, None, RAY_HELP),
+        _option("--workers", WORKERS, defaults.WORKERS, "scenario chunks solved at once"),
+        _option("--seed", SEED, None, "overrides uncertainty.seed"),
+        _option("--chunk", CHUNK, defaults.CHUNK, CHUNK_HELP),
+        click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP),
     ]
 
     def build(
@@ -179,9 +162,7 @@ def scenario_options(default_scenarios: int = defaults.SCENARIOS) -> Decorator:
 
 def alpha_option() -> Decorator:
     """--alpha: the CVaR level (of the reported distributions; of a risk measure below)."""
-    return click.option(
-        "--alpha", type=ALPHA, default=defaults.ALPHA, show_default=True, help="CVaR level"
-    )
+    return _option("--alpha", ALPHA, defaults.ALPHA, "CVaR level")
 
 
 def verbosity_option() -> Decorator:
@@ -205,22 +186,18 @@ def shortfall_option() -> Decorator:
     )
 
 
+CRITERIA = click.Choice([c.value for c in Criterion])
+METHODS = click.Choice([m.value for m in Method])
+
+
 def robust_options(*, shortfall: bool = True) -> Decorator:
     """How robust selection chooses (robust; nightly without --shortfall), as `choice`."""
     options = [
-        click.option(
-            "--criterion",
-            type=click.Choice([c.value for c in Criterion]),
-            default="mean",
-            show_default=True,
-            help="rank candidate plans by mean or CVaR of total cost",
+        _option(
+            "--criterion", CRITERIA, "mean", "rank candidate plans by mean or CVaR of total cost"
         ),
-        click.option(
-            "--candidates",
-            type=CANDIDATES,
-            default=defaults.CANDIDATES,
-            show_default=True,
-            help="most frequent sweep plans to compare",
+        _option(
+            "--candidates", CANDIDATES, defaults.CANDIDATES, "most frequent sweep plans to compare"
         ),
         alpha_option(),
         *([shortfall_option()] if shortfall else []),
@@ -236,42 +213,28 @@ def _stopping_options() -> list[Decorator]:
     """When the two-stage program stops, and the out-of-sample check."""
     default, stop = StochasticSettings(), HedgingSettings()
     return [
-        click.option(
-            "--gap",
-            "target_gap",
-            type=TARGET_GAP,
-            default=stop.gap,
-            show_default=True,
-            help="stop at this certified relative gap",
+        _option(
+            ("--gap", "target_gap"), TARGET_GAP, stop.gap, "stop at this certified relative gap"
         ),
-        click.option(
+        _option(
             "--max-iterations",
-            type=ITERATIONS,
-            default=stop.max_iterations,
-            show_default=True,
-            help="progressive hedging iterations at most",
+            ITERATIONS,
+            stop.max_iterations,
+            "progressive hedging iterations at most",
         ),
-        click.option(
-            "--time-limit",
-            "run_time_limit",
-            type=RUN_TIME_LIMIT,
-            default=stop.time_limit_s,
-            show_default=True,
-            help="seconds for the extensive form, or between PH iterations",
+        _option(
+            ("--time-limit", "run_time_limit"),
+            RUN_TIME_LIMIT,
+            stop.time_limit_s,
+            "seconds for the extensive form, or between PH iterations",
         ),
-        click.option(
+        _option(
             "--out-of-sample",
-            type=OUT_OF_SAMPLE,
-            default=default.out_of_sample,
-            show_default=True,
-            help="fresh scenarios to check the plans on",
+            OUT_OF_SAMPLE,
+            default.out_of_sample,
+            "fresh scenarios to check the plans on",
         ),
-        click.option(
-            "--out-of-sample-seed",
-            type=FieldParam(UNCERTAINTY_FIELDS["seed"]),
-            default=None,
-            help="their seed (default: the run's seed + 1)",
-        ),
+        _option("--out-of-sample-seed", SEED, None, "their seed (default: the run's seed + 1)"),
     ]
 
 
@@ -295,29 +258,21 @@ def _settings(
 
 def stochastic_options() -> Decorator:
     """How the two-stage program is solved and checked (stochastic), as `settings`."""
-    default = StochasticSettings()
+    method = StochasticSettings().method.value
     options = [
-        click.option(
+        _option(
             "--method",
-            type=click.Choice([m.value for m in Method]),
-            default=default.method.value,
-            show_default=True,
-            help="ef: one extensive-form MILP; ph: progressive hedging; auto: by size",
+            METHODS,
+            method,
+            "ef: one extensive-form MILP; ph: progressive hedging; auto: by size",
         ),
-        click.option(
+        _option(
             "--risk",
-            type=click.Choice(["mean", "cvar"]),
-            default="mean",
-            show_default=True,
-            help="minimize mean total cost, or (1 - L) mean + L CVaR at --alpha",
+            click.Choice(["mean", "cvar"]),
+            "mean",
+            "minimize mean total cost, or (1 - L) mean + L CVaR at --alpha",
         ),
-        click.option(
-            "--risk-weight",
-            type=RISK_WEIGHT,
-            default=1.0,
-            show_default=True,
-            help="L, the weight of CVaR with --risk cvar",
-        ),
+        _option("--risk-weight", RISK_WEIGHT, 1.0, "L, the weight of CVaR with --risk cvar"),
         alpha_option(),
         *_stopping_options(),
     ]
@@ -334,12 +289,11 @@ def stochastic_stage_options() -> Decorator:
     """The nightly run's optional stochastic stage: its method and the stochastic command's
     stopping options (its risk measure is robust selection's criterion), as `stochastic`."""
     options = [
-        click.option(
-            "--stochastic",
-            "method",
-            type=click.Choice([m.value for m in Method]),
-            default=None,
-            help="also solve the two-stage stochastic program, by this method",
+        _option(
+            ("--stochastic", "method"),
+            METHODS,
+            None,
+            "also solve the two-stage stochastic program, by this method",
         ),
         *_stopping_options(),
     ]
@@ -354,26 +308,21 @@ def solver_options() -> Decorator:
     """Overrides of case.yaml's `solver` section (solve)."""
     return _stack(
         [
-            click.option("--solver", "solver_name", default=None, help="highs (default) or scip"),
-            click.option(
+            _option(("--solver", "solver_name"), None, None, "highs (default) or scip"),
+            _option(
                 "--time-limit",
-                type=FieldParam(SOLVER_FIELDS["time_limit_s"]),
-                default=None,
-                help="seconds of wall clock for the whole solve",
+                FieldParam(SOLVER_FIELDS["time_limit_s"]),
+                None,
+                "seconds of wall clock for the whole solve",
             ),
-            click.option(
+            _option(
                 "--gap",
-                type=FieldParam(SOLVER_FIELDS["relative_gap"]),
-                default=None,
-                help="relative MIP gap at which to stop",
+                FieldParam(SOLVER_FIELDS["relative_gap"]),
+                None,
+                "relative MIP gap at which to stop",
             ),
             click.option("--threads", type=FieldParam(SOLVER_FIELDS["threads"]), default=None),
-            click.option(
-                "--seed",
-                type=FieldParam(SOLVER_FIELDS["seed"]),
-                default=None,
-                help="solver random seed",
-            ),
+            _option("--seed", FieldParam(SOLVER_FIELDS["seed"]), None, "solver random seed"),
         ]
     )
 

@@ -170,41 +170,43 @@ def define_delivered_limit(
     )
 
 
-def _owned(index: ModelIndex, layout: VariableLayout) -> tuple[np.ndarray, np.ndarray]:
-    """Columns of every rack owned (n, and the recourse racks e where the model has them),
-    with their `sr` rows."""
+def _owned_limit(
+    index: ModelIndex,
+    layout: VariableLayout,
+    name: str,
+    over: str,
+    weight: np.ndarray,
+    limit: np.ndarray,
+) -> RowBlock:
+    """sum weight[r] * (n[s, r, k] + e[s, r, k]) <= limit per row of `over` ("sk" or "rk",
+    each `sr` row's group by its column of that name): every rack owned counts, n and the
+    recourse racks e where the model has them, delivered or not."""
     blocks = layout.present("n", "e")
-    sr = np.arange(len(index.sr))
-    return np.concatenate([layout.cols(b) for b in blocks]), np.concatenate([sr] * len(blocks))
+    sr = np.concatenate([np.arange(len(index.sr))] * len(blocks))
+    return limited_sum(
+        name,
+        over=over,
+        group=index.sr[over].to_numpy()[sr],
+        cols=np.concatenate([layout.cols(b) for b in blocks]),
+        weights=weight[index.sr["r"].to_numpy()[sr]],
+        limit=limit,
+    )
 
 
 def define_space(index: ModelIndex, layout: VariableLayout) -> RowBlock:
     """space: sum_r slots[r] * (n[s, r, k] + e[s, r, k]) <= max_slots[s]   for sites with a
     floor limit (e: recourse racks, section 9; ordered racks take floor space, delivered
     or not)."""
-    cols, sr = _owned(index, layout)
-    return limited_sum(
-        "space",
-        over="sk",
-        group=index.sr["sk"].to_numpy()[sr],
-        cols=cols,
-        weights=index.racks["slots"].to_numpy(dtype=float)[index.sr["r"].to_numpy()[sr]],
-        limit=index.sites["max_slots"].to_numpy(dtype=float)[index.sk["s"].to_numpy()],
-    )
+    slots = index.racks["slots"].to_numpy(dtype=float)
+    max_slots = index.sites["max_slots"].to_numpy(dtype=float)[index.sk["s"].to_numpy()]
+    return _owned_limit(index, layout, "space", "sk", slots, max_slots)
 
 
 def define_supply(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
     """supply: sum_s (n[s, r, k] + e[s, r, k]) <= max_count[r]   for rack types with a
     supply limit."""
-    cols, sr = _owned(index, layout)
-    return limited_sum(
-        "supply",
-        over="rk",
-        group=index.sr["rk"].to_numpy()[sr],
-        cols=cols,
-        weights=np.ones(len(sr)),
-        limit=data.max_count[index.rk["r"].to_numpy()],
-    )
+    limit = data.max_count[index.rk["r"].to_numpy()]
+    return _owned_limit(index, layout, "supply", "rk", np.ones(index.n_racks), limit)
 
 
 def define_stock(index: ModelIndex, layout: VariableLayout) -> RowBlock:

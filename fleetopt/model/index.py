@@ -68,22 +68,10 @@ class ModelIndex:
     service: pd.DataFrame
     multi_period: bool
     warnings: tuple[str, ...]
-
-    @property
-    def n_sites(self) -> int:
-        return len(self.sites)
-
-    @property
-    def n_racks(self) -> int:
-        return len(self.racks)
-
-    @property
-    def n_workloads(self) -> int:
-        return len(self.workloads)
-
-    @property
-    def n_periods(self) -> int:
-        return len(self.periods)
+    n_sites: int  # the rows of `sites`, `racks`, `workloads`, `periods`
+    n_racks: int
+    n_workloads: int
+    n_periods: int
 
     def period_rows(self, table: str) -> list[slice]:
         """The rows of each period in index table `table` (tables are period-major)."""
@@ -135,6 +123,10 @@ def build_index(case: Case) -> ModelIndex:
         service=_service(sr, buy.reset_index(drop=True), racks, periods),
         multi_period=case.multi_period,
         warnings=_unservable_warnings(workloads, wp, y),
+        n_sites=len(sites),
+        n_racks=len(racks),
+        n_workloads=len(workloads),
+        n_periods=len(periods),
     )
 
 

@@ -18,7 +18,7 @@ from bokeh.model import Model
 from fleetopt.report import figures, formats
 from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
-from fleetopt.results.runs import Estimate, EstimateKind
+from fleetopt.results.runs import Estimate, EstimateKind, RobustSummary, ScenarioSummary
 
 Format = Callable[[Any], str]
 
@@ -113,6 +113,27 @@ ESTIMATE_NOTE = (
     "This run does not record the operating points its figures rest on (scenario runs, and "
     "plans written before the report existed), so estimates cannot be flagged here."
 )
+
+
+def assumptions_section(
+    scope: Scope,
+    title: str,
+    caption: str,
+    rows: Sequence[tuple[str, str]],
+    flags: pd.DataFrame | None,
+    what: str,
+) -> Section:
+    """What a run assumed: its facts (`rows`), and which of its figures rest on estimates."""
+    return Section(
+        scope.key("assumptions"),
+        scope.title("Assumptions"),
+        [Block(title, caption, html=facts(rows)), estimates_block(flags, what)],
+    )
+
+
+def sample_facts(summary: ScenarioSummary | RobustSummary) -> list[tuple[str, str]]:
+    """How a scenario run sampled its futures."""
+    return [("scenarios", text(summary.scenarios)), ("seed", text(summary.seed))]
 
 
 def estimates_block(flags: pd.DataFrame | None, what: str) -> Block:

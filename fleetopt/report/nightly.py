@@ -6,20 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fleetopt.report import figures, formats
+from fleetopt.report import blocks, figures, formats
 from fleetopt.report import statistics as stats
-from fleetopt.report.blocks import (
-    Block,
-    Scope,
-    Section,
-    cards,
-    estimate_card,
-    estimates_block,
-    facts,
-    note,
-    table,
-    text,
-)
 from fleetopt.report.plan import plan_sections
 from fleetopt.report.scenario import robust_sections, scenario_sections
 from fleetopt.report.statistics import Run
@@ -40,28 +28,34 @@ METRIC_LABELS = {
 }
 
 
-def nightly_sections(run: Run, scope: Scope, manifests: list[NightlyRecord]) -> list[Section]:
+def nightly_sections(
+    run: Run, scope: blocks.Scope, manifests: list[NightlyRecord]
+) -> list[blocks.Section]:
     """A nightly run: headline, trend, what changed, then its stages' own sections."""
     manifest = run.nightly
     assert manifest is not None, "a nightly run's record"
-    rob, plan = manifest.robust, manifest.plan
+    rob, plan = manifest.results.robust, manifest.results.plan
     assert rob is not None and plan is not None, "a reported nightly run has both stages"
-    installed, compare, two_stage = manifest.installed, manifest.compare, manifest.stochastic
+    installed, compare, two_stage = (
+        manifest.results.installed,
+        manifest.results.compare,
+        manifest.results.stochastic,
+    )
     cost = rob.cost_per_mtok_usd
     items = [
         (
             "expected-value plan, cost per million tokens",
             formats.usd(plan.cost_per_mtok_usd),
-            f"{text(plan.status.value)}, gap {formats.gap(plan.mip_gap)}",
+            f"{blocks.text(plan.status.value)}, gap {formats.gap(plan.mip_gap)}",
         ),
         (
             "robust choice",
-            text(rob.chosen_plan),
+            blocks.text(rob.chosen_plan),
             f"mean {formats.usd(cost.mean)}, p95 {formats.usd(cost.p95)} per Mtok",
         ),
         ("robust choice, P(unmet > 1%)", formats.share(rob.probability_unmet_above_1pct), ""),
-        estimate_card("value of the stochastic solution", rob.vss),
-        estimate_card("expected value of perfect information", rob.evpi),
+        blocks.estimate_card("value of the stochastic solution", rob.vss),
+        blocks.estimate_card("expected value of perfect information", rob.evpi),
     ]
     if two_stage is not None:
         items += [
@@ -70,7 +64,9 @@ def nightly_sections(run: Run, scope: Scope, manifests: list[NightlyRecord]) -> 
                 formats.usd_plus_minus(two_stage.objective.value, two_stage.objective.se),
                 f"per year, certified gap {formats.gap(two_stage.gap)}",
             ),
-            estimate_card("stochastic plan, value of the stochastic solution", two_stage.vss),
+            blocks.estimate_card(
+                "stochastic plan, value of the stochastic solution", two_stage.vss
+            ),
         ]
     if installed:
         unmet = installed.probability_unmet_above_1pct
@@ -82,45 +78,49 @@ def nightly_sections(run: Run, scope: Scope, manifests: list[NightlyRecord]) -> 
             )
         )
     if compare is not None and compare.previous_run:
-        items.append(("racks changed since the previous run", text(compare.rack_changes), ""))
+        items.append(
+            ("racks changed since the previous run", blocks.text(compare.rack_changes), "")
+        )
     else:
         items.append(("racks changed since the previous run", "n/a", "no previous run"))
-    validate = manifest.validate
+    validate = manifest.results.validate
     facts_rows = [
-        ("case", text(manifest.case)),
-        ("case files sha256", text(manifest.case_sha256)[:16] + "…"),
-        ("run id", text(manifest.run_id)),
-        ("date", text(manifest.date)),
-        ("seed", text(manifest.seed)),
-        *[(k, text(v)) for k, v in manifest.params.items() if k not in ("case_sha256", "seed")],
-        ("fleetopt version", text(manifest.fleetopt_version)),
+        ("case", blocks.text(manifest.case)),
+        ("case files sha256", blocks.text(manifest.case_sha256)[:16] + "…"),
+        ("run id", blocks.text(manifest.run_id)),
+        ("date", blocks.text(manifest.date)),
+        ("seed", blocks.text(manifest.seed)),
+        *[
+            (k, blocks.text(v))
+            for k, v in manifest.params.items()
+            if k not in ("case_sha256", "seed")
+        ],
+        ("fleetopt version", blocks.text(manifest.fleetopt_version)),
         ("warnings", "; ".join(validate.warnings if validate else []) or "none"),
     ]
     plan_run = run.part("plan")
     points = plan_run.table("operating_points") if plan_run else None
     placement = plan_run.table("placement") if plan_run else None
     sections = [
-        Section(
+        blocks.Section(
             "headline",
             "Headline",
             [
-                Block(
+                blocks.Block(
                     "Tonight's answer",
                     "The expected-value plan, the plan chosen to hold up over the sampled futures,"
                     " what the choice is worth, and whether it changed since the last run.",
-                    html=cards(items),
+                    html=blocks.cards(items),
                 )
             ],
         ),
-        Section(
-            "assumptions",
-            "Assumptions",
-            [
-                Block("The run", "What was planned, with which settings.", html=facts(facts_rows)),
-                estimates_block(
-                    stats.estimate_flags(points, placement=placement), "the expected-value plan"
-                ),
-            ],
+        blocks.assumptions_section(
+            scope,
+            "The run",
+            "What was planned, with which settings.",
+            facts_rows,
+            stats.estimate_flags(points, placement=placement),
+            "the expected-value plan",
         ),
         _trend_section(stats.nightly_history(manifest, manifests)),
         _changes_section(run, compare),
@@ -144,18 +144,18 @@ def nightly_sections(run: Run, scope: Scope, manifests: list[NightlyRecord]) -> 
         sections += plan_sections(plan_run, scope.child("plan-", "Expected-value plan: "))
     timings = stats.nightly_stages(manifest)
     sections.append(
-        Section(
+        blocks.Section(
             "stages",
             "Stages",
             [
-                Block(
+                blocks.Block(
                     "Stage status and time",
                     "Which stages ran and how long each took.",
-                    html=table(
+                    html=blocks.table(
                         timings,
                         [
                             ("stage", "stage", str),
-                            ("status", "status", text),
+                            ("status", "status", blocks.text),
                             ("seconds", "seconds", formats.number),
                         ],
                     ),
@@ -166,16 +166,16 @@ def nightly_sections(run: Run, scope: Scope, manifests: list[NightlyRecord]) -> 
     return sections
 
 
-def _trend_section(history: pd.DataFrame) -> Section:
+def _trend_section(history: pd.DataFrame) -> blocks.Section:
     if len(history) < 2:
-        return Section(
+        return blocks.Section(
             "trend",
             "Trend over nightly runs",
             [
-                Block(
+                blocks.Block(
                     "Trend over nightly runs",
                     "",
-                    html=note(
+                    html=blocks.note(
                         "This is the first successful nightly run of this case: the trend"
                         " starts with the next one."
                     ),
@@ -191,11 +191,11 @@ def _trend_section(history: pd.DataFrame) -> Section:
     long["series"] = long["series"].map(TREND_SERIES)
     risk = history.assign(series="robust choice")
     runs = len(history)
-    return Section(
+    return blocks.Section(
         "trend",
         "Trend over nightly runs",
         [
-            Block(
+            blocks.Block(
                 "Cost per million tokens, run by run",
                 f"How the cost per million tokens has moved over the {runs} successful nightly"
                 " run(s) of this case (this run last): a jump means the case or the futures"
@@ -212,7 +212,7 @@ def _trend_section(history: pd.DataFrame) -> Section:
                     x_type="datetime",
                 ),
             ),
-            Block(
+            blocks.Block(
                 "Risk of running short, run by run",
                 "How often the robust choice leaves more than 1% of demand unmet, run by run.",
                 figures.lines(
@@ -232,21 +232,23 @@ def _trend_section(history: pd.DataFrame) -> Section:
     )
 
 
-def _changes_section(run: Run, result: CompareResult | None) -> Section:
+def _changes_section(run: Run, result: CompareResult | None) -> blocks.Section:
     compare = run.part("compare")
     previous = result.previous_run if result is not None else None
     title = "Changes since the previous run"
     if compare is None or not previous:
-        return Section(
+        return blocks.Section(
             "changes",
             title,
             [
-                Block(
-                    title, "", html=note("No previous successful run of this case to compare with.")
+                blocks.Block(
+                    title,
+                    "",
+                    html=blocks.note("No previous successful run of this case to compare with."),
                 )
             ],
         )
-    blocks = []
+    entries = []
     racks = compare.table("racks")
     changes = stats.rack_changes(racks) if racks is not None else pd.DataFrame()
     if len(changes):
@@ -255,8 +257,8 @@ def _changes_section(run: Run, result: CompareResult | None) -> Section:
             f"{formats.integer(a)} → {formats.integer(b)} racks"
             for a, b in zip(changes["count_previous"], changes["count"], strict=True)
         ]
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Racks added or removed",
                 "What changed in the robust choice since the previous run: racks added (right)"
                 " or removed (left) per site and rack type.",
@@ -276,18 +278,20 @@ def _changes_section(run: Run, result: CompareResult | None) -> Section:
             )
         )
     else:
-        blocks.append(Block("Racks added or removed", "", html=note("Rack counts unchanged.")))
+        entries.append(
+            blocks.Block("Racks added or removed", "", html=blocks.note("Rack counts unchanged."))
+        )
     metrics = compare.table("metrics")
     if metrics is not None:
         rows = []
         for row in metrics.itertuples():
             name, fmt = METRIC_LABELS.get(row.metric, (row.metric, formats.number))
             rows.append({"metric": name, "previous": fmt(row.previous), "value": fmt(row.value)})
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Figures then and now",
                 "The compared figures in the previous run and in this one.",
-                html=table(
+                html=blocks.table(
                     pd.DataFrame(rows),
                     [
                         ("metric", "figure", str),
@@ -297,4 +301,4 @@ def _changes_section(run: Run, result: CompareResult | None) -> Section:
                 ),
             )
         )
-    return Section("changes", title, blocks)
+    return blocks.Section("changes", title, entries)

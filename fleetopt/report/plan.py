@@ -4,42 +4,29 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fleetopt.report import figures, formats
+from fleetopt.report import blocks, figures, formats
 from fleetopt.report import statistics as stats
-from fleetopt.report.blocks import (
-    Block,
-    Format,
-    Scope,
-    Section,
-    cards,
-    estimates_block,
-    facts,
-    note,
-    racks_section,
-    table,
-    text,
-)
 from fleetopt.report.statistics import Run
 from fleetopt.results.summary import Figures, Summary
 
 
-def plan_sections(run: Run, scope: Scope) -> list[Section]:
+def plan_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     """A plan: headline, assumptions, costs, power, racks, placement (and periods)."""
     summary = run.summary
     assert isinstance(summary, Summary), "a plan folder's summary"
     workloads = run.table("workloads")
     head = summary.figures
-    status = f"gap {formats.gap(summary.mip_gap)}, solver {text(summary.solver)}"
+    status = f"gap {formats.gap(summary.mip_gap)}, solver {blocks.text(summary.solver)}"
     sections = [
-        Section(
+        blocks.Section(
             scope.key("headline"),
             scope.title("Headline"),
             [
-                Block(
+                blocks.Block(
                     "The plan in numbers",
                     "What the plan costs per year and per million served tokens, how much demand"
                     " it leaves unmet, and how sure the solver is of it (status and MIP gap).",
-                    html=cards(
+                    html=blocks.cards(
                         [
                             ("cost per million tokens", formats.usd(head.cost_per_mtok_usd), ""),
                             ("tokens per joule", formats.number(head.tokens_per_joule), ""),
@@ -65,7 +52,7 @@ def plan_sections(run: Run, scope: Scope) -> list[Section]:
                                 formats.share(stats.unmet_share(workloads)),
                                 "",
                             ),
-                            ("status", text(summary.status.value), status),
+                            ("status", blocks.text(summary.status.value), status),
                         ]
                     ),
                 )
@@ -75,29 +62,27 @@ def plan_sections(run: Run, scope: Scope) -> list[Section]:
     placement = stats.last_period(run.table("placement"))
     points = run.table("operating_points")
     assumptions = [
-        ("case", text(summary.case)),
-        ("objective", text(summary.objective_kind)),
-        ("solver", text(summary.solver)),
-        ("fleetopt version", text(summary.fleetopt_version)),
+        ("case", blocks.text(summary.case)),
+        ("objective", blocks.text(summary.objective_kind)),
+        ("solver", blocks.text(summary.solver)),
+        ("fleetopt version", blocks.text(summary.fleetopt_version)),
         ("warnings", "; ".join(summary.warnings) or "none"),
     ]
     sections.append(
-        Section(
-            scope.key("assumptions"),
-            scope.title("Assumptions"),
-            [
-                Block(
-                    "The case",
-                    "What the plan was solved for, and what the case warned about.",
-                    html=facts(assumptions),
-                ),
-                estimates_block(stats.estimate_flags(points, placement=placement), "the plan"),
-            ],
+        blocks.assumptions_section(
+            scope,
+            "The case",
+            "What the plan was solved for, and what the case warned about.",
+            assumptions,
+            stats.estimate_flags(points, placement=placement),
+            "the plan",
         )
     )
     if head.fleet_cost_usd_per_year is None:
         sections[0].blocks.append(
-            Block("No plan", "", html=note(f"The solver found no plan: {summary.message}"))
+            blocks.Block(
+                "No plan", "", html=blocks.note(f"The solver found no plan: {summary.message}")
+            )
         )
         return sections
     sections += _cost_sections(run, head, scope)
@@ -106,19 +91,21 @@ def plan_sections(run: Run, scope: Scope) -> list[Section]:
         sections.append(_power_section(sites, scope))
     racks = run.table("racks")
     if racks is not None:
-        sections.append(racks_section(stats.rack_mix(stats.last_period(racks)), scope, "the plan"))
+        sections.append(
+            blocks.racks_section(stats.rack_mix(stats.last_period(racks)), scope, "the plan")
+        )
     if placement is not None:
         sections.append(_placement_section(placement, points, workloads, scope))
     sections += multi_period_sections(run, scope)
     return sections
 
 
-def _cost_sections(run: Run, head: Figures, scope: Scope) -> list[Section]:
-    blocks = []
+def _cost_sections(run: Run, head: Figures, scope: blocks.Scope) -> list[blocks.Section]:
+    entries = []
     parts = stats.cost_parts(head)
     if parts is not None:
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Yearly cost by part",
                 "Where the money goes: capex (annualised), opex, energy, and the penalty that"
                 " prices the demand left unmet.",
@@ -134,16 +121,16 @@ def _cost_sections(run: Run, head: Figures, scope: Scope) -> list[Section]:
         )
     by_site = stats.cost_by_site(stats.last_period(run.table("sites")))
     if by_site is None:
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Yearly cost per site",
                 "",
-                html=note("This run's sites table has no cost columns: no split per site."),
+                html=blocks.note("This run's sites table has no cost columns: no split per site."),
             )
         )
     else:
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Yearly cost per site",
                 "Which sites carry the cost, and whether it is hardware (capex, opex) or energy;"
                 " the penalty belongs to no site.",
@@ -158,10 +145,10 @@ def _cost_sections(run: Run, head: Figures, scope: Scope) -> list[Section]:
                 ),
             )
         )
-    return [Section(scope.key("costs"), scope.title("Cost breakdown"), blocks)]
+    return [blocks.Section(scope.key("costs"), scope.title("Cost breakdown"), entries)]
 
 
-def _power_section(sites: pd.DataFrame, scope: Scope) -> Section:
+def _power_section(sites: pd.DataFrame, scope: blocks.Scope) -> blocks.Section:
     use = stats.power_use(sites)
     use["power_text"] = [
         f"{formats.number(p)} of {formats.number(c)} MW, average draw {formats.number(a)} MW"
@@ -178,7 +165,7 @@ def _power_section(sites: pd.DataFrame, scope: Scope) -> Section:
         ]
         measures["floor_share"] = "floor slots"
         details["floor_share"] = "floor_text"
-    columns: list[tuple[str, str, Format]] = [
+    columns: list[tuple[str, str, blocks.Format]] = [
         ("site", "site", str),
         ("power_mw", "power at full load, MW", formats.number),
         ("power_cap_mw", "cap, MW", formats.number),
@@ -187,21 +174,21 @@ def _power_section(sites: pd.DataFrame, scope: Scope) -> Section:
         ("slots", "floor slots", formats.integer),
         ("max_slots", "slot limit", formats.integer),
     ]
-    return Section(
+    return blocks.Section(
         scope.key("power"),
         scope.title("Power and floor"),
         [
-            Block(
+            blocks.Block(
                 "Power and floor use per site",
                 "How close each site is to its limits: the powered racks' facility power at full"
                 " load as a share of the cap, and floor slots as a share of the limit (none where"
                 " the floor is unlimited); the dashed line is 100%.",
                 figures.share_bars(use, "site", measures, details),
             ),
-            Block(
+            blocks.Block(
                 "Power per site",
                 "The same in MW: a site at its cap cannot take another rack.",
-                html=table(use, columns),
+                html=blocks.table(use, columns),
             ),
         ],
     )
@@ -211,15 +198,15 @@ def _placement_section(
     placement: pd.DataFrame,
     points: pd.DataFrame | None,
     workloads: pd.DataFrame | None,
-    scope: Scope,
-) -> Section:
+    scope: blocks.Scope,
+) -> blocks.Section:
     used = stats.placement_by_rack(placement, points)
     used["workload_phase"] = used["workload"] + " · " + used["phase"]
     hatched = (
         "; hatched segments rest on an estimated throughput figure" if points is not None else ""
     )
-    blocks = [
-        Block(
+    entries = [
+        blocks.Block(
             "Placement of each workload phase",
             "What runs where: rack-equivalents busy on each workload's prefill and decode, by"
             f" rack type{hatched}.",
@@ -237,32 +224,32 @@ def _placement_section(
     ]
     if workloads is not None:
         service = stats.workload_service(stats.last_period(workloads))
-        columns: list[tuple[str, str, Format]] = [
+        columns: list[tuple[str, str, blocks.Format]] = [
             ("workload", "workload", str),
             ("demand_tokens_per_s", "demand, tokens/s", formats.number),
             ("served_share", "served", formats.share),
             ("unmet_share", "unmet", formats.share),
             ("penalty_cost_usd_per_year", "penalty per year", formats.usd),
         ]
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Service per workload",
                 "How much of each workload's demand is served, and what the unmet part costs.",
-                html=table(service, columns),
+                html=blocks.table(service, columns),
             )
         )
-    return Section(scope.key("placement"), scope.title("Placement"), blocks)
+    return blocks.Section(scope.key("placement"), scope.title("Placement"), entries)
 
 
-def multi_period_sections(run: Run, scope: Scope) -> list[Section]:
+def multi_period_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     """Order schedule, racks in service and power ramps of a multi-period plan."""
     racks, sites, orders = run.table("racks"), run.table("sites"), run.table("orders")
     if not (stats.is_multi_period(racks) or orders is not None):
         return []
-    blocks = []
+    entries = []
     if orders is not None:
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Order schedule",
                 "New racks entering service each year by rack type, over all sites; each"
                 " is ordered its lead time earlier (orders.parquet: order_by_year).",
@@ -280,8 +267,8 @@ def multi_period_sections(run: Run, scope: Scope) -> list[Section]:
             )
         )
     if stats.is_multi_period(racks):
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Racks in service",
                 "The fleet over time: racks in service each year by rack type, over all sites.",
                 figures.stacked_bars(
@@ -306,8 +293,8 @@ def multi_period_sections(run: Run, scope: Scope) -> list[Section]:
                 ramp.assign(series=ramp["site"] + " cap", mw=ramp["power_cap_mw"]),
             ]
         )
-        blocks.append(
-            Block(
+        entries.append(
+            blocks.Block(
                 "Power ramps",
                 "Each site's facility power at full load per year (solid) against its cap"
                 " (dashed): where the lines meet, the site is full that year.",
@@ -325,4 +312,4 @@ def multi_period_sections(run: Run, scope: Scope) -> list[Section]:
                 ),
             )
         )
-    return [Section(scope.key("periods"), scope.title("Over the years"), blocks)]
+    return [blocks.Section(scope.key("periods"), scope.title("Over the years"), entries)]

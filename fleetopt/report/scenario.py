@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from fleetopt.report import figures, formats
+from fleetopt.report import blocks, figures, formats
 from fleetopt.report import statistics as stats
-from fleetopt.report.blocks import (
-    Block,
-    Scope,
-    Section,
-    distribution_section,
-    estimate_card,
-    estimates_block,
-    facts,
-    note,
-    plans_block,
-    rack_types_section,
-    racks_section,
-    scenario_cards,
-    sites_section,
-    text,
-)
 from fleetopt.report.statistics import Run
 from fleetopt.results.runs import RobustSummary, ScenarioSummary
 
 
-def scenario_sections(run: Run, scope: Scope) -> list[Section]:
+def scenario_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     """A sweep or evaluate run: headline, distributions, plans, rack types, site use."""
     summary = run.summary
     assert isinstance(summary, ScenarioSummary), "a sweep or evaluate run's summary"
@@ -33,43 +17,39 @@ def scenario_sections(run: Run, scope: Scope) -> list[Section]:
     main = next(iter(plans), None)
     head = stats.scenario_headline(plans[main], results, main) if main else None
     facts_rows = [
-        ("case", text(summary.case)),
-        ("run kind", text(summary.kind)),
-        ("scenarios", text(summary.scenarios)),
-        ("seed", text(summary.seed)),
-        ("CVaR level alpha", text(summary.alpha)),
-        ("scenarios that ended in error", text(summary.errors)),
+        ("case", blocks.text(summary.case)),
+        ("run kind", blocks.text(summary.kind)),
+        *blocks.sample_facts(summary),
+        ("CVaR level alpha", blocks.text(summary.alpha)),
+        ("scenarios that ended in error", blocks.text(summary.errors)),
     ]
     headline = [
-        Block(
+        blocks.Block(
             f"Plan {main}" if main else "No plan",
             "The plan's cost and shortfall over the sampled futures: mean (± its standard error)"
             " and tail (p95, CVaR).",
-            html=scenario_cards(head) if head else note("This run holds no plan results."),
+            html=blocks.scenario_cards(head)
+            if head
+            else blocks.note("This run holds no plan results."),
         )
     ]
     sections = [
-        Section(scope.key("headline"), scope.title("Headline"), headline),
-        Section(
-            scope.key("assumptions"),
-            scope.title("Assumptions"),
-            [
-                Block("The run", "What was sampled, and how.", html=facts(facts_rows)),
-                estimates_block(None, "the plan"),
-            ],
+        blocks.Section(scope.key("headline"), scope.title("Headline"), headline),
+        blocks.assumptions_section(
+            scope, "The run", "What was sampled, and how.", facts_rows, None, "the plan"
         ),
     ]
     if results is not None:
-        sections.append(distribution_section(results, scope, [main] if main else []))
+        sections.append(blocks.distribution_section(results, scope, [main] if main else []))
         sections.append(
-            Section(
+            blocks.Section(
                 scope.key("plans"),
                 scope.title("Plans"),
-                [plans_block(stats.plan_comparison(plans, results))],
+                [blocks.plans_block(stats.plan_comparison(plans, results))],
             )
         )
     if summary.kind == "sweep":
-        section = rack_types_section(run, scope)
+        section = blocks.rack_types_section(run, scope)
         if section is not None:
             sections.append(section)
     elif main is not None:
@@ -77,14 +57,14 @@ def scenario_sections(run: Run, scope: Scope) -> list[Section]:
         if mix is not None and len(mix):
             first = mix[mix["plan"] == main]
             first = first[first["scenario"] == first["scenario"].min()]
-            sections.append(racks_section(stats.rack_mix(first), scope, f"plan {main}"))
-    section = sites_section(run.table("sites"), main, scope)
+            sections.append(blocks.racks_section(stats.rack_mix(first), scope, f"plan {main}"))
+    section = blocks.sites_section(run.table("sites"), main, scope)
     if section is not None:
         sections.append(section)
     return sections
 
 
-def robust_sections(run: Run, scope: Scope) -> list[Section]:
+def robust_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     """A robust selection: the choice, candidates side by side, VSS and EVPI, and the
     sweep's and evaluation's figures."""
     summary = run.summary
@@ -96,54 +76,47 @@ def robust_sections(run: Run, scope: Scope) -> list[Section]:
     head = stats.scenario_headline(summary.chosen, results, chosen)
     value = stats.value_of_information(summary.vss, summary.evpi)
     extra = [
-        ("chosen plan", text(chosen), f"by {text(summary.criterion)} total cost"),
-        estimate_card("value of the stochastic solution", summary.vss),
-        estimate_card("expected value of perfect information", summary.evpi),
+        ("chosen plan", blocks.text(chosen), f"by {blocks.text(summary.criterion)} total cost"),
+        blocks.estimate_card("value of the stochastic solution", summary.vss),
+        blocks.estimate_card("expected value of perfect information", summary.evpi),
     ]
     choice = run.part("choice")
     chosen_racks = choice.table("racks") if choice else None
     points = choice.table("operating_points") if choice else None
     facts_rows = [
-        ("case", text(summary.case)),
-        ("scenarios", text(summary.scenarios)),
-        ("seed", text(summary.seed)),
-        ("criterion", text(summary.criterion)),
-        ("CVaR level alpha", text(summary.alpha)),
-        ("candidate plans", text(len(candidates))),
+        ("case", blocks.text(summary.case)),
+        *blocks.sample_facts(summary),
+        ("criterion", blocks.text(summary.criterion)),
+        ("CVaR level alpha", blocks.text(summary.alpha)),
+        ("candidate plans", blocks.text(len(candidates))),
         ("scenario errors (sweep, evaluate)", f"{summary.sweep_errors}, {summary.evaluate_errors}"),
     ]
     sections = [
-        Section(
+        blocks.Section(
             scope.key("headline"),
             scope.title("Headline"),
             [
-                Block(
+                blocks.Block(
                     "The chosen plan",
                     "The plan that holds up best over the sampled futures, what it costs (mean ±"
                     " standard error, tail), and what choosing under uncertainty is worth.",
-                    html=scenario_cards(head, extra),
+                    html=blocks.scenario_cards(head, extra),
                 )
             ],
         ),
-        Section(
-            scope.key("assumptions"),
-            scope.title("Assumptions"),
-            [
-                Block(
-                    "The run",
-                    "What was sampled, and how the plan was chosen.",
-                    html=facts(facts_rows),
-                ),
-                estimates_block(
-                    stats.estimate_flags(points, racks=chosen_racks), "the chosen plan"
-                ),
-            ],
+        blocks.assumptions_section(
+            scope,
+            "The run",
+            "What was sampled, and how the plan was chosen.",
+            facts_rows,
+            stats.estimate_flags(points, racks=chosen_racks),
+            "the chosen plan",
         ),
     ]
     comparison = stats.plan_comparison(candidates, results, summary.scores)
     comparison["label"] = [f"{p} (chosen)" if p == chosen else p for p in comparison["plan"]]
-    blocks = [
-        Block(
+    entries = [
+        blocks.Block(
             "Candidate plans side by side",
             "Every candidate on the same futures: mean, p95 and CVaR of yearly total cost over"
             " the futures it can serve (lower is better); the choice goes to the plan that fails"
@@ -161,18 +134,20 @@ def robust_sections(run: Run, scope: Scope) -> list[Section]:
                 axis="usd",
             ),
         ),
-        plans_block(comparison),
+        blocks.plans_block(comparison),
     ]
-    sections.append(Section(scope.key("candidates"), scope.title("Candidate plans"), blocks))
+    sections.append(
+        blocks.Section(scope.key("candidates"), scope.title("Candidate plans"), entries)
+    )
     if results is not None:
         emphasis = [p for p in (chosen, "expected-value") if p]
-        sections.append(distribution_section(results, scope, emphasis))
+        sections.append(blocks.distribution_section(results, scope, emphasis))
     sections.append(
-        Section(
+        blocks.Section(
             scope.key("value"),
             scope.title("Value of the stochastic solution and of perfect information"),
             [
-                Block(
+                blocks.Block(
                     "VSS and EVPI with 95% intervals",
                     "What choosing under uncertainty saves over planning for the forecast (VSS),"
                     " and what knowing the future would still save (EVPI), per year; an interval"
@@ -193,12 +168,12 @@ def robust_sections(run: Run, scope: Scope) -> list[Section]:
         )
     )
     sweep = run.part("sweep")
-    section = rack_types_section(sweep, scope) if sweep else None
+    section = blocks.rack_types_section(sweep, scope) if sweep else None
     if section is not None:
         sections.append(section)
     if chosen_racks is not None:
-        sections.append(racks_section(stats.rack_mix(chosen_racks), scope, f"plan {chosen}"))
-    section = sites_section(evaluation.table("sites") if evaluation else None, chosen, scope)
+        sections.append(blocks.racks_section(stats.rack_mix(chosen_racks), scope, f"plan {chosen}"))
+    section = blocks.sites_section(evaluation.table("sites") if evaluation else None, chosen, scope)
     if section is not None:
         sections.append(section)
     return sections

@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
-from fleetopt.report import figures, formats
+from fleetopt.report import blocks, figures, formats
 from fleetopt.report import statistics as stats
-from fleetopt.report.blocks import (
-    Block,
-    Scope,
-    Section,
-    distribution_section,
-    facts,
-    racks_section,
-    text,
-)
 from fleetopt.report.statistics import Run
 from fleetopt.results.stochastic import StochasticSummary
 
 
-def stochastic_sections(run: Run, scope: Scope) -> list[Section]:
+def stochastic_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     """A stochastic run: what it reached, convergence, the plan's racks, distributions."""
     summary = run.summary
     assert isinstance(summary, StochasticSummary), "a stochastic run's summary"
     facts_rows = [
-        ("case", text(summary.case)),
-        ("status", text(summary.status.value)),
-        ("objective", text(summary.objective.value)),
-        ("gap", text(summary.gap)),
-        ("iterations", text(summary.iterations)),
+        ("case", blocks.text(summary.case)),
+        ("status", blocks.text(summary.status.value)),
+        ("objective", blocks.text(summary.objective.value)),
+        ("gap", blocks.text(summary.gap)),
+        ("iterations", blocks.text(summary.iterations)),
     ]
     sections = [
-        Section(
+        blocks.Section(
             scope.key("headline"),
             scope.title("Headline"),
-            [Block("The run", "What the stochastic program reached.", html=facts(facts_rows))],
+            [
+                blocks.Block(
+                    "The run", "What the stochastic program reached.", html=blocks.facts(facts_rows)
+                )
+            ],
         )
     ]
     table_ = run.table("convergence")
@@ -46,11 +41,11 @@ def stochastic_sections(run: Run, scope: Scope) -> list[Section]:
         )
         long["bound"] = long["bound"].str.replace("_", " ")
         sections.append(
-            Section(
+            blocks.Section(
                 scope.key("convergence"),
                 scope.title("Convergence"),
                 [
-                    Block(
+                    blocks.Block(
                         "Bounds per iteration",
                         "Progressive hedging's lower and upper bounds on the expected cost:"
                         " where they meet, the plan is proven optimal.",
@@ -65,7 +60,7 @@ def stochastic_sections(run: Run, scope: Scope) -> list[Section]:
                             axis="usd",
                         ),
                     ),
-                    Block(
+                    blocks.Block(
                         "Gap per iteration",
                         "The relative gap between the bounds: how far from proven the plan"
                         " still is at each iteration.",
@@ -85,8 +80,8 @@ def stochastic_sections(run: Run, scope: Scope) -> list[Section]:
         )
     racks = run.table("racks")
     if racks is not None:
-        sections.append(racks_section(stats.rack_mix(racks), scope, "the plan"))
+        sections.append(blocks.racks_section(stats.rack_mix(racks), scope, "the plan"))
     results = run.table("results")
     if results is not None:
-        sections.append(distribution_section(results, scope, []))
+        sections.append(blocks.distribution_section(results, scope, []))
     return sections

@@ -1,22 +1,19 @@
 """A nightly run's record (run.json), typed: its stages, each stage's result, and which earlier
 runs it is compared with (docs/nightly.md).
 
-`STAGES` lists the stages once, in the order they run, with the type of each one's result;
-the pipeline, `fleetopt show` and the report all go through it. A stage added later (a
-hedged answer, replications) is one entry here and one function in the pipeline.
+`StageResults` lists the stages once, in the order they run, with the type of each one's
+result (`STAGES`: their names); the pipeline, `fleetopt show` and the report all go through it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from fleetopt.io.runfolder import RunStatus
 from fleetopt.results.runs import Distribution, Estimate
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, from_json
 from fleetopt.solve.result import SolveStatus
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -79,25 +76,34 @@ class ReportResult:
     bytes: int
 
 
-REPORT_STAGE = "report"  # last: it reads every other stage's output
-STAGES: dict[str, type] = {  # in the order they run
-    "validate": ValidateResult,
-    "plan": PlanStageResult,
-    "robust": RobustStageResult,
-    "stochastic": StochasticStageResult,  # only when asked for
-    "installed": InstalledStageResult,  # None: nothing installed, nothing to evaluate
-    "compare": CompareResult,
-    REPORT_STAGE: ReportResult,
-}
+@dataclass(frozen=True)
+class StageResults:
+    """Each stage's result, the stages in the order they run: their one listing (`STAGES`).
+
+    None for a stage that has not finished, and for `stochastic` when it was not asked for
+    and `installed` when nothing is installed. A stage added later (a hedged answer,
+    replications) is one field here and one function in the pipeline.
+    """
+
+    validate: ValidateResult | None = None
+    plan: PlanStageResult | None = None
+    robust: RobustStageResult | None = None
+    stochastic: StochasticStageResult | None = None
+    installed: InstalledStageResult | None = None
+    compare: CompareResult | None = None
+    report: ReportResult | None = None  # last: it reads every other stage's output
+
+
+STAGES = tuple(f.name for f in fields(StageResults))
+REPORT_STAGE = "report"
 
 
 @dataclass(frozen=True)
 class StageRecord:
-    """A stage as the run record keeps it: status, seconds, and its typed result."""
+    """A stage as the run record keeps it: its status and seconds."""
 
     status: str
     seconds: float | None = None
-    result: Any = None
 
     @property
     def succeeded(self) -> bool:
@@ -106,75 +112,45 @@ class StageRecord:
 
 @dataclass(frozen=True)
 class NightlyRecord:
-    """run.json of a nightly run."""
+    """run.json of a nightly run: its identity, its outcome, when and where it ran, and its
+    stages (`stages`: status and seconds; `results`: what each one found)."""
 
     run_id: str
-    status: str
     case: str | None = None
     case_sha256: str | None = None
-    date: str | None = None
     seed: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    status: str = ""
+    reason: str | None = None
+    stages: dict[str, StageRecord] = field(default_factory=dict)
+    results: StageResults = field(default_factory=StageResults)
+    date: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
-    fleetopt_version: str | None = None
-    reason: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
     request: dict[str, Any] = field(default_factory=dict)
+    fleetopt_version: str | None = None
     ray_resources: dict[str, float] = field(default_factory=dict)
-    stages: dict[str, StageRecord] = field(default_factory=dict)
     schema_version: int = 1
     path: str | None = None  # where it was found (earlier runs), not in the file
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NightlyRecord:
-        """The record of a run.json (a stage's result typed by `STAGES`)."""
-        stages = {
-            name: StageRecord(
-                status=str(stage.get("status", "")),
-                seconds=stage.get("seconds"),
-                result=_result(name, stage.get("result")),
-            )
-            for name, stage in (data.get("stages") or {}).items()
-        }
+        """The record of a run.json, each stage's result typed by `StageResults` (a record
+        of another schema version keeps its stages' results unread: it is not compared)."""
+        stages = data.get("stages") or {}
         plain = {k: v for k, v in data.items() if k not in ("stages", "kind", VERSION_KEY)}
         record: NightlyRecord = from_json(cls, plain)
-        return replace(record, stages=stages, schema_version=data.get(VERSION_KEY, 1))
-
-    def result(self, stage: str, kind: type[T]) -> T | None:
-        """A finished stage's result, of type `kind` (None when it did not run or has none)."""
-        record = self.stages.get(stage)
-        if record is None or record.result is None:
-            return None
-        assert isinstance(record.result, kind), (stage, type(record.result))
-        return record.result
-
-    @property
-    def plan(self) -> PlanStageResult | None:
-        return self.result("plan", PlanStageResult)
-
-    @property
-    def robust(self) -> RobustStageResult | None:
-        return self.result("robust", RobustStageResult)
-
-    @property
-    def stochastic(self) -> StochasticStageResult | None:
-        return self.result("stochastic", StochasticStageResult)
-
-    @property
-    def installed(self) -> InstalledStageResult | None:
-        return self.result("installed", InstalledStageResult)
-
-    @property
-    def compare(self) -> CompareResult | None:
-        return self.result("compare", CompareResult)
-
-    @property
-    def validate(self) -> ValidateResult | None:
-        return self.result("validate", ValidateResult)
-
-    @property
-    def report(self) -> ReportResult | None:
-        return self.result(REPORT_STAGE, ReportResult)
+        version = data.get(VERSION_KEY, 1)
+        found = {name: stage.get("result") for name, stage in stages.items()}
+        return replace(
+            record,
+            stages={
+                name: StageRecord(str(stage.get("status", "")), stage.get("seconds"))
+                for name, stage in stages.items()
+            },
+            results=from_json(StageResults, found if version == SCHEMA_VERSION else {}),
+            schema_version=version,
+        )
 
     def stage_times(self) -> list[tuple[str, str, float | None]]:
         """(stage, status, seconds) in run order; the report stage only once it has
@@ -190,12 +166,6 @@ class NightlyRecord:
         """A run writing its own report: every other stage done, the report running."""
         others = [s.succeeded for n, s in self.stages.items() if n != REPORT_STAGE]
         return self.status == RunStatus.RUNNING and REPORT_STAGE in self.stages and all(others)
-
-
-def _result(stage: str, data: Any) -> Any:
-    if data is None or stage not in STAGES:
-        return data
-    return from_json(STAGES[stage], data)
 
 
 def earlier_runs(current: NightlyRecord, records: list[NightlyRecord]) -> list[NightlyRecord]:
@@ -214,7 +184,7 @@ def earlier_runs(current: NightlyRecord, records: list[NightlyRecord]) -> list[N
 
 def nightly_metrics(record: NightlyRecord) -> dict[str, float | None]:
     """The figures a nightly run is compared on, from its stage results."""
-    plan, robust = record.plan, record.robust
+    plan, robust = record.results.plan, record.results.robust
     assert plan is not None and robust is not None, "a compared run has a plan and a robust stage"
     return {
         "expected_value_cost_per_mtok_usd": plan.cost_per_mtok_usd,

@@ -250,7 +250,7 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
     """
     run = Path(run_dir)
     m = nightly_record(run)
-    plan, rob = m.plan, m.robust
+    plan, rob = m.results.plan, m.results.robust
     assert plan is not None and rob is not None, "a complete nightly run has both stages"
     cost = rob.cost_per_mtok_usd
     unmet = _num(rob.probability_unmet_above_1pct, "{:.1%}")
@@ -263,7 +263,7 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
         f"  value of the stochastic solution {_usd(rob.vss.value)}/year,"
         f" EVPI {_usd(rob.evpi.value)}/year",
     ]
-    two_stage = m.stochastic
+    two_stage = m.results.stochastic
     if two_stage:
         gap = "n/a" if two_stage.gap is None else f"{two_stage.gap:.2%}"
         lines.append(
@@ -271,12 +271,12 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
             f" certified gap {gap}, VSS {_usd(two_stage.vss.value)}/year,"
             f" EVPI {_usd(two_stage.evpi.value)}/year"
         )
-    installed = m.installed
+    installed = m.results.installed
     if installed:
         unmet_alone = installed.probability_unmet_above_1pct
         share = "n/a (no scenario solved)" if unmet_alone is None else f"{unmet_alone:.1%}"
         lines.append(f"  installed fleet alone: P(unmet > 1%) {share}")
-    compare = m.compare
+    compare = m.results.compare
     if compare is not None and compare.previous_run:
         lines.append(f"  since {compare.previous_run}:")
         racks = pd.read_parquet(run / "compare" / "racks.parquet")
@@ -292,7 +292,7 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
         ]
     else:
         lines.append("  no previous successful run of this case to compare with")
-    report = m.report
+    report = m.results.report
     if report:
         lines.append(f"  report: {location or run}/{report.file}")
     seconds = ", ".join(f"{name} {stage.seconds}" for name, stage in m.stages.items())
