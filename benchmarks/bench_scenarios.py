@@ -60,6 +60,7 @@ import ray
 
 from fleetopt.core import defaults
 from fleetopt.io.case import Case
+from fleetopt.io.runfolder import RunKind
 from fleetopt.io.solver import SolverOptions
 from fleetopt.io.store import ScenarioStore
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
@@ -70,7 +71,7 @@ from fleetopt.pipelines.options import FarmSettings, ScenarioOptions
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.pipelines.runs import evaluate, run_scenarios, sweep
 from fleetopt.scenarios.draws import draw
-from fleetopt.scenarios.job import Mode, ScenarioJob, for_workers
+from fleetopt.scenarios.job import ScenarioJob, for_workers
 from fleetopt.solve.mathopt import Engine, solve_model
 from fleetopt.testing.synthetic import synthetic_case
 
@@ -142,8 +143,8 @@ def make_bench(size: tuple[int, int, int], gap: float) -> Bench:
         options=options,
         hint=expected.x,
         counts=counts,
-        sweep_job=ScenarioJob(case=case, mode=Mode.SWEEP, options=options, hint=expected.x),
-        eval_job=ScenarioJob(case=case, mode=Mode.EVALUATE, options=options, plans=plans),
+        sweep_job=ScenarioJob(case=case, mode=RunKind.SWEEP, options=options, hint=expected.x),
+        eval_job=ScenarioJob(case=case, mode=RunKind.EVALUATE, options=options, plans=plans),
     )
 
 
@@ -431,7 +432,7 @@ def part_evaluate(bench: Bench, n: int, n_farm: int, workers: int, chunk: int | 
     for engine in (Engine.GLOP, Engine.HIGHS):
         job = ScenarioJob(
             case=bench.case,
-            mode=Mode.EVALUATE,
+            mode=RunKind.EVALUATE,
             options=bench.options,
             plans={PLAN: bench.counts},
             lp_engine=engine,

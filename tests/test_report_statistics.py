@@ -16,6 +16,7 @@ import pytest
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.case import read_case
+from fleetopt.io.runfolder import RunRecord
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.report import statistics as stats
 from fleetopt.results.nightly import NightlyRecord, PlanStageResult, RobustStageResult
@@ -173,7 +174,8 @@ def scenario_run(tmp_path_factory):
             "power_cap_mw": [10.0] * 7,
         }
     )
-    summary = ScenarioSummary("evaluate", "case", 4, 0, 0.95, 0, plan_summaries(RESULTS, 0.95), {})
+    plans = plan_summaries(RESULTS, 0.95)
+    summary = ScenarioSummary("case", 4, 0, 0.95, kind="evaluate", errors=0, plans=plans, sites={})
     folder = tmp_path_factory.mktemp("evaluate") / "run"
     return stats.open_run(
         write_run(folder, "evaluate", {"results": RESULTS, "sites": sites}, summary)
@@ -385,7 +387,9 @@ def test_sibling_manifests_and_run_status(tmp_path):
 
     stages = {"plan": {"status": "succeeded"}, "report": {"status": "running"}}
     record = {"kind": "nightly", "run_id": "r", "status": "running", "stages": stages}
-    writing = stats.Run(tmp_path, "nightly", "running", nightly=NightlyRecord.from_json(record))
+    writing = stats.Run(
+        tmp_path, RunRecord("nightly", "running", {}), nightly=NightlyRecord.from_json(record)
+    )
     assert stats.run_status(writing) == "succeeded"  # its last stage is writing this report
     assert stats.nightly_stages(writing.nightly)["stage"].tolist() == ["plan"]
     stages["plan"]["status"] = "failed"

@@ -32,7 +32,7 @@ from fleetopt.pipelines.runs import (
     sweep,
 )
 from fleetopt.scenarios.draws import draw, draw_many, multipliers_from_table
-from fleetopt.scenarios.job import Mode, PreparedJob, ScenarioJob, for_workers
+from fleetopt.scenarios.job import PreparedJob, ScenarioJob, for_workers
 from fleetopt.solve.objectives import solve_plan
 from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, THROUGHPUT_AB, decode, site, workload
@@ -213,7 +213,7 @@ def test_a_task_that_raises_once_is_retried(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
     job = FlakyJob(
         case=case,
-        mode=Mode.SWEEP,
+        mode=RunKind.SWEEP,
         options=for_workers(case.solver),
         marker=str(tmp_path / "marker"),
     )
@@ -228,7 +228,7 @@ def test_a_task_that_raises_once_is_retried(tmp_path):
 def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="fleetopt")
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
-    job = BrokenJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    job = BrokenJob(case=case, mode=RunKind.SWEEP, options=for_workers(case.solver))
     summary = run_scenarios(job, tmp_path / "run", opts(6))
     results = pd.read_parquet(tmp_path / "run" / "results.parquet").set_index("scenario")
     assert summary.errors == 1
@@ -316,7 +316,7 @@ def test_an_infeasible_sweep_scenario_says_why_in_its_row(tmp_path):
 
 def test_resume_keeps_finished_chunks(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    job = ScenarioJob(case=case, mode=RunKind.SWEEP, options=for_workers(case.solver))
     out = tmp_path / "run"
     run_scenarios(job, tmp_path / "reference", opts(6))
     reference = pd.read_parquet(tmp_path / "reference" / "results.parquet")

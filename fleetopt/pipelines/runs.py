@@ -36,7 +36,6 @@ from fleetopt.results.schema import read_summary, summary_json, write_summary
 from fleetopt.results.tables import operating_points
 from fleetopt.scenarios.job import (
     ChunkResult,
-    Mode,
     ScenarioJob,
     conform_results,
     for_workers,
@@ -75,7 +74,7 @@ def open_store(
 ) -> ScenarioStore:
     """The run folder of `job` over `n_scenarios` scenarios, claimed (see ScenarioStore)."""
     params = {**job.identity(), "scenarios": n_scenarios}
-    return ScenarioStore(out_dir, RunKind(job.mode.value), params, overwrite=overwrite)
+    return ScenarioStore(out_dir, job.mode, params, overwrite=overwrite)
 
 
 def run_scenarios(
@@ -147,7 +146,7 @@ def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) 
     mix = _read_optional(root / "mix.parquet", ["scenario", *period, "rack_type", "count"])
     sites = _read_optional(root / "sites.parquet", ["site", "power_mw", "power_cap_mw"])
     rack_types, left_out = None, None
-    if job.mode is Mode.SWEEP:
+    if job.mode is RunKind.SWEEP:
         solved = results.loc[results["status"].isin(SOLVED), "scenario"]
         rack_types = rack_type_summary(mix, pd.Index(sorted(solved)))
         left_out = n_scenarios - len(solved)
@@ -176,7 +175,9 @@ def sweep(
 ) -> ScenarioSummary:
     """Wait and see: the full model in every scenario."""
     expected = plan_case(case)
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver), hint=expected.x)
+    job = ScenarioJob(
+        case=case, mode=RunKind.SWEEP, options=for_workers(case.solver), hint=expected.x
+    )
     return run_scenarios(job, out_dir, run, alpha)
 
 
@@ -193,7 +194,7 @@ def evaluate(
     `shortfall`, a share short of a min_served_share is paid for (docs/model.md section 9)."""
     job = ScenarioJob(
         case=case,
-        mode=Mode.EVALUATE,
+        mode=RunKind.EVALUATE,
         options=for_workers(case.solver),
         plans=plans,
         shortfall=shortfall,
@@ -319,7 +320,7 @@ def _robust(case: Case, out: Path, run: ScenarioOptions, choice: RobustOptions) 
     index = build_index(case)
     expected = expected_value_plan(case, index)
     sweep_job = ScenarioJob(
-        case=case, mode=Mode.SWEEP, options=for_workers(case.solver), hint=expected.x
+        case=case, mode=RunKind.SWEEP, options=for_workers(case.solver), hint=expected.x
     )
     alpha = choice.alpha
     sweep_summary = run_scenarios(sweep_job, out / "sweep", run, alpha)

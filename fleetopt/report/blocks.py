@@ -18,7 +18,7 @@ from bokeh.model import Model
 from fleetopt.report import figures, formats
 from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
-from fleetopt.results.runs import Estimate, EstimateKind, RobustSummary, ScenarioSummary
+from fleetopt.results.runs import Estimate, EstimateKind, SampledRun
 
 Format = Callable[[Any], str]
 
@@ -131,7 +131,7 @@ def assumptions_section(
     )
 
 
-def sample_facts(summary: ScenarioSummary | RobustSummary) -> list[tuple[str, str]]:
+def sample_facts(summary: SampledRun) -> list[tuple[str, str]]:
     """How a scenario run sampled its futures."""
     return [("scenarios", text(summary.scenarios)), ("seed", text(summary.seed))]
 

@@ -4,6 +4,8 @@ expected-value plan)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from fleetopt.report import blocks, figures, formats
@@ -200,35 +202,39 @@ def _trend_section(history: pd.DataFrame) -> blocks.Section:
                 f"How the cost per million tokens has moved over the {runs} successful nightly"
                 " run(s) of this case (this run last): a jump means the case or the futures"
                 " changed.",
-                figures.lines(
-                    long,
-                    "time",
-                    "usd",
-                    "series",
-                    x_label="run (UTC)",
-                    y_label="USD per million tokens",
-                    fmt=formats.usd,
-                    axis="usd",
-                    x_type="datetime",
-                ),
+                _run_by_run(long, "usd", "USD per million tokens", formats.usd, "usd"),
             ),
             blocks.Block(
                 "Risk of running short, run by run",
                 "How often the robust choice leaves more than 1% of demand unmet, run by run.",
-                figures.lines(
+                _run_by_run(
                     risk,
-                    "time",
                     "robust_probability_unmet_above_1pct",
-                    "series",
-                    x_label="run (UTC)",
-                    y_label="P(unmet > 1%)",
-                    fmt=formats.share,
-                    axis="share",
-                    x_type="datetime",
+                    "P(unmet > 1%)",
+                    formats.share,
+                    "share",
                     y_range=(0, 1.02),
                 ),
             ),
         ],
+    )
+
+
+def _run_by_run(
+    frame: pd.DataFrame, y: str, label: str, fmt: blocks.Format, axis: str, **more: Any
+) -> Any:
+    """`y` of each run (a line per `series`) over the runs' times."""
+    return figures.lines(
+        frame,
+        "time",
+        y,
+        "series",
+        x_label="run (UTC)",
+        y_label=label,
+        fmt=fmt,
+        axis=axis,
+        x_type="datetime",
+        **more,
     )
 
 

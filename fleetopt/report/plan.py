@@ -249,39 +249,25 @@ def multi_period_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]
     entries = []
     if orders is not None:
         entries.append(
-            blocks.Block(
+            _by_year(
                 "Order schedule",
                 "New racks entering service each year by rack type, over all sites; each"
                 " is ordered its lead time earlier (orders.parquet: order_by_year).",
-                figures.stacked_bars(
-                    stats.order_schedule(orders),
-                    "year",
-                    "rack_type",
-                    "new_racks",
-                    axis_label="new racks",
-                    fmt=formats.integer,
-                    axis="integer",
-                    vertical=True,
-                    stack_colors=scope.rack_colors,
-                ),
+                stats.order_schedule(orders),
+                "new_racks",
+                "new racks",
+                scope,
             )
         )
     if stats.is_multi_period(racks):
         entries.append(
-            blocks.Block(
+            _by_year(
                 "Racks in service",
                 "The fleet over time: racks in service each year by rack type, over all sites.",
-                figures.stacked_bars(
-                    stats.racks_in_service(racks),
-                    "year",
-                    "rack_type",
-                    "count",
-                    axis_label="racks in service",
-                    fmt=formats.integer,
-                    axis="integer",
-                    vertical=True,
-                    stack_colors=scope.rack_colors,
-                ),
+                stats.racks_in_service(racks),
+                "count",
+                "racks in service",
+                scope,
             )
         )
     if stats.is_multi_period(sites):
@@ -313,3 +299,21 @@ def multi_period_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]
             )
         )
     return [blocks.Section(scope.key("periods"), scope.title("Over the years"), entries)]
+
+
+def _by_year(
+    title: str, caption: str, table: pd.DataFrame, value: str, label: str, scope: blocks.Scope
+) -> blocks.Block:
+    """Racks per year (`value` of `table`), stacked by rack type."""
+    bars = figures.stacked_bars(
+        table,
+        "year",
+        "rack_type",
+        value,
+        axis_label=label,
+        fmt=formats.integer,
+        axis="integer",
+        vertical=True,
+        stack_colors=scope.rack_colors,
+    )
+    return blocks.Block(title, caption, bars)

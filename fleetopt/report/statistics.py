@@ -19,7 +19,14 @@ import pyarrow.parquet as pq
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.core.stats import QUANTILES, Z95
-from fleetopt.io.runfolder import RUN_RECORD, SUCCESS_MARKER, RunKind, is_complete, read_record
+from fleetopt.io.runfolder import (
+    RUN_RECORD,
+    SUCCESS_MARKER,
+    RunKind,
+    RunRecord,
+    is_complete,
+    read_record,
+)
 from fleetopt.results.nightly import NightlyRecord, earlier_runs, nightly_metrics
 from fleetopt.results.read import RunSummary, nightly_record, run_summary
 from fleetopt.results.runs import Estimate, PlanStats
@@ -34,15 +41,18 @@ COST_PARTS = ("capex", "opex", "energy", "penalty")
 
 @dataclass(frozen=True)
 class Run:
-    """A run folder as the report reads it: its kind and status, its typed summary (a
-    nightly run: its typed record), its tables."""
+    """A run folder as the report reads it: its run record (None: a folder of tables that
+    is no run, such as a robust run's `choice`), its typed summary (a nightly run: its
+    typed record), its tables."""
 
     path: Path
-    kind: str
-    status: str
-    reason: str | None = None
+    record: RunRecord | None
     summary: RunSummary | None = None
     nightly: NightlyRecord | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind if self.record is not None else ""
 
     def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
         """`name.parquet` (only those of `columns` it has), or None when absent."""
@@ -64,9 +74,9 @@ def _load(folder: Path) -> Run:
     """A folder's run: its record and, when complete, its typed summary (a folder that is no
     run, such as a robust run's `choice`, has tables only)."""
     record = read_record(folder)
+    run = Run(folder, record)
     if record is None:
-        return Run(folder, "", "")
-    run = Run(folder, record.kind, record.status, record.reason)
+        return run
     if record.kind == RunKind.NIGHTLY:
         return replace(run, nightly=nightly_record(folder))
     if record.kind in REPORTABLE and is_complete(folder):
@@ -430,7 +440,7 @@ def run_status(run: Run) -> str:
     stage, still running) has succeeded once every other stage has."""
     if run.nightly is not None and run.nightly.report_pending:
         return "succeeded"
-    return run.status or "unknown"
+    return (run.record.status if run.record is not None else "") or "unknown"
 
 
 def nightly_stages(record: NightlyRecord) -> pd.DataFrame:

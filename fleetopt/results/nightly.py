@@ -85,13 +85,17 @@ class StageResults:
     replications) is one field here and one function in the pipeline.
     """
 
-    validate: ValidateResult | None = None
-    plan: PlanStageResult | None = None
-    robust: RobustStageResult | None = None
-    stochastic: StochasticStageResult | None = None
-    installed: InstalledStageResult | None = None
-    compare: CompareResult | None = None
-    report: ReportResult | None = None  # last: it reads every other stage's output
+    validate: ValidateResult | None
+    plan: PlanStageResult | None
+    robust: RobustStageResult | None
+    stochastic: StochasticStageResult | None
+    installed: InstalledStageResult | None
+    compare: CompareResult | None
+    report: ReportResult | None  # last: it reads every other stage's output
+
+
+def _no_results() -> StageResults:
+    return from_json(StageResults, {})
 
 
 STAGES = tuple(f.name for f in fields(StageResults))
@@ -123,7 +127,7 @@ class NightlyRecord:
     status: str = ""
     reason: str | None = None
     stages: dict[str, StageRecord] = field(default_factory=dict)
-    results: StageResults = field(default_factory=StageResults)
+    results: StageResults = field(default_factory=_no_results)
     date: str | None = None
     started_at: str | None = None
     finished_at: str | None = None

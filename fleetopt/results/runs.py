@@ -9,6 +9,7 @@ themselves are defined once in fleetopt.core.stats.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,26 +48,29 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Distribution:
-    """A sample over the scenarios: mean with its standard error, p5/p50/p95, CVaR."""
+    """A sample over the scenarios: mean with its standard error, p5/p50/p95, CVaR; NaN
+    where the sample cannot give one (no finite value; one value: no standard error),
+    null in summary.json."""
 
-    mean: float | None = None
-    se: float | None = None
-    p5: float | None = None
-    p50: float | None = None
-    p95: float | None = None
-    cvar: float | None = None
+    mean: float = math.nan
+    se: float = math.nan
+    p5: float = math.nan
+    p50: float = math.nan
+    p95: float = math.nan
+    cvar: float = math.nan
 
     @classmethod
     def of(cls, values: ArrayLike, alpha: float) -> Distribution:
-        """The distribution of the finite `values`; all None without any."""
+        """The distribution of the finite `values`."""
         sample = np.asarray(values, dtype=float)
         sample = sample[np.isfinite(sample)]
         if len(sample) == 0:
             return cls()
         quantiles = {k: float(np.quantile(sample, q)) for k, q in QUANTILES.items()}
+        se = standard_error(sample)
         return cls(
             mean=float(sample.mean()),
-            se=standard_error(sample),
+            se=math.nan if se is None else se,
             cvar=cvar(sample, alpha),
             **quantiles,
         )
@@ -106,14 +110,21 @@ class RackTypeStats:
 
 
 @dataclass(frozen=True)
-class ScenarioSummary:
-    """summary.json of a sweep or evaluate run."""
+class SampledRun:
+    """What every scenario run's summary starts with: the case, how many scenarios of which
+    seed, and the CVaR level of its distributions."""
 
-    kind: str
     case: str
     scenarios: int
     seed: int
     alpha: float
+
+
+@dataclass(frozen=True)
+class ScenarioSummary(SampledRun):
+    """summary.json of a sweep or evaluate run."""
+
+    kind: str
     errors: int
     plans: dict[str, PlanStats]
     sites: dict[str, Quantiles]
@@ -129,15 +140,11 @@ class ScenarioSummary:
 
 
 @dataclass(frozen=True)
-class RobustSummary:
+class RobustSummary(SampledRun):
     """summary.json of a robust selection (its VSS and EVPI are bounds: the chosen plan is
     the best of a few candidates, not the optimum over all plans)."""
 
-    case: str
-    scenarios: int
-    seed: int
     criterion: str
-    alpha: float
     chosen_plan: str
     scores: dict[str, float]
     candidates: dict[str, PlanStats]

@@ -49,7 +49,8 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(cls: type[T], data: Any) -> T:
-    """An instance of dataclass `cls` from what `to_json` wrote (keys it lacks: defaults)."""
+    """An instance of dataclass `cls` from what `to_json` wrote (keys it lacks: their
+    defaults, or None for an optional field without one)."""
     return typing.cast(T, _build(cls, data))
 
 
@@ -69,8 +70,18 @@ def _build(hint: Any, data: Any) -> Any:
         return built if origin is list else tuple(built)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint)
-        known = {f.name for f in dataclasses.fields(hint) if f.init}
-        return hint(**{k: _build(hints[k], v) for k, v in data.items() if k in known})
+        fields = [f for f in dataclasses.fields(hint) if f.init]
+        unset = dataclasses.MISSING
+        absent = {
+            f.name: None
+            for f in fields
+            if f.name not in data
+            and f.default is unset
+            and f.default_factory is unset
+            and type(None) in typing.get_args(hints[f.name])
+        }
+        given = {f.name: _build(hints[f.name], data[f.name]) for f in fields if f.name in data}
+        return hint(**absent, **given)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint(data)
     if hint is float and data is None:

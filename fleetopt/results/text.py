@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,12 @@ from fleetopt.results.summary import Summary
 from fleetopt.solve.result import SolveStatus
 
 
+def _known(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def _money(usd: float | None) -> str:
-    if usd is None:
+    if usd is None or not _known(usd):
         return "n/a"
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(usd) >= scale:
@@ -26,7 +31,7 @@ def _money(usd: float | None) -> str:
 
 
 def _num(value: float | None, fmt: str = "{:,.3g}") -> str:
-    return "n/a" if value is None else fmt.format(value)
+    return fmt.format(value) if _known(value) else "n/a"
 
 
 def format_plan(run_dir: str | Path) -> str:
@@ -161,7 +166,7 @@ def _when(row: Any) -> str:
 
 def _dist_line(label: str, dist: Distribution, money: bool = True) -> str:
     fmt = _money if money else (lambda v: _num(v))
-    se = f" ± {fmt(dist.se)}" if dist.se is not None else ""
+    se = f" ± {fmt(dist.se)}" if _known(dist.se) else ""
     return (
         f"  {label:<26} mean {fmt(dist.mean)}{se}, p5 {fmt(dist.p5)},"
         f" p50 {fmt(dist.p50)}, p95 {fmt(dist.p95)}, CVaR {fmt(dist.cvar)}"
@@ -240,7 +245,7 @@ def format_run(run_dir: str | Path) -> str:
 
 def _usd(value: float | None, fmt: str = "{:,.0f}") -> str:
     """'$1,234' (as `fmt` writes it), 'n/a' when unknown."""
-    return "n/a" if value is None else "$" + fmt.format(value)
+    return "$" + fmt.format(value) if _known(value) else "n/a"
 
 
 def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
