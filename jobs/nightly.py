@@ -1,8 +1,8 @@
 """Ray job entrypoint: the nightly planning pipeline.
 
     ray job submit --working-dir . -- python jobs/nightly.py --case CASE --out OUT \\
-        [--scenarios N] [--run-id ID] [--seed S] [--stochastic ef|ph|auto] [--overwrite]
-        [-v | -vv]
+        [--scenarios N] [--run-id ID] [--seed S] [--overwrite] [-v | -vv]
+        [--stochastic ef|ph|auto [--gap G] [--max-iterations I] [--time-limit S] ...]
 
 Submitted as a Ray job it joins that cluster (Ray sets RAY_ADDRESS); run directly it
 starts an embedded local Ray. It runs supervised (fleetopt.cli.supervise): a driver that Ray
