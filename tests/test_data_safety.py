@@ -43,7 +43,8 @@ def fleetopt(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return run([*FLEETOPT, *args], timeout)
 
 
-def small_case(tmp_path: Path, name: str = "case", **config) -> Path:
+def uncertain_case(tmp_path: Path, name: str = "case", **config) -> Path:
+    """One site, rack types A and B, one workload, drawn uncertainty (UNCERTAIN)."""
     return write_case(
         tmp_path,
         racks=[RACK_A, RACK_B],
@@ -63,7 +64,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_solve_refuses_to_write_over_a_case_folder_or_a_file(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     (case / "notes.txt").write_text("my notes")
     before = snapshot(case)
     proc = fleetopt("solve", str(case), "--out", str(case))
@@ -80,7 +81,7 @@ def test_solve_refuses_to_write_over_a_case_folder_or_a_file(tmp_path):
 
 
 def test_solve_replaces_its_own_plan_but_no_other_kind_of_run(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "plan"
     assert fleetopt("solve", str(case), "--out", str(out)).returncode == 0
     record = json.loads((out / "run.json").read_text())
@@ -99,7 +100,7 @@ def test_solve_replaces_its_own_plan_but_no_other_kind_of_run(tmp_path):
 
 
 def test_scenario_commands_and_init_leave_foreign_folders_alone(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     before = snapshot(case)
     for command in ("sweep", "robust"):
         proc = fleetopt(command, str(case), "-n", "2", "--out", str(case))
@@ -131,7 +132,7 @@ def test_a_run_id_cannot_leave_the_output_folder(tmp_path):
 
 
 def test_robust_refuses_other_parameters_and_overwrite_starts_afresh(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "robust"
     common = ["-n", "3", "--chunk", "2", "--candidates", "2", "--out", str(out)]
     first = fleetopt("robust", str(case), *common)
@@ -148,7 +149,7 @@ def test_robust_refuses_other_parameters_and_overwrite_starts_afresh(tmp_path):
         proc = fleetopt("robust", str(case), *common, *extra)
         assert proc.returncode == 2, proc.stderr
         assert differs in proc.stderr and "--overwrite" in proc.stderr
-    edited = small_case(tmp_path, name="edited", unmet_penalty_usd_per_mtok=60.0)
+    edited = uncertain_case(tmp_path, name="edited", unmet_penalty_usd_per_mtok=60.0)
     proc = fleetopt("robust", str(edited), *common)
     assert proc.returncode == 2 and "case: changed" in proc.stderr
     proc = fleetopt("robust", str(case), "-n", "4", *common[2:])
@@ -162,7 +163,7 @@ def test_robust_refuses_other_parameters_and_overwrite_starts_afresh(tmp_path):
 
 
 def test_nightly_refuses_a_reused_run_id_with_other_parameters(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "out"
     base = [*NIGHTLY, "--case", str(case), "--out", str(out), "--run-id", "n1", "--chunk", "2"]
     first = run([*base, "--scenarios", "2", "--candidates", "1"])
@@ -215,7 +216,7 @@ def _resume_completes(case: Path, out: Path) -> None:
 
 
 def test_sigterm_records_the_run_as_failed_and_it_resumes(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "sweep"
     proc = _sweep(case, out)
     _wait_for_first_chunk(out, proc)
@@ -232,7 +233,7 @@ def test_sigterm_records_the_run_as_failed_and_it_resumes(tmp_path):
 
 
 def test_a_killed_raylet_ends_in_one_line_and_a_failed_record(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "sweep"
     proc = _sweep(case, out)
     _wait_for_first_chunk(out, proc)
@@ -270,7 +271,7 @@ def test_a_killed_raylet_ends_in_one_line_and_a_failed_record(tmp_path):
     ],
 )
 def test_out_of_range_options_exit_2_before_anything_is_written(tmp_path, command, expected):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "out"
     proc = fleetopt(*(a.format(case=case, out=out) for a in command))
     assert proc.returncode == 2, proc.stderr
@@ -306,7 +307,7 @@ def _read_only_folder(tmp_path: Path) -> Path | None:
 
 
 def test_an_unwritable_output_is_a_clear_error(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     for command in ("solve", "sweep"):
@@ -326,7 +327,7 @@ def test_an_unwritable_output_is_a_clear_error(tmp_path):
 
 
 def test_a_demand_beyond_its_plausible_range_is_refused_with_its_cell(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     workloads = pd.read_csv(case / "workloads.csv", dtype={"decode_tokens_per_s": float})
     workloads.loc[0, "decode_tokens_per_s"] = 1e308
     workloads.to_csv(case / "workloads.csv", index=False)

@@ -52,7 +52,7 @@ THROUGHPUT = [
 ]
 
 
-def small_case(tmp_path: Path, growth: float = 1.0) -> Path:
+def report_case(tmp_path: Path, growth: float = 1.0) -> Path:
     """Two sites, two rack types, two workloads; demand times `growth`."""
     rack = {"kind": "gpu", "lifetime_years": 5, "slots": 1}
     return write_case(
@@ -176,7 +176,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         ):
             run_nightly(
                 NightlyParams(
-                    case_dir=str(small_case(root / run_id, growth)),
+                    case_dir=str(report_case(root / run_id, growth)),
                     out=target,
                     run_id=run_id,
                     run=ScenarioOptions(4, farm=FarmSettings(chunk=2)),
