@@ -1,21 +1,24 @@
 """The dependency ranges have one source, pyproject.toml, and every copy of them agrees.
 
 `make test-oldest` runs the tests on the lowest allowed releases by installing through
-constraints-oldest.txt: these tests fail as soon as it drifts from pyproject.toml's [project]
-dependencies.
+constraints-oldest.txt, and the Ray clusters in clusters/ install the same ranges: these tests
+fail as soon as either drifts from pyproject.toml's [project] dependencies.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
 CONSTRAINTS = REPO / "constraints-oldest.txt"
+CLUSTER_REQUIREMENTS = REPO / "clusters" / "requirements.txt"
 
 
 def declared() -> list[Requirement]:
@@ -57,3 +60,32 @@ def test_oldest_constraints_are_allowed():
     for req in requirement_lines(CONSTRAINTS):
         (spec,) = req.specifier
         assert Version(spec.version) in ranges[canonicalize_name(req.name)], str(req)
+
+
+def test_cluster_requirements_are_pyproject_dependencies():
+    assert sorted(map(str, requirement_lines(CLUSTER_REQUIREMENTS))) == sorted(
+        map(str, declared())
+    ), f"{CLUSTER_REQUIREMENTS.relative_to(REPO)} must list pyproject.toml's dependencies"
+
+
+def test_clusters_state_pyproject_ranges():
+    """Every dependency range written anywhere in clusters/ (a pip line, a comment, the README)
+    is pyproject.toml's; the cluster configs install fleetopt itself (its wheel or a repository
+    archive) or clusters/requirements.txt, so they get pyproject.toml's ranges."""
+    ranges = {canonicalize_name(req.name): req.specifier for req in declared()}
+    names = "|".join(re.escape(name) for name in ranges)
+    # A requirement as pip reads it: a name, extras, then specifiers with no space before
+    # them (prose such as "Ray >= 2.52" says when a feature came, not what to install).
+    spec = r"(?:==|>=|<=|~=|!=|<|>)[0-9][\w.*]*"
+    stated = re.compile(rf"\b({names})(?:\[[\w,]+\])?((?:{spec},?)+)")
+    found, differ = 0, []
+    for path in sorted((REPO / "clusters").rglob("*")):
+        for number, line in enumerate(path.read_text().splitlines() if path.is_file() else []):
+            for match in stated.finditer(line):
+                found += 1
+                name, text = canonicalize_name(match[1]), match[2].rstrip(",")
+                if SpecifierSet(text) != ranges[name]:
+                    where = f"{path.relative_to(REPO)}:{number + 1}"
+                    differ.append(f"{where}: {match[0]} (pyproject.toml: {ranges[name]})")
+    assert found >= len(ranges), "the checker found too few ranges in clusters/ to be working"
+    assert not differ, "ranges other than pyproject.toml's in clusters/:\n" + "\n".join(differ)
