@@ -781,8 +781,12 @@ def _parse_number(
 
 def _region_lists(regions: pd.Series, check: _TableCheck, name: str) -> pd.Series:
     """`*` -> (), `a; b` -> ('a', 'b'); empty names and `*` inside a list are problems."""
-    parts = regions.map(lambda text: tuple(p.strip() for p in text.split(REGION_SEPARATOR)))
     star = regions == ALL_REGIONS
+    parts = regions.map(
+        lambda text: (
+            () if text == ALL_REGIONS else tuple(p.strip() for p in text.split(REGION_SEPARATOR))
+        )
+    )
     empty_part = ~star & parts.map(lambda names: "" in names)
     check.report(
         empty_part,
@@ -793,9 +797,8 @@ def _region_lists(regions: pd.Series, check: _TableCheck, name: str) -> pd.Serie
     check.report(
         starred, name, lambda i: f"`*` stands alone (all regions), got {regions.iloc[i]!r}"
     )
-    lists = parts.where(~star, ())
-    regions.update(lists[~star].map(REGION_SEPARATOR.join))
-    return pd.Series(list(lists), index=regions.index, dtype=object)
+    regions.update(parts[~star].map(REGION_SEPARATOR.join))
+    return pd.Series(list(parts), index=regions.index, dtype=object)
 
 
 def _apply_required_when(
