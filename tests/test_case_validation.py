@@ -642,9 +642,7 @@ def test_min_cost_per_token_needs_mandatory_serving(tmp_path: Path) -> None:
     idle = write_case(
         tmp_path,
         name="idle",
-        workloads=[
-            workload(min_served_share=0.5, prefill_tokens_per_s=0, decode_tokens_per_s=0)
-        ],
+        workloads=[workload(min_served_share=0.5, prefill_tokens_per_s=0, decode_tokens_per_s=0)],
         config={"objective": "min_cost_per_token"},
     )
     assert only_problem(idle) == NO_MANDATORY_SERVING

@@ -154,8 +154,13 @@ def test_robust_refuses_other_parameters_and_overwrite_starts_afresh(tmp_path):
     proc = fleetopt("robust", str(case), "-n", "4", *common[2:])
     assert proc.returncode == 2 and "scenarios: 3 -> 4" in proc.stderr
 
+    (out / "notes.txt").write_text("why we ran this")  # the user's: --overwrite keeps them
+    (out / "mine").mkdir()
+    (out / "mine" / "table.csv").write_text("a\n1\n")
     fresh = fleetopt("robust", str(case), *common, "--criterion", "cvar", "--overwrite")
     assert fresh.returncode == 0, fresh.stderr
+    assert (out / "notes.txt").read_text() == "why we ran this"
+    assert (out / "mine" / "table.csv").read_text() == "a\n1\n"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["criterion"] == "cvar"
     assert json.loads((out / "run.json").read_text())["params"]["criterion"] == "cvar"
