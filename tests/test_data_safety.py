@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from fleetopt.io.case import read_case
+from fleetopt.pipelines.nightly import NightlyParams, NightlyRun
 from fleetopt.scenarios.stats import rack_type_summary
 from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, decode, site, workload
@@ -717,3 +718,24 @@ def test_perf_measured_rows_are_checked_like_a_case_table(tmp_path):
     assert f"{wrong}, rack: unknown column" in proc.stderr
     assert f"{wrong}, rack_type: missing required column" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_nightly_run_started_afresh_moves_to_today_and_leaves_the_users_files(tmp_path):
+    """--overwrite of a run id found under an earlier day: that run's outputs go, the user's
+    file stays there, and the new run is today's, claimed (locked) in its own folder."""
+    case = small_case(tmp_path)
+    out = tmp_path / "out"
+    old = out / "2000-01-01" / "n1"
+    (old / "plan").mkdir(parents=True)
+    record = {"kind": "nightly", "status": "succeeded", "params": {"scenarios": 99}}
+    (old / "run.json").write_text(json.dumps(record))
+    (old / "notes.txt").write_text("mine")
+    params = NightlyParams(case_dir=str(case), out=str(out), run_id="n1", overwrite=True)
+    run = NightlyRun(params)
+    try:
+        assert run.dir == out / time.strftime("%Y-%m-%d", time.gmtime()) / "n1"
+        assert sorted(p.name for p in run.dir.iterdir()) == [".fleetopt.lock"]
+        assert sorted(p.name for p in old.iterdir()) == ["notes.txt"]
+    finally:
+        run.release()
+    assert not run.dir.exists()  # nothing was written: the claim leaves nothing behind

@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -159,6 +160,14 @@ def _supervise(out_dir: Path) -> None:
         sys.exit(run_supervised(out_dir))
 
 
+def _run_into(out_dir: Path, kind: RunKind, work: Callable[[], object]) -> None:
+    """Claim OUT (refused now, not after an expected-value solve; locked for the whole
+    run), do `work`, then print the run."""
+    with claimed(out_dir, kind):
+        work()
+    click.echo(format_run(out_dir))
+
+
 @main.command("sweep")
 @click.argument("case_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=OUT_PATH)
@@ -169,10 +178,12 @@ def sweep_command(
     """Wait and see: the best rack mix in each of N sampled futures."""
     _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
-    with claimed(out_dir, RunKind.SWEEP):  # refused now, not after the expected-value solve
-        settings = _settings(workers, chunk, address, alpha)
-        sweep(case, n_scenarios, out_dir, settings, overwrite=overwrite)
-    click.echo(format_run(out_dir))
+    settings = _settings(workers, chunk, address, alpha)
+    _run_into(
+        out_dir,
+        RunKind.SWEEP,
+        lambda: sweep(case, n_scenarios, out_dir, settings, overwrite=overwrite),
+    )
 
 
 @main.command("evaluate")
@@ -204,8 +215,10 @@ def evaluate_command(
     _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
     counts = read_plan(build_index(case), plan_dir)
-    with claimed(out_dir, RunKind.EVALUATE):
-        evaluate(
+    _run_into(
+        out_dir,
+        RunKind.EVALUATE,
+        lambda: evaluate(
             case,
             {plan_dir.name or "plan": counts},
             n_scenarios,
@@ -213,8 +226,8 @@ def evaluate_command(
             _settings(workers, chunk, address, alpha),
             overwrite=overwrite,
             shortfall=shortfall,
-        )
-    click.echo(format_run(out_dir))
+        ),
+    )
 
 
 @main.command("robust")
@@ -240,8 +253,10 @@ def robust_command(
     """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
     _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
-    with claimed(out_dir, RunKind.ROBUST):
-        robust(
+    _run_into(
+        out_dir,
+        RunKind.ROBUST,
+        lambda: robust(
             case,
             n_scenarios,
             out_dir,
@@ -250,8 +265,8 @@ def robust_command(
             candidates=candidates,
             overwrite=overwrite,
             shortfall=shortfall,
-        )
-    click.echo(format_run(out_dir))
+        ),
+    )
 
 
 @main.command("stochastic")
@@ -274,16 +289,18 @@ def stochastic_command(
     """The plan that hedges best across N futures, with a certified bound, VSS and EVPI."""
     _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
-    with claimed(out_dir, RunKind.STOCHASTIC):
-        stochastic(
+    _run_into(
+        out_dir,
+        RunKind.STOCHASTIC,
+        lambda: stochastic(
             case,
             n_scenarios,
             out_dir,
             _settings(workers, chunk, address, alpha),
             stochastic_settings(alpha=alpha, **options),
             overwrite=overwrite,
-        )
-    click.echo(format_run(out_dir))
+        ),
+    )
 
 
 @main.command()
