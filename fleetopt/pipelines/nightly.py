@@ -234,7 +234,7 @@ class NightlyRun:
         """Claim `folder` instead of the (emptied) run folder of an earlier day."""
         release_output(self.dir)
         with contextlib.suppress(OSError):
-            self.dir.rmdir()  # nothing of the user's was in it
+            self.dir.rmdir()  # when empty: files of the user's there stay, and the folder
         self.dir = folder
         claim_output(self.dir, RunKind.NIGHTLY, self.identity)
 
