@@ -429,33 +429,29 @@ def end(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_a_second_run_into_a_folder_being_written_is_refused_and_the_first_completes(tmp_path):
+def test_a_second_run_into_a_folder_being_written_is_refused_and_the_first_resumes(tmp_path):
     """Two sweeps into one folder both finished with _SUCCESS and lost scenarios; the second
-    is now refused, naming the first, whose run completes untouched."""
+    is now refused, naming the first, whose record it leaves alone."""
     case = small_case(tmp_path)
     out = tmp_path / "sweep"
-    args = ["sweep", str(case), "-n", "60", "--chunk", "2", "--workers", "1", "--out", str(out)]
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    first = subprocess.Popen(
-        [*FLEETOPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    first = _sweep(case, out)  # 400 scenarios: still running when the second starts
     try:
         _wait_for_first_chunk(out, first)
         (writer,) = _children(first.pid)  # the supervised child holds the folder
-        second = fleetopt(*args, timeout=120)
+        second = fleetopt("sweep", str(case), "-n", "400", "--chunk", "4", "--out", str(out))
         assert second.returncode == 2, second.stderr
         assert f"run in progress (pid {writer}, host " in second.stderr
         assert "since " in second.stderr and "Traceback" not in second.stderr
         assert json.loads((out / "run.json").read_text())["status"] == "running"
-        _, stderr = first.communicate(timeout=240)
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=120)
     finally:
         if first.poll() is None:
             end(first)
-    assert first.returncode == 0, stderr
-    results = pd.read_parquet(out / "results.parquet")
-    assert sorted(results["scenario"]) == list(range(60))
-    assert json.loads((out / "summary.json").read_text())["scenarios"] == 60
-    assert not (out / ".fleetopt.lock").exists()  # released with the run
+    assert first.returncode == 143
+    _resume_completes(case, out)  # every scenario once; the lock went with the first run
+    assert json.loads((out / "summary.json").read_text())["scenarios"] == 400
+    assert not (out / ".fleetopt.lock").exists()
 
 
 def test_a_killed_writer_never_blocks_the_resume(tmp_path):
