@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import click
 
 from fleetopt.cli.catalog import claims_command, perf_command
 from fleetopt.cli.options import (
+    OUT_PATH,
     robust_options,
     scenario_options,
     shortfall_option,
@@ -29,10 +31,11 @@ from fleetopt.cli.options import (
     stochastic_settings,
     verbosity_option,
 )
-from fleetopt.cli.supervise import run_supervised, supervised
+from fleetopt.cli.supervise import end_output, run_supervised, supervised
 from fleetopt.core import interrupts, logs
 from fleetopt.core.errors import CaseError, ExitCode, RunFolderError, SolverError
 from fleetopt.io.case import read_case
+from fleetopt.io.runfolder import RunKind, check_run_files, claimed
 from fleetopt.model.index import build_index
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.pipelines.runs import (
@@ -77,13 +80,14 @@ def report_error(err: BaseException) -> ExitCode:
             "command again to resume",
             err=True,
         )
+        end_output()  # the line above stays the last (Ray would print its retries after it)
         return interrupts.exit_code(err)
     if isinstance(err, SolverError):
         click.echo(f"solver error: {err}", err=True)
         return ExitCode.FAILURE
-    if isinstance(err, OSError):
-        where = f" {err.filename}" if err.filename else ""
-        click.echo(f"error: cannot write{where}: {err.strerror or err}", err=True)
+    if isinstance(err, OSError):  # reads and writes of fleetopt's own say which they were
+        where = f"{err.filename}: " if err.filename else ""
+        click.echo(f"error: {where}{err.strerror or err}", err=True)
         return ExitCode.BAD_INPUT
     raise err
 
@@ -123,7 +127,7 @@ def validate(case_dir: Path) -> None:
 
 @main.command()
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=OUT_PATH)
 @solver_options()
 def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
     """Solve a case and write summary.json and the plan tables to OUT, within the time limit.
@@ -136,8 +140,9 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         name=solver_name, time_limit_s=time_limit, relative_gap=gap, threads=threads, seed=seed
     )
     deadline = Deadline.after(options.time_limit_s, hold=True, started=started)
-    outcome = plan_case(case, options, deadline=deadline)
-    write_plan(outcome, out_dir)
+    with claimed(out_dir, RunKind.PLAN):  # checked and locked before the solve, held to the end
+        outcome = plan_case(case, options, deadline=deadline)
+        write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
     if outcome.summary.status is SolveStatus.ERROR:
         sys.exit(ExitCode.FAILURE)
@@ -155,9 +160,17 @@ def _supervise(out_dir: Path) -> None:
         sys.exit(run_supervised(out_dir))
 
 
+def _run_into(out_dir: Path, kind: RunKind, work: Callable[[], object]) -> None:
+    """Claim OUT (refused now, not after an expected-value solve; locked for the whole
+    run), do `work`, then print the run."""
+    with claimed(out_dir, kind):
+        work()
+    click.echo(format_run(out_dir))
+
+
 @main.command("sweep")
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=OUT_PATH)
 @scenario_options()
 def sweep_command(
     case_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
@@ -165,10 +178,12 @@ def sweep_command(
     """Wait and see: the best rack mix in each of N sampled futures."""
     _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
-    sweep(
-        case, n_scenarios, out_dir, _settings(workers, chunk, address, alpha), overwrite=overwrite
+    settings = _settings(workers, chunk, address, alpha)
+    _run_into(
+        out_dir,
+        RunKind.SWEEP,
+        lambda: sweep(case, n_scenarios, out_dir, settings, overwrite=overwrite),
     )
-    click.echo(format_run(out_dir))
 
 
 @main.command("evaluate")
@@ -180,7 +195,7 @@ def sweep_command(
     type=click.Path(path_type=Path),
     help="a `fleetopt solve` run folder",
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=OUT_PATH)
 @shortfall_option()
 @scenario_options()
 def evaluate_command(
@@ -200,21 +215,24 @@ def evaluate_command(
     _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
     counts = read_plan(build_index(case), plan_dir)
-    evaluate(
-        case,
-        {plan_dir.name or "plan": counts},
-        n_scenarios,
+    _run_into(
         out_dir,
-        _settings(workers, chunk, address, alpha),
-        overwrite=overwrite,
-        shortfall=shortfall,
+        RunKind.EVALUATE,
+        lambda: evaluate(
+            case,
+            {plan_dir.name or "plan": counts},
+            n_scenarios,
+            out_dir,
+            _settings(workers, chunk, address, alpha),
+            overwrite=overwrite,
+            shortfall=shortfall,
+        ),
     )
-    click.echo(format_run(out_dir))
 
 
 @main.command("robust")
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=OUT_PATH)
 @robust_options()
 @shortfall_option()
 @scenario_options()
@@ -235,22 +253,25 @@ def robust_command(
     """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
     _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
-    robust(
-        case,
-        n_scenarios,
+    _run_into(
         out_dir,
-        _settings(workers, chunk, address, alpha),
-        criterion=Criterion(criterion),
-        candidates=candidates,
-        overwrite=overwrite,
-        shortfall=shortfall,
+        RunKind.ROBUST,
+        lambda: robust(
+            case,
+            n_scenarios,
+            out_dir,
+            _settings(workers, chunk, address, alpha),
+            criterion=Criterion(criterion),
+            candidates=candidates,
+            overwrite=overwrite,
+            shortfall=shortfall,
+        ),
     )
-    click.echo(format_run(out_dir))
 
 
 @main.command("stochastic")
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=OUT_PATH)
 @stochastic_options()
 @scenario_options()
 def stochastic_command(
@@ -268,19 +289,22 @@ def stochastic_command(
     """The plan that hedges best across N futures, with a certified bound, VSS and EVPI."""
     _supervise(out_dir)
     case = with_seed(read_case(case_dir), seed)
-    stochastic(
-        case,
-        n_scenarios,
+    _run_into(
         out_dir,
-        _settings(workers, chunk, address, alpha),
-        stochastic_settings(alpha=alpha, **options),
-        overwrite=overwrite,
+        RunKind.STOCHASTIC,
+        lambda: stochastic(
+            case,
+            n_scenarios,
+            out_dir,
+            _settings(workers, chunk, address, alpha),
+            stochastic_settings(alpha=alpha, **options),
+            overwrite=overwrite,
+        ),
     )
-    click.echo(format_run(out_dir))
 
 
 @main.command()
-@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=OUT_PATH)
 def init(out_dir: Path) -> None:
     """Write the bundled example case into OUT_DIR (a new or empty folder)."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -289,13 +313,19 @@ def init(out_dir: Path) -> None:
         raise RunFolderError(
             f"{out_dir} exists and is not empty; nothing was changed: choose a new folder"
         )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.tmp")
+    target = out_dir.resolve()
+    # A new folder is copied beside its place and renamed into it; an empty one (the
+    # working directory, say) keeps its identity and gets the files moved in.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    inside = target.exists()
+    tmp = (target if inside else target.parent) / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         shutil.copytree(example_case_dir(), tmp)
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
-        os.replace(tmp, out_dir)
+        if inside:
+            for entry in tmp.iterdir():
+                os.replace(entry, target / entry.name)
+        else:
+            os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     click.echo(
@@ -307,6 +337,7 @@ def init(out_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def show(run_dir: Path) -> None:
     """Print a readable summary of a run folder (a solve, or a scenario run)."""
+    check_run_files(run_dir)
     click.echo(format_run(run_dir))
 
 
@@ -315,16 +346,18 @@ def show(run_dir: Path) -> None:
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(path_type=Path),
+    type=OUT_PATH,
     default=None,
     help="HTML file to write (default RUN_DIR/report.html); only an earlier fleetopt report is"
-    " ever overwritten",
+    " replaced, unless --overwrite",
 )
-def report_command(run_dir: Path, out_file: Path | None) -> None:
+@click.option("--overwrite", is_flag=True, help="replace OUT even if it is not a fleetopt report")
+def report_command(run_dir: Path, out_file: Path | None, overwrite: bool) -> None:
     """Write one self-contained HTML page of figures for a run folder (any kind)."""
     from fleetopt.report.page import write_report  # Bokeh: imported only when reporting
 
-    path = write_report(run_dir, out_file)
+    check_run_files(run_dir)
+    path = write_report(run_dir, out_file, overwrite=overwrite)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -30,6 +30,7 @@ from fleetopt.io.runfolder import (
     normalized,
 )
 from fleetopt.io.store import ScenarioStore, run_into, write_folder_atomic
+from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.measures import rack_mix
 from fleetopt.parallel.farm import Chunk, auto_chunk, chunks_of, connect, run_chunks
@@ -121,6 +122,7 @@ def run_scenarios(
     store = open_store(job, n_scenarios, out_dir, overwrite=overwrite)
     if store.complete:
         log.info("%s: %s holds this run complete already", job.mode.value, store.root)
+        store.close()
         return json.loads((store.root / "summary.json").read_text())
     store.start()
     try:
@@ -229,6 +231,8 @@ def evaluate(
 ) -> dict:
     """Fix each plan's rack counts and solve the placement LP in every scenario; with
     `shortfall`, a share short of a min_served_share is paid for (MODEL.md section 9)."""
+    if shortfall:
+        check_shortfall_priced(case)
     job = ScenarioJob(
         case=case,
         mode=Mode.EVALUATE,
@@ -333,6 +337,8 @@ def robust(
     the same robust run resumes or returns its summary; other parameters are refused
     unless `overwrite`.
     """
+    if shortfall:
+        check_shortfall_priced(case)
     out = Path(out_dir)
     case = case.replace(objective=Objective.MIN_COST)
     params = normalized(
