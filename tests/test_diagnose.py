@@ -120,6 +120,51 @@ def test_an_slo_no_rack_meets_is_named_not_blamed_on_a_limit(tmp_path):
     )
 
 
+def test_a_multi_year_overload_names_the_year_and_the_cap_that_binds_then(tmp_path):
+    # 6 MW power 60 racks. In 2029, 90% of chat-eu is 45 racks (4.5 MW): fine. In 2030 its
+    # demand doubles: 90% is 90 racks (9 MW); 60 of 100 racks is 60%, 3 MW short in 2030.
+    # (A diagnosis that counted phases x years against phases blamed the SLO instead.)
+    sites = [site("eu-north", region="eu", power_cap_mw=6.0)]
+    doubled = [{"workload": "chat-eu", "period": 2030, "demand_multiplier": 2}]
+    config = {"periods": [2029, 2030]}
+    assert diagnosis(tmp_path, sites=sites, workload_periods=doubled, config=config) == (
+        "workload chat-eu needs 90% served in 2030 but the sites in region eu can power at most"
+        " 60% of it: site eu-north is short of 3 MW in 2030 (cap 6 MW)"
+    )
+    # The same overload in one steady-state year reads the same, without a year.
+    single = workload("chat-eu", regions="eu", decode_tokens_per_s=2_000_000, min_served_share=0.9)
+    assert diagnosis(tmp_path / "single", sites=sites, workloads=[single]) == (
+        "workload chat-eu needs 90% served but the sites in region eu can power at most 60% of"
+        " it: site eu-north is short of 3 MW (cap 6 MW)"
+    )
+
+
+def test_a_workload_unservable_in_one_year_only_is_named_with_that_year(tmp_path):
+    # chat-eu has demand only in 2030, with a prefill phase no rack can serve.
+    chat = workload(
+        "chat-eu",
+        regions="eu",
+        prefill_tokens_per_s=1000,
+        decode_tokens_per_s=100_000,
+        min_served_share=0.9,
+    )
+    case = write_case(
+        tmp_path,
+        racks=[RACK],
+        workloads=[chat],
+        throughput=THROUGHPUT,
+        sites=[site("eu-north", region="eu")],
+        workload_periods=[{"workload": "chat-eu", "period": 2029, "demand_multiplier": 0}],
+        config={"periods": [2029, 2030]},
+    )
+    outcome = plan_case(read_case(case))
+    assert outcome.summary.status is SolveStatus.INFEASIBLE
+    assert outcome.summary.diagnosis == (
+        "workload chat-eu needs 90% served in 2030 but no rack at any site it may use can serve"
+        " its prefill phase within its SLO"
+    )
+
+
 def test_a_feasible_case_has_no_diagnosis(tmp_path):
     outcome = solved(tmp_path, sites=[site("eu-north", region="eu")])
     assert outcome.summary.status is SolveStatus.OPTIMAL

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from fleetopt.cli.main import main
 from fleetopt.io.case import read_case
+from fleetopt.io.ownership import FileKind, is_own, own_entries
 from fleetopt.pipelines.nightly import NightlyParams, run_nightly
 from fleetopt.pipelines.options import (
     FarmSettings,
@@ -35,7 +36,7 @@ from fleetopt.pipelines.options import (
     StochasticSettings,
 )
 from fleetopt.pipelines.plan import plan_case, write_plan
-from fleetopt.report.page import MARKER, is_report, write_report
+from fleetopt.report.page import write_report
 from fleetopt.testing.browser import chromium, chromium_path, wait_until_drawn
 from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
 
@@ -263,7 +264,7 @@ def page_of(runs, kind) -> str:
 @pytest.mark.parametrize("kind", list(EXPECTED))
 def test_each_page_has_its_sections_each_with_captions(runs, kind):
     page = page_of(runs, kind)
-    assert MARKER in page
+    assert page.startswith(FileKind.REPORT.mark)
     sections = re.findall(r'<section id="([^"]+)">', page)
     assert set(EXPECTED[kind]) <= set(sections), sections
     assert len(sections) == len(set(sections))
@@ -273,6 +274,15 @@ def test_each_page_has_its_sections_each_with_captions(runs, kind):
     for block in blocks:
         if 'class="note"' not in block:
             assert re.search(r"<figcaption>[^<]{20,}</figcaption>", block), block[:200]
+
+
+@pytest.mark.parametrize("kind", ["nightly", "plan", "robust", "sweep", "evaluate", "installed"])
+def test_every_file_a_run_writes_is_one_fleetopt_knows_as_its_own(runs, kind):
+    """What a re-run may replace (fleetopt.io.ownership.RUN_OUTPUTS) is all a real run wrote,
+    and its report: nothing of a run would survive its replacement looking current."""
+    folder = runs[kind]
+    record_kind = json.loads((folder / "run.json").read_text())["kind"]
+    assert own_entries(folder, record_kind) == sorted(folder.iterdir())
 
 
 def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
@@ -301,7 +311,7 @@ def test_report_command_writes_refuses_and_overwrites_only_its_own(runs, tmp_pat
     out = tmp_path / "page.html"
     done = cli.invoke(main, ["report", str(plan), "--out", str(out)])
     assert done.exit_code == 0, done.output
-    assert is_report(out) and f"wrote {out}" in done.output
+    assert is_own(out, FileKind.REPORT) and f"wrote {out}" in done.output
     again = cli.invoke(main, ["report", str(runs["robust"]), "--out", str(out)])
     assert again.exit_code == 0  # an earlier fleetopt report is replaced
     assert "robust run of case" in out.read_text()

@@ -16,6 +16,7 @@ import pytest
 
 from fleetopt.core.errors import CaseError
 from fleetopt.io.case import read_case
+from fleetopt.io.ownership import own_entries
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model
 from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import build_index
@@ -238,6 +239,9 @@ def test_progressive_hedging_brackets_the_extensive_form(tmp_path):
     oos = pd.read_parquet(tmp_path / "ph" / "out_of_sample.parquet")
     assert len(oos) == 12 and set(ph.out_of_sample) == {"stochastic", "expected-value"}
     assert ph.out_of_sample_seed == UNCERTAIN["seed"] + 1
+    for run in ("ef", "ph"):  # all a re-run may replace is what fleetopt knows it wrote
+        folder = tmp_path / run
+        assert own_entries(folder, "stochastic") == sorted(folder.iterdir())
 
 
 def test_results_do_not_depend_on_the_workers(tmp_path):

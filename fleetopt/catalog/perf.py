@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fleetopt.io.ownership import FileKind
 from fleetopt.io.store import write_csv_atomic
 
 CATALOG_DIR = Path(str(resources.files("fleetopt") / "data" / "catalog"))
@@ -545,9 +546,10 @@ def select(
     return frame.loc[keep]
 
 
-def write_throughput(rows: pd.DataFrame, path: str | Path) -> None:
-    """Write throughput rows as CSV with blank cells for NaN (the case format), atomically."""
-    write_csv_atomic(path, rows, float_format="%.10g")
+def write_throughput(rows: pd.DataFrame, path: str | Path, mark: FileKind | None = None) -> None:
+    """Write throughput rows as CSV with blank cells for NaN (the case format), atomically;
+    with `mark`, its line first (a case reads it as a comment: docs/case-format.md)."""
+    write_csv_atomic(path, rows, preamble=mark.mark if mark else "", float_format="%.10g")
 
 
 if __name__ == "__main__":

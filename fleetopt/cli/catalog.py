@@ -26,6 +26,18 @@ from fleetopt.catalog.perf import (
     select,
     write_throughput,
 )
+from fleetopt.cli.options import OUT_PATH, FieldParam
+from fleetopt.io.case import read_table_file
+from fleetopt.io.ownership import FileKind, claim_file
+from fleetopt.io.schema import SITES, THROUGHPUT, Field, FieldType, TableSpec
+
+
+def _column_param(table: TableSpec, column: str) -> FieldParam:
+    """A number option with the range of a case table's column (docs/case-format.md)."""
+    return FieldParam(Field(FieldType.NUMBER, None, table.column(column).range))
+
+
+USER_TPS = _column_param(THROUGHPUT, "user_tps")
 
 
 def _catalog_option(func):
@@ -58,8 +70,11 @@ def _check_names(kind: str, asked: tuple[str, ...], known: pd.Series) -> None:
     help="CSV of measured throughput rows; they replace the estimated curve they cover",
 )
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="write rows to this CSV"
+    "--out",
+    type=OUT_PATH,
+    help="write rows to this CSV (new, or an earlier `fleetopt perf --out`, unless --overwrite)",
 )
+@click.option("--overwrite", is_flag=True, help="replace --out even if fleetopt did not write it")
 @click.option(
     "--calibration",
     is_flag=True,
@@ -69,7 +84,7 @@ def _check_names(kind: str, asked: tuple[str, ...], known: pd.Series) -> None:
 @click.option("--osl", type=click.IntRange(min=1), help="query: output tokens per request")
 @click.option(
     "--user-tps",
-    type=click.FloatRange(min=0, min_open=True),
+    type=USER_TPS,
     help="query: per-user decode tokens/s to meet (default: the most throughput)",
 )
 @click.option("--json", "as_json", is_flag=True, help="query: print one JSON object")
@@ -79,6 +94,7 @@ def perf_command(
     rack_types: tuple[str, ...],
     measured: Path | None,
     out: Path | None,
+    overwrite: bool,
     calibration: bool,
     isl: int | None,
     osl: int | None,
@@ -103,6 +119,8 @@ def perf_command(
     if isl is not None or osl is not None or user_tps is not None or as_json:
         _query(cat, rack_types, models, isl, osl, user_tps, as_json)
         return
+    if out is not None:
+        claim_file(out, FileKind.THROUGHPUT, overwrite=overwrite)  # before any work
     specs = select(cat.specs, rack_types=rack_types)
     model_rows = select(cat.models, models=models)
     rows = estimate_throughput(specs, model_rows)
@@ -111,10 +129,10 @@ def perf_command(
         curves = throughput_rows(load_measured(folder / "measured.csv"), cat.specs)
         rows = merge_measured(rows, select(curves, rack_types=rack_types, models=models))
     if measured is not None:
-        meas = select(pd.read_csv(measured), rack_types=rack_types, models=models)
+        meas = select(read_table_file(measured, THROUGHPUT), rack_types=rack_types, models=models)
         rows = merge_measured(rows, meas)
     if out is not None:
-        write_throughput(rows, out)
+        write_throughput(rows, out, mark=FileKind.THROUGHPUT)
         click.echo(f"wrote {len(rows)} throughput rows to {out}")
         return
     if rows.empty:
@@ -173,25 +191,30 @@ def _unreachable(cat, rack_type: str, model: str, isl: int, osl: int, user_tps) 
 @click.option("--model", default=ClaimConditions.model, show_default=True)
 @click.option(
     "--interactive-user-tps",
-    type=float,
+    type=USER_TPS,
     default=ClaimConditions.interactive_user_tps,
     show_default=True,
     help="per-user decode SLO for the per-MW and cost claims",
 )
 @click.option(
     "--agentic-user-tps",
-    type=float,
+    type=USER_TPS,
     default=ClaimConditions.agentic_user_tps,
     show_default=True,
     help="per-user decode SLO for the disaggregation claim",
 )
 @click.option(
     "--energy-usd-per-mwh",
-    type=float,
+    type=_column_param(SITES, "energy_usd_per_mwh"),
     default=ClaimConditions.energy_usd_per_mwh,
     show_default=True,
 )
-@click.option("--pue", type=float, default=ClaimConditions.pue, show_default=True)
+@click.option(
+    "--pue",
+    type=_column_param(SITES, "pue"),
+    default=ClaimConditions.pue,
+    show_default=True,
+)
 def claims_command(
     catalog_dir: Path | None,
     model: str,

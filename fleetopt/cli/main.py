@@ -26,6 +26,7 @@ import click
 
 from fleetopt.cli.catalog import claims_command, perf_command
 from fleetopt.cli.options import (
+    OUT_PATH,
     alpha_option,
     robust_options,
     scenario_options,
@@ -34,7 +35,7 @@ from fleetopt.cli.options import (
     stochastic_options,
     verbosity_option,
 )
-from fleetopt.cli.supervise import run_supervised, supervised
+from fleetopt.cli.supervise import end_output, run_supervised, supervised
 from fleetopt.core import interrupts, logs
 from fleetopt.core.errors import (
     CaseError,
@@ -45,6 +46,7 @@ from fleetopt.core.errors import (
     SolverError,
 )
 from fleetopt.io.case import Case, read_case
+from fleetopt.io.runfolder import RunKind, check_run_files, claimed
 from fleetopt.model.index import build_index
 from fleetopt.pipelines.options import RobustOptions, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.plan import plan_case, write_plan
@@ -91,8 +93,9 @@ def report_error(err: BaseException) -> ExitCode:
             "command again to resume",
             err=True,
         )
+        end_output()  # the line above stays the last (Ray would print its retries after it)
         return interrupts.exit_code(err)
-    if isinstance(err, OSError):  # reading or writing: the error itself says which file
+    if isinstance(err, OSError):  # reads and writes of fleetopt's own say which they were
         where = f"{err.filename}: " if err.filename else ""
         click.echo(f"error: {where}{err.strerror or err}", err=True)
         return ExitCode.BAD_INPUT
@@ -121,7 +124,7 @@ def main(verbosity: int) -> None:
     logs.configure(verbosity)
 
 
-OUT = click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+OUT = click.option("--out", "out_dir", required=True, type=OUT_PATH)
 PLAN = click.option(
     "--plan",
     "plan_dir",
@@ -160,8 +163,9 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         name=solver_name, time_limit_s=time_limit, relative_gap=gap, threads=threads, seed=seed
     )
     deadline = Deadline.after(options.time_limit_s, hold=True, started=started)
-    outcome = plan_case(case, options, deadline=deadline)
-    write_plan(outcome, out_dir)
+    with claimed(out_dir, RunKind.PLAN):  # checked and locked before the solve, held to the end
+        outcome = plan_case(case, options, deadline=deadline)
+        write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
     if outcome.summary.status is SolveStatus.ERROR:
         sys.exit(ExitCode.FAILURE)
@@ -169,10 +173,13 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         sys.exit(ExitCode.INFEASIBLE)
 
 
-def scenario_command(name: str, *options: Any) -> Callable[[Callable[..., None]], Any]:
+def scenario_command(
+    name: str, kind: RunKind, *options: Any
+) -> Callable[[Callable[..., None]], Any]:
     """A command over sampled futures: CASE_DIR and `options` (in the order --help lists
     them, the scenario options among them). It runs supervised (fleetopt.cli.supervise) on
-    the case read and seeded, then shows the run folder it wrote (`out_dir`)."""
+    the case read and seeded, into OUT claimed as a run of `kind` (checked and locked
+    before any solve, held to the end), then shows the run folder it wrote (`out_dir`)."""
 
     def apply(work: Callable[..., None]) -> Any:
         @functools.wraps(work)
@@ -180,7 +187,9 @@ def scenario_command(name: str, *options: Any) -> Callable[[Callable[..., None]]
             out_dir, run = given["out_dir"], given["run"]
             if not supervised():
                 sys.exit(run_supervised(out_dir))
-            work(run.seeded(read_case(case_dir)), **given)
+            case = run.seeded(read_case(case_dir))
+            with claimed(out_dir, kind):
+                work(case, **given)
             click.echo(format_run(out_dir))
 
         for option in reversed(options):
@@ -191,13 +200,21 @@ def scenario_command(name: str, *options: Any) -> Callable[[Callable[..., None]]
     return apply
 
 
-@scenario_command("sweep", OUT, scenario_options(), alpha_option())
+@scenario_command("sweep", RunKind.SWEEP, OUT, scenario_options(), alpha_option())
 def sweep_command(case: Case, out_dir: Path, run: ScenarioOptions, alpha: float) -> None:
     """Wait and see: the best rack mix in each of N sampled futures."""
     sweep(case, out_dir, run, alpha=alpha)
 
 
-@scenario_command("evaluate", PLAN, OUT, shortfall_option(), scenario_options(), alpha_option())
+@scenario_command(
+    "evaluate",
+    RunKind.EVALUATE,
+    PLAN,
+    OUT,
+    shortfall_option(),
+    scenario_options(),
+    alpha_option(),
+)
 def evaluate_command(
     case: Case, plan_dir: Path, out_dir: Path, shortfall: bool, run: ScenarioOptions, alpha: float
 ) -> None:
@@ -206,13 +223,13 @@ def evaluate_command(
     evaluate(case, plans, out_dir, run, alpha=alpha, shortfall=shortfall)
 
 
-@scenario_command("robust", OUT, robust_options(), scenario_options())
+@scenario_command("robust", RunKind.ROBUST, OUT, robust_options(), scenario_options())
 def robust_command(case: Case, out_dir: Path, choice: RobustOptions, run: ScenarioOptions) -> None:
     """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
     robust(case, out_dir, run, choice)
 
 
-@scenario_command("stochastic", OUT, stochastic_options(), scenario_options())
+@scenario_command("stochastic", RunKind.STOCHASTIC, OUT, stochastic_options(), scenario_options())
 def stochastic_command(
     case: Case, out_dir: Path, settings: StochasticSettings, run: ScenarioOptions
 ) -> None:
@@ -221,7 +238,7 @@ def stochastic_command(
 
 
 @main.command()
-@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=OUT_PATH)
 def init(out_dir: Path) -> None:
     """Write the bundled example case into OUT_DIR (a new or empty folder)."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -230,13 +247,19 @@ def init(out_dir: Path) -> None:
         raise RunFolderError(
             f"{out_dir} exists and is not empty; nothing was changed: choose a new folder"
         )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.tmp")
+    target = out_dir.resolve()
+    # A new folder is copied beside its place and renamed into it; an empty one (the
+    # working directory, say) keeps its identity and gets the files moved in.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    inside = target.exists()
+    tmp = (target if inside else target.parent) / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         shutil.copytree(example_case_dir(), tmp)
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
-        os.replace(tmp, out_dir)
+        if inside:
+            for entry in tmp.iterdir():
+                os.replace(entry, target / entry.name)
+        else:
+            os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     click.echo(
@@ -248,6 +271,7 @@ def init(out_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def show(run_dir: Path) -> None:
     """Print a readable summary of a run folder (a solve, or a scenario run)."""
+    check_run_files(run_dir)
     click.echo(format_run(run_dir))
 
 
@@ -256,16 +280,18 @@ def show(run_dir: Path) -> None:
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(path_type=Path),
+    type=OUT_PATH,
     default=None,
     help="HTML file to write (default RUN_DIR/report.html); only an earlier fleetopt report is"
-    " ever overwritten",
+    " replaced, unless --overwrite",
 )
-def report_command(run_dir: Path, out_file: Path | None) -> None:
+@click.option("--overwrite", is_flag=True, help="replace OUT even if it is not a fleetopt report")
+def report_command(run_dir: Path, out_file: Path | None, overwrite: bool) -> None:
     """Write one self-contained HTML page of figures for a run folder (any kind)."""
     from fleetopt.report.page import write_report  # Bokeh: imported only when reporting
 
-    path = write_report(run_dir, out_file)
+    check_run_files(run_dir)
+    path = write_report(run_dir, out_file, overwrite=overwrite)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

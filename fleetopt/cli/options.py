@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -76,6 +77,21 @@ class AutoOr(click.ParamType):
         if isinstance(value, str) and value.strip().lower() == defaults.AUTO:
             return defaults.AUTO
         return self.number.convert(value, param, ctx)
+
+
+class OutPath(click.Path):
+    """An output path: a Path, never an empty string (which would mean the working folder)."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: give a path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+OUT_PATH = OutPath()
 
 
 def _number(type_: FieldType, default: Any, low: float, high: float, **open_: bool) -> FieldParam:

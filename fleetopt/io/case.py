@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import math
 import os
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ from fleetopt.io.schema import (
     ALL_REGIONS,
     CASE_FIELDS,
     CASE_FILE,
+    CASE_FILES,
+    DEMAND,
+    DEMAND_COLUMNS,
     INSTALLED,
     PERIOD_COLUMNS,
     PERIOD_TABLES,
@@ -58,7 +62,9 @@ __all__ = [
     "case_digest",
     "case_fingerprint",
     "case_warnings",
+    "demand_factors",
     "read_case",
+    "read_table_file",
 ]
 
 
@@ -129,7 +135,7 @@ def read_case(path: str | os.PathLike[str]) -> Case:
     if problems:
         raise CaseError(problems)
 
-    config = _read_config(folder, problems)
+    config, invalid = _read_config(folder, problems)
     tables: dict[str, pd.DataFrame | None] = {}
     files: dict[str, str] = {}
     for spec in TABLES:
@@ -138,7 +144,9 @@ def read_case(path: str | os.PathLike[str]) -> Case:
     _check_regions(tables, files, problems)
     _check_installed_cooling(tables, files, problems)
     _check_installed_fits(tables, files, problems)
-    _check_periods(config, tables, files, problems)
+    if "periods" not in invalid:  # else the rules that depend on periods would all fire
+        _check_periods(config, tables, files, problems)
+        _check_demand(config, tables, files, problems)
     _check_objective(config, tables, problems)
     _check_shortfall_penalty(config, tables, problems)
     if problems:
@@ -172,6 +180,20 @@ def read_case(path: str | os.PathLike[str]) -> Case:
     )
 
 
+def read_table_file(path: str | os.PathLike[str], spec: TableSpec) -> pd.DataFrame:
+    """One table file (CSV or Parquet), outside a case, read and checked by `spec` as a case
+    table is (case.yaml defaults; no references to other tables); raises CaseError."""
+    file = Path(path)
+    problems: list[Problem] = []
+    config = {key: field.default for key, field in CASE_FIELDS.items()}
+    read = _read_parquet_text if file.suffix == ".parquet" else _read_csv_text
+    raw = read(file, str(file), problems)
+    table = None if raw is None else _parse_table(raw, spec, str(file), config, problems)
+    if problems or table is None:
+        raise CaseError(problems)
+    return table
+
+
 def case_digest(path: str | os.PathLike[str]) -> str:
     """sha256 (hex) over the case files, sorted by name, for run manifests.
 
@@ -184,10 +206,12 @@ def case_digest(path: str | os.PathLike[str]) -> str:
     _check_folder(folder, problems)
     if problems:
         raise CaseError(problems)
-    names = {CASE_FILE} | {f"{t.stem}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS}
     digest = hashlib.sha256()
-    for name in sorted(n for n in names if (folder / n).is_file()):
-        data = (folder / name).read_bytes()
+    for name in sorted(n for n in CASE_FILES if (folder / n).is_file()):
+        try:
+            data = (folder / name).read_bytes()
+        except OSError as exc:
+            raise CaseError([Problem(name, f"cannot read: {exc.strerror or exc}")]) from None
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()
@@ -215,9 +239,35 @@ def case_fingerprint(case: Case) -> str:
 
 
 def case_warnings(case: Case) -> list[str]:
-    """What a planner should look at that is not an error: racks no period can take new,
-    odd throughput curves."""
-    return _never_available(case) + _dominated_decode_points(case)
+    """What a planner should look at that is not an error: racks no site can take or no
+    period can take new, odd throughput curves."""
+    return _fits_no_site(case) + _never_available(case) + _dominated_decode_points(case)
+
+
+def _fits_no_site(case: Case) -> list[str]:
+    """Rack types no site can hold: their cooling, floor slots or power (one rack at the
+    site's PUE against its largest cap in any period) fit nowhere; the model never buys
+    them."""
+    racks, sites = case.racks, case.sites
+    caps = case.site_periods.groupby("site")["power_cap_mw"].max()
+    cap_mw = np.fmax(sites["power_cap_mw"].to_numpy(), sites["site"].map(caps).to_numpy(float))
+    cooled = (racks["cooling"].to_numpy() != "liquid")[:, None] | sites["liquid_cooling"].to_numpy(
+        dtype=bool
+    )[None, :]
+    room = racks["slots"].to_numpy()[:, None] <= sites["max_slots"].to_numpy()[None, :]
+    rack_mw = racks["power_kw"].to_numpy()[:, None] * sites["pue"].to_numpy()[None, :] / 1000
+    powered = rack_mw <= cap_mw[None, :]
+    lines = []
+    for r in np.flatnonzero(~(cooled & room & powered).any(axis=1)):
+        why = (
+            "it is liquid-cooled and no site has liquid_cooling"
+            if not cooled[r].any()
+            else "one rack needs more floor slots or power than any site whose cooling fits it has"
+        )
+        lines.append(
+            f"rack type {racks['rack_type'].iloc[r]}: fits no site ({why}); the plan never uses it"
+        )
+    return lines
 
 
 def _never_available(case: Case) -> list[str]:
@@ -316,33 +366,40 @@ def _construct_mapping(
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _read_config(folder: Path, problems: list[Problem]) -> dict[str, Any]:
-    """case.yaml as {dotted key: checked value}, defaults filled; bad values get defaults."""
+def _read_config(folder: Path, problems: list[Problem]) -> tuple[dict[str, Any], set[str]]:
+    """case.yaml as {dotted key: checked value}, defaults filled; bad values get defaults
+    and are named in the second result."""
     config = {key: field.default for key, field in CASE_FIELDS.items()}
+    invalid: set[str] = set()
     path = folder / CASE_FILE
     if not path.is_file():
         problems.append(Problem(CASE_FILE, "missing required file"))
-        return config
+        return config, invalid
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except OSError as exc:
+        problems.append(Problem(CASE_FILE, f"cannot read: {exc.strerror or exc}"))
+        return config, invalid
     except UnicodeDecodeError as exc:
         problems.append(Problem(CASE_FILE, f"not UTF-8 text: {exc.reason}"))
-        return config
+        return config, invalid
     except yaml.YAMLError as exc:
         problems.append(Problem(CASE_FILE, _yaml_error_message(exc)))
-        return config
+        return config, invalid
     if data is None:
         data = {}
     if not isinstance(data, dict):
         problems.append(
             Problem(CASE_FILE, f"must be a mapping of keys to values, got {type_name(data)}")
         )
-        return config
+        return config, invalid
     for key, value in _flatten(data, "", problems).items():
         checked = check_field(value, key, CASE_FIELDS[key], CASE_FILE, problems)
-        if checked is not INVALID:
+        if checked is INVALID:
+            invalid.add(key)
+        else:
             config[key] = checked
-    return config
+    return config, invalid
 
 
 def _yaml_error_message(exc: yaml.YAMLError) -> str:
@@ -424,8 +481,16 @@ def _read_csv_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFra
     """A CSV as a frame of stripped str cells with a header checked for duplicates."""
     try:
         grid = pd.read_csv(
-            path, header=None, dtype=str, keep_default_na=False, encoding="utf-8-sig"
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            skiprows=_comment_lines(path),
         )
+    except OSError as exc:
+        problems.append(Problem(file, f"cannot read: {exc.strerror or exc}"))
+        return None
     except pd.errors.EmptyDataError:
         problems.append(Problem(file, "file is empty; expected a header line with column names"))
         return None
@@ -439,6 +504,21 @@ def _read_csv_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFra
     body = grid.iloc[1:].reset_index(drop=True)
     body.columns = range(len(header))
     return _text_frame(body, header, file, problems)
+
+
+def _comment_lines(path: Path) -> int:
+    """Lines before the header that start with '#': comments (fleetopt perf marks its output
+    with one). Unreadable: 0 (the read that follows says why)."""
+    count = 0
+    try:
+        with path.open("rb") as f:
+            for line in f:
+                if not line.removeprefix(b"\xef\xbb\xbf" if count == 0 else b"").startswith(b"#"):
+                    break
+                count += 1
+    except OSError:
+        return 0
+    return count
 
 
 def _read_parquet_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFrame | None:
@@ -583,6 +663,17 @@ def _parse_column(
     if column.required:
         check.report(blank, name, lambda i: "must not be blank")
 
+    if column.type in (ColumnType.STR, ColumnType.REGIONS):
+        hidden = cells.map(_hidden_character)
+        check.report(
+            hidden != "",
+            name,
+            lambda i: (
+                f"holds an invisible or control character ({hidden.iloc[i]}) in"
+                f" {cells.iloc[i]!r}: names are compared as written, so it would make a different"
+                " name that looks the same; remove it"
+            ),
+        )
     if column.type is ColumnType.STR:
         return cells.where(~blank, "" if default is None else default).astype(object)
     if column.type is ColumnType.REGIONS:
@@ -604,6 +695,18 @@ def _parse_column(
         check.report(wrong, name, lambda i: f"must be true or false, got {cells.iloc[i]!r}")
         return (true | (blank & bool(default))).astype(bool)
     return _parse_number(column, cells, blank, default, check)
+
+
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _hidden_character(text: str) -> str:
+    """'U+200B' for the first control, format (zero-width), private or unassigned
+    character of `text`; '' when it has none."""
+    for char in text:
+        if unicodedata.category(char) in HIDDEN_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return ""
 
 
 def _parse_number(
@@ -629,6 +732,7 @@ def _parse_number(
             inside &= values > rule.low if rule.low_open else values >= rule.low
         if rule.high is not None:
             inside &= values < rule.high if rule.high_open else values <= rule.high
+        inside |= unlimited_ok & (values == math.inf)  # `inf`: unlimited, as blank is
         check.report(
             ok & ~inside,
             name,
@@ -640,8 +744,12 @@ def _parse_number(
 
 def _region_lists(regions: pd.Series, check: _TableCheck, name: str) -> pd.Series:
     """`*` -> (), `a; b` -> ('a', 'b'); empty names and `*` inside a list are problems."""
-    parts = regions.map(lambda text: tuple(p.strip() for p in text.split(REGION_SEPARATOR)))
     star = regions == ALL_REGIONS
+    parts = regions.map(
+        lambda text: (
+            () if text == ALL_REGIONS else tuple(p.strip() for p in text.split(REGION_SEPARATOR))
+        )
+    )
     empty_part = ~star & parts.map(lambda names: "" in names)
     check.report(
         empty_part,
@@ -652,9 +760,8 @@ def _region_lists(regions: pd.Series, check: _TableCheck, name: str) -> pd.Serie
     check.report(
         starred, name, lambda i: f"`*` stands alone (all regions), got {regions.iloc[i]!r}"
     )
-    lists = parts.where(~star, ())
-    regions.update(lists[~star].map(REGION_SEPARATOR.join))
-    return pd.Series(list(lists), index=regions.index, dtype=object)
+    regions.update(parts[~star].map(REGION_SEPARATOR.join))
+    return pd.Series(list(parts), index=regions.index, dtype=object)
 
 
 def _apply_required_when(
@@ -920,19 +1027,79 @@ def _check_periods(
         )
 
 
+def demand_factors(
+    periods: tuple[int, ...] | None, workloads: pd.DataFrame, workload_periods: pd.DataFrame
+) -> np.ndarray:
+    """g[w, k]: workload w's demand in period k as a multiple of its workloads.csv demand
+    (MODEL.md section 8): workload_periods' demand_multiplier where given, else
+    (1 + growth_per_year)^(Y_k - Y_0); one column of ones for a case without periods."""
+    years = np.asarray(periods or (0,), dtype=float)
+    elapsed = years - years[0]
+    growth = workloads["growth_per_year"].to_numpy(dtype=float)
+    factors: np.ndarray = (1.0 + growth[:, None]) ** elapsed[None, :]
+    w = pd.Index(workloads["workload"]).get_indexer(workload_periods["workload"])
+    k = pd.Index(years).get_indexer(workload_periods["period"].to_numpy(dtype=float))
+    given = (w >= 0) & (k >= 0)
+    factors[w[given], k[given]] = workload_periods["demand_multiplier"].to_numpy(float)[given]
+    return factors
+
+
+def _check_demand(
+    config: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame | None],
+    files: Mapping[str, str],
+    problems: list[Problem],
+) -> None:
+    """Demand stays within its plausible range in every period, not just in each cell:
+    growth compounds (10 a year over 10 years is 11^10) and multipliers multiply."""
+    workloads, given = tables["workloads"], tables["workload_periods"]
+    if workloads is None or given is None or not config["periods"]:
+        return
+    base = workloads[list(DEMAND_COLUMNS)].to_numpy(dtype=float).max(axis=1)
+    given = given[_within(given, WORKLOAD_PERIODS, "demand_multiplier")]
+    factors = demand_factors(config["periods"], workloads, given)
+    # A cell out of its own range has said so already: no follow-on here.
+    sane = _within(workloads, WORKLOADS, "growth_per_year") & (base <= DEMAND.high)
+    peak = np.where(sane[:, None], base[:, None] * factors, 0.0)
+    worst = peak.argmax(axis=1)
+    years = config["periods"]
+    _checker_for(workloads, WORKLOADS, files, problems).report(
+        pd.Series(peak.max(axis=1) > DEMAND.high, index=workloads.index),
+        None,
+        lambda i: (
+            f"demand reaches {peak[i, worst[i]]:.4g} tokens/s in {years[worst[i]]}"
+            f" ({format_number(base[i])} x {factors[i, worst[i]]:.4g}: growth_per_year or"
+            f" {files['workload_periods']}); it must stay {DEMAND.describe()} every year"
+        ),
+    )
+
+
+def _within(table: pd.DataFrame, spec: TableSpec, column: str) -> np.ndarray:
+    """Rows whose `column` is a number in its range."""
+    rule = spec.column(column).range
+    return np.array([rule is None or rule.contains(v) for v in table[column]], dtype=bool)
+
+
 def _check_objective(
     config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame | None], problems: list[Problem]
 ) -> None:
-    """min_cost_per_token needs mandatory serving, or serving nothing would be optimal."""
-    workloads = tables["workloads"]
+    """min_cost_per_token needs mandatory serving of some demand, or serving nothing would
+    be optimal (and cost per token undefined)."""
+    workloads, given = tables["workloads"], tables["workload_periods"]
     if config["objective"] != Objective.MIN_COST_PER_TOKEN or workloads is None:
         return
-    if not (workloads["min_served_share"] > 0).any():
+    mandatory = (workloads["min_served_share"] > 0).to_numpy()
+    if given is not None:
+        demand = workloads[list(DEMAND_COLUMNS)].to_numpy(dtype=float).sum(axis=1)
+        factors = demand_factors(config["periods"], workloads, given)
+        mandatory = mandatory & ((demand[:, None] * factors) > 0).any(axis=1)
+    if not mandatory.any():
         problems.append(
             Problem(
                 CASE_FILE,
-                "min_cost_per_token needs some workload with min_served_share > 0 in "
-                "workloads.csv (else serving nothing is optimal); none has",
+                "min_cost_per_token needs some workload with min_served_share > 0 and demand"
+                " in workloads.csv (else serving nothing is optimal and a cost per token"
+                " undefined); none has",
                 column="objective",
             )
         )

@@ -74,6 +74,7 @@ def up_to(high: float) -> Range:
 # Ceilings beyond which a value is a typo or a unit slip, not a plan (docs/case-format.md).
 # Demand: 1e11 tokens/s is some 200x the whole industry's inference traffic of 2025.
 DEMAND = up_to(1e11)
+DEMAND_COLUMNS: tuple[str, str] = ("prefill_tokens_per_s", "decode_tokens_per_s")  # by phase
 PENALTY = up_to(1e6)  # USD per million tokens
 YEAR = Range(low=1900, high=2200)  # a calendar year (docs/model.md section 8)
 SINCE_ALWAYS = -math.inf  # available_from left blank: from the first period
@@ -359,6 +360,7 @@ PERIOD_COLUMNS: dict[str, tuple[str, ...]] = {
 PERIOD_TABLES: tuple[str, ...] = ("site_periods", "workload_periods")
 TABLE_FORMATS = ("csv", "parquet")
 CASE_FILE = "case.yaml"
+CASE_FILES = (CASE_FILE, *(f"{t.stem}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS))
 
 
 # --- case.yaml ------------------------------------------------------------------------

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fleetopt.io.case import Case
-from fleetopt.io.schema import PHASES
+from fleetopt.io.case import Case, demand_factors
+from fleetopt.io.schema import DEMAND_COLUMNS, PHASES
 
-DEMAND_COLUMNS: tuple[str, str] = ("prefill_tokens_per_s", "decode_tokens_per_s")
 STEADY_STATE_YEAR = 0  # the one period of a case without `periods`
 
 
@@ -233,27 +232,19 @@ def _site_workload_pairs(sites: pd.DataFrame, workloads: pd.DataFrame) -> pd.Dat
 def _workload_phases(case: Case, workloads: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
     """P_wk: the phases of each workload with positive demand in each period.
 
-    D[w, p, k] = D[w, p] x g[w, k]: workload_periods' demand_multiplier where given, else
-    (1 + growth_per_year)^(Y_k - Y_0) (1 in a case without periods).
+    D[w, p, k] = D[w, p] x g[w, k] (fleetopt.io.case.demand_factors: workload_periods'
+    demand_multiplier where given, else (1 + growth_per_year)^(Y_k - Y_0); 1 in a case
+    without periods).
     """
     parts = [
         pd.DataFrame(
-            {
-                "w": workloads["w"].to_numpy(),
-                "workload": workloads["workload"].to_numpy(),
-                "p": p,
-                "base": workloads[col].to_numpy(dtype=float),
-                "growth": workloads["growth_per_year"].to_numpy(dtype=float),
-            }
+            {"w": workloads["w"].to_numpy(), "p": p, "base": workloads[col].to_numpy(dtype=float)}
         )
         for p, col in enumerate(DEMAND_COLUMNS)
     ]
     wp = _per_period(pd.concat(parts, ignore_index=True), periods)
-    given = case.workload_periods.astype({"period": np.int64})
-    wp = wp.merge(given, on=["workload", "period"], how="left")
-    elapsed = periods["elapsed_years"].to_numpy()[wp["k"].to_numpy()]
-    grown = (1.0 + wp["growth"].to_numpy()) ** elapsed
-    factor = wp["demand_multiplier"].fillna(pd.Series(grown, index=wp.index)).to_numpy()
+    factors = demand_factors(case.periods, case.workloads, case.workload_periods)
+    factor = factors[wp["w"].to_numpy(), wp["k"].to_numpy()]
     wp["demand_tokens_per_s"] = wp["base"].to_numpy() * factor
     wp = wp[wp["demand_tokens_per_s"] > 0].sort_values(["k", "w", "p"], ignore_index=True)
     wp["wk"] = _row_of(wp["k"], wp["w"], len(workloads))

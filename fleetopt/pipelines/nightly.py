@@ -15,6 +15,7 @@ back, `_SUCCESS` last. A run therefore never looks complete at OUT before it is.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -36,6 +37,7 @@ from fleetopt.core import defaults
 from fleetopt.core.errors import RunFolderError
 from fleetopt.core.interrupts import failure_reason
 from fleetopt.io.case import Case, case_digest, read_case
+from fleetopt.io.ownership import RUN_OUTPUTS
 from fleetopt.io.runfolder import (
     RUN_RECORD,
     SUCCESS_MARKER,
@@ -46,9 +48,12 @@ from fleetopt.io.runfolder import (
     claim_output,
     is_complete,
     normalized,
+    release_output,
     write_success,
 )
+from fleetopt.io.schema import CASE_FILES
 from fleetopt.io.store import write_json_atomic
+from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.index import build_index
 from fleetopt.parallel.farm import connect
 from fleetopt.pipelines.options import Method, RobustOptions, ScenarioOptions, StochasticSettings
@@ -184,6 +189,38 @@ class Output:
             with self.fs.open_output_stream(remote) as out:
                 out.write(local.read_bytes())
 
+    def check_root(self) -> None:
+        """OUT holds date folders of nightly runs: a file, a case folder or a run folder
+        (of any kind: a nightly run's own folder is OUT/DATE/RUN_ID) is refused untouched."""
+        where = self.uri
+        if self.exists(self.base) and not self._is_dir(self.base):
+            raise RunFolderError(f"{where} is a file, not a folder; nothing was changed")
+        if self.exists(self.path(RUN_RECORD)):
+            raise RunFolderError(
+                f"{where} is a fleetopt run folder, not a nightly output root (it holds"
+                " DATE/RUN_ID folders); nothing was changed: choose another --out"
+            )
+        if any(self.exists(self.path(name)) for name in CASE_FILES):
+            raise RunFolderError(
+                f"{where} is a case folder; nothing was changed: give the nightly runs a folder"
+                " of their own"
+            )
+
+    def remove_outputs(self, remote: str) -> None:
+        """Delete a nightly run's own outputs at `remote` (fleetopt.io.ownership), nothing else."""
+        own = RUN_OUTPUTS[RunKind.NIGHTLY.value]
+        selector = pafs.FileSelector(remote, allow_not_found=True)
+        for info in self.fs.get_file_info(selector):
+            if info.base_name not in own:
+                continue
+            if info.type == pafs.FileType.Directory:
+                self.fs.delete_dir(info.path)
+            else:
+                self.fs.delete_file(info.path)
+
+    def _is_dir(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type == pafs.FileType.Directory
+
     def _dirs(self, path: str) -> list[str]:
         info = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
         return sorted(i.base_name for i in info if i.type == pafs.FileType.Directory)
@@ -198,8 +235,7 @@ class NightlyRun:
     def __init__(self, params: NightlyParams, now: dt.datetime | None = None):
         self.params = params
         self.output = Output(params.out)
-        if self.output.local and Path(self.output.base).is_file():
-            raise RunFolderError(f"{params.out} is a file, not a folder; nothing was changed")
+        self.output.check_root()
         now = now or dt.datetime.now(dt.UTC)
         generated = f"{now:%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.run_id = check_run_id(generated if params.run_id is None else params.run_id)
@@ -216,15 +252,23 @@ class NightlyRun:
         claim = claim_output(
             self.dir, RunKind.NIGHTLY, self.identity, overwrite=params.run.overwrite
         )
-        if claim is Claim.FRESH and self.output.exists(self.remote):
-            self.output.fs.delete_dir(self.remote)  # a nightly run of ours, --overwrite given
-        if claim is Claim.FRESH:
-            self.date = f"{now:%Y-%m-%d}"  # a run started afresh belongs to today
-            self.remote = self.output.path(self.date, self.run_id)
-            self.dir = Path(self.remote) if self.output.local else self.dir
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if claim is Claim.FRESH and not self.output.local:
+            self.output.remove_outputs(self.remote)  # a nightly run of ours, --overwrite given
+        today = f"{now:%Y-%m-%d}"
+        if claim is Claim.FRESH and self.date != today:  # a run started afresh is today's
+            self.date, self.remote = today, self.output.path(today, self.run_id)
+            if self.output.local:
+                self._move_claim(Path(self.remote))
         path = self.dir / RUN_RECORD
         self.manifest = json.loads(path.read_text()) if path.exists() else {"stages": {}}
+
+    def _move_claim(self, folder: Path) -> None:
+        """Claim `folder` instead of the (emptied) run folder of an earlier day."""
+        release_output(self.dir)
+        with contextlib.suppress(OSError):
+            self.dir.rmdir()  # when empty: files of the user's there stay, and the folder
+        self.dir = folder
+        claim_output(self.dir, RunKind.NIGHTLY, self.identity)
 
     def done(self, stage: str) -> bool:
         return self.manifest["stages"].get(stage, {}).get("status") == RunStatus.SUCCEEDED
@@ -268,6 +312,10 @@ class NightlyRun:
         if not self.output.local:
             self.output.push(self.dir / SUCCESS_MARKER, f"{self.remote}/{SUCCESS_MARKER}")
 
+    def release(self) -> None:
+        """End the claim on the run folder (and its lock)."""
+        release_output(self.dir)
+
     def cleanup(self) -> None:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
@@ -278,10 +326,20 @@ def _now() -> str:
 
 
 def run_nightly(params: NightlyParams) -> NightlyRun:
-    """Run (or resume) the whole pipeline; raises on failure after recording it."""
+    """Run (or resume) the whole pipeline; raises on failure after recording it. The run
+    folder stays claimed (locked: one writer) until the run ends."""
     run = NightlyRun(params)
+    try:
+        _run_stages(run, params)
+    finally:
+        run.release()
+    return run
+
+
+def _run_stages(run: NightlyRun, params: NightlyParams) -> None:
+    """Every stage not finished yet, then `_SUCCESS`."""
     if is_complete(run.dir):
-        return run
+        return
     run.save(
         kind=RunKind.NIGHTLY.value,
         status=RunStatus.RUNNING.value,
@@ -297,6 +355,8 @@ def run_nightly(params: NightlyParams) -> NightlyRun:
     scenarios = replace(params.run, overwrite=False)  # the stages' own runs resume
     try:
         case = params.run.seeded(read_case(params.case_dir))
+        if params.stochastic is not None:
+            check_shortfall_priced(case)  # before any stage runs a scenario
         farm = params.run.farm
         run.save(
             case=case.name,
@@ -319,7 +379,6 @@ def run_nightly(params: NightlyParams) -> NightlyRun:
         run.save(status=RunStatus.FAILED.value, reason=failure_reason(err), finished_at=_now())
         raise
     run.succeed()
-    return run
 
 
 def _plan_stage(case: Case, folder: Path) -> PlanStageResult:

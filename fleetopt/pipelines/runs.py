@@ -26,6 +26,7 @@ from fleetopt.io.runfolder import (
     normalized,
 )
 from fleetopt.io.store import ScenarioStore, run_into, write_folder_atomic
+from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.measures import rack_mix
 from fleetopt.parallel.farm import Chunk, connect, run_chunks
@@ -93,6 +94,7 @@ def run_scenarios(
     store = open_store(job, n_scenarios, out_dir, overwrite=run.overwrite)
     if store.complete:
         log.info("%s: %s holds this run complete already", job.mode.value, store.root)
+        store.close()
         return read_summary(store.root, ScenarioSummary)
     store.start()
     try:
@@ -192,6 +194,8 @@ def evaluate(
 ) -> ScenarioSummary:
     """Fix each plan's rack counts and solve the placement LP in every scenario; with
     `shortfall`, a share short of a min_served_share is paid for (docs/model.md section 9)."""
+    if shortfall:
+        check_shortfall_priced(case)
     job = ScenarioJob(
         case=case,
         mode=RunKind.EVALUATE,
@@ -291,6 +295,8 @@ def robust(
     the same robust run resumes or returns its summary; other parameters are refused
     unless `run.overwrite` (its sweep and evaluate runs are its own: they resume).
     """
+    if choice.shortfall:
+        check_shortfall_priced(case)
     out = Path(out_dir)
     case = case.replace(objective=Objective.MIN_COST)
     params = normalized(

@@ -37,6 +37,7 @@ from fleetopt.io.runfolder import (
 )
 from fleetopt.io.store import run_into, write_json_atomic, write_parquet_atomic
 from fleetopt.model.build import OBJECTIVE_SCALE
+from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import model_data
@@ -107,6 +108,7 @@ def stochastic(
     The same run resumes (or returns its summary once complete); a run with other
     parameters there is refused unless `run.overwrite`.
     """
+    check_shortfall_priced(case)
     n_scenarios, stop = run.scenarios, settings.stop
     out = Path(out_dir)
     case = case.replace(objective=Objective.MIN_COST)

@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from fleetopt.core.errors import RunFolderError
+from fleetopt.io.ownership import SUMMARY_FILE
 from fleetopt.io.store import write_json_atomic
 
 SCHEMA_VERSION = 2  # 1: the files of fleetopt before the typed summaries (no key)
 VERSION_KEY = "schema_version"
-SUMMARY_FILE = "summary.json"
 
 T = TypeVar("T")
 

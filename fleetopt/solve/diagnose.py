@@ -14,6 +14,11 @@ row families (docs/model.md section 7):
   that no site can serve within its SLO (no slack would help) has its minimum relaxed
   there and is named instead.
 
+With periods (docs/model.md section 8) every minimum and every limit is one per year: a
+workload is short in a year, for a limit of that year, and both are named with the year
+("needs 90% served in 2030 ... site eu is short of 12 MW in 2030"); a workload no site can
+serve is judged year by year, on the phases with demand in that year.
+
 Each limit family's wording sits with the ids of its rows (`LIMITS`; fleetopt.model.labels).
 """
 
@@ -169,7 +174,6 @@ def _diagnose(
 ) -> str:
     """Shortfall first (which workloads, how much), then slack (which limits, how much)."""
     m = model.layout.block("m")
-    workload_of_m = ids_of(index, m.over, np.arange(m.size))["workload"].to_numpy()
     relaxed = shortfall_model(model)
     shortfall = solver.solve(relaxed, first=True)
     if shortfall.status is SolveStatus.INFEASIBLE:
@@ -186,14 +190,14 @@ def _diagnose(
         )
     if shortfall.x is None:
         return _no_diagnosis("the re-solve with relaxed minimums", shortfall)
-    short = _short_workloads(relaxed, shortfall.x, workload_of_m)
+    short = _short_workloads(index, relaxed, shortfall.x)
     if short.empty:
         return NUMERICAL_TROUBLE
-    unservable = _unservable(index)
-    short["unservable"] = [unservable.get(w, "") for w in short["workload"]]
+    unservable = _unservable(index)  # per `wk` row: why, or ""
+    short["unservable"] = unservable[short["wk"].to_numpy()]
     shortages, why_none = None, no_slack
     if (short["unservable"] == "").any():
-        relax = np.isin(workload_of_m, unservable.index)
+        relax = unservable != ""  # the m block is over `wk` too
         elastic = slack_model(index, model, free, limits, extra_rows, relax)
         slack = solver.solve(elastic)
         if slack.x is not None:
@@ -331,15 +335,20 @@ def _extend(
 # --- reading the re-solves ------------------------------------------------------------------
 
 
-def _short_workloads(
-    elastic: LinearModel, x: np.ndarray, workload_of_m: np.ndarray
-) -> pd.DataFrame:
-    """Workloads below their minimum in the shortfall re-solve: needed and served shares."""
-    m = elastic.layout.m
-    short = x[elastic.layout.block("shortfall").slice] > TOLERANCE
+def _short_workloads(index: ModelIndex, elastic: LinearModel, x: np.ndarray) -> pd.DataFrame:
+    """Workloads below their minimum in the shortfall re-solve, a row per (workload, period)
+    short: its `wk` row, name, period `k`, needed and served shares."""
+    m = elastic.layout.block("m")  # over `wk`: one minimum per workload and period
+    short = np.flatnonzero(x[elastic.layout.block("shortfall").slice] > TOLERANCE)
     need = 1.0 - elastic.row_ub[elastic.families["minimum"]]
     return pd.DataFrame(
-        {"workload": workload_of_m[short], "need": need[short], "got": 1.0 - x[m][short]}
+        {
+            "wk": short,
+            "workload": ids_of(index, m.over, short)["workload"].to_numpy(),
+            "k": index.wk["k"].to_numpy()[short],
+            "need": need[short],
+            "got": 1.0 - x[m.slice][short],
+        }
     )
 
 
@@ -359,43 +368,45 @@ def _shortages(
                 family=family, amount=amount[short], limit=limit[short]
             )
         )
+        frames[-1]["k"] = getattr(index, table)["k"].to_numpy()[keys[short]]
     found = pd.concat(frames, ignore_index=True)
     relative = found["amount"].to_numpy() / _scale(found["limit"].to_numpy())
     found = found.iloc[np.argsort(-relative, kind="stable")]
     found["text"] = [
-        _shortage_text(family, ids, amount, limit)
-        for family, ids, amount, limit in zip(
+        _shortage_text(family, ids, amount, limit, _in_year(index, k))
+        for family, ids, amount, limit, k in zip(
             found["family"],
             found[["site", "rack_type", "workload", "phase"]].to_dict("records"),
             found["amount"],
             found["limit"],
+            found["k"],
             strict=True,
         )
     ]
     return found.reset_index(drop=True)
 
 
-def _unservable(index: ModelIndex) -> pd.Series:
-    """Why a workload cannot be served at all (by workload id): no site it may use has
-    racks for every phase it has demand in, within its SLO."""
-    needed = index.wp.groupby("w").size()
-    at_site = index.y[["s", "w", "p"]].drop_duplicates().groupby(["s", "w"]).size()
-    whole = at_site.to_numpy() == needed.reindex(at_site.index.get_level_values("w")).to_numpy()
-    servable = at_site.index.get_level_values("w")[whole]
-    unservable = needed.index.difference(servable)
-    anywhere = index.y[["w", "p"]].drop_duplicates()
-    missing = index.wp[["w", "p"]].merge(anywhere, how="left", indicator=True)
-    missing = missing[missing["_merge"] == "left_only"].groupby("w")["p"].agg(list)
-    names = index.workloads["workload"].to_numpy()
-    reasons = [
-        (
-            f"no rack at any site it may use can serve its {_phases(missing[w])} within its SLO"
-            if w in missing.index
+def _unservable(index: ModelIndex) -> np.ndarray:
+    """Why a workload cannot be served at all in a period, per `wk` row ("" where it can):
+    no site it may use has racks for every phase it has demand in that period, within its
+    SLO."""
+    needed = index.wp.groupby("wk").size()
+    at_site = index.y[["s", "w", "p", "k"]].drop_duplicates()
+    at_site = at_site.assign(wk=at_site["k"] * index.n_workloads + at_site["w"])
+    covered = at_site.groupby(["s", "wk"]).size()
+    whole = covered.to_numpy() == needed.reindex(covered.index.get_level_values("wk")).to_numpy()
+    servable = np.unique(covered.index.get_level_values("wk")[whole])
+    anywhere = index.y[["w", "p", "k"]].drop_duplicates()
+    missing = index.wp[["w", "p", "k", "wk"]].merge(anywhere, how="left", indicator=True)
+    missing = missing[missing["_merge"] == "left_only"].groupby("wk")["p"].agg(list)
+    reasons = np.full(len(index.wk), "", dtype=object)
+    for wk in needed.index.difference(servable):
+        reasons[wk] = (
+            f"no rack at any site it may use can serve its {_phases(missing[wk])} within its SLO"
+            if wk in missing.index
             else "no site it may use has racks for all its phases within its SLO"
         )
-        for w in unservable
-    ]
-    return pd.Series(reasons, index=pd.Index(names[unservable], name="workload"), dtype=object)
+    return reasons
 
 
 # --- wording --------------------------------------------------------------------------------
@@ -418,13 +429,13 @@ def _explain(
     sentences = []
     for row in short.head(MAX_LISTED).itertuples():
         need, got = _percents(row.need, row.got)
-        head = f"workload {row.workload} needs {need} served but "
+        head = f"workload {row.workload} needs {need} served{_in_year(index, row.k)} but "
         if row.unservable:
             sentences.append(head + row.unservable)
             continue
         mine = None
         if shortages is not None:
-            mine = shortages.loc[related.loc[related["workload"] == row.workload, "shortage"]]
+            mine = shortages.loc[_of(related, row.workload, row.k)]
         families = set(mine["family"]) if mine is not None else set()
         verb = LIMITS[families.pop()].verb if len(families) == 1 else ANY_LIMIT_VERB
         sentence = (
@@ -436,20 +447,20 @@ def _explain(
         elif alone and mine is not None and len(mine):
             sentence += f": {_list(mine['text'])}"
         sentences.append(sentence)
+    what = "workload-years" if index.multi_period else "workloads"
     if len(short) > MAX_LISTED:
-        sentences.append(f"and {len(short) - MAX_LISTED} more workloads below their minimum")
+        sentences.append(f"and {len(short) - MAX_LISTED} more {what} below their minimum")
     if shortages is None and not alone and (short["unservable"] == "").any():
         sentences.append(why_none)
     if shortages is not None:
-        named = related.loc[related["workload"] == short["workload"].iloc[0], "shortage"]
+        named = _of(related, short["workload"].iloc[0], short["k"].iloc[0])
         rest = shortages.drop(index=named.unique()) if alone else shortages
         if len(rest):
             sentences.append(f"{'also ' if alone else ''}short: {_list(rest['text'])}")
     prefix = (
         ""
         if alone
-        else f"the least total shortfall leaves {len(short)} workloads below their"
-        " min_served_share: "
+        else f"the least total shortfall leaves {len(short)} {what} below their min_served_share: "
     )
     return prefix + "; ".join(sentences)
 
@@ -457,24 +468,34 @@ def _explain(
 _NO_SHORTAGES = pd.DataFrame({"family": [], "site": [], "rack_type": []})
 
 
+def _of(related: pd.DataFrame, workload: str, k: int) -> pd.Series:
+    """The shortages (their rows in the shortages table) related to a workload in period k."""
+    return related.loc[(related["workload"] == workload) & (related["k"] == k), "shortage"]
+
+
 def _related(index: ModelIndex, shortages: pd.DataFrame) -> pd.DataFrame:
-    """(workload, shortage) pairs: the short limit is at a site or of a rack type (or both)
-    that can serve the workload."""
-    serving = ids_of(index, "y", np.arange(len(index.y)))
-    parts = [pd.DataFrame({"workload": [], "shortage": []})]
+    """(workload, k, shortage) triples: the short limit is at a site or of a rack type (or
+    both) that can serve the workload, in the same period."""
+    serving = ids_of(index, "y", np.arange(len(index.y))).assign(k=index.y["k"].to_numpy())
+    parts = [pd.DataFrame({"workload": [], "k": [], "shortage": []})]
     for _, group in shortages.groupby("family", sort=False):
-        keys = [c for c in ("site", "rack_type") if group[c].notna().all()]
+        keys = [c for c in ("site", "rack_type") if group[c].notna().all()] + ["k"]
         pairs = serving[["workload", *keys]].drop_duplicates()
         parts.append(pairs.merge(group[keys].reset_index(names="shortage"), on=keys))
-    return pd.concat(parts, ignore_index=True)[["workload", "shortage"]]
+    return pd.concat(parts, ignore_index=True)[["workload", "k", "shortage"]]
 
 
-def _shortage_text(family: str, ids: dict[str, str], amount: float, limit: float) -> str:
+def _shortage_text(family: str, ids: dict[str, str], amount: float, limit: float, year: str) -> str:
     wording = LIMITS[family]
     return (
-        f"{wording.who.format(**ids)} is short of {_amount(amount)} {wording.unit}"
+        f"{wording.who.format(**ids)} is short of {_amount(amount)} {wording.unit}{year}"
         f" ({wording.limit.format(value=_amount(limit))})"
     )
+
+
+def _in_year(index: ModelIndex, k: int) -> str:
+    """' in 2030' for period k of a case with periods; '' for a steady-state year."""
+    return f" in {index.periods['period'].iloc[k]}" if index.multi_period else ""
 
 
 def _no_diagnosis(what: str, solution: Solution) -> str:
