@@ -73,6 +73,7 @@ lint: setup
 	$(VENV)/bin/ruff check fleetopt jobs tests benchmarks tools
 	$(VENV)/bin/ruff format --check fleetopt jobs tests benchmarks tools
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) $(OLDEST) runs .pytest_cache

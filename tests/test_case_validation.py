@@ -50,7 +50,7 @@ def only_problem(folder: Path) -> str:
 # --- a valid case ---------------------------------------------------------------------
 
 
-def small_case(tmp_path: Path, **kw) -> Path:
+def valid_case(tmp_path: Path, **kw) -> Path:
     """Two rack types, two sites, two workloads, a throughput curve, one installed row."""
     args = dict(
         racks=[
@@ -124,7 +124,7 @@ def small_case(tmp_path: Path, **kw) -> Path:
 
 
 def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
-    case = read_case(small_case(tmp_path))
+    case = read_case(valid_case(tmp_path))
 
     assert case.name == "small"
     assert case.objective is Objective.MIN_COST_PER_TOKEN
@@ -310,7 +310,7 @@ def test_minimal_case_defaults(tmp_path: Path) -> None:
 
 
 def test_case_replace_and_digest(tmp_path: Path) -> None:
-    folder = small_case(tmp_path)
+    folder = valid_case(tmp_path)
     case = read_case(folder)
     changed = case.replace(max_utilization=0.5)
     assert isinstance(changed, Case)
@@ -327,11 +327,11 @@ def test_case_replace_and_digest(tmp_path: Path) -> None:
 
 def test_parquet_reads_the_same_as_csv(tmp_path: Path) -> None:
     stems = ("racks", "sites", "workloads", "throughput", "installed")
-    csv_case = read_case(small_case(tmp_path, name="csv"))
-    pq_case = read_case(small_case(tmp_path, name="pq", parquet=stems))
+    csv_case = read_case(valid_case(tmp_path, name="csv"))
+    pq_case = read_case(valid_case(tmp_path, name="pq", parquet=stems))
     for stem in stems:
         pd.testing.assert_frame_equal(getattr(csv_case, stem), getattr(pq_case, stem))
-    folder = small_case(tmp_path, name="pq_bad", parquet=("racks",))
+    folder = valid_case(tmp_path, name="pq_bad", parquet=("racks",))
     df = pd.read_parquet(folder / "racks.parquet")
     df.loc[1, "power_kw"] = -210.0
     df.to_parquet(folder / "racks.parquet")

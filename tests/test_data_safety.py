@@ -20,6 +20,7 @@ import pytest
 
 from fleetopt.io.case import read_case
 from fleetopt.pipelines.nightly import NightlyParams, NightlyRun
+from fleetopt.pipelines.options import ScenarioOptions
 from fleetopt.scenarios.stats import rack_type_summary
 from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, decode, site, workload
@@ -44,7 +45,8 @@ def fleetopt(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return run([*FLEETOPT, *args], timeout)
 
 
-def small_case(tmp_path: Path, name: str = "case", **config) -> Path:
+def uncertain_case(tmp_path: Path, name: str = "case", **config) -> Path:
+    """One site, rack types A and B, one workload, drawn uncertainty (UNCERTAIN)."""
     return write_case(
         tmp_path,
         racks=[RACK_A, RACK_B],
@@ -64,7 +66,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_solve_refuses_to_write_over_a_case_folder_or_a_file(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     (case / "notes.txt").write_text("my notes")
     before = snapshot(case)
     proc = fleetopt("solve", str(case), "--out", str(case))
@@ -81,7 +83,7 @@ def test_solve_refuses_to_write_over_a_case_folder_or_a_file(tmp_path):
 
 
 def test_solve_replaces_its_own_plan_but_no_other_kind_of_run(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "plan"
     assert fleetopt("solve", str(case), "--out", str(out)).returncode == 0
     record = json.loads((out / "run.json").read_text())
@@ -100,7 +102,7 @@ def test_solve_replaces_its_own_plan_but_no_other_kind_of_run(tmp_path):
 
 
 def test_scenario_commands_and_init_leave_foreign_folders_alone(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     before = snapshot(case)
     for command in ("sweep", "robust"):
         proc = fleetopt(command, str(case), "-n", "2", "--out", str(case))
@@ -132,7 +134,7 @@ def test_a_run_id_cannot_leave_the_output_folder(tmp_path):
 
 
 def test_robust_refuses_other_parameters_and_overwrite_starts_afresh(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "robust"
     common = ["-n", "3", "--chunk", "2", "--candidates", "2", "--out", str(out)]
     first = fleetopt("robust", str(case), *common)
@@ -149,7 +151,7 @@ def test_robust_refuses_other_parameters_and_overwrite_starts_afresh(tmp_path):
         proc = fleetopt("robust", str(case), *common, *extra)
         assert proc.returncode == 2, proc.stderr
         assert differs in proc.stderr and "--overwrite" in proc.stderr
-    edited = small_case(tmp_path, name="edited", unmet_penalty_usd_per_mtok=60.0)
+    edited = uncertain_case(tmp_path, name="edited", unmet_penalty_usd_per_mtok=60.0)
     proc = fleetopt("robust", str(edited), *common)
     assert proc.returncode == 2 and "case: changed" in proc.stderr
     proc = fleetopt("robust", str(case), "-n", "4", *common[2:])
@@ -168,7 +170,7 @@ def test_robust_refuses_other_parameters_and_overwrite_starts_afresh(tmp_path):
 
 
 def test_nightly_refuses_a_reused_run_id_with_other_parameters(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "out"
     base = [*NIGHTLY, "--case", str(case), "--out", str(out), "--run-id", "n1", "--chunk", "2"]
     first = run([*base, "--scenarios", "2", "--candidates", "1"])
@@ -221,7 +223,7 @@ def _resume_completes(case: Path, out: Path) -> None:
 
 
 def test_sigterm_records_the_run_as_failed_and_it_resumes(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "sweep"
     proc = _sweep(case, out)
     _wait_for_first_chunk(out, proc)
@@ -238,7 +240,7 @@ def test_sigterm_records_the_run_as_failed_and_it_resumes(tmp_path):
 
 
 def test_a_killed_raylet_ends_in_one_line_and_a_failed_record(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "sweep"
     proc = _sweep(case, out)
     _wait_for_first_chunk(out, proc)
@@ -276,7 +278,7 @@ def test_a_killed_raylet_ends_in_one_line_and_a_failed_record(tmp_path):
     ],
 )
 def test_out_of_range_options_exit_2_before_anything_is_written(tmp_path, command, expected):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "out"
     proc = fleetopt(*(a.format(case=case, out=out) for a in command))
     assert proc.returncode == 2, proc.stderr
@@ -312,7 +314,7 @@ def _read_only_folder(tmp_path: Path) -> Path | None:
 
 
 def test_an_unwritable_output_is_a_clear_error(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     for command in ("solve", "sweep"):
@@ -332,7 +334,7 @@ def test_an_unwritable_output_is_a_clear_error(tmp_path):
 
 
 def test_a_demand_beyond_its_plausible_range_is_refused_with_its_cell(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     workloads = pd.read_csv(case / "workloads.csv", dtype={"decode_tokens_per_s": float})
     workloads.loc[0, "decode_tokens_per_s"] = 1e308
     workloads.to_csv(case / "workloads.csv", index=False)
@@ -399,8 +401,8 @@ def test_rack_type_statistics_leave_unsolved_scenarios_out():
     mix = pd.DataFrame({"scenario": [0, 1, 2], "rack_type": ["A", "A", "A"], "count": [52, 60, 70]})
     # Scenario 3 ended in error (no mix): it is not a scenario "without rack A".
     stats = rack_type_summary(mix, pd.Index([0, 1, 2]))
-    assert stats["A"]["share_of_scenarios"] == 1.0
-    assert stats["A"]["p5"] == pytest.approx(52.8)
+    assert stats["A"].share_of_scenarios == 1.0
+    assert stats["A"].p5 == pytest.approx(52.8)
 
 
 # --- 10. one writer per run folder ---------------------------------------------------------
@@ -432,7 +434,7 @@ def end(proc: subprocess.Popen) -> None:
 def test_a_second_run_into_a_folder_being_written_is_refused_and_the_first_resumes(tmp_path):
     """Two sweeps into one folder both finished with _SUCCESS and lost scenarios; the second
     is now refused, naming the first, whose record it leaves alone."""
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "sweep"
     first = _sweep(case, out)  # 400 scenarios: still running when the second starts
     try:
@@ -455,7 +457,7 @@ def test_a_second_run_into_a_folder_being_written_is_refused_and_the_first_resum
 
 
 def test_a_killed_writer_never_blocks_the_resume(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "plan"
     holder = hold(out, "plan")
     try:
@@ -473,7 +475,7 @@ def test_a_killed_writer_never_blocks_the_resume(tmp_path):
 
 @pytest.mark.parametrize("kind", ["plan", "sweep", "evaluate", "robust", "stochastic", "nightly"])
 def test_every_run_kind_and_the_nightly_refuse_a_folder_another_run_writes(tmp_path, kind):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     plan = tmp_path / "a-plan"
     out = tmp_path / "out"
     run_dir = out / time.strftime("%Y-%m-%d", time.gmtime()) / "n1" if kind == "nightly" else out
@@ -533,7 +535,7 @@ def test_perf_out_never_overwrites_a_file_it_did_not_write(tmp_path):
 
 
 def test_report_out_refuses_a_page_that_quotes_the_mark(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     plan = tmp_path / "plan"
     assert fleetopt("solve", str(case), "--out", str(plan)).returncode == 0
     page = tmp_path / "report-notes.html"
@@ -553,7 +555,7 @@ def test_report_out_refuses_a_page_that_quotes_the_mark(tmp_path):
 
 
 def test_re_solving_keeps_the_users_files_and_drops_the_stale_report(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "plan"
     assert fleetopt("solve", str(case), "--out", str(out)).returncode == 0
     assert fleetopt("report", str(out)).returncode == 0
@@ -571,7 +573,7 @@ def test_re_solving_keeps_the_users_files_and_drops_the_stale_report(tmp_path):
     assert json.loads((out / "run.json").read_text())["params"]["solver"]["relative_gap"] == "0.01"
 
     # An infeasible re-solve leaves no table of the old plan behind, and the user's files.
-    infeasible = small_case(tmp_path, name="infeasible")
+    infeasible = uncertain_case(tmp_path, name="infeasible")
     workloads = pd.read_csv(infeasible / "workloads.csv")
     workloads["min_served_share"] = 1.0
     workloads["decode_tokens_per_s"] = 10_000_000
@@ -583,7 +585,7 @@ def test_re_solving_keeps_the_users_files_and_drops_the_stale_report(tmp_path):
 
 
 def test_the_nightly_out_refuses_a_case_folder_and_a_run_folder(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     plan = tmp_path / "plan"
     assert fleetopt("solve", str(case), "--out", str(plan)).returncode == 0
     for out, said in ((case, "is a case folder"), (plan, "is a fleetopt run folder")):
@@ -623,7 +625,7 @@ def test_a_free_shortfall_is_refused_before_any_scenario_runs(tmp_path):
         assert said in proc.stderr and "Traceback" not in proc.stderr
         assert not out.exists()
     assert fleetopt("solve", str(case), "--out", str(tmp_path / "plan")).returncode == 0
-    priced = small_case(tmp_path, name="priced", shortfall_penalty_usd_per_mtok=5.0)
+    priced = uncertain_case(tmp_path, name="priced", shortfall_penalty_usd_per_mtok=5.0)
     assert read_case(priced).shortfall_penalty_usd_per_mtok == 5.0
 
 
@@ -631,7 +633,7 @@ def test_a_free_shortfall_is_refused_before_any_scenario_runs(tmp_path):
 
 
 def test_out_dot_and_init_dot_work_and_an_empty_out_is_refused(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     here = tmp_path / "here"
     here.mkdir()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
@@ -662,7 +664,7 @@ def test_out_dot_and_init_dot_work_and_an_empty_out_is_refused(tmp_path):
 
 
 def test_show_and_report_of_a_damaged_run_folder_say_which_file(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "plan"
     assert fleetopt("solve", str(case), "--out", str(out)).returncode == 0
     (out / "racks.parquet").write_bytes(b"not parquet at all")
@@ -679,7 +681,7 @@ def test_show_and_report_of_a_damaged_run_folder_say_which_file(tmp_path):
 
 
 def test_read_errors_are_reported_as_read_errors(tmp_path):
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     (case / "racks.csv").unlink()
     (case / "racks.csv").symlink_to("/proc/self/mem")  # opens, then fails to read (EIO)
     proc = fleetopt("validate", str(case))
@@ -719,14 +721,16 @@ def test_perf_measured_rows_are_checked_like_a_case_table(tmp_path):
 def test_a_nightly_run_started_afresh_moves_to_today_and_leaves_the_users_files(tmp_path):
     """--overwrite of a run id found under an earlier day: that run's outputs go, the user's
     file stays there, and the new run is today's, claimed (locked) in its own folder."""
-    case = small_case(tmp_path)
+    case = uncertain_case(tmp_path)
     out = tmp_path / "out"
     old = out / "2000-01-01" / "n1"
     (old / "plan").mkdir(parents=True)
     record = {"kind": "nightly", "status": "succeeded", "params": {"scenarios": 99}}
     (old / "run.json").write_text(json.dumps(record))
     (old / "notes.txt").write_text("mine")
-    params = NightlyParams(case_dir=str(case), out=str(out), run_id="n1", overwrite=True)
+    params = NightlyParams(
+        case_dir=str(case), out=str(out), run_id="n1", run=ScenarioOptions(overwrite=True)
+    )
     run = NightlyRun(params)
     try:
         assert run.dir == out / time.strftime("%Y-%m-%d", time.gmtime()) / "n1"

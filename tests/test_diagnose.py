@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from fleetopt.io.case import read_case
+from fleetopt.io.runfolder import RunKind
 from fleetopt.model.build import build_plan_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.pipelines.plan import plan_case
-from fleetopt.scenarios.job import Mode, ScenarioJob, for_workers
+from fleetopt.scenarios.job import ScenarioJob, for_workers
 from fleetopt.solve.diagnose import shortfall_model, slack_model, without_limits
 from fleetopt.solve.result import SolveStatus
 from fleetopt.testing.casekit import write_case
@@ -215,7 +216,7 @@ def scenario_case(tmp_path, uncertainty: dict, **tables):
 def test_a_sweep_scenario_with_a_derated_cap_says_why_in_its_row(tmp_path):
     # Every scenario derates the 10 MW cap by 80%: 2 MW powers 20 of 50 racks.
     case = scenario_case(tmp_path, {"power_cap": {"probability": 1.0, "derate": 0.8}})
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    job = ScenarioJob(case=case, mode=RunKind.SWEEP, options=for_workers(case.solver))
     row = job.prepare().solve_scenario(0).results.iloc[0]
     assert row["status"] == "infeasible"
     assert row["message"] == (
@@ -239,7 +240,7 @@ def test_a_fixed_plan_short_of_delivered_racks_says_so(tmp_path):
     counts = plan.x[plan.result.model.layout.n]
     assert counts.tolist() == [50.0]
     job = ScenarioJob(
-        case=case, mode=Mode.EVALUATE, options=for_workers(case.solver), plans={"p": counts}
+        case=case, mode=RunKind.EVALUATE, options=for_workers(case.solver), plans={"p": counts}
     )
     row = job.prepare().solve_scenario(0).results.iloc[0]
     assert row["status"] == "infeasible"
@@ -257,7 +258,7 @@ def test_a_plan_too_small_for_a_scenario_says_no_limit_would_help(tmp_path):
     plan = plan_case(case, index=index)
     job = ScenarioJob(
         case=case,
-        mode=Mode.EVALUATE,
+        mode=RunKind.EVALUATE,
         options=for_workers(case.solver),
         plans={"p": plan.x[plan.result.model.layout.n]},
     )
@@ -276,7 +277,7 @@ def test_installed_racks_beyond_a_scenario_supply_cut_are_named(tmp_path):
         racks=[rack("A", power_kw=100, slots=1, max_count=50)],
         installed=[{"site": "eu-north", "rack_type": "A", "count": 40}],
     )
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    job = ScenarioJob(case=case, mode=RunKind.SWEEP, options=for_workers(case.solver))
     row = job.prepare().solve_scenario(0).results.iloc[0]
     assert row["status"] == "infeasible"
     assert row["message"] == (

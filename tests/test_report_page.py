@@ -28,6 +28,13 @@ from fleetopt.cli.main import main
 from fleetopt.io.case import read_case
 from fleetopt.io.ownership import FileKind, is_own, own_entries
 from fleetopt.pipelines.nightly import NightlyParams, run_nightly
+from fleetopt.pipelines.options import (
+    FarmSettings,
+    Method,
+    RobustOptions,
+    ScenarioOptions,
+    StochasticSettings,
+)
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.report.page import write_report
 from fleetopt.testing.browser import chromium, chromium_path, wait_until_drawn
@@ -46,7 +53,7 @@ THROUGHPUT = [
 ]
 
 
-def small_case(tmp_path: Path, growth: float = 1.0) -> Path:
+def report_case(tmp_path: Path, growth: float = 1.0) -> Path:
     """Two sites, two rack types, two workloads; demand times `growth`."""
     rack = {"kind": "gpu", "lifetime_years": 5, "slots": 1}
     return write_case(
@@ -154,26 +161,6 @@ def multi_period_plan(plan: Path, folder: Path) -> Path:
     return folder
 
 
-def stochastic_run(robust: Path, folder: Path) -> Path:
-    """A stochastic run: the chosen plan's racks, evaluate results, a convergence table."""
-    folder.mkdir()
-    shutil.copy(robust / "choice" / "racks.parquet", folder / "racks.parquet")
-    shutil.copy(robust / "evaluate" / "results.parquet", folder / "results.parquet")
-    pd.DataFrame(
-        {
-            "iteration": [0, 1, 2, 3],
-            "lower_bound": [4.0e6, 4.6e6, 4.8e6, 4.85e6],
-            "upper_bound": [6.0e6, 5.2e6, 4.95e6, 4.9e6],
-            "gap": [1 / 3, 0.1154, 0.0303, 0.0102],
-        }
-    ).to_parquet(folder / "convergence.parquet")
-    summary = {"case": "case", "status": "converged", "iterations": 4, "gap": 0.0102}
-    (folder / "summary.json").write_text(json.dumps(summary))
-    (folder / "run.json").write_text(json.dumps({"kind": "stochastic", "status": "succeeded"}))
-    (folder / "_SUCCESS").write_text("")
-    return folder
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Run folders of every kind, each with its report written to report.html."""
@@ -181,16 +168,21 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     out = root / "nightly"
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed).
-        for run_id, growth, target in (("first", 1.0, str(out)), ("second", 1.5, out.as_uri())):
+        # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed)
+        # and has the stochastic stage.
+        two_stage = StochasticSettings(Method.EF, out_of_sample=4)
+        for run_id, growth, target, stochastic in (
+            ("first", 1.0, str(out), None),
+            ("second", 1.5, out.as_uri(), two_stage),
+        ):
             run_nightly(
                 NightlyParams(
-                    case_dir=str(small_case(root / run_id, growth)),
+                    case_dir=str(report_case(root / run_id, growth)),
                     out=target,
-                    scenarios=4,
                     run_id=run_id,
-                    chunk=2,
-                    candidates=3,
+                    run=ScenarioOptions(4, farm=FarmSettings(chunk=2)),
+                    robust=RobustOptions(candidates=3),
+                    stochastic=stochastic,
                 )
             )
     finally:
@@ -204,7 +196,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         "evaluate": night / "robust" / "evaluate",
         "installed": night / "installed",
         "multi-period": multi_period_plan(night / "plan", root / "multi-period"),
-        "stochastic": stochastic_run(night / "robust", root / "stochastic"),
+        "stochastic": night / "stochastic",
     }
     for kind, folder in folders.items():
         if kind != "nightly":  # the pipeline wrote its own
@@ -240,6 +232,10 @@ EXPECTED = {
         "robust-value",
         "robust-rack-types",
         "robust-racks",
+        "stochastic-headline",
+        "stochastic-convergence",
+        "stochastic-racks",
+        "stochastic-distributions",
         "installed-headline",
         "plan-headline",
         "plan-costs",
@@ -257,7 +253,7 @@ FIGURES = {  # figures each page draws
     "installed": 5,
     "robust": 8,
     "stochastic": 6,
-    "nightly": 17,
+    "nightly": 23,
 }
 
 
@@ -296,11 +292,13 @@ def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
         "validate",
         "plan",
         "robust",
+        "stochastic",
         "installed",
         "compare",
         "report",
     ]
     assert manifest["stages"]["report"]["result"]["file"] == "report.html"
+    assert "stochastic plan (ef), objective" in page  # the headline has the stochastic stage
     assert re.search(r"status\s+succeeded;", page)  # all stages done as it was written
     assert "Racks added or removed" in page and "Figures then and now" in page
     assert "of which estimates" in page  # the plan folder records its operating points

@@ -268,6 +268,7 @@ def fit(
             total += s
         if total < best_total - 1e-12:
             best_total, best = total, (overlap, fits)
+    assert best is not None, "every overlap was tried"
     overlap, fits = best
     params = pd.DataFrame.from_dict(fits, orient="index")[list(FITTED_COLUMNS)]
     params.index.name = "arch"

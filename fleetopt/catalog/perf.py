@@ -445,7 +445,7 @@ def estimate_throughput(
     models: pd.DataFrame,
     user_tps_points: Iterable[float] = DEFAULT_USER_TPS_POINTS,
 ) -> pd.DataFrame:
-    """throughput.csv rows (MODEL.md columns) estimated for every rack type x model.
+    """throughput.csv rows (docs/model.md columns) estimated for every rack type x model.
 
     A (rack type, model) pair whose model fits no allowed instance gets no rows: the rack
     cannot serve it. Every row's source starts with 'estimate:' and names its operating

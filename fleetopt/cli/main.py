@@ -1,14 +1,17 @@
 """The `fleetopt` command line.
 
-Exit codes (errors.ExitCode): 0 success, 1 a solver or infrastructure failure, 2 bad input
-(a bad case, option or output location; nothing was run), 3 an infeasible case (`solve`;
-summary.json's `diagnosis` says why), 130 interrupted by SIGINT, 143 by SIGTERM. Commands
+Exit codes (errors.ExitCode, the failure table of docs/architecture.md): 0 success, 1 a
+solver or infrastructure failure, 2 bad input (a bad case, option, file or output location;
+nothing was run), 3 a case with no feasible plan on its forecast (every command that plans
+it: `solve` writes its folder with the `diagnosis`, the others fail before any scenario
+runs, their run record saying why), 130 interrupted by SIGINT, 143 by SIGTERM. Commands
 that start Ray run supervised (fleetopt.cli.supervise), so that even a run whose Ray
 cluster dies under it ends with one line saying so and a run record marked failed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -17,36 +20,37 @@ import uuid
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
 from fleetopt.cli.catalog import claims_command, perf_command
 from fleetopt.cli.options import (
     OUT_PATH,
+    alpha_option,
     robust_options,
     scenario_options,
     shortfall_option,
     solver_options,
     stochastic_options,
-    stochastic_settings,
     verbosity_option,
 )
 from fleetopt.cli.supervise import end_output, run_supervised, supervised
 from fleetopt.core import interrupts, logs
-from fleetopt.core.errors import CaseError, ExitCode, RunFolderError, SolverError
-from fleetopt.io.case import read_case
+from fleetopt.core.errors import (
+    CaseError,
+    ExitCode,
+    InfeasibleError,
+    RunError,
+    RunFolderError,
+    SolverError,
+)
+from fleetopt.io.case import Case, read_case
 from fleetopt.io.runfolder import RunKind, check_run_files, claimed
 from fleetopt.model.index import build_index
+from fleetopt.pipelines.options import RobustOptions, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.plan import plan_case, write_plan
-from fleetopt.pipelines.runs import (
-    Criterion,
-    FarmSettings,
-    evaluate,
-    read_plan,
-    robust,
-    sweep,
-    with_seed,
-)
+from fleetopt.pipelines.runs import evaluate, read_plan, robust, sweep
 from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.results.summary import plan_warnings
 from fleetopt.results.text import format_plan, format_run
@@ -57,6 +61,14 @@ from fleetopt.solve.result import SolveStatus
 def example_case_dir() -> Path:
     """The bundled example case folder inside the installed package."""
     return Path(str(resources.files("fleetopt") / "data" / "example"))
+
+
+SAID = (  # error type, how its line starts, exit code (docs/architecture.md, "Failures")
+    (RunFolderError, "error", ExitCode.BAD_INPUT),
+    (InfeasibleError, "infeasible", ExitCode.INFEASIBLE),
+    (SolverError, "solver error", ExitCode.FAILURE),
+    (RunError, "failed", ExitCode.FAILURE),  # after SolverError, its subclass
+)
 
 
 def report_error(err: BaseException) -> ExitCode:
@@ -70,9 +82,10 @@ def report_error(err: BaseException) -> ExitCode:
         for problem in err.problems:
             click.echo(f"  {problem}", err=True)
         return ExitCode.BAD_INPUT
-    if isinstance(err, RunFolderError):
-        click.echo(f"error: {err}", err=True)
-        return ExitCode.BAD_INPUT
+    for kind, prefix, code in SAID:
+        if isinstance(err, kind):
+            click.echo(f"{prefix}: {err}", err=True)
+            return code
     if isinstance(err, KeyboardInterrupt):
         click.echo(
             f"fleetopt: {interrupts.failure_reason(err)}; a run folder it was writing is "
@@ -82,14 +95,14 @@ def report_error(err: BaseException) -> ExitCode:
         )
         end_output()  # the line above stays the last (Ray would print its retries after it)
         return interrupts.exit_code(err)
-    if isinstance(err, SolverError):
-        click.echo(f"solver error: {err}", err=True)
-        return ExitCode.FAILURE
     if isinstance(err, OSError):  # reads and writes of fleetopt's own say which they were
         where = f"{err.filename}: " if err.filename else ""
         click.echo(f"error: {where}{err.strerror or err}", err=True)
         return ExitCode.BAD_INPUT
     raise err
+
+
+HANDLED = (CaseError, RunFolderError, InfeasibleError, RunError, KeyboardInterrupt, OSError)
 
 
 class _Group(click.Group):
@@ -99,7 +112,7 @@ class _Group(click.Group):
         interrupts.install()
         try:
             return super().invoke(ctx)
-        except (CaseError, RunFolderError, SolverError, KeyboardInterrupt, OSError) as err:
+        except HANDLED as err:
             sys.exit(report_error(err))
 
 
@@ -109,6 +122,16 @@ class _Group(click.Group):
 def main(verbosity: int) -> None:
     """Plan inference rack fleets at the lowest cost per token."""
     logs.configure(verbosity)
+
+
+OUT = click.option("--out", "out_dir", required=True, type=OUT_PATH)
+PLAN = click.option(
+    "--plan",
+    "plan_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="a `fleetopt solve` run folder",
+)
 
 
 @main.command()
@@ -127,7 +150,7 @@ def validate(case_dir: Path) -> None:
 
 @main.command()
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=OUT_PATH)
+@OUT
 @solver_options()
 def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
     """Solve a case and write summary.json and the plan tables to OUT, within the time limit.
@@ -150,157 +173,68 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         sys.exit(ExitCode.INFEASIBLE)
 
 
-def _settings(workers, chunk, address, alpha) -> FarmSettings:
-    return FarmSettings(workers=workers, chunk=chunk, address=address, alpha=alpha)
+def scenario_command(
+    name: str, kind: RunKind, *options: Any
+) -> Callable[[Callable[..., None]], Any]:
+    """A command over sampled futures: CASE_DIR and `options` (in the order --help lists
+    them, the scenario options among them). It runs supervised (fleetopt.cli.supervise) on
+    the case read and seeded, into OUT claimed as a run of `kind` (checked and locked
+    before any solve, held to the end), then shows the run folder it wrote (`out_dir`)."""
+
+    def apply(work: Callable[..., None]) -> Any:
+        @functools.wraps(work)
+        def command(case_dir: Path, **given: Any) -> None:
+            out_dir, run = given["out_dir"], given["run"]
+            if not supervised():
+                sys.exit(run_supervised(out_dir))
+            case = run.seeded(read_case(case_dir))
+            with claimed(out_dir, kind):
+                work(case, **given)
+            click.echo(format_run(out_dir))
+
+        for option in reversed(options):
+            command = option(command)
+        command = click.argument("case_dir", type=click.Path(path_type=Path))(command)
+        return main.command(name)(command)
+
+    return apply
 
 
-def _supervise(out_dir: Path) -> None:
-    """In the parent, run this very command in a supervised child and exit with its code."""
-    if not supervised():
-        sys.exit(run_supervised(out_dir))
-
-
-def _run_into(out_dir: Path, kind: RunKind, work: Callable[[], object]) -> None:
-    """Claim OUT (refused now, not after an expected-value solve; locked for the whole
-    run), do `work`, then print the run."""
-    with claimed(out_dir, kind):
-        work()
-    click.echo(format_run(out_dir))
-
-
-@main.command("sweep")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=OUT_PATH)
-@scenario_options()
-def sweep_command(
-    case_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
-) -> None:
+@scenario_command("sweep", RunKind.SWEEP, OUT, scenario_options(), alpha_option())
+def sweep_command(case: Case, out_dir: Path, run: ScenarioOptions, alpha: float) -> None:
     """Wait and see: the best rack mix in each of N sampled futures."""
-    _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    settings = _settings(workers, chunk, address, alpha)
-    _run_into(
-        out_dir,
-        RunKind.SWEEP,
-        lambda: sweep(case, n_scenarios, out_dir, settings, overwrite=overwrite),
-    )
+    sweep(case, out_dir, run, alpha=alpha)
 
 
-@main.command("evaluate")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--plan",
-    "plan_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="a `fleetopt solve` run folder",
+@scenario_command(
+    "evaluate",
+    RunKind.EVALUATE,
+    PLAN,
+    OUT,
+    shortfall_option(),
+    scenario_options(),
+    alpha_option(),
 )
-@click.option("--out", "out_dir", required=True, type=OUT_PATH)
-@shortfall_option()
-@scenario_options()
 def evaluate_command(
-    case_dir,
-    plan_dir,
-    out_dir,
-    shortfall,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
+    case: Case, plan_dir: Path, out_dir: Path, shortfall: bool, run: ScenarioOptions, alpha: float
 ) -> None:
     """What a fixed plan costs, and what it leaves unserved, in each of N futures."""
-    _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    counts = read_plan(build_index(case), plan_dir)
-    _run_into(
-        out_dir,
-        RunKind.EVALUATE,
-        lambda: evaluate(
-            case,
-            {plan_dir.name or "plan": counts},
-            n_scenarios,
-            out_dir,
-            _settings(workers, chunk, address, alpha),
-            overwrite=overwrite,
-            shortfall=shortfall,
-        ),
-    )
+    plans = {plan_dir.name or "plan": read_plan(build_index(case), plan_dir)}
+    evaluate(case, plans, out_dir, run, alpha=alpha, shortfall=shortfall)
 
 
-@main.command("robust")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=OUT_PATH)
-@robust_options()
-@shortfall_option()
-@scenario_options()
-def robust_command(
-    case_dir,
-    out_dir,
-    criterion,
-    candidates,
-    shortfall,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
-) -> None:
+@scenario_command("robust", RunKind.ROBUST, OUT, robust_options(), scenario_options())
+def robust_command(case: Case, out_dir: Path, choice: RobustOptions, run: ScenarioOptions) -> None:
     """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
-    _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    _run_into(
-        out_dir,
-        RunKind.ROBUST,
-        lambda: robust(
-            case,
-            n_scenarios,
-            out_dir,
-            _settings(workers, chunk, address, alpha),
-            criterion=Criterion(criterion),
-            candidates=candidates,
-            overwrite=overwrite,
-            shortfall=shortfall,
-        ),
-    )
+    robust(case, out_dir, run, choice)
 
 
-@main.command("stochastic")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=OUT_PATH)
-@stochastic_options()
-@scenario_options()
+@scenario_command("stochastic", RunKind.STOCHASTIC, OUT, stochastic_options(), scenario_options())
 def stochastic_command(
-    case_dir,
-    out_dir,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
-    **options,
+    case: Case, out_dir: Path, settings: StochasticSettings, run: ScenarioOptions
 ) -> None:
     """The plan that hedges best across N futures, with a certified bound, VSS and EVPI."""
-    _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    _run_into(
-        out_dir,
-        RunKind.STOCHASTIC,
-        lambda: stochastic(
-            case,
-            n_scenarios,
-            out_dir,
-            _settings(workers, chunk, address, alpha),
-            stochastic_settings(alpha=alpha, **options),
-            overwrite=overwrite,
-        ),
-    )
+    stochastic(case, out_dir, run, settings)
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""Reading a case folder into a typed, validated `Case` (MODEL.md section 1).
+"""Reading a case folder into a typed, validated `Case` (docs/model.md section 1).
 
 This is the one place inputs are checked: every table comes out with exact dtypes and
 defaults filled, so model code never re-checks. Problems are collected across all files
@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from fleetopt.core.errors import CaseError, Problem
+from fleetopt.io.fields import INVALID, check_field, type_name
 from fleetopt.io.schema import (
     ALL_REGIONS,
     CASE_FIELDS,
@@ -46,20 +47,17 @@ from fleetopt.io.schema import (
     WORKLOADS,
     Column,
     ColumnType,
-    Field,
-    FieldType,
     FromCase,
     Objective,
     SolverName,
     TableSpec,
     format_number,
 )
+from fleetopt.io.solver import SolverOptions
 
 __all__ = [
     "Case",
     "Objective",
-    "SolverName",
-    "SolverOptions",
     "Uncertainty",
     "case_digest",
     "case_fingerprint",
@@ -69,61 +67,10 @@ __all__ = [
     "read_table_file",
 ]
 
-COMMAND_LINE = "command line"
-
-
-@dataclass(frozen=True)
-class SolverOptions:
-    """How to solve: which MILP solver and its limits (case.yaml `solver`)."""
-
-    name: SolverName = SolverName.HIGHS
-    time_limit_s: float = 60.0
-    relative_gap: float = 1e-6
-    threads: int = 0  # 0 = solver default
-    seed: int = 0
-
-    def as_params(self) -> dict[str, str]:
-        """These options as run-record parameters (every value as text)."""
-        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
-
-    def with_overrides(
-        self,
-        *,
-        name: str | SolverName | None = None,
-        time_limit_s: float | None = None,
-        relative_gap: float | None = None,
-        threads: int | None = None,
-        seed: int | None = None,
-    ) -> SolverOptions:
-        """These options with the given ones replaced (None keeps), checked like case.yaml.
-
-        Raises CaseError with file "command line" naming each bad option.
-        """
-        given = {
-            "name": name,
-            "time_limit_s": time_limit_s,
-            "relative_gap": relative_gap,
-            "threads": threads,
-            "seed": seed,
-        }
-        problems: list[Problem] = []
-        changes: dict[str, Any] = {}
-        for key, value in given.items():
-            if value is None:
-                continue
-            if isinstance(value, SolverName):
-                value = value.value
-            checked = _check_field(value, key, SOLVER_FIELDS[key], COMMAND_LINE, problems)
-            if checked is not _INVALID:
-                changes[key] = SolverName(checked) if key == "name" else checked
-        if problems:
-            raise CaseError(problems)
-        return dataclasses.replace(self, **changes)
-
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """Scenario draws (MODEL.md section 5); omitted parts draw nothing."""
+    """Scenario draws (docs/model.md section 5); omitted parts draw nothing."""
 
     seed: int = 0
     growth_median: float = 1.0
@@ -145,7 +92,7 @@ class Case:
     object dtype, numbers float64 (integer columns too, whole, with inf for unlimited and
     -inf for an `available_from` left blank), liquid_cooling bool; workloads has an extra
     `region_list` tuple column (() means `*`). `periods` are the years of a multi-period
-    case (MODEL.md section 8), () for one steady-state year; site_periods values left blank
+    case (docs/model.md section 8), () for one steady-state year; site_periods values left blank
     are NaN (the site's own).
     """
 
@@ -169,7 +116,7 @@ class Case:
 
     @property
     def multi_period(self) -> bool:
-        """Whether the case plans an order schedule over `periods` (MODEL.md section 8)."""
+        """Whether the case plans an order schedule over `periods` (docs/model.md section 8)."""
         return bool(self.periods)
 
     def replace(self, **changes: Any) -> Case:
@@ -380,7 +327,7 @@ _FILE_ORDER = {CASE_FILE: 0} | {
 
 
 def _problem_order(problem: Problem) -> tuple[int, int]:
-    """Problems grouped by file (case.yaml, then tables in MODEL.md order), then by row."""
+    """Problems grouped by file (case.yaml, then tables in docs/model.md order), then by row."""
     return _FILE_ORDER.get(problem.file, len(_FILE_ORDER)), problem.row or 0
 
 
@@ -395,18 +342,13 @@ def _check_folder(folder: Path, problems: list[Problem]) -> None:
 # --- case.yaml --------------------------------------------------------------------------
 
 
-class _INVALID_TYPE:
-    """Marks a value that failed its check (the problem is already recorded)."""
-
-
-_INVALID = _INVALID_TYPE()
-
-
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys, which plain YAML silently lets win last."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(
+    loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -448,12 +390,12 @@ def _read_config(folder: Path, problems: list[Problem]) -> tuple[dict[str, Any],
         data = {}
     if not isinstance(data, dict):
         problems.append(
-            Problem(CASE_FILE, f"must be a mapping of keys to values, got {_type_name(data)}")
+            Problem(CASE_FILE, f"must be a mapping of keys to values, got {type_name(data)}")
         )
         return config, invalid
     for key, value in _flatten(data, "", problems).items():
-        checked = _check_field(value, key, CASE_FIELDS[key], CASE_FILE, problems)
-        if checked is _INVALID:
+        checked = check_field(value, key, CASE_FIELDS[key], CASE_FILE, problems)
+        if checked is INVALID:
             invalid.add(key)
         else:
             config[key] = checked
@@ -495,96 +437,13 @@ def _flatten(data: Mapping[Any, Any], prefix: str, problems: list[Problem]) -> d
             problems.append(
                 Problem(
                     CASE_FILE,
-                    f"must be a mapping with keys {', '.join(children)}, got {_type_name(value)}",
+                    f"must be a mapping with keys {', '.join(children)}, got {type_name(value)}",
                     column=key,
                 )
             )
         else:
             leaves.update(_flatten(value, f"{key}.", problems))
     return leaves
-
-
-def _check_field(value: Any, key: str, field: Field, file: str, problems: list[Problem]) -> Any:
-    """One case.yaml (or command-line) value checked against its Field; _INVALID if bad."""
-
-    def bad(message: str) -> _INVALID_TYPE:
-        problems.append(Problem(file, message, column=key))
-        return _INVALID
-
-    if value is None:
-        return field.default
-    if field.type is FieldType.TEXT:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return bad(f"must be text, got {_type_name(value)}")
-        return str(value)
-    if field.type is FieldType.YEARS:
-        return _check_years(value, field, bad)
-    if field.type is FieldType.CHOICE:
-        text = str(value).strip()
-        if text.lower() in field.refused:
-            return bad(field.refusal)
-        if text not in field.choices:
-            return bad(f"must be one of {', '.join(field.choices)}; got {value!r}")
-        return text
-    number = _as_number(value)
-    if number is None:
-        kind = "a whole number" if field.type is FieldType.INTEGER else "a number"
-        return bad(f"must be {kind}, got {value!r}")
-    if not math.isfinite(number):
-        return bad(f"must be a finite number, got {value!r}")
-    if field.type is FieldType.INTEGER and not number.is_integer():
-        return bad(f"must be a whole number, got {value!r}")
-    if field.range is not None and not field.range.contains(number):
-        return bad(f"must be {field.range.describe()}, got {format_number(number)}")
-    return int(number) if field.type is FieldType.INTEGER else number
-
-
-def _check_years(
-    value: Any, field: Field, bad: Callable[[str], _INVALID_TYPE]
-) -> tuple[int, ...] | _INVALID_TYPE:
-    """A list of whole years, strictly increasing and equally spaced (MODEL.md section 8)."""
-    if not isinstance(value, list) or not value:
-        return bad(f"must be a list of years such as [2026, 2027, 2028], got {value!r}")
-    numbers = [_as_number(v) for v in value]
-    wrong = [v for v, x in zip(value, numbers, strict=True) if x is None or not x.is_integer()]
-    if wrong:
-        return bad(f"must be whole years; got {', '.join(repr(v) for v in wrong)}")
-    outside = [x for x in numbers if not field.range.contains(x)]  # type: ignore[union-attr]
-    if outside:
-        return bad(
-            f"years must be {field.range.describe()}, got "  # type: ignore[union-attr]
-            + ", ".join(format_number(x) for x in outside)
-        )
-    steps = np.diff(numbers)
-    if (steps <= 0).any():
-        return bad(f"must be strictly increasing, got {value!r}")
-    if len(set(steps.tolist())) > 1:
-        return bad(f"must be equally spaced (the spacing is the period length), got {value!r}")
-    return tuple(int(x) for x in numbers)
-
-
-def _as_number(value: Any) -> float | None:
-    """A YAML scalar as float, or None. Accepts numeric text such as '1e-6', which YAML 1.1
-    reads as a string; refuses booleans, which are never meant as numbers here."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _type_name(value: Any) -> str:
-    """How a YAML value's type reads in a message."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
 
 
 # --- tables -----------------------------------------------------------------------------
@@ -781,7 +640,7 @@ def _parse_table(
     for column in spec.columns:
         parsed[column.name] = _parse_column(column, raw, check, config)
     for column in spec.columns:
-        if column.type is ColumnType.REGIONS:  # the tuple column goes last, after MODEL.md's
+        if column.type is ColumnType.REGIONS:  # the tuple column goes last, after docs/model.md's
             parsed[REGION_LIST] = _region_lists(parsed[column.name], check, column.name)
     for column in spec.columns:
         if column.required_when is not None:
@@ -984,12 +843,11 @@ def _check_references(
             values = table[ref.column]
             unknown = ~values.isin(set(target[ref.target])) & (values != "")
             check = _checker_for(table, spec, files, problems)
-            message = ref.message
-            check.report(
-                unknown,
-                ref.column,
-                lambda i, values=values, message=message: message.format(value=values.iloc[i]),
-            )
+
+            def says(i: int, values: pd.Series = values, message: str = ref.message) -> str:
+                return message.format(value=values.iloc[i])
+
+            check.report(unknown, ref.column, says)
 
 
 def _check_regions(
@@ -1026,7 +884,7 @@ def _check_installed_cooling(
     tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
 ) -> None:
     """Installed liquid-cooled racks must stand at a liquid-cooled site (else n[s, r] has no
-    variable to hold them, MODEL.md section 3)."""
+    variable to hold them, docs/model.md section 3)."""
     installed, racks, sites = tables["installed"], tables["racks"], tables["sites"]
     if installed is None or racks is None or sites is None or installed.empty:
         return
@@ -1052,7 +910,7 @@ def _check_installed_fits(
     tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
 ) -> None:
     """Racks already installed must fit: their slots within each site's max_slots, their
-    count within each rack type's max_count (installed racks stay, MODEL.md section 1, so
+    count within each rack type's max_count (installed racks stay, docs/model.md section 1, so
     otherwise no plan exists)."""
     installed, racks, sites = tables["installed"], tables["racks"], tables["sites"]
     if installed is None or racks is None or sites is None:
@@ -1112,14 +970,14 @@ def _check_periods(
             check = _checker_for(table, specs[stem], files, problems)
             for name in columns:
                 default = specs[stem].column(name).default
-                check.report(
-                    table[name] != default,
-                    name,
-                    lambda i, table=table, name=name: (
+
+                def needs(i: int, table: pd.DataFrame = table, name: str = name) -> str:
+                    return (
                         f"{format_number(table[name].iloc[i])} needs `periods` in case.yaml "
                         "(a case without periods is one steady-state year); leave it blank"
-                    ),
-                )
+                    )
+
+                check.report(table[name] != default, name, needs)
         for stem in PERIOD_TABLES:
             table = tables[stem]
             if table is not None and len(table):
@@ -1137,14 +995,14 @@ def _check_periods(
         if table is None:
             continue
         check = _checker_for(table, spec, files, problems)
-        check.report(
-            ~table["period"].isin(periods),
-            "period",
-            lambda i, table=table: (
+
+        def unknown_period(i: int, table: pd.DataFrame = table) -> str:
+            return (
                 f"{format_number(table['period'].iloc[i])} is not one of case.yaml periods"
                 f" ({listed})"
-            ),
-        )
+            )
+
+        check.report(~table["period"].isin(periods), "period", unknown_period)
     racks = tables["racks"]
     if racks is not None:
         check = _checker_for(racks, RACKS, files, problems)
@@ -1178,7 +1036,7 @@ def demand_factors(
     years = np.asarray(periods or (0,), dtype=float)
     elapsed = years - years[0]
     growth = workloads["growth_per_year"].to_numpy(dtype=float)
-    factors = (1.0 + growth[:, None]) ** elapsed[None, :]
+    factors: np.ndarray = (1.0 + growth[:, None]) ** elapsed[None, :]
     w = pd.Index(workloads["workload"]).get_indexer(workload_periods["workload"])
     k = pd.Index(years).get_indexer(workload_periods["period"].to_numpy(dtype=float))
     given = (w >= 0) & (k >= 0)
@@ -1251,7 +1109,7 @@ def _check_shortfall_penalty(
     config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame | None], problems: list[Problem]
 ) -> None:
     """Falling short of a minimum served share may not cost less than plain unmet demand
-    (MODEL.md section 9): else the shortfall would be used first."""
+    (docs/model.md section 9): else the shortfall would be used first."""
     workloads, penalty = tables["workloads"], config["shortfall_penalty_usd_per_mtok"]
     if penalty is None or workloads is None:
         return

@@ -35,7 +35,7 @@ class RunInProgress(RunFolderError):
 class FolderLock:
     """The exclusive lock on one folder's run (not re-entrant: see runfolder.claim_output)."""
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike[str]):
         self.folder = Path(folder)
         self.path = self.folder / LOCK_FILE
         self._fd: int | None = None
@@ -72,7 +72,7 @@ class FolderLock:
         self._fd = None
 
 
-def held_elsewhere(folder: str | os.PathLike) -> bool:
+def held_elsewhere(folder: str | os.PathLike[str]) -> bool:
     """Whether another live process holds `folder`'s lock (nothing is created or changed)."""
     try:
         fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)

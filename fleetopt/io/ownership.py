@@ -79,7 +79,7 @@ class FileKind(enum.Enum):
         self.mark = mark
 
 
-def is_own(path: str | os.PathLike, kind: FileKind) -> bool:
+def is_own(path: str | os.PathLike[str], kind: FileKind) -> bool:
     """Whether the file at `path` starts with `kind`'s mark (an unreadable file does not)."""
     mark = kind.mark.encode()
     try:
@@ -89,7 +89,7 @@ def is_own(path: str | os.PathLike, kind: FileKind) -> bool:
         return False
 
 
-def claim_file(path: str | os.PathLike, kind: FileKind, *, overwrite: bool = False) -> Path:
+def claim_file(path: str | os.PathLike[str], kind: FileKind, *, overwrite: bool = False) -> Path:
     """Check that a file of `kind` may be written at `path`, before anything is computed.
 
     Refused (RunFolderError, exit 2; nothing changed): a folder; an existing file that is
@@ -113,7 +113,7 @@ def claim_file(path: str | os.PathLike, kind: FileKind, *, overwrite: bool = Fal
     return target
 
 
-def own_entries(folder: str | os.PathLike, kind: str) -> list[Path]:
+def own_entries(folder: str | os.PathLike[str], kind: str) -> list[Path]:
     """The entries of run folder `folder` (of `kind`) that fleetopt wrote, sorted."""
     names = RUN_OUTPUTS.get(kind, frozenset(RECORD_FILES))
     found = []
@@ -125,7 +125,7 @@ def own_entries(folder: str | os.PathLike, kind: str) -> list[Path]:
 
 
 def remove_outputs(
-    folder: str | os.PathLike, kind: str, *, keep: frozenset[str] = frozenset()
+    folder: str | os.PathLike[str], kind: str, *, keep: frozenset[str] = frozenset()
 ) -> None:
     """Delete fleetopt's own outputs in run folder `folder` (of `kind`), but those named in
     `keep`. A report of the run goes with it (it would describe a run no longer there); the

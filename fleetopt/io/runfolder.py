@@ -83,10 +83,11 @@ class RunRecord:
 
 def normalized(params: Mapping[str, Any]) -> dict[str, Any]:
     """`params` as they read back from JSON (tuples become lists, keys strings)."""
-    return json.loads(json.dumps(params))
+    plain: dict[str, Any] = json.loads(json.dumps(params))
+    return plain
 
 
-def read_record(folder: str | os.PathLike) -> RunRecord | None:
+def read_record(folder: str | os.PathLike[str]) -> RunRecord | None:
     """The run record of `folder`, or None when it has none (or an unreadable one)."""
     path = Path(folder) / RUN_RECORD
     try:
@@ -129,7 +130,7 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def claim_output(
-    folder: str | os.PathLike,
+    folder: str | os.PathLike[str],
     kind: RunKind,
     params: Mapping[str, Any] | None = None,
     *,
@@ -162,7 +163,7 @@ def claim_output(
         raise
 
 
-def release_output(folder: str | os.PathLike) -> None:
+def release_output(folder: str | os.PathLike[str]) -> None:
     """End one claim of `folder`; the last one drops its lock (and the folder itself when
     the claim created it and nothing was written)."""
     key = Path(folder).resolve()
@@ -181,7 +182,7 @@ def release_output(folder: str | os.PathLike) -> None:
 
 @contextlib.contextmanager
 def claimed(
-    folder: str | os.PathLike,
+    folder: str | os.PathLike[str],
     kind: RunKind,
     params: Mapping[str, Any] | None = None,
     *,
@@ -272,7 +273,7 @@ def _is_empty(path: Path) -> bool:
     return all(entry.name == LOCK_FILE for entry in path.iterdir())
 
 
-def remove_run(folder: str | os.PathLike, kind: RunKind) -> None:
+def remove_run(folder: str | os.PathLike[str], kind: RunKind) -> None:
     """Delete the outputs of the run of `kind` in `folder` (fleetopt.io.ownership), keeping
     everything else there; refuses a folder that is not such a run."""
     path = Path(folder)
@@ -285,7 +286,7 @@ def remove_run(folder: str | os.PathLike, kind: RunKind) -> None:
 UNCHECKED = ("parts", "state")  # a run's working files: read only by the run that wrote them
 
 
-def check_run_files(folder: str | os.PathLike) -> None:
+def check_run_files(folder: str | os.PathLike[str]) -> None:
     """Refuse a run folder whose files cannot be read (RunFolderError, exit 2), naming them
     all: every Parquet file's footer and every JSON file (an object), but those of UNCHECKED
     folders. A folder that is missing or not a run is left to the reader to refuse."""
@@ -312,12 +313,12 @@ def check_run_files(folder: str | os.PathLike) -> None:
         )
 
 
-def write_success(folder: str | os.PathLike) -> None:
+def write_success(folder: str | os.PathLike[str]) -> None:
     """Mark a run folder complete: `_SUCCESS`, written last."""
     (Path(folder) / SUCCESS_MARKER).write_text("")
 
 
-def is_complete(folder: str | os.PathLike) -> bool:
+def is_complete(folder: str | os.PathLike[str]) -> bool:
     """Whether a run folder is complete (its `_SUCCESS` is down)."""
     return (Path(folder) / SUCCESS_MARKER).is_file()
 

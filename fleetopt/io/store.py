@@ -15,7 +15,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -38,8 +38,10 @@ from fleetopt.io.runfolder import (
     write_success,
 )
 
+T = TypeVar("T")
 
-def write_json_atomic(path: str | os.PathLike, payload: Mapping) -> None:
+
+def write_json_atomic(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> None:
     """Write JSON to `path` through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
 
@@ -48,20 +50,23 @@ def run_into(
     out: Path,
     kind: RunKind,
     params: Mapping[str, Any],
-    work: Callable[[], dict],
+    work: Callable[[], T],
     *,
+    write: Callable[[Path, T], None],
+    read: Callable[[Path], T],
     overwrite: bool = False,
-) -> dict:
+) -> T:
     """Run `work` (which returns the run's summary) into the run folder `out` of `kind`.
 
     The folder is claimed (fleetopt.io.runfolder.claimed: checked and locked) for the whole
-    run; a complete run with the same parameters is not run again, its summary is returned.
-    Otherwise the run record says `running` while `work` runs, then `failed` and why, or
-    `succeeded`, after which summary.json and, last, _SUCCESS are written.
+    run; a complete run with the same parameters is not run again, its summary is `read`
+    back. Otherwise the run record says `running` while `work` runs, then `failed` and why,
+    or `succeeded`, after the summary is written (`write`, into the folder) and before,
+    last, _SUCCESS.
     """
     with claimed(out, kind, params, overwrite=overwrite):
         if is_complete(out):
-            return json.loads((out / SUMMARY_FILE).read_text())
+            return read(out)
         record = out / RUN_RECORD
         write_json_atomic(record, record_payload(kind, RunStatus.RUNNING, params))
         try:
@@ -70,25 +75,25 @@ def run_into(
             reason = failure_reason(err)
             write_json_atomic(record, record_payload(kind, RunStatus.FAILED, params, reason))
             raise
-        write_json_atomic(out / SUMMARY_FILE, summary)
+        write(out, summary)
         write_json_atomic(record, record_payload(kind, RunStatus.SUCCEEDED, params))
         write_success(out)
         return summary
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write text (UTF-8) to `path` through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_parquet_atomic(path: str | os.PathLike, table: pd.DataFrame) -> None:
+def write_parquet_atomic(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
     """Write one table as Parquet through a temporary file and a rename."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     _atomic_file(Path(path), lambda tmp: pq.write_table(arrow, tmp))
 
 
 def write_csv_atomic(
-    path: str | os.PathLike, table: pd.DataFrame, *, preamble: str = "", **to_csv
+    path: str | os.PathLike[str], table: pd.DataFrame, *, preamble: str = "", **to_csv: Any
 ) -> None:
     """Write one table as CSV (after `preamble`, say a comment line) through a temporary
     file and a rename."""
@@ -116,7 +121,9 @@ def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def write_folder_atomic(
-    out_dir: str | os.PathLike, tables: Mapping[str, pd.DataFrame], summary: Mapping
+    out_dir: str | os.PathLike[str],
+    tables: Mapping[str, pd.DataFrame],
+    summary: Mapping[str, Any],
 ) -> Path:
     """Write `name.parquet` per table and summary.json as the folder `out_dir`, all or
     nothing: for a folder fleetopt owns whole, inside a claimed run (robust's `choice`).
@@ -146,8 +153,8 @@ def write_folder_atomic(
 def _write_files(
     folder: Path,
     tables: Mapping[str, pd.DataFrame],
-    summary: Mapping,
-    record: Mapping | None = None,
+    summary: Mapping[str, Any],
+    record: Mapping[str, Any] | None = None,
 ) -> None:
     """`name.parquet` per table, summary.json and (given) run.json, into `folder`."""
     for name, table in tables.items():
@@ -163,10 +170,10 @@ MERGE_ROW_GROUP_ROWS = 8192
 
 
 def write_plan_folder(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     tables: Mapping[str, pd.DataFrame],
-    summary: Mapping,
-    params: Mapping,
+    summary: Mapping[str, Any],
+    params: Mapping[str, Any],
 ) -> Path:
     """Write a plan run folder (tables, summary.json, run.json, `_SUCCESS`).
 
@@ -211,9 +218,9 @@ class ScenarioStore:
 
     def __init__(
         self,
-        out_dir: str | os.PathLike,
+        out_dir: str | os.PathLike[str],
         kind: RunKind,
-        params: Mapping,
+        params: Mapping[str, Any],
         *,
         overwrite: bool = False,
     ):
@@ -289,7 +296,7 @@ class ScenarioStore:
             finally:
                 tmp.unlink(missing_ok=True)
 
-    def finish(self, summary: Mapping) -> None:
+    def finish(self, summary: Mapping[str, Any]) -> None:
         try:
             write_json_atomic(self.root / SUMMARY_FILE, summary)
             self._manifest(RunStatus.SUCCEEDED)

@@ -112,7 +112,7 @@ def vintage_capex_usd(index: ModelIndex) -> np.ndarray:
     racks = index.racks
     elapsed = index.periods["elapsed_years"].to_numpy()[index.sr["k"].to_numpy()]
     change = racks["capex_change_per_year"].to_numpy(dtype=float)[r_of]
-    return racks["capex_usd"].to_numpy(dtype=float)[r_of] * (1.0 + change) ** elapsed
+    return np.asarray(racks["capex_usd"].to_numpy(dtype=float)[r_of] * (1.0 + change) ** elapsed)
 
 
 SHORTFALL_PENALTY_FACTOR = 10.0  # default shortfall penalty, times the unmet penalty
@@ -122,7 +122,7 @@ def shortfall_usd_per_mtok(case: Case, workloads: pd.DataFrame) -> np.ndarray:
     """Per workload: case.yaml's shortfall_penalty_usd_per_mtok, else 10 x its unmet penalty."""
     unmet = workloads["unmet_penalty_usd_per_mtok"].to_numpy(dtype=float)
     if case.shortfall_penalty_usd_per_mtok is None:
-        return SHORTFALL_PENALTY_FACTOR * unmet
+        return np.asarray(SHORTFALL_PENALTY_FACTOR * unmet)
     return np.full(len(unmet), case.shortfall_penalty_usd_per_mtok)
 
 

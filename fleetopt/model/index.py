@@ -1,4 +1,4 @@
-"""The model's index sets (MODEL.md sections 2 and 8) as integer-coded pandas tables.
+"""The model's index sets (docs/model.md sections 2 and 8) as integer-coded pandas tables.
 
 Everything downstream is vectorized over these tables: a row of `y` is one variable
 y[s, r, w, p, k], carrying the integer codes of its site, rack type, workload, phase and
@@ -31,7 +31,7 @@ STEADY_STATE_YEAR = 0  # the one period of a case without `periods`
 class ModelIndex:
     """Integer-coded sets of one case, each row in one period `k` (its year: `period`).
 
-    - `periods`: k, period (year), elapsed_years (Y_k - Y_0), weight (w_k of MODEL.md
+    - `periods`: k, period (year), elapsed_years (Y_k - Y_0), weight (w_k of docs/model.md
       section 8: the period's length in years, discounted; 1 without periods).
     - `sk`, `rk`, `wk`: (site, period), (rack type, period), (workload, period) pairs, with
       the period's forecast `power_cap_mw` and `energy_usd_per_mwh` on `sk`.
@@ -67,22 +67,10 @@ class ModelIndex:
     service: pd.DataFrame
     multi_period: bool
     warnings: tuple[str, ...]
-
-    @property
-    def n_sites(self) -> int:
-        return len(self.sites)
-
-    @property
-    def n_racks(self) -> int:
-        return len(self.racks)
-
-    @property
-    def n_workloads(self) -> int:
-        return len(self.workloads)
-
-    @property
-    def n_periods(self) -> int:
-        return len(self.periods)
+    n_sites: int  # the rows of `sites`, `racks`, `workloads`, `periods`
+    n_racks: int
+    n_workloads: int
+    n_periods: int
 
     def period_rows(self, table: str) -> list[slice]:
         """The rows of each period in index table `table` (tables are period-major)."""
@@ -92,7 +80,7 @@ class ModelIndex:
 
 
 def build_index(case: Case) -> ModelIndex:
-    """Derive the index sets of `case` (MODEL.md sections 2 and 8, and the domain of y)."""
+    """Derive the index sets of `case` (docs/model.md sections 2 and 8, and the domain of y)."""
     periods = _periods(case)
     sites = case.sites.assign(s=np.arange(len(case.sites)))
     racks = case.racks.assign(r=np.arange(len(case.racks)))
@@ -134,6 +122,10 @@ def build_index(case: Case) -> ModelIndex:
         service=_service(sr, buy.reset_index(drop=True), racks, periods),
         multi_period=case.multi_period,
         warnings=_unservable_warnings(workloads, wp, y),
+        n_sites=len(sites),
+        n_racks=len(racks),
+        n_workloads=len(workloads),
+        n_periods=len(periods),
     )
 
 
@@ -160,7 +152,7 @@ def _per_period(table: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
 
 def _row_of(k: pd.Series, code: pd.Series, size: int) -> np.ndarray:
     """Row of (code, k) in a table of `size` entities repeated per period, period-major."""
-    return k.to_numpy() * size + code.to_numpy()
+    return np.asarray(k.to_numpy() * size + code.to_numpy())
 
 
 def _site_periods(case: Case, sites: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
@@ -212,7 +204,7 @@ def _service(
     sr: pd.DataFrame, buy: pd.DataFrame, racks: pd.DataFrame, periods: pd.DataFrame
 ) -> pd.DataFrame:
     """(buy, sr) pairs: racks entering service in period j serve in period k of the same
-    (site, rack type) when j <= k and Y_k < Y_j + lifetime_years (MODEL.md section 8)."""
+    (site, rack type) when j <= k and Y_k < Y_j + lifetime_years (docs/model.md section 8)."""
     later = buy.reset_index(names="buy")[["buy", "pair", "k"]].merge(
         sr.reset_index(names="sr")[["sr", "pair", "k", "r"]], on="pair", suffixes=("_j", "")
     )

@@ -13,7 +13,6 @@ import datetime as dt
 import html
 import os
 from pathlib import Path
-from typing import Any
 
 from bokeh.embed import components
 from bokeh.resources import Resources
@@ -21,8 +20,10 @@ from bokeh.resources import Resources
 from fleetopt import __version__
 from fleetopt.io.ownership import REPORT_FILE, FileKind, claim_file
 from fleetopt.io.store import write_text_atomic
-from fleetopt.report.sections import Section, sections_for
+from fleetopt.report.blocks import Section
+from fleetopt.report.sections import sections_for
 from fleetopt.report.statistics import Run, open_run, run_status
+from fleetopt.results.nightly import NightlyRecord
 
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline';"
@@ -75,14 +76,14 @@ footer { color: var(--muted); font-size: 12px; padding-top: 10px; padding-bottom
 """
 
 
-def render(run: Run, manifests: list[dict[str, Any]] | None = None) -> str:
+def render(run: Run, manifests: list[NightlyRecord] | None = None) -> str:
     """The whole HTML page for `run`."""
     sections = sections_for(run, manifests)
     figures = [b.figure for s in sections for b in s.blocks if b.figure is not None]
     script, divs = components(figures) if figures else ("", ())
     slots = iter(divs)
     body = "\n".join(_section_html(s, slots) for s in sections)
-    case = run.summary.get("case") or run.record.get("case") or "?"
+    case = (run.nightly.case if run.nightly else getattr(run.summary, "case", None)) or "?"
     title = f"fleetopt report: {run.kind} run of case {case}"
     toc = "\n".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in sections)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -131,7 +132,7 @@ def write_report(
     out: str | os.PathLike | None = None,
     *,
     complete: bool = True,
-    manifests: list[dict[str, Any]] | None = None,
+    manifests: list[NightlyRecord] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write the report of the run in `run_dir` to `out` (default RUN/report.html).

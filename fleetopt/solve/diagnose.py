@@ -33,10 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
 from fleetopt.io.schema import PHASES
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import LinearModel, build_evaluate_model, build_plan_model
-from fleetopt.model.constraints import RowBlock, define_delivered
+from fleetopt.model.constraints import RowBlock, define_delivered_limit
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 from fleetopt.model.labels import ids_of
@@ -63,7 +64,7 @@ LIMITS = {
     "power": Limit("site {site}", "MW", "cap {value} MW", "can power"),
     "space": Limit("site {site}", "slots", "max_slots {value}", "have floor space for"),
     "supply": Limit("rack type {rack_type}", "racks", "max_count {value}", "can get racks for"),
-    "delivered": Limit(
+    "delivered_limit": Limit(
         "rack type {rack_type} at site {site}",
         "racks",
         "{value} delivered",
@@ -76,7 +77,7 @@ NUMERICAL_TROUBLE = (
     " the model may be numerically difficult"
 )
 PLAN_LIMITS = ("power", "space", "supply")
-EVALUATE_LIMITS = ("power", "delivered")
+EVALUATE_LIMITS = ("power", "delivered_limit")
 
 
 def diagnose_plan(
@@ -117,7 +118,7 @@ def diagnose_evaluate(
     model = build_evaluate_model(index, case, data, counts)
     free_index, free_data = without_limits(index, data)
     free = build_evaluate_model(free_index, case, free_data, counts)
-    delivered = define_delivered(index, model.layout, data, counts)
+    delivered = define_delivered_limit(index, model.layout, data, counts)
     return _diagnose(
         index,
         model,
@@ -226,16 +227,16 @@ def shortfall_model(model: LinearModel) -> LinearModel:
     """min sum_w short[w]  s.t. the model's rows, m[w] - short[w] <= 1 - min_served_share[w],
     m[w] <= 1, short[w] >= 0: the serve minimums relaxed."""
     m = model.layout.block("m")
-    k = np.arange(m.size)
+    w = np.arange(m.size)  # the m block's rows (workload and period)
     minimum = RowBlock(
         name="minimum",
-        row=np.concatenate([k, k]),
-        col=np.concatenate([m.start + k, model.n_variables + k]),
+        row=np.concatenate([w, w]),
+        col=np.concatenate([model.layout.col("m", w), model.n_variables + w]),
         val=np.concatenate([np.ones(m.size), -np.ones(m.size)]),
         lb=np.full(m.size, -np.inf),
         ub=model.ub[m.slice].copy(),
         over=m.over,
-        keys=k,
+        keys=w,
     )
     ub = model.ub.copy()
     ub[m.slice] = 1.0
@@ -338,7 +339,7 @@ def _short_workloads(index: ModelIndex, elastic: LinearModel, x: np.ndarray) -> 
     """Workloads below their minimum in the shortfall re-solve, a row per (workload, period)
     short: its `wk` row, name, period `k`, needed and served shares."""
     m = elastic.layout.block("m")  # over `wk`: one minimum per workload and period
-    short = np.flatnonzero(x[elastic.layout.shortfall] > TOLERANCE)
+    short = np.flatnonzero(x[elastic.layout.block("shortfall").slice] > TOLERANCE)
     need = 1.0 - elastic.row_ub[elastic.families["minimum"]]
     return pd.DataFrame(
         {
@@ -358,9 +359,8 @@ def _shortages(
     family, ids, amount, limit and the sentence that says it."""
     frames = []
     for family in _with_rows(elastic, limits):
-        block = elastic.layout.block(f"slack_{family}")
         table, keys = elastic.row_over[family]
-        amount = x[block.start + keys]
+        amount = x[elastic.layout.col(f"slack_{family}", keys)]
         limit = elastic.row_ub[elastic.families[family]]
         short = amount > TOLERANCE * np.maximum(np.abs(limit), 1.0)
         frames.append(
@@ -424,7 +424,7 @@ def _explain(
     Several: a sentence each (their split at the least total shortfall), then the short
     limits once."""
     alone = len(short) == 1
-    related = _related(index, shortages) if shortages is not None else None
+    related = _related(index, shortages if shortages is not None else _NO_SHORTAGES)
     regions = index.workloads.set_index("workload")["region_list"]
     sentences = []
     for row in short.head(MAX_LISTED).itertuples():
@@ -444,7 +444,7 @@ def _explain(
         )
         if alone and mine is None:
             sentence += f": {why_none}"
-        elif alone and len(mine):
+        elif alone and mine is not None and len(mine):
             sentence += f": {_list(mine['text'])}"
         sentences.append(sentence)
     what = "workload-years" if index.multi_period else "workloads"
@@ -465,6 +465,9 @@ def _explain(
     return prefix + "; ".join(sentences)
 
 
+_NO_SHORTAGES = pd.DataFrame({"family": [], "site": [], "rack_type": []})
+
+
 def _of(related: pd.DataFrame, workload: str, k: int) -> pd.Series:
     """The shortages (their rows in the shortages table) related to a workload in period k."""
     return related.loc[(related["workload"] == workload) & (related["k"] == k), "shortage"]
@@ -482,7 +485,7 @@ def _related(index: ModelIndex, shortages: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[["workload", "k", "shortage"]]
 
 
-def _shortage_text(family: str, ids: dict, amount: float, limit: float, year: str) -> str:
+def _shortage_text(family: str, ids: dict[str, str], amount: float, limit: float, year: str) -> str:
     wording = LIMITS[family]
     return (
         f"{wording.who.format(**ids)} is short of {_amount(amount)} {wording.unit}{year}"

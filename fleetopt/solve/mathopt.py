@@ -36,7 +36,8 @@ from ortools.math_opt.solvers import highs_pb2
 from pybind11_abseil.status import StatusNotOk
 
 from fleetopt.core.errors import SolverError
-from fleetopt.io.case import SolverName, SolverOptions
+from fleetopt.io.schema import SolverName
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import LinearModel
 from fleetopt.solve.deadline import Deadline, HeldSolve, solve_held
 from fleetopt.solve.highs_child import solver_error_text
