@@ -487,6 +487,9 @@ def _read_csv_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFra
             keep_default_na=False,
             encoding="utf-8-sig",
             skiprows=_comment_lines(path),
+            # pandas < 3's C parser ends a cell at a NUL byte, hiding it from the check that
+            # names it; the python parser keeps it.
+            engine="python" if b"\0" in path.read_bytes() else "c",
         )
     except OSError as exc:
         problems.append(Problem(file, f"cannot read: {exc.strerror or exc}"))
