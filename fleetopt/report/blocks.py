@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 from bokeh.model import Model
 
-from fleetopt.report import figures, formats
+from fleetopt.core import formats
+from fleetopt.report import figures
 from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
 from fleetopt.results.runs import Estimate, EstimateKind, SampledRun

@@ -28,7 +28,7 @@ from bokeh.models import (
 from bokeh.palettes import Category20_20, Colorblind8
 from bokeh.plotting import figure
 
-from fleetopt.report import formats
+from fleetopt.core import formats
 
 WIDTH = 620
 ROW_PX = 26  # height per bar row

@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from fleetopt.report import blocks, figures, formats
+from fleetopt.core import formats
+from fleetopt.report import blocks, figures
 from fleetopt.report import statistics as stats
 from fleetopt.report.plan import plan_sections
 from fleetopt.report.scenario import robust_sections, scenario_sections

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fleetopt.report import blocks, figures, formats
+from fleetopt.core import formats
+from fleetopt.report import blocks, figures
 from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
 from fleetopt.results.summary import Figures, Summary
