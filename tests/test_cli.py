@@ -73,10 +73,14 @@ def test_init_validate_solve_show(tmp_path):
     ]
     shown = run("show", str(tmp_path / "run"))
     assert "cost per million tokens" in shown.stdout and "site " in shown.stdout
-    # The order schedule year by year, and the power used against each year's cap.
+    # Cash out year by year, the order schedule, the power used against each year's cap,
+    # then each year's fleet on its own.
     assert "order schedule" in shown.stdout and "power used / cap per year" in shown.stdout
+    assert "cost per million tokens, levelized" in shown.stdout
     for year in range(2026, 2031):
-        assert f"\n  {year}: " in shown.stdout
+        assert f"\n== {year} ==" in shown.stdout
+    one = run("show", str(tmp_path / "run"), "--year", "2028")
+    assert "\n== 2028 ==" in one.stdout and "\n== 2027 ==" not in one.stdout
     # Nothing temporary is left beside the run folder.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "run"]
 

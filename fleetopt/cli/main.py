@@ -55,7 +55,6 @@ from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.results.summary import plan_warnings
 from fleetopt.results.text import format_plan, format_run
 from fleetopt.solve.deadline import Deadline
-from fleetopt.solve.result import SolveStatus
 
 
 def example_case_dir() -> Path:
@@ -167,10 +166,8 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         outcome = plan_case(case, options, deadline=deadline)
         write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
-    if outcome.summary.status is SolveStatus.ERROR:
-        sys.exit(ExitCode.FAILURE)
-    if outcome.summary.status is SolveStatus.INFEASIBLE:
-        sys.exit(ExitCode.INFEASIBLE)
+    if outcome.summary.exit_code:
+        sys.exit(outcome.summary.exit_code)
 
 
 def scenario_command(
@@ -269,10 +266,16 @@ def init(out_dir: Path) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def show(run_dir: Path) -> None:
-    """Print a readable summary of a run folder (a solve, or a scenario run)."""
+@click.option(
+    "--year",
+    type=int,
+    default=None,
+    help="a multi-period plan: show the fleet of this year only (default: every year)",
+)
+def show(run_dir: Path, year: int | None) -> None:
+    """Print a readable summary of a run folder (any kind)."""
     check_run_files(run_dir)
-    click.echo(format_run(run_dir))
+    click.echo(format_run(run_dir, year))
 
 
 @main.command("report")

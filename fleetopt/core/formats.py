@@ -128,9 +128,17 @@ def gap(value: float) -> str:
 
 
 @_or_missing
+def mw(value: float) -> str:
+    """Megawatts without the unit, never scaled: 65.711 -> '65.71', 1000 -> '1,000'."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return _signed(value, _mantissa(abs(value)), plus=False)
+
+
+@_or_missing
 def megawatts(value: float) -> str:
-    """65.711 -> '65.71 MW'."""
-    return f"{number(value)} MW"
+    """65.711 -> '65.71 MW'; 1000 -> '1,000 MW'."""
+    return f"{mw(value)} MW"
 
 
 @_or_missing

@@ -322,11 +322,12 @@ class StochasticRun:
         x = np.zeros(self.stage0.model.n_variables)
         x[self.stage0.first_cols] = solution["plan"]
         racks = rack_mix(self.index, x[self.stage0.model.layout.n])
-        if self.index.multi_period:  # the first period's racks, and every order placed now
+        orders = orders_table(self.index, self.stage0.model, x)  # every order placed now
+        if self.index.multi_period:  # and the first period's racks
             racks = racks[racks["period"] == self.case.periods[0]].reset_index(drop=True)
-            write_parquet_atomic(
-                out / "orders.parquet", orders_table(self.index, self.stage0.model, x)
-            )
+        else:  # one period: everything is ordered now, for the one year
+            orders = orders.drop(columns=["period", "order_by_year"])
+        write_parquet_atomic(out / "orders.parquet", orders)
         history = pd.DataFrame(solution["history"], columns=list(CONVERGENCE_COLUMNS))
         for column in ("lower_bound", "upper_bound"):
             history[column] = history[column] / OBJECTIVE_SCALE

@@ -19,6 +19,7 @@ from fleetopt.core import formats
 from fleetopt.report import figures
 from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
+from fleetopt.results import yearly
 from fleetopt.results.runs import Estimate, EstimateKind, SampledRun
 
 Format = Callable[[Any], str]
@@ -26,12 +27,15 @@ Format = Callable[[Any], str]
 
 @dataclass
 class Block:
-    """One figure or table (or a note) with its title and caption."""
+    """One figure or table (or a note) with its title and caption; `year`: the year of a
+    multi-period run it shows (the page's year selector shows one year at a time)."""
 
     title: str
     caption: str
     figure: Model | None = None
     html: str = ""
+    year: int | None = None
+    wide: bool = False  # a table too wide for half the page takes a whole row
 
 
 @dataclass
@@ -41,6 +45,31 @@ class Section:
     key: str
     title: str
     blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def years(self) -> list[int]:
+        """The years its blocks show one at a time (none: every block shows always)."""
+        return sorted({b.year for b in self.blocks if b.year is not None})
+
+
+def per_year(
+    table: pd.DataFrame, make: Callable[[int | None, pd.DataFrame], list[Block]]
+) -> list[Block]:
+    """`make(year, rows)`'s blocks for each year of a multi-period table, each block marked
+    with its year and titled with it (never a figure over several years); a table without
+    periods gives `make(None, table)`."""
+    found = []
+    for year, rows in yearly.by_year(table):
+        for block in make(year, rows):
+            if year is not None:
+                block.title, block.year = f"{block.title}, {year}", year
+            found.append(block)
+    return found
+
+
+def no_data(title: str, why: str, year: int | None = None) -> Block:
+    """A block that says why it has nothing to show."""
+    return Block(title, "", html=note(why), year=year)
 
 
 @dataclass(frozen=True)
@@ -94,6 +123,10 @@ def cards(items: Sequence[tuple[str, str, str]]) -> str:
 def facts(items: Sequence[tuple[str, str]]) -> str:
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in items)
     return f'<table class="facts"><tbody>{rows}</tbody></table>'
+
+
+def bullets(items: Sequence[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
 
 
 def note(text: str) -> str:
@@ -152,21 +185,28 @@ def estimates_block(flags: pd.DataFrame | None, what: str) -> Block:
     return Block("Estimated figures", caption, html=table(flags, columns))
 
 
-def racks_section(mix: pd.DataFrame, scope: Scope, what: str) -> Section:
-    columns: list[tuple[str, str, Format]] = [
-        ("site", "site", str),
-        ("rack_type", "rack type", str),
-        ("count", "racks", formats.integer),
-        ("installed", "installed", formats.integer),
-        ("new", "new", formats.integer),
-    ]
-    return Section(
-        scope.key("racks"),
-        scope.title("Rack mix"),
-        [
+RACK_COLUMNS: list[tuple[str, str, Format]] = [
+    ("site", "site", str),
+    ("rack_type", "rack type", str),
+    ("count", "racks", formats.integer),
+    ("installed", "installed", formats.integer),
+    ("new", "new", formats.integer),
+]
+
+
+def racks_section(racks: pd.DataFrame, scope: Scope, what: str) -> Section:
+    """Racks per site by rack type, and which are installed or new: of each year of a
+    schedule on its own (a table with `period`), never summed over the years."""
+
+    def blocks_of(year: int | None, rows: pd.DataFrame) -> list[Block]:
+        mix = stats.rack_mix(rows)
+        if not len(mix):
+            return [no_data(f"Racks per site ({what})", "No racks in service.")]
+        when = "in service that year" if year is not None else "in service"
+        return [
             Block(
                 f"Racks per site ({what})",
-                "What to buy where: racks per site by rack type.",
+                f"What to own where: racks {when} per site by rack type.",
                 figures.stacked_bars(
                     mix,
                     "site",
@@ -180,29 +220,74 @@ def racks_section(mix: pd.DataFrame, scope: Scope, what: str) -> Section:
             ),
             Block(
                 "Installed and new",
-                "Which racks are already owned and which are to be bought.",
-                html=table(mix, columns),
+                "Which racks are already owned (installed, still in service) and which are"
+                " bought" + (" by that year." if year is not None else "."),
+                html=table(mix, RACK_COLUMNS),
             ),
-        ],
-    )
+        ]
+
+    return Section(scope.key("racks"), scope.title("Rack mix"), per_year(racks, blocks_of))
 
 
 # --- scenario runs ----------------------------------------------------------------------
 
-METRICS = (
-    ("cost_per_mtok_usd", "Cost per million tokens", "USD per million served tokens", "usd"),
-    ("total_cost_usd_per_year", "Total cost per year", "USD per year (fleet + penalty)", "usd"),
-    ("unmet_share", "Unmet share of demand", "share of demanded tokens unserved", "share"),
+
+@dataclass(frozen=True)
+class Metric:
+    """A column of scenario results drawn as a distribution over the futures."""
+
+    column: str
+    title: str
+    axis_label: str
+    axis: str  # usd, share or number
+    caption: str
+    all_zero: str = ""  # said instead of a figure when every solved scenario has 0
+
+
+COST_PER_MTOK = Metric(
+    "cost_per_mtok_usd",
+    "Cost per million tokens",
+    "USD per million served tokens",
+    "usd",
+    "How the cost per million tokens spreads over the sampled futures: the further left and"
+    " the steeper, the cheaper and the surer.",
 )
-METRIC_CAPTIONS = {
-    "cost_per_mtok_usd": "How the cost per million tokens spreads over the sampled futures:"
-    " the further left and the steeper, the cheaper and the surer.",
-    "total_cost_usd_per_year": "How the yearly total cost (fleet plus the penalty for unmet"
-    " demand) spreads over the futures: a long right tail is the risk of running short.",
-    "unmet_share": "How much demand goes unserved across the futures: a line that reaches"
-    " 100% at zero never runs short.",
-}
-AXIS_FORMAT = {"usd": formats.usd, "share": formats.share}
+TOTAL_COST = Metric(
+    "total_cost_usd_per_year",
+    "Total cost per year",
+    "USD per year (fleet + penalty)",
+    "usd",
+    "How the yearly total cost (fleet plus the penalty for unmet demand) spreads over the"
+    " futures: a long right tail is the risk of running short.",
+)
+UNMET = Metric(
+    "unmet_share",
+    "Unmet share of demand",
+    "share of demanded tokens unserved",
+    "share",
+    "How much demand goes unserved across the futures: a line that reaches 100% at zero never"
+    " runs short.",
+    "No solved future leaves any demand unmet.",
+)
+SHORTFALL = Metric(
+    "shortfall_share",
+    "Shortfall below the minimum served shares",
+    "share of demanded tokens short of the minimum",
+    "share",
+    "How far the plan falls short of the workloads' minimum served shares across the futures"
+    " (priced by the shortfall penalty).",
+    "No future falls short of a minimum served share.",
+)
+RECOURSE = Metric(
+    "recourse_racks",
+    "Recourse racks bought",
+    "racks bought once the future is known",
+    "number",
+    "How many racks each future buys at short notice (at the recourse premium) on top of the plan.",
+    "No future buys recourse racks.",
+)
+METRICS = (COST_PER_MTOK, TOTAL_COST, UNMET)
+AXIS_FORMAT = {"usd": formats.usd, "share": formats.share, "number": formats.number}
 
 
 def scenario_cards(head: stats.ScenarioHeadline, extra: Sequence[tuple[str, str, str]] = ()) -> str:
@@ -239,29 +324,40 @@ def estimate_card(label: str, estimate: Estimate) -> tuple[str, str, str]:
     return label, formats.usd_plus_minus(estimate.value, estimate.se), detail[estimate.kind]
 
 
-def distribution_section(results: pd.DataFrame, scope: Scope, emphasis: Sequence[str]) -> Section:
-    blocks = []
-    for metric, title, axis_label, axis in METRICS:
-        points = stats.ecdf(results, metric)
-        if not len(points):
-            blocks.append(Block(title, "", html=note("No scenario was solved: nothing to plot.")))
+def distribution_section(
+    results: pd.DataFrame,
+    scope: Scope,
+    emphasis: Sequence[str],
+    metrics: Sequence[Metric] = METRICS,
+    title: str = "Distributions over the futures",
+) -> Section:
+    """Per metric, the empirical distribution of each plan's solved scenarios; a metric
+    the results lack, or that no scenario moves from zero, says so instead."""
+    entries = []
+    for metric in metrics:
+        if metric.column not in results:
+            entries.append(no_data(metric.title, "This run does not record it."))
             continue
-        blocks.append(
-            Block(
-                title,
-                METRIC_CAPTIONS[metric],
-                figures.ecdf_lines(
-                    points,
-                    axis_label=axis_label,
-                    fmt=AXIS_FORMAT[axis],
-                    axis=axis,
-                    emphasis=emphasis,
-                ),
+        points = stats.ecdf(results, metric.column)
+        if not len(points):
+            entries.append(no_data(metric.title, "No scenario was solved: nothing to plot."))
+        elif metric.all_zero and not points["value"].abs().gt(0).any():
+            entries.append(no_data(metric.title, metric.all_zero))
+        else:
+            entries.append(
+                Block(
+                    metric.title,
+                    metric.caption,
+                    figures.ecdf_lines(
+                        points,
+                        axis_label=metric.axis_label,
+                        fmt=AXIS_FORMAT[metric.axis],
+                        axis=metric.axis,
+                        emphasis=emphasis,
+                    ),
+                )
             )
-        )
-    return Section(
-        scope.key("distributions"), scope.title("Distributions over the futures"), blocks
-    )
+    return Section(scope.key("distributions"), scope.title(title), entries)
 
 
 COMPARISON_COLUMNS: list[tuple[str, str, Format]] = [

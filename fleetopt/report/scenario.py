@@ -58,7 +58,7 @@ def scenario_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         if mix is not None and len(mix):
             first = mix[mix["plan"] == main]
             first = first[first["scenario"] == first["scenario"].min()]
-            sections.append(blocks.racks_section(stats.rack_mix(first), scope, f"plan {main}"))
+            sections.append(blocks.racks_section(first, scope, f"plan {main}"))
     section = blocks.sites_section(run.table("sites"), main, scope)
     if section is not None:
         sections.append(section)
@@ -173,7 +173,7 @@ def robust_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     if section is not None:
         sections.append(section)
     if chosen_racks is not None:
-        sections.append(blocks.racks_section(stats.rack_mix(chosen_racks), scope, f"plan {chosen}"))
+        sections.append(blocks.racks_section(chosen_racks, scope, f"plan {chosen}"))
     section = blocks.sites_section(evaluation.table("sites") if evaluation else None, chosen, scope)
     if section is not None:
         sections.append(section)
