@@ -43,7 +43,9 @@ def _or_missing(write: Callable[[float], str]) -> Callable[[Any], str]:
 def _mantissa(value: float) -> str:
     """|value| (>= 0) with at most four significant digits (see the module's rule)."""
     if value < 0.9995:
-        return f"{value:.3g}" if value >= 1e-4 else "0"  # .3g would write 1e-05
+        if value >= 1e-4:
+            return f"{value:.3g}"
+        return f"{value:.8f}".rstrip("0") if value >= 1e-6 else "0"  # never 1e-05
     return f"{value:.1f}" if round(value, 2) >= 100 else f"{value:.2f}"
 
 
@@ -80,6 +82,18 @@ def usd(value: float) -> str:
 def usd_change(value: float) -> str:
     """A difference of money: '+$1.20M', '-$3.00M', '$0'."""
     return _signed(value, "$" + magnitude(value), plus=True)
+
+
+@_or_missing
+def number_change(value: float) -> str:
+    """A difference of magnitudes: '+1.20M', '-3.50', '0'."""
+    return _signed(value, magnitude(value), plus=True)
+
+
+@_or_missing
+def mw_change(value: float) -> str:
+    """A difference of megawatts: '+20.00', '-1,000'."""
+    return _signed(value, mw(abs(value)), plus=True)
 
 
 @_or_missing
@@ -173,3 +187,19 @@ def usd_plus_minus(mean: Any, se: Any) -> str:
 def usd_interval(low: Any, high: Any) -> str:
     """'[$1.20M, $3.40M]'."""
     return f"[{usd(low)}, {usd(high)}]"
+
+
+# A kind of figure (as fleetopt.results.compare and the report name them) and how it is
+# written, and how a difference of two of them is.
+BY_KIND: dict[str, Callable[[Any], str]] = {
+    "usd": usd,
+    "share": share,
+    "number": number,
+    "integer": integer,
+}
+CHANGE_BY_KIND: dict[str, Callable[[Any], str]] = {
+    "usd": usd_change,
+    "share": share_change,
+    "number": number_change,
+    "integer": signed_integer,
+}

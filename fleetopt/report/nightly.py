@@ -15,19 +15,13 @@ from fleetopt.report.plan import plan_sections
 from fleetopt.report.scenario import robust_sections, scenario_sections
 from fleetopt.report.statistics import Run
 from fleetopt.report.stochastic import stochastic_sections
-from fleetopt.results.nightly import CompareResult, NightlyRecord
+from fleetopt.results.nightly import METRIC_LABELS, CompareResult, NightlyRecord
+from fleetopt.results.text import first_stage_orders
 
 TREND_SERIES = {
     "expected_value_cost_per_mtok_usd": "expected-value plan",
     "robust_mean_cost_per_mtok_usd": "robust choice, mean",
     "robust_p95_cost_per_mtok_usd": "robust choice, p95",
-}
-METRIC_LABELS = {
-    "expected_value_cost_per_mtok_usd": ("expected-value plan, cost per Mtok", formats.usd),
-    "robust_mean_cost_per_mtok_usd": ("robust choice, mean cost per Mtok", formats.usd),
-    "robust_p95_cost_per_mtok_usd": ("robust choice, p95 cost per Mtok", formats.usd),
-    "robust_cvar_total_cost_usd_per_year": ("robust choice, CVaR of total cost", formats.usd),
-    "robust_probability_unmet_above_1pct": ("robust choice, P(unmet > 1%)", formats.share),
 }
 
 
@@ -71,6 +65,17 @@ def nightly_sections(
                 "stochastic plan, value of the stochastic solution", two_stage.vss
             ),
         ]
+        orders = first_stage_orders(run.path / "stochastic")
+        if orders is not None:
+            items.insert(
+                0,
+                (
+                    "hedged plan: racks to order now",
+                    formats.integer(orders["new_racks"].sum()),
+                    f"capex {formats.usd(orders['capex_usd'].sum(min_count=1))}; the stochastic"
+                    " plan's orders below",
+                ),
+            )
     if installed:
         unmet = installed.probability_unmet_above_1pct
         items.append(
@@ -93,11 +98,7 @@ def nightly_sections(
         ("run id", blocks.text(manifest.run_id)),
         ("date", blocks.text(manifest.date)),
         ("seed", blocks.text(manifest.seed)),
-        *[
-            (k, blocks.text(v))
-            for k, v in manifest.params.items()
-            if k not in ("case_sha256", "seed")
-        ],
+        *[(k, _param(v)) for k, v in manifest.params.items() if k not in ("case_sha256", "seed")],
         ("fleetopt version", blocks.text(manifest.fleetopt_version)),
         ("warnings", "; ".join(validate.warnings if validate else []) or "none"),
     ]
@@ -167,6 +168,13 @@ def nightly_sections(
         )
     )
     return sections
+
+
+def _param(value: Any) -> str:
+    """A run parameter as text: a group of settings as 'key value, ...'."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_param(v)}" for k, v in value.items() if v is not None)
+    return blocks.text(value)
 
 
 def _trend_section(history: pd.DataFrame) -> blocks.Section:
@@ -260,6 +268,8 @@ def _changes_section(run: Run, result: CompareResult | None) -> blocks.Section:
     changes = stats.rack_changes(racks) if racks is not None else pd.DataFrame()
     if len(changes):
         changes["label"] = changes["site"] + " · " + changes["rack_type"]
+        if "period" in changes:
+            changes["label"] = changes["period"].astype(str) + " · " + changes["label"]
         changes["details"] = [
             f"{formats.integer(a)} → {formats.integer(b)} racks"
             for a, b in zip(changes["count_previous"], changes["count"], strict=True)
@@ -292,8 +302,11 @@ def _changes_section(run: Run, result: CompareResult | None) -> blocks.Section:
     if metrics is not None:
         rows = []
         for row in metrics.itertuples():
-            name, fmt = METRIC_LABELS.get(row.metric, (row.metric, formats.number))
-            rows.append({"metric": name, "previous": fmt(row.previous), "value": fmt(row.value)})
+            name, kind = METRIC_LABELS.get(row.metric, (row.metric, "number"))
+            write = formats.BY_KIND[kind]
+            rows.append(
+                {"metric": name, "previous": write(row.previous), "value": write(row.value)}
+            )
         entries.append(
             blocks.Block(
                 "Figures then and now",

@@ -17,6 +17,7 @@ from fleetopt.core import formats
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
 from fleetopt.results import yearly
+from fleetopt.results.nightly import METRIC_LABELS
 from fleetopt.results.read import nightly_record, run_summary
 from fleetopt.results.runs import Distribution, Estimate, RobustSummary, ScenarioSummary
 from fleetopt.results.stochastic import StochasticSummary, method_name
@@ -445,11 +446,11 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
             for r in racks[racks["change"] != 0].itertuples()
         ] or ["    rack counts unchanged"]
         metrics = pd.read_parquet(run / "compare" / "metrics.parquet")
-        lines += [
-            f"    {r.metric}: {formats.number(r.previous)} -> {formats.number(r.value)}"
-            for r in metrics.dropna().itertuples()
-            if r.change != 0
-        ]
+        for r in metrics.dropna().itertuples():
+            label, kind = METRIC_LABELS.get(r.metric, (r.metric, "number"))
+            if r.change != 0:
+                write = formats.BY_KIND[kind]
+                lines.append(f"    {label}: {write(r.previous)} -> {write(r.value)}")
     else:
         lines.append("  no previous successful run of this case to compare with")
     report = m.results.report
