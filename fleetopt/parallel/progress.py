@@ -23,6 +23,7 @@ from rich.progress import (
     BarColumn,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -87,7 +88,7 @@ class Progress:
         self._started = self._last = clock()
         self._display = logs.progress_display()
         self._bar: Bar | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> Progress:
         if self._display is logs.ProgressDisplay.BAR:

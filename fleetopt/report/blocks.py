@@ -156,12 +156,14 @@ def assumptions_section(
     rows: Sequence[tuple[str, str]],
     flags: pd.DataFrame | None,
     what: str,
+    no_flags: str | None = None,
 ) -> Section:
-    """What a run assumed: its facts (`rows`), and which of its figures rest on estimates."""
+    """What a run assumed: its facts (`rows`), and which of its figures rest on estimates
+    (`no_flags`: why there are none to flag, when the run records none)."""
     return Section(
         scope.key("assumptions"),
         scope.title("Assumptions"),
-        [Block(title, caption, html=facts(rows)), estimates_block(flags, what)],
+        [Block(title, caption, html=facts(rows)), estimates_block(flags, what, no_flags)],
     )
 
 
@@ -170,13 +172,13 @@ def sample_facts(summary: SampledRun) -> list[tuple[str, str]]:
     return [("scenarios", text(summary.scenarios)), ("seed", text(summary.seed))]
 
 
-def estimates_block(flags: pd.DataFrame | None, what: str) -> Block:
+def estimates_block(flags: pd.DataFrame | None, what: str, no_flags: str | None = None) -> Block:
     caption = (
         f"Catalog estimates flagged: per rack type of {what}, how many of the throughput figures"
         " it relies on are estimates (a source starting 'estimate') rather than measured."
     )
     if flags is None:
-        return Block("Estimated figures", caption, html=note(ESTIMATE_NOTE))
+        return Block("Estimated figures", caption, html=note(no_flags or ESTIMATE_NOTE))
     columns: list[tuple[str, str, Format]] = [
         ("rack_type", "rack type", str),
         ("operating_points", "operating points used", formats.integer),

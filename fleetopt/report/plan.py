@@ -36,8 +36,9 @@ def plan_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
             ("fleetopt version", blocks.text(summary.fleetopt_version)),
             ("warnings", "; ".join(summary.warnings) or "none"),
         ],
-        stats.estimate_flags(points, placement=placement),
+        stats.estimate_flags(points, placement=placement) if summary.has_plan else None,
         "the plan",
+        None if summary.has_plan else "There is no plan, so no throughput figure is used.",
     )
     if not summary.has_plan:
         return [*sections, assumptions]

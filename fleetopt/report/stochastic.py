@@ -151,7 +151,7 @@ def _orders_section(run: Run, scope: blocks.Scope) -> blocks.Section:
     entries = [
         blocks.Block(
             "What to order",
-            "",
+            "The racks the hedged plan orders before the future is known, and what they cost.",
             html=blocks.cards(
                 [
                     ("racks to order now", formats.integer(schedule["new_racks"].sum()), ""),

@@ -201,4 +201,5 @@ def read_export(path: str | Path) -> dict[str, pd.DataFrame]:
             csv.stem: pd.read_csv(csv, keep_default_na=False, na_values=[""])
             for csv in sorted(source.glob("*.csv"))
         }
-    return pd.read_excel(source, sheet_name=None)
+    sheets: dict[str, pd.DataFrame] = pd.read_excel(source, sheet_name=None)
+    return sheets
