@@ -39,7 +39,7 @@ from fleetopt.pipelines.options import (
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.pipelines.runs import read_plan
 from fleetopt.report.page import write_report
-from fleetopt.testing.browser import chromium, chromium_path, wait_until_drawn
+from fleetopt.testing.browser import wait_until_drawn
 from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
 
 FIVE_MB = 5_000_000
@@ -351,16 +351,6 @@ def test_the_report_package_imports_no_solver():
 
 
 # --- in a real browser ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        pytest.skip(
-            "no Chromium installed (Debian: apt-get install chromium): browser checks skipped"
-        )
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))

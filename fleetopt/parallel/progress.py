@@ -26,7 +26,6 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.progress import Progress as Bar
 from rich.text import Text
@@ -38,6 +37,13 @@ log = logging.getLogger(__name__)
 EVERY_S = 5.0  # seconds between progress lines
 
 
+def _rate(task: Task) -> float | None:
+    """Units per second since the start (work finishes in chunks: a recent window would
+    often see none)."""
+    elapsed = task.elapsed or 0.0
+    return task.completed / elapsed if task.completed and elapsed > 0 else None
+
+
 class _Counts(ProgressColumn):
     """'12/64 scenarios, 1.52/s' (no rate until one is known), and a note (a gap)."""
 
@@ -46,10 +52,22 @@ class _Counts(ProgressColumn):
         if task.total is None:  # one long solve: no count
             text = note or "running"
         else:
-            rate = f", {task.speed:.3g}/s" if task.speed else ""
-            text = f"{int(task.completed)}/{int(task.total)} {unit}{rate}"
+            rate = _rate(task)
+            text = f"{int(task.completed)}/{int(task.total)} {unit}"
+            text += f", {rate:.3g}/s" if rate else ""
             text += f", {note}" if note else ""
         return Text(text, no_wrap=True, overflow="ellipsis")
+
+
+class _Eta(ProgressColumn):
+    """'ETA 0:01:23' at the rate since the start; 'ETA ?' before one is known."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        rate = _rate(task)
+        left = "?" if rate is None else _duration((task.total - task.completed) / rate)
+        return Text(f"ETA {left}", no_wrap=True)
 
 
 def _bar() -> Bar:
@@ -58,8 +76,7 @@ def _bar() -> Bar:
         BarColumn(bar_width=20),
         _Counts(),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+        _Eta(),
         console=Console(stderr=True),
         transient=False,
     )

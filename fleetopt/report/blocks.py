@@ -326,6 +326,30 @@ def estimate_card(label: str, estimate: Estimate) -> tuple[str, str, str]:
     return label, formats.usd_plus_minus(estimate.value, estimate.se), detail[estimate.kind]
 
 
+def value_block(vss: Estimate, evpi: Estimate) -> Block:
+    """VSS and EVPI with their 95% intervals, drawn (a value the run lacks left out)."""
+    value = stats.value_of_information(vss, evpi).dropna(subset=["mean"])
+    if not len(value):
+        return no_data("VSS and EVPI with 95% intervals", "No scenario gave a value.")
+    return Block(
+        "VSS and EVPI with 95% intervals",
+        "What choosing under uncertainty saves over planning for the forecast (VSS), and what"
+        " knowing the future would still save (EVPI), per year; an interval that crosses zero"
+        " means the sample cannot tell.",
+        figures.intervals(
+            value,
+            "measure",
+            "low",
+            "mean",
+            "high",
+            axis_label="USD per year",
+            fmt=formats.usd,
+            axis="usd",
+            reference=0.0,
+        ),
+    )
+
+
 def distribution_section(
     results: pd.DataFrame,
     scope: Scope,

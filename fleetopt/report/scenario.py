@@ -75,7 +75,6 @@ def robust_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     results = evaluation.table("results") if evaluation else None
     candidates = summary.candidates
     head = stats.scenario_headline(summary.chosen, results, chosen)
-    value = stats.value_of_information(summary.vss, summary.evpi)
     extra = [
         ("chosen plan", blocks.text(chosen), f"by {blocks.text(summary.criterion)} total cost"),
         blocks.estimate_card("value of the stochastic solution", summary.vss),
@@ -147,25 +146,7 @@ def robust_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         blocks.Section(
             scope.key("value"),
             scope.title("Value of the stochastic solution and of perfect information"),
-            [
-                blocks.Block(
-                    "VSS and EVPI with 95% intervals",
-                    "What choosing under uncertainty saves over planning for the forecast (VSS),"
-                    " and what knowing the future would still save (EVPI), per year; an interval"
-                    " that crosses zero means the sample cannot tell.",
-                    figures.intervals(
-                        value.dropna(subset=["mean"]),
-                        "measure",
-                        "low",
-                        "mean",
-                        "high",
-                        axis_label="USD per year",
-                        fmt=formats.usd,
-                        axis="usd",
-                        reference=0.0,
-                    ),
-                )
-            ],
+            [blocks.value_block(summary.vss, summary.evpi)],
         )
     )
     sweep = run.part("sweep")

@@ -328,21 +328,21 @@ def value_of_information(vss: Estimate, evpi: Estimate) -> pd.DataFrame:
     """The value of the stochastic solution and the expected value of perfect information:
     value, standard error and a 95% normal interval, per year, and whether each is an
     estimate or a bound."""
-    rows = []
-    for label, estimate in (("VSS", vss), ("EVPI", evpi)):
-        mean = math.nan if estimate.value is None else estimate.value
-        se = math.nan if estimate.se is None else estimate.se
-        rows.append(
-            {
-                "measure": label,
-                "mean": mean,
-                "se": se,
-                "low": mean - Z95 * se,
-                "high": mean + Z95 * se,
-                "kind": estimate.kind.value,
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame([_interval(label, e) for label, e in (("VSS", vss), ("EVPI", evpi))])
+
+
+def _interval(label: str, estimate: Estimate) -> dict[str, object]:
+    """An estimate's row: value, standard error, 95% normal interval, kind (NaN unknown)."""
+    mean = math.nan if estimate.value is None else estimate.value
+    se = math.nan if estimate.se is None else estimate.se
+    return {
+        "measure": label,
+        "mean": mean,
+        "se": se,
+        "low": mean - Z95 * se,
+        "high": mean + Z95 * se,
+        "kind": estimate.kind.value,
+    }
 
 
 @dataclass(frozen=True)
@@ -404,26 +404,16 @@ def stochastic_estimates(summary: StochasticSummary) -> pd.DataFrame:
     """The figures of a stochastic run over its scenarios, each with its standard error and
     95% normal interval: the plan's objective (RP), the expected-value plan's (EEV), wait
     and see (WS), VSS and EVPI; and the certified lower bound (no interval: a bound)."""
-    rows = []
-    for label, estimate in (
-        ("hedged plan (RP)", summary.objective),
-        ("expected-value plan (EEV)", summary.ev_objective),
-        ("wait and see (WS)", summary.wait_and_see),
-        ("value of the stochastic solution (VSS = EEV - RP)", summary.vss),
-        ("expected value of perfect information (EVPI = RP - WS)", summary.evpi),
-    ):
-        mean = math.nan if estimate.value is None else estimate.value
-        se = math.nan if estimate.se is None else estimate.se
-        rows.append(
-            {
-                "measure": label,
-                "mean": mean,
-                "se": se,
-                "low": mean - Z95 * se,
-                "high": mean + Z95 * se,
-                "kind": estimate.kind.value.replace("_", " "),
-            }
+    rows = [
+        _interval(label, estimate)
+        for label, estimate in (
+            ("hedged plan (RP)", summary.objective),
+            ("expected-value plan (EEV)", summary.ev_objective),
+            ("wait and see (WS)", summary.wait_and_see),
+            ("value of the stochastic solution (VSS = EEV - RP)", summary.vss),
+            ("expected value of perfect information (EVPI = RP - WS)", summary.evpi),
         )
+    ]
     rows.append({"measure": "certified lower bound", "mean": summary.lower_bound, "kind": "bound"})
     return pd.DataFrame(rows)
 

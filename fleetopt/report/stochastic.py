@@ -26,7 +26,7 @@ ESTIMATE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("se", "standard error", formats.usd),
     ("low", "95% interval from", formats.usd),
     ("high", "to", formats.usd),
-    ("kind", "what it is", str),
+    ("kind", "what it is", lambda kind: str(kind).replace("_", " ")),
 ]
 OUT_OF_SAMPLE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("plan", "plan", str),
@@ -215,7 +215,6 @@ def _headline(summary: StochasticSummary, name: str, scope: blocks.Scope) -> blo
 def _value_section(summary: StochasticSummary, scope: blocks.Scope) -> blocks.Section:
     """RP, EEV, WS, VSS and EVPI with their 95% intervals."""
     table = stats.stochastic_estimates(summary)
-    value = stats.value_of_information(summary.vss, summary.evpi).dropna(subset=["mean"])
     entries = [
         blocks.Block(
             "Bounds and estimates",
@@ -225,26 +224,7 @@ def _value_section(summary: StochasticSummary, scope: blocks.Scope) -> blocks.Se
             wide=True,
         )
     ]
-    if len(value):
-        entries.append(
-            blocks.Block(
-                "VSS and EVPI with 95% intervals",
-                "What hedging saves over planning for the forecast (VSS), and what knowing the"
-                " future would still save (EVPI), per year; an interval that crosses zero means"
-                " the sample cannot tell.",
-                figures.intervals(
-                    value,
-                    "measure",
-                    "low",
-                    "mean",
-                    "high",
-                    axis_label="USD per year",
-                    fmt=formats.usd,
-                    axis="usd",
-                    reference=0.0,
-                ),
-            )
-        )
+    entries.append(blocks.value_block(summary.vss, summary.evpi))
     return blocks.Section(scope.key("value"), scope.title("Bounds, VSS and EVPI"), entries)
 
 

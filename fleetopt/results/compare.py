@@ -436,68 +436,58 @@ def format_comparison(c: Comparison) -> str:
         ],
     )
     if c.orders is not None:
-        lines.append(f"\n{c.orders_of}, per (year,) site and rack type:")
-        if c.orders:
-            table = pd.DataFrame(
-                [
-                    {
-                        "period": o.period,
-                        "site": o.site,
-                        "rack_type": o.rack_type,
-                        "a": formats.integer(o.a),
-                        "b": formats.integer(o.b),
-                        "change": formats.signed_integer(o.change),
-                    }
-                    for o in c.orders
-                ]
-            )
-            if table["period"].isna().all():
-                table = table.drop(columns="period")
-            lines += text_table(
-                table,
-                [
-                    ("period", "year", lambda v: formats.year(v)),
-                    ("site", "site", str),
-                    ("rack_type", "rack type", str),
-                    ("a", "A", _right),
-                    ("b", "B", _right),
-                    ("change", "change", _right),
-                ],
-            )
-        else:
-            lines.append("  no change")
+        lines += _changes(
+            f"{c.orders_of}, per (year,) site and rack type",
+            [
+                {
+                    "period": o.period,
+                    "site": o.site,
+                    "rack_type": o.rack_type,
+                    "a": formats.integer(o.a),
+                    "b": formats.integer(o.b),
+                    "change": formats.signed_integer(o.change),
+                }
+                for o in c.orders
+            ],
+        )
     if c.headroom is not None:
-        lines.append("\npower headroom (cap less power at full load, MW):")
-        if c.headroom:
-            table = pd.DataFrame(
-                [
-                    {
-                        "period": h.period,
-                        "site": h.site,
-                        "a": formats.mw(h.a_mw),
-                        "b": formats.mw(h.b_mw),
-                        "change": formats.mw_change(h.change_mw),
-                    }
-                    for h in c.headroom
-                ]
-            )
-            if table["period"].isna().all():
-                table = table.drop(columns="period")
-            lines += text_table(
-                table,
-                [
-                    ("period", "year", lambda v: formats.year(v)),
-                    ("site", "site", str),
-                    ("a", "A", _right),
-                    ("b", "B", _right),
-                    ("change", "change", _right),
-                ],
-            )
-        else:
-            lines.append("  no change")
+        lines += _changes(
+            "power headroom (cap less power at full load, MW)",
+            [
+                {
+                    "period": h.period,
+                    "site": h.site,
+                    "a": formats.mw(h.a_mw),
+                    "b": formats.mw(h.b_mw),
+                    "change": formats.mw_change(h.change_mw),
+                }
+                for h in c.headroom
+            ],
+        )
     return "\n".join(lines)
 
 
 def _right(value: Any) -> str:
     """A cell already written, right-aligned (a number)."""
     return str(value)
+
+
+CHANGE_COLUMNS: list[yearly.Column] = [
+    (yearly.PERIOD, "year", formats.year),
+    ("site", "site", str),
+    ("rack_type", "rack type", str),
+    ("a", "A", _right),
+    ("b", "B", _right),
+    ("change", "change", _right),
+]
+
+
+def _changes(title: str, rows: list[dict[str, Any]]) -> list[str]:
+    """The rows that changed (their keys; A, B and the change already written) under
+    `title`, or 'no change'; without periods, no year column."""
+    if not rows:
+        return [f"\n{title}:", "  no change"]
+    table = pd.DataFrame(rows)
+    if table[yearly.PERIOD].isna().all():
+        table = table.drop(columns=yearly.PERIOD)
+    return [f"\n{title}:", *text_table(table, CHANGE_COLUMNS)]
