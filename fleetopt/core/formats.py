@@ -44,7 +44,7 @@ def _mantissa(value: float) -> str:
     """|value| (>= 0) with at most four significant digits (see the module's rule)."""
     if value < 0.9995:
         if value >= 1e-4:
-            return f"{value:.3g}"
+            return f"{value:#.3g}"  # keeps a trailing zero: 0.0330
         return f"{value:.8f}".rstrip("0") if value >= 1e-6 else "0"  # never 1e-05
     return f"{value:.1f}" if round(value, 2) >= 100 else f"{value:.2f}"
 

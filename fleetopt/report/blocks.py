@@ -21,6 +21,7 @@ from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
 from fleetopt.results import yearly
 from fleetopt.results.runs import Estimate, EstimateKind, SampledRun
+from fleetopt.solve.result import SOLVED
 
 Format = Callable[[Any], str]
 
@@ -296,7 +297,16 @@ def scenario_cards(head: stats.ScenarioHeadline, extra: Sequence[tuple[str, str,
     plan = head.stats
     cost, total = plan.cost_per_mtok_usd, plan.total_cost_usd_per_year
     statuses = ", ".join(f"{k} {v}" for k, v in plan.status_counts.items())
-    return cards(
+    solved = sum(v for k, v in plan.status_counts.items() if k in SOLVED)
+    why = (
+        note(
+            f"No sampled future has a solution with this plan ({statuses}), so it has no cost"
+            " to show; each scenario's row in results.parquet says why."
+        )
+        if not solved
+        else ""
+    )
+    return why + cards(
         [
             *extra,
             ("scenarios", formats.integer(plan.scenarios), statuses),
@@ -422,7 +432,9 @@ def rack_types_section(sweep: Run, scope: Scope) -> Section | None:
             Block(
                 "How often each rack type is in the best mix",
                 "Share of the solved futures whose best rack mix holds each type (hover: its"
-                " count p5/p50/p95): a type chosen in nearly every future is a safe buy.",
+                " count p5/p50/p95"
+                + (", in its peak year" if "period" in mix.columns else "")
+                + "): a type chosen in nearly every future is a safe buy.",
                 figures.bars(
                     frequency,
                     "rack_type",

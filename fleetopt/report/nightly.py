@@ -16,6 +16,7 @@ from fleetopt.report.scenario import robust_sections, scenario_sections
 from fleetopt.report.statistics import Run
 from fleetopt.report.stochastic import stochastic_sections
 from fleetopt.results.nightly import METRIC_LABELS, CompareResult, NightlyRecord
+from fleetopt.results.summary import Summary
 from fleetopt.results.text import first_stage_orders
 
 TREND_SERIES = {
@@ -39,9 +40,15 @@ def nightly_sections(
         manifest.results.stochastic,
     )
     cost = rob.cost_per_mtok_usd
+    plan_run = run.part("plan")
+    levelized = (
+        plan_run is not None
+        and isinstance(plan_run.summary, Summary)
+        and bool(plan_run.summary.periods)
+    )
     items = [
         (
-            "expected-value plan, cost per million tokens",
+            "expected-value plan, cost per million tokens" + (", levelized" if levelized else ""),
             formats.usd(plan.cost_per_mtok_usd),
             f"{blocks.text(plan.status.value)}, gap {formats.gap(plan.mip_gap)}",
         ),
@@ -102,7 +109,6 @@ def nightly_sections(
         ("fleetopt version", blocks.text(manifest.fleetopt_version)),
         ("warnings", "; ".join(validate.warnings if validate else []) or "none"),
     ]
-    plan_run = run.part("plan")
     points = plan_run.table("operating_points") if plan_run else None
     placement = plan_run.table("placement") if plan_run else None
     sections = [
@@ -160,7 +166,7 @@ def nightly_sections(
                         [
                             ("stage", "stage", str),
                             ("status", "status", blocks.text),
-                            ("seconds", "seconds", formats.number),
+                            ("seconds", "time", formats.seconds),
                         ],
                     ),
                 )

@@ -47,6 +47,7 @@ section h2 { font-size: 18px; margin: 12px 0 6px; }
 .blocks { display: flex; flex-wrap: wrap; gap: 10px 32px; align-items: flex-start; }
 figure.block { margin: 0 0 14px; width: 620px; max-width: 100%; }
 figure.block.wide { width: 1272px; }
+figure.block.wide table { width: auto; min-width: 620px; }
 figure.block h3 { font-size: 14px; margin: 6px 0 4px; }
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; }
 .plot { min-height: 40px; overflow-x: auto; }

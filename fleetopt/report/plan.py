@@ -218,6 +218,7 @@ def _years_section(run: Run, scope: blocks.Scope) -> blocks.Section:
                 html=blocks.table(schedule, yearly.ORDER_COLUMNS)
                 if len(schedule)
                 else blocks.note("The plan orders no new racks."),
+                wide=True,
             )
         )
         by_type = stats.orders_by_type(orders)
@@ -256,8 +257,12 @@ def _power_by_year(sites: pd.DataFrame) -> list[blocks.Block]:
         f"{formats.megawatts(p)} of {formats.megawatts(c)} ({formats.share(s)})"
         for p, c, s in zip(use["power_mw"], use["power_cap_mw"], use["power_share"], strict=True)
     ]
+    use["cell"] = [
+        f"{formats.mw(p)} / {formats.mw(c)} ({formats.share(s)})"
+        for p, c, s in zip(use["power_mw"], use["power_cap_mw"], use["power_share"], strict=True)
+    ]
     high = max(1.05, float(use["power_share"].max()) * 1.05)
-    mw = use.pivot(index="site", columns="year", values="text").reindex(pd.unique(use["site"]))
+    mw = use.pivot(index="site", columns="year", values="cell").reindex(pd.unique(use["site"]))
     columns: list[tuple[str, str, blocks.Format]] = [("site", "site", str)]
     columns += [(str(y), str(y), str) for y in mw.columns]
     mw.columns = [str(y) for y in mw.columns]
@@ -282,7 +287,7 @@ def _power_by_year(sites: pd.DataFrame) -> list[blocks.Block]:
         ),
         blocks.Block(
             "Power per site and year",
-            "Facility power at full load against the cap, MW, each year.",
+            "Facility power at full load / the cap, MW (the share of the cap in use), each year.",
             html=blocks.table(mw.reset_index(), columns),
         ),
     ]
@@ -386,7 +391,7 @@ def _power_section(sites: pd.DataFrame, scope: blocks.Scope) -> blocks.Section:
             ("headroom_mw", "headroom, MW", formats.mw),
             ("avg_facility_mw", "average draw, MW", formats.mw),
             ("slots", "floor slots", formats.integer),
-            ("max_slots", "slot limit", formats.integer),
+            ("max_slots", "slot limit", _limit),
         ]
         return [
             blocks.Block(
@@ -406,6 +411,11 @@ def _power_section(sites: pd.DataFrame, scope: blocks.Scope) -> blocks.Section:
     return blocks.Section(
         scope.key("power"), scope.title("Power and floor"), blocks.per_year(sites, blocks_of)
     )
+
+
+def _limit(slots: object) -> str:
+    """A site's floor limit: its slots, or 'none' where the floor is unlimited."""
+    return "none" if formats.absent(slots) else formats.integer(slots)
 
 
 SERVICE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
