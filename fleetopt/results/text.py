@@ -19,7 +19,13 @@ from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
 from fleetopt.results import yearly
 from fleetopt.results.nightly import METRIC_LABELS
 from fleetopt.results.read import nightly_record, run_summary
-from fleetopt.results.runs import Distribution, Estimate, RobustSummary, ScenarioSummary
+from fleetopt.results.runs import (
+    Distribution,
+    Estimate,
+    EstimateKind,
+    RobustSummary,
+    ScenarioSummary,
+)
 from fleetopt.results.stochastic import StochasticSummary, method_name
 from fleetopt.results.summary import Summary
 from fleetopt.solve.result import SolveStatus
@@ -216,9 +222,17 @@ def _dist_line(label: str, dist: Distribution) -> str:
     )
 
 
+BOUND_WORDS = {
+    EstimateKind.ESTIMATE: "",
+    EstimateKind.LOWER_BOUND: " (a lower bound)",
+    EstimateKind.UPPER_BOUND: " (an upper bound)",
+}
+
+
 def _estimate(label: str, estimate: Estimate) -> str:
-    """'value of ... $1.20M ± $300.0k per year' ('n/a' where unknown)."""
-    return f"  {label} {formats.usd_plus_minus(estimate.value, estimate.se)} per year"
+    """'value of ... $1.20M ± $300.0k per year (a lower bound)' ('n/a' where unknown)."""
+    value = formats.usd_plus_minus(estimate.value, estimate.se)
+    return f"  {label} {value} per year{BOUND_WORDS[estimate.kind]}"
 
 
 def format_scenarios(summary: ScenarioSummary | RobustSummary) -> str:
@@ -413,8 +427,9 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
         f"  robust choice {rob.chosen_plan}: mean {formats.usd(cost.mean)},"
         f" p95 {formats.usd(cost.p95)} per million tokens;"
         f" P(unmet > 1%) {formats.share(rob.probability_unmet_above_1pct)}",
-        f"  value of the stochastic solution {formats.usd(rob.vss.value)}/year,"
-        f" EVPI {formats.usd(rob.evpi.value)}/year",
+        f"  value of the stochastic solution {formats.usd(rob.vss.value)}/year"
+        f"{BOUND_WORDS[rob.vss.kind]}, EVPI {formats.usd(rob.evpi.value)}/year"
+        f"{BOUND_WORDS[rob.evpi.kind]}",
     ]
     two_stage = m.results.stochastic
     if two_stage:
