@@ -19,6 +19,7 @@ from fleetopt.results.stochastic import (
     StochasticSummary,
     method_name,
 )
+from fleetopt.results.text import first_stage_orders
 
 ESTIMATE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("measure", "figure", str),
@@ -127,17 +128,10 @@ def _risk_text(summary: StochasticSummary) -> str:
 def _orders_section(run: Run, scope: blocks.Scope) -> blocks.Section:
     """The first stage as orders: what to order now, where, by when, at what price."""
     title = "Orders to place now"
-    orders = run.table("orders")
-    if orders is None:
-        racks = run.table("racks")
-        if racks is None:
-            why = "This run records neither its orders nor its racks."
-            return blocks.Section(
-                scope.key("orders"), scope.title(title), [blocks.no_data(title, why)]
-            )
-        first = next(rows for _, rows in yearly.by_year(racks))  # the first year's racks
-        orders = first.assign(new_racks=first["count"] - first["installed"], capex_usd_each=None)
-    schedule = yearly.order_schedule(orders)
+    schedule = first_stage_orders(run.path)
+    if schedule is None:
+        why = "This run records neither its orders nor its racks."
+        return blocks.Section(scope.key("orders"), scope.title(title), [blocks.no_data(title, why)])
     total = schedule["capex_usd"].sum(min_count=1) if len(schedule) else 0.0
     caption = (
         "The first stage of the hedged plan: the racks to order before the future is known"
