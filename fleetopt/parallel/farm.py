@@ -31,6 +31,7 @@ from fleetopt.parallel.progress import Progress
 from fleetopt.scenarios.job import ChunkResult, PreparedJob, ScenarioJob, error_rows, solve_chunk
 
 log = logging.getLogger(__name__)
+WAKE_S = 5.0  # the driver wakes this often while chunks run (progress, signals)
 
 CHUNK_RETRIES = 2
 CHUNK_SHARE = 2  # an automatic chunk takes 1 / (CHUNK_SHARE x workers) of what is left
@@ -162,7 +163,7 @@ def run_chunks(
             while pending and len(in_flight) < limit:
                 chunk = pending.pop()
                 in_flight[_chunk_task.remote(job_box, key, chunk.scenarios, False, level)] = chunk
-            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=progress.every_s)
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=WAKE_S)
             if not done:
                 progress.tick()
             for ref in done:

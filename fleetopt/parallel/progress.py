@@ -4,7 +4,7 @@ How it shows is chosen once by the entry point (fleetopt.core.logs.configure):
 
 - on a terminal, a progress bar on stderr (rich): done/total, rate and ETA, redrawn in place;
 - when stderr is not a terminal (a log file, a CI job, a Ray job's driver log), plain log
-  lines at INFO: done/total, rate and ETA every few seconds and once at the end;
+  lines at INFO: done/total, rate and ETA every 30 seconds and once at the end;
 - with -q, nothing.
 
 `announce` says one line about a step (a nightly stage starting) in the same way.
@@ -34,7 +34,7 @@ from fleetopt.core import logs
 
 log = logging.getLogger(__name__)
 
-EVERY_S = 5.0  # seconds between progress lines
+EVERY_S = 30.0  # seconds between progress lines (a bar redraws itself)
 
 
 def _rate(task: Task) -> float | None:
