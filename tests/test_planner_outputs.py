@@ -46,7 +46,7 @@ from fleetopt.results.export import read_export, run_tables, sheet_names
 from fleetopt.results.text import format_run
 from fleetopt.testing.browser import wait_until_drawn
 from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
-from tests.test_report_page import report_case
+from tests.test_report_page import A4_PRINTABLE_PX, report_case
 
 pytestmark = pytest.mark.slow
 
@@ -260,9 +260,11 @@ def test_each_year_of_a_five_year_plan_shows_that_years_numbers(runs, browser):
     text = page.evaluate(PAGE_TEXT)
     assert raw_floats(text) == []
     assert raw_floats(" ".join(page.evaluate(ALL_LABELS))) == []
-    # Printed, every year shows.
+    # Printed, every year shows, and nothing is wider than an A4 page.
     page.emulate_media(media="print")
     assert all(visible(page, f"section#racks .year[data-year='{y}']") for y in years)
+    page.set_viewport_size({"width": A4_PRINTABLE_PX, "height": 1000})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= A4_PRINTABLE_PX
     page.close()
 
 

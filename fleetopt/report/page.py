@@ -78,7 +78,8 @@ footer { color: var(--muted); font-size: 12px; padding-top: 10px; padding-bottom
   .year[hidden] { display: flex; }
   section { break-inside: auto; border-bottom: none; }
   section h2 { break-after: avoid; }
-  figure.block { break-inside: avoid; width: 100%; }
+  figure.block, figure.block.wide { break-inside: avoid; width: 100%; }
+  figure.block.wide table { min-width: 0; }
   .plot { overflow: visible; }
   .cards { grid-template-columns: repeat(3, 1fr); }
   a { color: inherit; text-decoration: none; }
