@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fleetopt import __version__
+from fleetopt.core.errors import ExitCode
 from fleetopt.core.units import SECONDS_PER_YEAR, TOKENS_PER_MTOK
 from fleetopt.io.case import Case, case_warnings
 from fleetopt.model.build import LinearModel
@@ -154,6 +155,14 @@ class Summary:
     @property
     def has_plan(self) -> bool:
         return self.status.has_plan
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """What `fleetopt solve` exits with for this outcome (docs/architecture.md)."""
+        return {
+            SolveStatus.INFEASIBLE: ExitCode.INFEASIBLE,
+            SolveStatus.ERROR: ExitCode.FAILURE,
+        }.get(self.status, ExitCode.OK)
 
     def to_json(self) -> dict[str, Any]:
         """The file's keys, in the contract's order (figures inline, after `objective`);
