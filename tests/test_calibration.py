@@ -23,13 +23,16 @@ def committed(replay) -> calibration.Calibration:
 
 def test_committed_fit_reproduces_every_source_within_the_stated_error(committed):
     # docs/performance.md states, for the fit of all sources: InferenceX's fitted points
-    # within +-25% for 81%, its held-out 1k/8k runs likewise; every source's points within
-    # 1.5x for at least 94%.
+    # within +-25% for 82% (median error 12.6%), its held-out 1k/8k runs for 79%, 85% of
+    # the configurations' maximum-throughput points either way; every source's points
+    # within 1.5x for at least 94%.
     summary = calibration.summary_table(committed).set_index(["source", "hardware", "split"])
     fitted = summary.loc[(calibration.INFERENCEX, calibration.ALL, "fitted")]
     held = summary.loc[(calibration.INFERENCEX, calibration.ALL, "held-out")]
     assert fitted["points"] == 956 and held["points"] == 333
-    assert fitted["within_25pct"] >= 0.75 and held["within_25pct"] >= 0.75
+    assert fitted["within_25pct"] >= 0.82 and held["within_25pct"] >= 0.78
+    assert fitted["median_abs_error"] <= 0.13
+    assert min(fitted["max_tput_within_25pct"], held["max_tput_within_25pct"]) >= 0.84
     table = calibration.source_table(committed.decode, committed.decode)
     overall = table[table["regime"] == calibration.ALL].set_index("source")
     assert (overall["fitted_within_1_5x"] >= 0.94).all()

@@ -136,6 +136,8 @@ def perf_command(
         keys = pd.DataFrame([key])
     elif precision is not None:
         raise click.UsageError("--precision belongs to a query (--isl/--osl)")
+    elif workloads is not None and models:
+        raise click.UsageError("--workloads takes its models from the file; drop --model")
     else:
         keys = _workload_keys(workloads, cat) if workloads is not None else None
     rows = rows_at(_selected(cat, rack_types, models, keys), table, keys)
