@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -181,9 +182,13 @@ def test_validate_refuses_installed_racks_that_do_not_fit_the_floor(tmp_path):
     ) in proc.stderr
 
 
-def _result(reason: int, primal: float, dual: float) -> result_pb2.SolveResultProto:
+def _result(
+    reason: int, primal: float, dual: float, detail: str = "", limit: int = 0
+) -> result_pb2.SolveResultProto:
     result = result_pb2.SolveResultProto()
     result.termination.reason = reason
+    result.termination.detail = detail
+    result.termination.limit = limit
     result.termination.objective_bounds.primal_bound = primal
     result.termination.objective_bounds.dual_bound = dual
     solution = result.solutions.add().primal_solution
@@ -203,6 +208,48 @@ def test_a_solve_stopped_by_a_limit_is_feasible_with_its_gap():
     assert loose.status is SolveStatus.FEASIBLE
     proven = parse_result(_result(result_pb2.TERMINATION_REASON_OPTIMAL, 100.0, 100.0), 1, 1.0, 0)
     assert proven.status is SolveStatus.OPTIMAL
+
+
+def test_solver_messages_are_in_fleetopt_words_not_status_codes():
+    optimal, feasible = (
+        result_pb2.TERMINATION_REASON_OPTIMAL,
+        result_pb2.TERMINATION_REASON_FEASIBLE,
+    )
+    said = "HighsModelStatus is kOptimal"
+    proven = parse_result(_result(optimal, 100.0, 100.0, said), 1, 1.0, 0)
+    assert proven.status is SolveStatus.OPTIMAL and proven.message == ""
+    loose = parse_result(_result(optimal, 100.0, 99.0, said), 1, 1.0, 0)
+    assert loose.message == (
+        "the solver stopped at its relative gap limit; the plan is its best by then"
+    )
+    timed = parse_result(
+        _result(feasible, 100.0, 90.0, "HighsModelStatus is kTimeLimit", result_pb2.LIMIT_TIME),
+        1,
+        1.0,
+        0,
+    )
+    assert timed.message == "the solver stopped at its time limit; the plan is its best by then"
+    plain = parse_result(_result(optimal, 100.0, 100.0, "presolve reduced the model"), 1, 1.0, 0)
+    assert plain.message == "presolve reduced the model"  # the solver's words, where they say more
+
+
+def test_nothing_prints_after_the_supervised_childs_last_line(tmp_path):
+    """Ray's exit handlers printed retry lines after fleetopt's last line on SIGTERM; an
+    exit handler here stands in for them."""
+    script = (
+        "import atexit, sys\n"
+        "from fleetopt.cli.main import report_error\n"
+        "from fleetopt.core.interrupts import Interrupted\n"
+        "atexit.register(lambda: print('(raylet) retrying', file=sys.stderr, flush=True))\n"
+        "sys.exit(report_error(Interrupted(15)))\n"
+    )
+    for supervised, last in (("1", "fleetopt: interrupted by SIGTERM"), ("0", "(raylet) retrying")):
+        env = {**os.environ, "FLEETOPT_SUPERVISED": supervised}
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert proc.returncode == 143, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith(last), proc.stderr
 
 
 def test_progress_is_logged_to_stderr_with_v_and_not_by_default(tmp_path):

@@ -326,7 +326,8 @@ def test_perf_command_with_measured_and_out(tmp_path: Path):
     args = ["--model", "llama-3.3-70b", "--rack-type", "groq3-lpx", "--rack-type", "vr-nvl72"]
     result = CliRunner().invoke(perf_command, [*args, "--measured", str(measured), "--out", out])
     assert result.exit_code == 0, result.output
-    rows = pd.read_csv(out)
+    assert out.read_text().startswith("# generator: fleetopt perf\n")  # its mark, line 1
+    rows = pd.read_csv(out, skiprows=1)
     assert set(rows["rack_type"]) == {"groq3-lpx", "vr-nvl72"}
     lpx = rows[(rows["rack_type"] == "groq3-lpx") & (rows["phase"] == "decode")]
     assert lpx["tokens_per_s"].tolist() == [12345.0]
@@ -453,7 +454,7 @@ def _variants(keys: pd.DataFrame) -> pd.DataFrame:
 
 def _best_at(rows: pd.DataFrame, targets) -> pd.DataFrame:
     """Effective decode throughput per (rack type, model) at each per-user speed target:
-    the best row at least that fast (MODEL.md section 1), 0 where none is."""
+    the best row at least that fast (docs/model.md section 1), 0 where none is."""
     dec = rows[rows["phase"] == "decode"]
     out = {}
     for u in targets:

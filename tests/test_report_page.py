@@ -26,9 +26,17 @@ from click.testing import CliRunner
 
 from fleetopt.cli.main import main
 from fleetopt.io.case import read_case
+from fleetopt.io.ownership import FileKind, is_own, own_entries
 from fleetopt.pipelines.nightly import NightlyParams, run_nightly
+from fleetopt.pipelines.options import (
+    FarmSettings,
+    Method,
+    RobustOptions,
+    ScenarioOptions,
+    StochasticSettings,
+)
 from fleetopt.pipelines.plan import plan_case, write_plan
-from fleetopt.report.page import MARKER, is_report, write_report
+from fleetopt.report.page import write_report
 from fleetopt.testing.browser import chromium, chromium_path, wait_until_drawn
 from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
 
@@ -45,7 +53,7 @@ THROUGHPUT = [
 ]
 
 
-def small_case(tmp_path: Path, growth: float = 1.0) -> Path:
+def report_case(tmp_path: Path, growth: float = 1.0) -> Path:
     """Two sites, two rack types, two workloads; demand times `growth`."""
     rack = {"kind": "gpu", "lifetime_years": 5, "slots": 1}
     return write_case(
@@ -153,26 +161,6 @@ def multi_period_plan(plan: Path, folder: Path) -> Path:
     return folder
 
 
-def stochastic_run(robust: Path, folder: Path) -> Path:
-    """A stochastic run: the chosen plan's racks, evaluate results, a convergence table."""
-    folder.mkdir()
-    shutil.copy(robust / "choice" / "racks.parquet", folder / "racks.parquet")
-    shutil.copy(robust / "evaluate" / "results.parquet", folder / "results.parquet")
-    pd.DataFrame(
-        {
-            "iteration": [0, 1, 2, 3],
-            "lower_bound": [4.0e6, 4.6e6, 4.8e6, 4.85e6],
-            "upper_bound": [6.0e6, 5.2e6, 4.95e6, 4.9e6],
-            "gap": [1 / 3, 0.1154, 0.0303, 0.0102],
-        }
-    ).to_parquet(folder / "convergence.parquet")
-    summary = {"case": "case", "status": "converged", "iterations": 4, "gap": 0.0102}
-    (folder / "summary.json").write_text(json.dumps(summary))
-    (folder / "run.json").write_text(json.dumps({"kind": "stochastic", "status": "succeeded"}))
-    (folder / "_SUCCESS").write_text("")
-    return folder
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Run folders of every kind, each with its report written to report.html."""
@@ -180,16 +168,21 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     out = root / "nightly"
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed).
-        for run_id, growth, target in (("first", 1.0, str(out)), ("second", 1.5, out.as_uri())):
+        # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed)
+        # and has the stochastic stage.
+        two_stage = StochasticSettings(Method.EF, out_of_sample=4)
+        for run_id, growth, target, stochastic in (
+            ("first", 1.0, str(out), None),
+            ("second", 1.5, out.as_uri(), two_stage),
+        ):
             run_nightly(
                 NightlyParams(
-                    case_dir=str(small_case(root / run_id, growth)),
+                    case_dir=str(report_case(root / run_id, growth)),
                     out=target,
-                    scenarios=4,
                     run_id=run_id,
-                    chunk=2,
-                    candidates=3,
+                    run=ScenarioOptions(4, farm=FarmSettings(chunk=2)),
+                    robust=RobustOptions(candidates=3),
+                    stochastic=stochastic,
                 )
             )
     finally:
@@ -203,7 +196,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         "evaluate": night / "robust" / "evaluate",
         "installed": night / "installed",
         "multi-period": multi_period_plan(night / "plan", root / "multi-period"),
-        "stochastic": stochastic_run(night / "robust", root / "stochastic"),
+        "stochastic": night / "stochastic",
     }
     for kind, folder in folders.items():
         if kind != "nightly":  # the pipeline wrote its own
@@ -239,6 +232,10 @@ EXPECTED = {
         "robust-value",
         "robust-rack-types",
         "robust-racks",
+        "stochastic-headline",
+        "stochastic-convergence",
+        "stochastic-racks",
+        "stochastic-distributions",
         "installed-headline",
         "plan-headline",
         "plan-costs",
@@ -256,7 +253,7 @@ FIGURES = {  # figures each page draws
     "installed": 5,
     "robust": 8,
     "stochastic": 6,
-    "nightly": 17,
+    "nightly": 23,
 }
 
 
@@ -267,7 +264,7 @@ def page_of(runs, kind) -> str:
 @pytest.mark.parametrize("kind", list(EXPECTED))
 def test_each_page_has_its_sections_each_with_captions(runs, kind):
     page = page_of(runs, kind)
-    assert MARKER in page
+    assert page.startswith(FileKind.REPORT.mark)
     sections = re.findall(r'<section id="([^"]+)">', page)
     assert set(EXPECTED[kind]) <= set(sections), sections
     assert len(sections) == len(set(sections))
@@ -279,6 +276,15 @@ def test_each_page_has_its_sections_each_with_captions(runs, kind):
             assert re.search(r"<figcaption>[^<]{20,}</figcaption>", block), block[:200]
 
 
+@pytest.mark.parametrize("kind", ["nightly", "plan", "robust", "sweep", "evaluate", "installed"])
+def test_every_file_a_run_writes_is_one_fleetopt_knows_as_its_own(runs, kind):
+    """What a re-run may replace (fleetopt.io.ownership.RUN_OUTPUTS) is all a real run wrote,
+    and its report: nothing of a run would survive its replacement looking current."""
+    folder = runs[kind]
+    record_kind = json.loads((folder / "run.json").read_text())["kind"]
+    assert own_entries(folder, record_kind) == sorted(folder.iterdir())
+
+
 def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
     page = page_of(runs, "nightly")
     manifest = json.loads((runs["nightly"] / "run.json").read_text())
@@ -286,11 +292,13 @@ def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
         "validate",
         "plan",
         "robust",
+        "stochastic",
         "installed",
         "compare",
         "report",
     ]
     assert manifest["stages"]["report"]["result"]["file"] == "report.html"
+    assert "stochastic plan (ef), objective" in page  # the headline has the stochastic stage
     assert re.search(r"status\s+succeeded;", page)  # all stages done as it was written
     assert "Racks added or removed" in page and "Figures then and now" in page
     assert "of which estimates" in page  # the plan folder records its operating points
@@ -303,7 +311,7 @@ def test_report_command_writes_refuses_and_overwrites_only_its_own(runs, tmp_pat
     out = tmp_path / "page.html"
     done = cli.invoke(main, ["report", str(plan), "--out", str(out)])
     assert done.exit_code == 0, done.output
-    assert is_report(out) and f"wrote {out}" in done.output
+    assert is_own(out, FileKind.REPORT) and f"wrote {out}" in done.output
     again = cli.invoke(main, ["report", str(runs["robust"]), "--out", str(out)])
     assert again.exit_code == 0  # an earlier fleetopt report is replaced
     assert "robust run of case" in out.read_text()

@@ -4,6 +4,7 @@ osl, precision), so a 32k-context workload is planned on its own lower figures."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -101,6 +102,7 @@ def test_perf_writes_rows_for_every_workload_key(tmp_path: Path):
     # each distinct (model, isl, osl, precision), estimated at those lengths; a workload
     # without lengths gets the catalog's own rows (blank key).
     workloads = tmp_path / "workloads.csv"
+    demand = {"prefill_tokens_per_s": 1e6, "decode_tokens_per_s": 1e5}
     pd.DataFrame(
         [
             {"workload": "chat", "model": "llama-3.3-70b", "isl": "", "osl": "", "precision": ""},
@@ -109,12 +111,13 @@ def test_perf_writes_rows_for_every_workload_key(tmp_path: Path):
             {"workload": "fp4", "model": "llama-3.3-70b", "isl": 32768, "osl": 1024,
              "precision": "fp4"},
         ]
-    ).to_csv(workloads, index=False)  # fmt: skip
+    ).assign(**demand).to_csv(workloads, index=False)  # fmt: skip
     out = tmp_path / "throughput.csv"
     args = ["--workloads", str(workloads), "--rack-type", "gb200-nvl72", "--out", str(out)]
     result = CliRunner().invoke(perf_command, args)
     assert result.exit_code == 0, result.output
-    rows = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert out.read_text().startswith("# generator: fleetopt perf\n")  # its mark, line 1
+    rows = pd.read_csv(out, skiprows=1, keep_default_na=False, na_values=[""])
     assert list(rows.columns) == [*perf.THROUGHPUT_COLUMNS, *perf.KEY_COLUMNS]
     keys = rows[["isl", "osl", "precision"]].astype(object).fillna("").drop_duplicates()
     assert sorted(map(tuple, keys.astype(str).to_numpy())) == [
@@ -131,16 +134,22 @@ def test_perf_writes_rows_for_every_workload_key(tmp_path: Path):
     long = rows[rows["isl"].notna() & rows["precision"].isna()]
     dec = long[long["phase"] == "decode"]
     assert dec["tokens_per_s"].max() < generic[generic["phase"] == "decode"]["tokens_per_s"].max()
-    # A bad file: every problem at once, exit 2.
-    bad = tmp_path / "bad.csv"
-    pd.DataFrame([{"model": "gpt-9", "isl": "1k", "osl": "", "precision": "int3"}]).to_csv(
-        bad, index=False
-    )
-    result = CliRunner().invoke(main, ["perf", "--workloads", str(bad)])
-    assert result.exit_code == 2, result.output
-    for text in ("unknown model 'gpt-9'", "expected a whole number > 0, got '1k'",
-                 "isl and osl go together", "expected one of fp8, fp4, got 'int3'"):  # fmt: skip
-        assert text in result.output, text
+    # A bad file: read as a case reads workloads.csv, every problem at once, exit 2; then
+    # models the catalog lacks and a length without the other, at once.
+    for cells, texts in (
+        ({"isl": "1k", "osl": "", "precision": "int3"},
+         ("must be a number, got '1k'", "must be one of fp8, fp4; got 'int3'")),
+        ({"model": "gpt-9", "isl": 1024, "osl": ""},
+         ("unknown model 'gpt-9'", "isl and osl go together")),
+    ):  # fmt: skip
+        bad = tmp_path / "bad.csv"
+        pd.DataFrame([{"workload": "w", "model": "llama-3.3-70b", **demand, **cells}]).to_csv(
+            bad, index=False
+        )
+        result = CliRunner().invoke(main, ["perf", "--workloads", str(bad)])
+        assert result.exit_code == 2, result.output
+        for text in texts:
+            assert text in result.output, text
     assert "Traceback" not in result.output
 
 
@@ -151,8 +160,6 @@ def test_a_query_prints_rack_figures_and_writes_its_rows(tmp_path: Path):
     result = CliRunner().invoke(perf_command, args)
     assert result.exit_code == 0, result.output
     head, tail = result.output.rsplit("}", 1)
-    import json
-
     got = json.loads(head + "}")
     assert got["output_tps_per_rack"] == pytest.approx(
         got["output_tps_per_gpu"] * got["gpus_per_rack"]
@@ -162,5 +169,5 @@ def test_a_query_prints_rack_figures_and_writes_its_rows(tmp_path: Path):
         and got["output_tps_per_rack"] <= got["roofline_output_tps_per_rack"]
     )
     assert "wrote" in tail and str(out) in tail
-    rows = pd.read_csv(out)
+    rows = pd.read_csv(out, skiprows=1)
     assert set(rows["rack_type"]) == {"hgx-h200"} and (rows["isl"] == 32768).all()

@@ -470,6 +470,7 @@ def fit(
         params, total = fit_families(train, train_pre, overlap)
         if total < best_total - 1e-12:
             best_total, best = total, (params, overlap)
+    assert best is not None, "every overlap was tried"
     params, overlap = best
     return evaluate(params, overlap, replay)
 

@@ -129,13 +129,13 @@ def _check(table: pd.DataFrame, name: str) -> list[Problem]:
         bad = ~(pd.to_numeric(table[col], errors="coerce") > 0)
         problems += [
             Problem(name, f"expected a number > 0, got {table.at[i, col]!r}", i + 1, column=col)
-            for i in np.flatnonzero(bad)
+            for i in map(int, np.flatnonzero(bad))
         ]
     urls = table["run_url"].astype(str)
-    for i in np.flatnonzero(~urls.str.startswith("https://")):
+    for i in map(int, np.flatnonzero(~urls.str.startswith("https://"))):
         problems.append(Problem(name, "expected the run's https URL", i + 1, column="run_url"))
     dates = pd.to_datetime(table["date"], format="%Y-%m-%d", errors="coerce")
-    for i in np.flatnonzero(dates.isna()):
+    for i in map(int, np.flatnonzero(dates.isna())):
         problems.append(Problem(name, "expected a YYYY-MM-DD date", i + 1, column="date"))
     return problems
 

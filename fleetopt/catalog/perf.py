@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from fleetopt.core.errors import CaseError, Problem
+from fleetopt.io.ownership import FileKind
 from fleetopt.io.schema import SERVING_KEY
 from fleetopt.io.store import write_csv_atomic
 
@@ -209,7 +210,7 @@ def check_specs(specs: pd.DataFrame, name: str) -> list[Problem]:
         values = pd.to_numeric(specs[col], errors="coerce")
         problems += [
             Problem(name, f"{message}, got {specs[col].iloc[i]}", i + 1, column=col)
-            for i in np.flatnonzero(~ok(values).fillna(False).to_numpy(dtype=bool))
+            for i in map(int, np.flatnonzero(~ok(values).fillna(False).to_numpy(dtype=bool)))
         ]
     return problems
 
@@ -595,14 +596,14 @@ def estimate_throughput(
     user_tps_points: Iterable[float] = DEFAULT_USER_TPS_POINTS,
     keys: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """throughput.csv rows (MODEL.md columns) estimated for every rack type x model.
+    """throughput.csv rows (docs/model.md columns) estimated for every rack type x model.
 
     A (rack type, model) pair whose model fits no allowed instance gets no rows: the rack
     cannot serve it. Every row's source starts with 'estimate:' and names its operating
     point (instance size, batch, what binds). With `keys` (model, isl, osl, precision:
     workloads' serving keys, blank = the model's own), the rows are estimated at each key's
     lengths and precision (served_variants) and carry its isl, osl and precision columns,
-    so that each workload finds the rows of its own key (MODEL.md section 1).
+    so that each workload finds the rows of its own key (docs/model.md section 1).
     """
     if keys is not None:
         variants = served_variants(models, keys[list(SERVING_KEY)])
@@ -720,6 +721,7 @@ def select(
     return frame.loc[keep]
 
 
-def write_throughput(rows: pd.DataFrame, path: str | Path) -> None:
-    """Write throughput rows as CSV with blank cells for NaN (the case format), atomically."""
-    write_csv_atomic(path, rows, float_format="%.10g")
+def write_throughput(rows: pd.DataFrame, path: str | Path, mark: FileKind | None = None) -> None:
+    """Write throughput rows as CSV with blank cells for NaN (the case format), atomically;
+    with `mark`, its line first (a case reads it as a comment: docs/case-format.md)."""
+    write_csv_atomic(path, rows, preamble=mark.mark if mark else "", float_format="%.10g")

@@ -68,7 +68,9 @@ def _check(table: pd.DataFrame, name: str) -> list[Problem]:
     problems: list[Problem] = []
 
     def bad(mask: np.ndarray, column: str, message: str) -> None:
-        problems.extend(Problem(name, message, i + 1, column=column) for i in np.flatnonzero(mask))
+        problems.extend(
+            Problem(name, message, i + 1, column=column) for i in map(int, np.flatnonzero(mask))
+        )
 
     online = (table["regime"] == "online").to_numpy()
     for col in _POSITIVE:

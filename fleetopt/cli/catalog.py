@@ -19,7 +19,6 @@ from fleetopt.catalog.measured import load_measured, rows_at
 from fleetopt.catalog.operating_point import answer
 from fleetopt.catalog.perf import (
     CATALOG_DIR,
-    KEY_COLUMNS,
     Catalog,
     load_catalog,
     max_user_tps,
@@ -28,8 +27,28 @@ from fleetopt.catalog.perf import (
     served_variants,
     write_throughput,
 )
+from fleetopt.cli.options import OUT_PATH, FieldParam
 from fleetopt.core.errors import CaseError, Problem
-from fleetopt.io.schema import PRECISIONS
+from fleetopt.io.case import read_table_file
+from fleetopt.io.ownership import FileKind, claim_file
+from fleetopt.io.schema import (
+    PRECISIONS,
+    SERVING_KEY,
+    SITES,
+    THROUGHPUT,
+    WORKLOADS,
+    Field,
+    FieldType,
+    TableSpec,
+)
+
+
+def _column_param(table: TableSpec, column: str) -> FieldParam:
+    """A number option with the range of a case table's column (docs/case-format.md)."""
+    return FieldParam(Field(FieldType.NUMBER, None, table.column(column).range))
+
+
+USER_TPS = _column_param(THROUGHPUT, "user_tps")
 
 
 def _catalog_option(func):
@@ -67,8 +86,11 @@ def _check_names(kind: str, asked: tuple[str, ...], known: pd.Series) -> None:
     help="a case's workloads.csv: rows at each workload's model, isl, osl and precision",
 )
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="write rows to this CSV"
+    "--out",
+    type=OUT_PATH,
+    help="write rows to this CSV (new, or an earlier `fleetopt perf --out`, unless --overwrite)",
 )
+@click.option("--overwrite", is_flag=True, help="replace --out even if fleetopt did not write it")
 @click.option(
     "--calibration",
     is_flag=True,
@@ -78,7 +100,7 @@ def _check_names(kind: str, asked: tuple[str, ...], known: pd.Series) -> None:
 @click.option("--osl", type=click.IntRange(min=1), help="query: output tokens per request")
 @click.option(
     "--user-tps",
-    type=click.FloatRange(min=0, min_open=True),
+    type=USER_TPS,
     help="query: per-user decode tokens/s to meet (default: the most throughput)",
 )
 @click.option(
@@ -94,6 +116,7 @@ def perf_command(
     measured: Path | None,
     workloads: Path | None,
     out: Path | None,
+    overwrite: bool,
     calibration: bool,
     isl: int | None,
     osl: int | None,
@@ -126,26 +149,28 @@ def perf_command(
             )
         click.echo(calibration_report(), nl=False)
         return
+    if query and workloads is not None:
+        raise click.UsageError("--workloads writes rows for a case; a query takes --isl/--osl")
+    if not query and precision is not None:
+        raise click.UsageError("--precision belongs to a query (--isl/--osl)")
+    if workloads is not None and models:
+        raise click.UsageError("--workloads takes its models from the file; drop --model")
+    if out is not None:
+        claim_file(out, FileKind.THROUGHPUT, overwrite=overwrite)  # before any work
     table = load_measured(folder / "measured.csv")
     if query:
-        if workloads is not None:
-            raise click.UsageError("--workloads writes rows for a case; a query takes --isl/--osl")
         key = _query(cat, table, rack_types, models, isl, osl, user_tps, precision or "", as_json)
         if out is None:
             return
         keys = pd.DataFrame([key])
-    elif precision is not None:
-        raise click.UsageError("--precision belongs to a query (--isl/--osl)")
-    elif workloads is not None and models:
-        raise click.UsageError("--workloads takes its models from the file; drop --model")
     else:
         keys = _workload_keys(workloads, cat) if workloads is not None else None
     rows = rows_at(_selected(cat, rack_types, models, keys), table, keys)
     if measured is not None:
-        meas = select(pd.read_csv(measured), rack_types=rack_types, models=models)
+        meas = select(read_table_file(measured, THROUGHPUT), rack_types=rack_types, models=models)
         rows = merge_measured(rows, meas)
     if out is not None:
-        write_throughput(rows, out)
+        write_throughput(rows, out, mark=FileKind.THROUGHPUT)
         click.echo(f"wrote {len(rows)} throughput rows to {out}")
         return
     if rows.empty:
@@ -169,61 +194,24 @@ def _selected(cat: Catalog, rack_types, models, keys: pd.DataFrame | None) -> Ca
 
 
 def _workload_keys(path: Path, cat: Catalog) -> pd.DataFrame:
-    """The serving keys (model, isl, osl, precision) of a workloads.csv, checked: models the
-    catalog has, isl and osl together, whole positive lengths, a known precision. Every
-    problem is reported at once (exit 2)."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    table.columns = [c.strip() for c in table.columns]
-    if "model" not in table:
-        raise CaseError([Problem(path.name, "missing required column", column="model")])
-    for col in KEY_COLUMNS:
-        table[col] = table[col].str.strip() if col in table else ""
-    problems = []
+    """The serving keys (model, isl, osl, precision) of a case's workloads.csv, read and
+    checked as a case reads it, and then: models the catalog has, isl and osl together
+    (every problem of these at once, exit 2)."""
+    table = read_table_file(path, WORKLOADS)
     known = set(cat.models["model"])
-    for i, row in enumerate(table.itertuples(index=False), start=1):
-        if row.model not in known:
-            problems.append(
-                Problem(
-                    path.name,
-                    f"unknown model {row.model!r}; known: {sorted(known)}",
-                    i,
-                    column="model",
-                )
-            )
-        for col in ("isl", "osl"):
-            text = getattr(row, col)
-            if text and not (text.isdigit() and int(text) > 0):
-                problems.append(
-                    Problem(path.name, f"expected a whole number > 0, got {text!r}", i, column=col)
-                )
-        if bool(row.isl) != bool(row.osl):
-            problems.append(
-                Problem(
-                    path.name,
-                    "isl and osl go together: give both or neither",
-                    i,
-                    column="osl" if row.isl else "isl",
-                )
-            )
-        if row.precision and row.precision not in PRECISIONS:
-            problems.append(
-                Problem(
-                    path.name,
-                    f"expected one of {', '.join(PRECISIONS)}, got {row.precision!r}",
-                    i,
-                    column="precision",
-                )
-            )
+    problems = [
+        Problem(str(path), f"unknown model {name!r}; known: {sorted(known)}", i, column="model")
+        for i, name in enumerate(table["model"], start=1)
+        if name not in known
+    ]
+    problems += [
+        Problem(str(path), "isl and osl go together: give both or neither", i, column="osl")
+        for i, alone in enumerate(table["isl"].isna() != table["osl"].isna(), start=1)
+        if alone
+    ]
     if problems:
         raise CaseError(problems)
-    return pd.DataFrame(
-        {
-            "model": table["model"],
-            "isl": pd.to_numeric(table["isl"]).astype(float),
-            "osl": pd.to_numeric(table["osl"]).astype(float),
-            "precision": table["precision"],
-        }
-    ).drop_duplicates(ignore_index=True)
+    return table[list(SERVING_KEY)].drop_duplicates(ignore_index=True)
 
 
 def _query(
@@ -280,25 +268,30 @@ def _unreachable(
 @click.option("--model", default=ClaimConditions.model, show_default=True)
 @click.option(
     "--interactive-user-tps",
-    type=float,
+    type=USER_TPS,
     default=ClaimConditions.interactive_user_tps,
     show_default=True,
     help="per-user decode SLO for the per-MW and cost claims",
 )
 @click.option(
     "--agentic-user-tps",
-    type=float,
+    type=USER_TPS,
     default=ClaimConditions.agentic_user_tps,
     show_default=True,
     help="per-user decode SLO for the disaggregation claim",
 )
 @click.option(
     "--energy-usd-per-mwh",
-    type=float,
+    type=_column_param(SITES, "energy_usd_per_mwh"),
     default=ClaimConditions.energy_usd_per_mwh,
     show_default=True,
 )
-@click.option("--pue", type=float, default=ClaimConditions.pue, show_default=True)
+@click.option(
+    "--pue",
+    type=_column_param(SITES, "pue"),
+    default=ClaimConditions.pue,
+    show_default=True,
+)
 def claims_command(
     catalog_dir: Path | None,
     model: str,

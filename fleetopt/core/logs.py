@@ -17,7 +17,7 @@ import contextvars
 import logging
 import sys
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 ROOT = "fleetopt"
 WORKER = "fleetopt.worker"
@@ -43,7 +43,7 @@ class _Stderr(logging.StreamHandler):
         logging.Handler.__init__(self)
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stderr
 
 

@@ -65,8 +65,10 @@ class StagePool:
         self.actors = [self._new_actor() for _ in range(workers)]
         self.replaced = 0
 
-    def _new_actor(self):
-        return StageActor.options(scheduling_strategy="SPREAD").remote()
+    def _new_actor(self) -> ray.actor.ActorHandle:
+        """A new actor, spread over the nodes (`options` is what ray.remote adds)."""
+        spread = StageActor.options(scheduling_strategy="SPREAD")  # type: ignore[attr-defined]
+        return spread.remote()
 
     def nodes(self) -> list[str]:
         """The node each actor runs on."""
@@ -94,8 +96,9 @@ class StagePool:
                 while pending and load[slot] < IN_FLIGHT_PER_ACTOR:
                     chunk, attempt = pending.popleft()
                     actor = self.actors[slot]
-                    ref = actor.solve.remote(self.job_box, [tasks[i] for i in chunks[chunk]])
-                    in_flight[ref] = (slot, actor, chunk, attempt)
+                    batch = [tasks[i] for i in chunks[chunk]]
+                    call: ray.ObjectRef = actor.solve.remote(self.job_box, batch)
+                    in_flight[call] = (slot, actor, chunk, attempt)
                     load[slot] += 1
 
         fill()

@@ -130,7 +130,8 @@ def stacked_bars(
             ),
         }
     )
-    glyph = {"fill_color": "color", "line_color": "white", "hatch_pattern": "hatch"}
+    glyph: dict[str, object] = {"fill_color": "color", "line_color": "white"}
+    glyph |= {"hatch_pattern": "hatch"}
     glyph |= {"hatch_color": "hatch_color", "hatch_alpha": 0.8, "hatch_scale": 8}
     if vertical:
         fig = _figure(320, x_range=categories)

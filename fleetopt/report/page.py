@@ -2,8 +2,9 @@
 
 Bokeh's JavaScript is inlined once for the whole page, the styles are inline, and a
 Content-Security-Policy forbids the page any request: it opens with no network, and
-anything that tried to fetch would fail loudly rather than leak. The page carries a
-generator marker; only a file carrying it is ever overwritten.
+anything that tried to fetch would fail loudly rather than leak. The page starts with the
+report's mark (fleetopt.io.ownership.FileKind.REPORT: its head up to a generator meta tag);
+only a file that starts with it is replaced without --overwrite.
 """
 
 from __future__ import annotations
@@ -12,20 +13,18 @@ import datetime as dt
 import html
 import os
 from pathlib import Path
-from typing import Any
 
 from bokeh.embed import components
 from bokeh.resources import Resources
 
 from fleetopt import __version__
-from fleetopt.core.errors import RunFolderError
+from fleetopt.io.ownership import REPORT_FILE, FileKind, claim_file
 from fleetopt.io.store import write_text_atomic
-from fleetopt.report.sections import Section, sections_for
+from fleetopt.report.blocks import Section
+from fleetopt.report.sections import sections_for
 from fleetopt.report.statistics import Run, open_run, run_status
+from fleetopt.results.nightly import NightlyRecord
 
-REPORT_FILE = "report.html"
-GENERATOR = "fleetopt report"
-MARKER = f'<meta name="generator" content="{GENERATOR}">'
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline';"
     " img-src data:; font-src data:; connect-src 'none'"
@@ -77,24 +76,19 @@ footer { color: var(--muted); font-size: 12px; padding-top: 10px; padding-bottom
 """
 
 
-def render(run: Run, manifests: list[dict[str, Any]] | None = None) -> str:
+def render(run: Run, manifests: list[NightlyRecord] | None = None) -> str:
     """The whole HTML page for `run`."""
     sections = sections_for(run, manifests)
     figures = [b.figure for s in sections for b in s.blocks if b.figure is not None]
     script, divs = components(figures) if figures else ("", ())
     slots = iter(divs)
     body = "\n".join(_section_html(s, slots) for s in sections)
-    case = run.summary.get("case") or run.record.get("case") or "?"
+    case = (run.nightly.case if run.nightly else getattr(run.summary, "case", None)) or "?"
     title = f"fleetopt report: {run.kind} run of case {case}"
     toc = "\n".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in sections)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     bokeh_js = Resources(mode="inline", components=["bokeh"]).render_js()
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-{MARKER}
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
+    return f"""{FileKind.REPORT.mark}<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <style>{CSS}</style>
@@ -133,42 +127,23 @@ def _section_html(section: Section, slots) -> str:
     )
 
 
-def is_report(path: Path) -> bool:
-    """Whether `path` is a file fleetopt's report wrote (it carries the generator marker)."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    return MARKER.encode() in head
-
-
-def check_target(out: Path) -> None:
-    """Refuse an output that exists and is not a fleetopt report (nothing is touched)."""
-    if out.is_dir():
-        raise RunFolderError(f"{out} is a folder; give a file name for the report")
-    if out.exists() and not is_report(out):
-        raise RunFolderError(
-            f"{out} exists and is not a fleetopt report; nothing was changed: choose another"
-            " --out (only an earlier fleetopt report is ever overwritten)"
-        )
-
-
 def write_report(
     run_dir: str | os.PathLike,
     out: str | os.PathLike | None = None,
     *,
     complete: bool = True,
-    manifests: list[dict[str, Any]] | None = None,
+    manifests: list[NightlyRecord] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write the report of the run in `run_dir` to `out` (default RUN/report.html).
 
     The run must be complete (`_SUCCESS`) unless `complete` is False (the nightly pipeline
     reports its own run before marking it complete). `manifests`: the run records of
-    earlier nightly runs (default: those beside the run folder).
+    earlier nightly runs (default: those beside the run folder). An existing `out` is
+    replaced only when it is a fleetopt report, or with `overwrite`.
     """
     run = open_run(run_dir, complete=complete)
     target = Path(out) if out is not None else run.path / REPORT_FILE
-    check_target(target)
+    claim_file(target, FileKind.REPORT, overwrite=overwrite)
     write_text_atomic(target, render(run, manifests))
     return target

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
-from fleetopt.results.stochastic import format_stochastic
+from fleetopt.results.read import nightly_record, run_summary
+from fleetopt.results.runs import Distribution, Estimate, RobustSummary, ScenarioSummary
+from fleetopt.results.stochastic import StochasticSummary, format_stochastic
 from fleetopt.results.summary import Summary
 from fleetopt.solve.result import SolveStatus
 
 
+def _known(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def _money(usd: float | None) -> str:
-    if usd is None:
+    if usd is None or not _known(usd):
         return "n/a"
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(usd) >= scale:
@@ -24,7 +31,7 @@ def _money(usd: float | None) -> str:
 
 
 def _num(value: float | None, fmt: str = "{:,.3g}") -> str:
-    return "n/a" if value is None else fmt.format(value)
+    return fmt.format(value) if _known(value) else "n/a"
 
 
 def format_plan(run_dir: str | Path) -> str:
@@ -151,70 +158,67 @@ def _site_lines(racks: pd.DataFrame, sites: pd.DataFrame, placement: pd.DataFram
     return lines
 
 
-def _when(row) -> str:
+def _when(row: Any) -> str:
     """'2027 ' for a row of a schedule (a table with a period column), '' otherwise."""
     period = getattr(row, "period", None)
     return "" if period is None else f"{period} "
 
 
-def _dist_line(label: str, dist: dict, money: bool = True) -> str:
+def _dist_line(label: str, dist: Distribution, money: bool = True) -> str:
     fmt = _money if money else (lambda v: _num(v))
-    se = f" ± {fmt(dist['se'])}" if dist.get("se") is not None else ""
+    se = f" ± {fmt(dist.se)}" if _known(dist.se) else ""
     return (
-        f"  {label:<26} mean {fmt(dist['mean'])}{se}, p5 {fmt(dist['p5'])},"
-        f" p50 {fmt(dist['p50'])}, p95 {fmt(dist['p95'])}, CVaR {fmt(dist['cvar'])}"
+        f"  {label:<26} mean {fmt(dist.mean)}{se}, p5 {fmt(dist.p5)},"
+        f" p50 {fmt(dist.p50)}, p95 {fmt(dist.p95)}, CVaR {fmt(dist.cvar)}"
     )
 
 
-def format_scenarios(run_dir: str | Path) -> str:
+def _estimate(label: str, estimate: Estimate) -> str:
+    """'value of ... $1.2M ± $0.3M per year' ('n/a' where unknown)."""
+    return f"  {label} {_money(estimate.value)} ± {_money(estimate.se)} per year"
+
+
+def format_scenarios(summary: ScenarioSummary | RobustSummary) -> str:
     """A sweep, evaluate or robust run: distributions per plan, rack and site use."""
-    run = Path(run_dir)
-    summary = json.loads((run / "summary.json").read_text())
-    kind = summary["kind"]
     lines = [
-        f"{kind} of case {summary['case']}: {summary['scenarios']} scenarios, seed"
-        f" {summary['seed']}, CVaR at alpha {summary['alpha']}"
+        f"{summary.kind} of case {summary.case}: {summary.scenarios} scenarios, seed"
+        f" {summary.seed}, CVaR at alpha {summary.alpha}"
     ]
-    if kind == "robust":
-        vss = summary["value_of_stochastic_solution_usd_per_year"]
-        evpi = summary["expected_value_of_perfect_information_usd_per_year"]
+    if isinstance(summary, RobustSummary):
         lines += [
-            f"  chosen plan: {summary['chosen_plan']} (by {summary['criterion']} total cost)",
-            f"  value of the stochastic solution {_money(vss['mean'])}"
-            f" ± {_money(vss['se'])} per year",
-            f"  expected value of perfect information {_money(evpi['mean'])}"
-            f" ± {_money(evpi['se'])} per year",
+            f"  chosen plan: {summary.chosen_plan} (by {summary.criterion} total cost)",
+            _estimate("value of the stochastic solution", summary.vss),
+            _estimate("expected value of perfect information", summary.evpi),
         ]
-        plans = summary["candidates"]
+        plans = summary.candidates
     else:
-        plans = summary["plans"]
-        if summary["errors"]:
-            lines.append(f"  {summary['errors']} scenario(s) ended in error: see results.parquet")
+        plans = summary.plans
+        if summary.errors:
+            lines.append(f"  {summary.errors} scenario(s) ended in error: see results.parquet")
     for plan, stats in plans.items():
-        statuses = ", ".join(f"{k} {v}" for k, v in stats["status_counts"].items())
+        statuses = ", ".join(f"{k} {v}" for k, v in stats.status_counts.items())
         lines += [
             f"\nplan {plan} ({statuses})",
-            _dist_line("cost per million tokens", stats["cost_per_mtok_usd"]),
-            _dist_line("total cost per year", stats["total_cost_usd_per_year"]),
-            f"  P(unmet demand > 1%)       {_num(stats['probability_unmet_above_1pct'], '{:.1%}')}",
+            _dist_line("cost per million tokens", stats.cost_per_mtok_usd),
+            _dist_line("total cost per year", stats.total_cost_usd_per_year),
+            f"  P(unmet demand > 1%)       {_num(stats.probability_unmet_above_1pct, '{:.1%}')}",
         ]
-    if summary.get("rack_types"):
-        left_out = summary.get("rack_types_left_out") or 0
+    if isinstance(summary, ScenarioSummary) and summary.rack_types:
+        left_out = summary.rack_types_left_out or 0
         note = f"; {left_out} unsolved scenario(s) left out" if left_out else ""
         lines.append(
             "\nrack types in the best mix (share of solved scenarios; total count"
             f" p5/p50/p95{note}):"
         )
         lines += [
-            f"  {rack:<18} {r['share_of_scenarios']:6.1%}   {r['p5']:,.0f} / {r['p50']:,.0f}"
-            f" / {r['p95']:,.0f}"
-            for rack, r in summary["rack_types"].items()
+            f"  {rack:<18} {r.share_of_scenarios:6.1%}   {r.p5:,.0f} / {r.p50:,.0f} / {r.p95:,.0f}"
+            for rack, r in summary.rack_types.items()
         ]
-    if summary.get("sites"):
+    if isinstance(summary, ScenarioSummary) and summary.sites:
         lines.append("\nsite power-cap utilisation p5/p50/p95:")
         lines += [
-            f"  {site:<18} {u['p5']:.0%} / {u['p50']:.0%} / {u['p95']:.0%}"
-            for site, u in summary["sites"].items()
+            f"  {site:<18} {u.p5:.0%} / {u.p50:.0%} / {u.p95:.0%}"
+            for site, u in summary.sites.items()
         ]
     return "\n".join(lines)
 
@@ -232,9 +236,16 @@ def format_run(run_dir: str | Path) -> str:
         return format_plan(run)
     if record.kind == RunKind.NIGHTLY:
         return format_nightly(run)
-    if record.kind == RunKind.STOCHASTIC:
-        return format_stochastic(run)
-    return format_scenarios(run)
+    summary = run_summary(run, record.kind)
+    if isinstance(summary, StochasticSummary):
+        return format_stochastic(summary)
+    assert isinstance(summary, ScenarioSummary | RobustSummary)
+    return format_scenarios(summary)
+
+
+def _usd(value: float | None, fmt: str = "{:,.0f}") -> str:
+    """'$1,234' (as `fmt` writes it), 'n/a' when unknown."""
+    return "$" + fmt.format(value) if _known(value) else "n/a"
 
 
 def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
@@ -243,33 +254,36 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
     `location` names where the run lives when that is not `run_dir` (a URI output).
     """
     run = Path(run_dir)
-    m = json.loads((run / RUN_RECORD).read_text())
-    plan, rob = m["stages"]["plan"]["result"], m["stages"]["robust"]["result"]
+    m = nightly_record(run)
+    plan, rob = m.results.plan, m.results.robust
+    assert plan is not None and rob is not None, "a complete nightly run has both stages"
+    cost = rob.cost_per_mtok_usd
+    unmet = _num(rob.probability_unmet_above_1pct, "{:.1%}")
     lines = [
-        f"nightly run {m['run_id']} of case {m['case']}: {m['status']}",
+        f"nightly run {m.run_id} of case {m.case}: {m.status}",
         f"  output: {location or run}",
-        f"  expected-value plan: ${plan['cost_per_mtok_usd']:.4g} per million tokens",
-        f"  robust choice {rob['chosen_plan']}: mean ${rob['cost_per_mtok_usd']['mean']:.4g},"
-        f" p95 ${rob['cost_per_mtok_usd']['p95']:.4g} per million tokens;"
-        f" P(unmet > 1%) {rob['probability_unmet_above_1pct']:.1%}",
-        f"  value of the stochastic solution ${rob['vss_usd_per_year']['mean']:,.0f}/year,"
-        f" EVPI ${rob['evpi_usd_per_year']['mean']:,.0f}/year",
+        f"  expected-value plan: {_usd(plan.cost_per_mtok_usd, '{:.4g}')} per million tokens",
+        f"  robust choice {rob.chosen_plan}: mean {_usd(cost.mean, '{:.4g}')},"
+        f" p95 {_usd(cost.p95, '{:.4g}')} per million tokens; P(unmet > 1%) {unmet}",
+        f"  value of the stochastic solution {_usd(rob.vss.value)}/year,"
+        f" EVPI {_usd(rob.evpi.value)}/year",
     ]
-    two_stage = m["stages"].get("stochastic", {}).get("result")
+    two_stage = m.results.stochastic
     if two_stage:
+        gap = "n/a" if two_stage.gap is None else f"{two_stage.gap:.2%}"
         lines.append(
-            f"  stochastic plan ({two_stage['method']}): ${two_stage['objective']:,.0f}/year,"
-            f" certified gap {two_stage['gap']:.2%}, VSS ${two_stage['vss'] or 0:,.0f}/year,"
-            f" EVPI ${two_stage['evpi']:,.0f}/year"
+            f"  stochastic plan ({two_stage.method}): {_usd(two_stage.objective.value)}/year,"
+            f" certified gap {gap}, VSS {_usd(two_stage.vss.value)}/year,"
+            f" EVPI {_usd(two_stage.evpi.value)}/year"
         )
-    installed = m["stages"]["installed"]["result"]
+    installed = m.results.installed
     if installed:
-        unmet = installed["probability_unmet_above_1pct"]
-        share = "n/a (no scenario solved)" if unmet is None else f"{unmet:.1%}"
+        unmet_alone = installed.probability_unmet_above_1pct
+        share = "n/a (no scenario solved)" if unmet_alone is None else f"{unmet_alone:.1%}"
         lines.append(f"  installed fleet alone: P(unmet > 1%) {share}")
-    compare = m["stages"]["compare"]["result"]
-    if compare["previous_run"]:
-        lines.append(f"  since {compare['previous_run']}:")
+    compare = m.results.compare
+    if compare is not None and compare.previous_run:
+        lines.append(f"  since {compare.previous_run}:")
         racks = pd.read_parquet(run / "compare" / "racks.parquet")
         lines += [
             f"    {_when(r)}{r.site} {r.rack_type}: {r.count_previous} -> {r.count} racks"
@@ -283,9 +297,9 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
         ]
     else:
         lines.append("  no previous successful run of this case to compare with")
-    seconds = {k: v.get("seconds") for k, v in m["stages"].items()}
-    report = m["stages"].get("report", {}).get("result")
+    report = m.results.report
     if report:
-        lines.append(f"  report: {location or run}/{report['file']}")
-    lines.append("  stage seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
+        lines.append(f"  report: {location or run}/{report.file}")
+    seconds = ", ".join(f"{name} {stage.seconds}" for name, stage in m.stages.items())
+    lines.append("  stage seconds: " + seconds)
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
@@ -44,3 +45,24 @@ class PlanResult:
     build_seconds: float
     steps: int = 1
     message: str = ""
+
+
+@dataclass(frozen=True)
+class ConvergenceRow:
+    """One row of a two-stage run's convergence table (convergence.parquet), the same for
+    the extensive form (one row) and progressive hedging (a row per iteration), in the
+    model's scaled units here (the pipeline writes USD). Fields a method does not have
+    are None (the extensive form has no spread, cuts or evaluated plans)."""
+
+    iteration: int
+    lower_bound: float
+    upper_bound: float
+    gap: float
+    solve_seconds: float
+    elapsed_seconds: float
+    spread: float | None = None
+    cuts: int | None = None
+    plans_evaluated: int | None = None
+
+
+CONVERGENCE_COLUMNS = tuple(f.name for f in dataclasses.fields(ConvergenceRow))
