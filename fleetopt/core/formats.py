@@ -146,7 +146,10 @@ def mw(value: float) -> str:
     """Megawatts without the unit, never scaled: 65.711 -> '65.71', 1000 -> '1,000'."""
     if abs(value) >= 1000:
         return f"{value:,.0f}"
-    return _signed(value, _mantissa(abs(value)), plus=False)
+    text = _mantissa(abs(value))
+    if "." in text and abs(value) < 0.9995:  # a fraction of a MW: no padding zeros, 0.007
+        text = text.rstrip("0").rstrip(".")
+    return _signed(value, text, plus=False)
 
 
 @_or_missing
