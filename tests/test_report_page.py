@@ -205,7 +205,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 
 EXPECTED = {
-    "plan": ["headline", "assumptions", "costs", "power", "racks", "placement"],
+    "plan": ["headline", "assumptions", "costs", "power", "racks", "placement", "limits"],
     "multi-period": ["headline", "costs", "power", "racks", "placement", "periods"],
     "sweep": ["headline", "assumptions", "distributions", "plans", "rack-types", "sites"],
     "evaluate": ["headline", "assumptions", "distributions", "plans", "racks", "sites"],
@@ -242,6 +242,7 @@ EXPECTED = {
         "plan-power",
         "plan-racks",
         "plan-placement",
+        "plan-limits",
         "stages",
     ],
 }

@@ -30,7 +30,16 @@ log = logging.getLogger(__name__)
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
 RECORD_FILES = ("run.json", SUMMARY_FILE, "_SUCCESS")
-PLAN_TABLES = ("racks", "placement", "sites", "workloads", "orders", "periods", "operating_points")
+PLAN_TABLES = (
+    "racks",
+    "placement",
+    "sites",
+    "workloads",
+    "orders",
+    "periods",
+    "marginal_values",
+    "operating_points",
+)
 SCENARIO_TABLES = ("results", "mix", "sites", "scenarios")
 STOCHASTIC_TABLES = (
     "orders",

@@ -96,8 +96,45 @@ def plan_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         )
     if placement is not None:
         sections.append(_placement_section(placement, points, workloads, scope))
+    values = run.table("marginal_values")
+    if values is not None:
+        sections.append(limits_section(values, scope))
     sections += multi_period_sections(run, scope)
     return sections
+
+
+SHOWN_LIMITS = 30  # binding rows the report lists; marginal_values.parquet has them all
+LIMIT_COLUMNS: list[tuple[str, str, blocks.Format]] = [
+    ("family", "limit", str),
+    ("where", "where", str),
+    ("limit", "value of the limit", formats.number),
+    ("marginal_usd_per_year", "worth per year", formats.usd),
+    ("unit", "of one more", str),
+]
+
+
+def limits_section(values: pd.DataFrame, scope: blocks.Scope) -> blocks.Section:
+    """The binding limits of a plan, largest value first (docs/model.md section 10)."""
+    binding = stats.binding_limits(values)
+    caption = (
+        "The limits the plan runs into and what one more unit of each is worth per year, for"
+        " operations with the fleet as bought (the LP with the plan's racks fixed): power"
+        " per MW facility, SLO capacity per rack, a minimum served share per point. Floor,"
+        " supply and delivery limits are worth 0 there: only buying other racks uses them,"
+        " which `fleetopt whatif` prices by re-solving."
+    )
+    shown = binding.head(SHOWN_LIMITS)
+    more = len(binding) - len(shown)
+    html = blocks.table(shown, LIMIT_COLUMNS) if len(shown) else ""
+    if more > 0:
+        html += blocks.note(f"{more} more binding rows in marginal_values.parquet.")
+    if not len(shown):
+        html = blocks.note("No limit binds: the plan has slack everywhere.")
+    return blocks.Section(
+        scope.key("limits"),
+        scope.title("Binding limits"),
+        [blocks.Block("What the binding limits are worth", caption, html=html)],
+    )
 
 
 def _cost_sections(run: Run, head: Figures, scope: blocks.Scope) -> list[blocks.Section]:

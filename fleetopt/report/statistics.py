@@ -223,6 +223,19 @@ def workload_service(workloads: pd.DataFrame) -> pd.DataFrame:
     return workloads[[c for c in columns if c in workloads]].reset_index(drop=True)
 
 
+def binding_limits(values: pd.DataFrame) -> pd.DataFrame:
+    """The binding rows of a plan's marginal values (docs/model.md section 10), largest
+    value first, with `where` naming the row (site, rack type, workload; and its year)."""
+    binding = values[values["binding"]].sort_values(
+        "marginal_usd_per_year", ascending=False, kind="stable"
+    )
+    parts = [binding[c].astype(str) for c in ("site", "rack_type", "workload")]
+    where = parts[0].str.cat(parts[1:], sep=" ").str.split().str.join(" ")
+    if "period" in binding.columns:
+        where = where + " in " + binding["period"].astype(str)
+    return binding.assign(where=where).reset_index(drop=True)
+
+
 # --- multi-period plans -----------------------------------------------------------------
 
 

@@ -33,8 +33,9 @@ from fleetopt.results.summary import period_figures
 
 @dataclass(frozen=True)
 class PlanTables:
-    """The plan tables of docs/model.md section 6, and section 8's `orders` and `periods`
-    (None in a case without periods)."""
+    """The plan tables of docs/model.md section 6, section 8's `orders` and `periods`
+    (None in a case without periods) and section 10's `marginal_values` (None until the
+    plan's LP with its fleet fixed is solved: fleetopt.pipelines.plan)."""
 
     racks: pd.DataFrame
     placement: pd.DataFrame
@@ -42,6 +43,7 @@ class PlanTables:
     workloads: pd.DataFrame
     orders: pd.DataFrame | None = None
     periods: pd.DataFrame | None = None
+    marginal_values: pd.DataFrame | None = None
 
     def as_dict(self) -> dict[str, pd.DataFrame]:
         tables = {
@@ -51,6 +53,7 @@ class PlanTables:
             "workloads": self.workloads,
             "orders": self.orders,
             "periods": self.periods,
+            "marginal_values": self.marginal_values,
         }
         return {name: table for name, table in tables.items() if table is not None}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -10,28 +9,15 @@ import pandas as pd
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
+from fleetopt.results.marginal import binding_limit_lines
 from fleetopt.results.read import nightly_record, run_summary
 from fleetopt.results.runs import Distribution, Estimate, RobustSummary, ScenarioSummary
 from fleetopt.results.stochastic import StochasticSummary, format_stochastic
 from fleetopt.results.summary import Summary
+from fleetopt.results.wording import known as _known
+from fleetopt.results.wording import money as _money
+from fleetopt.results.wording import num as _num
 from fleetopt.solve.result import SolveStatus
-
-
-def _known(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
-def _money(usd: float | None) -> str:
-    if usd is None or not _known(usd):
-        return "n/a"
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(usd) >= scale:
-            return f"${usd / scale:,.2f}{suffix}"
-    return f"${usd:,.2f}" if abs(usd) >= 10 else f"${usd:.4g}"
-
-
-def _num(value: float | None, fmt: str = "{:,.3g}") -> str:
-    return fmt.format(value) if _known(value) else "n/a"
 
 
 def format_plan(run_dir: str | Path) -> str:
@@ -88,6 +74,9 @@ def format_plan(run_dir: str | Path) -> str:
         lines += [
             f"  {_when(w)}{w.workload}: {w.unmet_share:.1%} unmet" for w in short.itertuples()
         ]
+    values = run / "marginal_values.parquet"
+    if values.exists():
+        lines += binding_limit_lines(pd.read_parquet(values))
     lines += [f"\nwarning: {w}" for w in summary.warnings]
     return "\n".join(lines)
 
