@@ -99,7 +99,7 @@ def run_scenarios(
     store.start()
     try:
         connect(settings.address, settings.workers)
-        done = store.finished_scenarios()
+        done = store.finished()
         left = [s for s in range(n_scenarios) if s not in done]
         todo = settings.chunks(left)
         sizes = sorted({len(c.scenarios) for c in todo}) or [0]

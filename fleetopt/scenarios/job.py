@@ -67,6 +67,14 @@ class ScenarioJob:
         """A digest naming this job, for worker-side caches."""
         return hashlib.sha256(pickle.dumps(self)).hexdigest()[:16]
 
+    def failed(self, scenario: int, reason: str) -> ChunkResult:
+        """The rows of a scenario that failed every try (the farm's last resort)."""
+        return error_rows(self, scenario, reason, build_index(self.case))
+
+    @staticmethod
+    def combine(parts: list[ChunkResult]) -> ChunkResult:
+        return ChunkResult.concat(parts)
+
     def identity(self) -> dict:
         """What this job's results depend on, in readable form, for run records."""
         return {
@@ -162,6 +170,24 @@ class PreparedJob:
             sites=pd.concat([r[2] for r in rows], ignore_index=True),
             draws=draws,
         )
+
+    def solve_chunk(self, scenarios: list[int], isolate: bool) -> ChunkResult:
+        """Solve a chunk. With `isolate`, a scenario that raises becomes an error row.
+
+        Records logged while a scenario is solved carry its number (fleetopt.core.logs).
+        """
+        parts = []
+        for scenario in scenarios:
+            with logs.scenario(scenario):
+                try:
+                    parts.append(self.solve_scenario(scenario))
+                except (SolverError, ValueError, ArithmeticError) as err:
+                    if not isolate:
+                        raise
+                    reason = f"{type(err).__name__}: {err}"
+                    log.warning("failed: %s", reason)
+                    parts.append(error_rows(self.job, scenario, reason, self.index))
+        return ChunkResult.concat(parts)
 
     def _sweep(self, scenario: int, data):
         case = self.job.case
@@ -284,25 +310,6 @@ def error_rows(
     )
     multi = job.case.multi_period
     return ChunkResult(results, _empty_mix(multi), _empty_sites(multi), draws)
-
-
-def solve_chunk(prepared: PreparedJob, scenarios: list[int], isolate: bool) -> ChunkResult:
-    """Solve a chunk. With `isolate`, a scenario that raises becomes an error row.
-
-    Records logged while a scenario is solved carry its number (fleetopt.core.logs).
-    """
-    parts = []
-    for scenario in scenarios:
-        with logs.scenario(scenario):
-            try:
-                parts.append(prepared.solve_scenario(scenario))
-            except (SolverError, ValueError, ArithmeticError) as err:
-                if not isolate:
-                    raise
-                reason = f"{type(err).__name__}: {err}"
-                log.warning("failed: %s", reason)
-                parts.append(error_rows(prepared.job, scenario, reason, prepared.index))
-    return ChunkResult.concat(parts)
 
 
 def for_workers(options: SolverOptions) -> SolverOptions:
