@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from fleetopt.core import defaults
+from fleetopt.io.edits import Variant, variants_of
 from fleetopt.io.schema import (
     SOLVER_FIELDS,
     UNCERTAINTY_FIELDS,
@@ -32,6 +33,7 @@ from fleetopt.model.risk import MEAN, Risk
 from fleetopt.parallel.farm import CHUNK_SHARE, MAX_CHUNK
 from fleetopt.pipelines.options import (
     Criterion,
+    FarmRun,
     FarmSettings,
     Method,
     RobustOptions,
@@ -174,6 +176,44 @@ def scenario_options(default_scenarios: int = defaults.SCENARIOS) -> Decorator:
         return ScenarioOptions(n_scenarios, seed, FarmSettings(workers, chunk, address), overwrite)
 
     return _collect("run", build, options)
+
+
+def farm_options() -> Decorator:
+    """The options of a farmed run that samples no futures (whatif, alternatives), as `run`
+    (FarmRun): one plan per task."""
+    options = [
+        _option("--address", None, None, RAY_HELP),
+        _option("--workers", WORKERS, defaults.WORKERS, "plans solved at once"),
+        click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP),
+    ]
+
+    def build(address: str | None, workers: int, overwrite: bool) -> FarmRun:
+        return FarmRun(FarmSettings(workers, 1, address), overwrite)
+
+    return _collect("run", build, options)
+
+
+def variant_options() -> Decorator:
+    """What-if variants (docs/model.md section 11), as `variants` (a list of Variant)."""
+    options = [
+        click.option(
+            "--change",
+            "changes",
+            multiple=True,
+            help="FILE:ROW:COLUMN=VALUE, one variant each (VALUE: 120, +20, -10%, x1.5)",
+        ),
+        click.option(
+            "--variant",
+            "groups",
+            multiple=True,
+            help="NAME=SPEC;SPEC: several changes as one variant",
+        ),
+    ]
+
+    def build(changes: tuple[str, ...], groups: tuple[str, ...]) -> list[Variant]:
+        return variants_of(changes, groups)
+
+    return _collect("variants", build, options)
 
 
 def alpha_option() -> Decorator:

@@ -50,7 +50,18 @@ STOCHASTIC_TABLES = (
     "convergence",
     "out_of_sample",
 )
-NIGHTLY_STAGES = ("plan", "robust", "stochastic", "installed", "compare")
+VARIANT_TABLES = (  # a what-if run's or an alternatives run's plan tables, labelled
+    "racks",
+    "placement",
+    "sites",
+    "workloads",
+    "orders",
+    "periods",
+    "marginal_values",
+)
+WHATIF_TABLES = (*VARIANT_TABLES, "variants")  # the rows last: one per variant
+ALTERNATIVES_TABLES = (*VARIANT_TABLES, "shares", "alternatives")  # one row per plan last
+NIGHTLY_STAGES = ("plan", "robust", "stochastic", "whatif", "alternatives", "installed", "compare")
 
 
 def _parquet(*stems: str) -> tuple[str, ...]:
@@ -67,6 +78,8 @@ RUN_OUTPUTS: dict[str, frozenset[str]] = {
         "evaluate": (*_parquet(*SCENARIO_TABLES), "parts"),
         "robust": ("sweep", "evaluate", "choice"),
         "stochastic": (*_parquet(*STOCHASTIC_TABLES), "state"),
+        "whatif": (*_parquet(*WHATIF_TABLES), "parts"),
+        "alternatives": (*_parquet(*ALTERNATIVES_TABLES), "parts"),
         "nightly": (*NIGHTLY_STAGES, REPORT_FILE),
     }.items()
 }

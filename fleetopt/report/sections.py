@@ -12,6 +12,7 @@ from fleetopt.report.plan import plan_sections
 from fleetopt.report.scenario import robust_sections, scenario_sections
 from fleetopt.report.statistics import Run
 from fleetopt.report.stochastic import stochastic_sections
+from fleetopt.report.whatif import whatif_sections
 from fleetopt.results.nightly import NightlyRecord
 
 SECTIONS = {
@@ -20,6 +21,7 @@ SECTIONS = {
     RunKind.EVALUATE: scenario_sections,
     RunKind.ROBUST: robust_sections,
     RunKind.STOCHASTIC: stochastic_sections,
+    RunKind.WHATIF: whatif_sections,
 }
 
 

@@ -11,13 +11,15 @@ from fleetopt.results.runs import RobustSummary, ScenarioSummary
 from fleetopt.results.schema import read_json, read_summary
 from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.results.summary import Summary
+from fleetopt.results.whatif import WhatifSummary
 
-RunSummary = Summary | ScenarioSummary | RobustSummary | StochasticSummary
+RunSummary = Summary | ScenarioSummary | RobustSummary | StochasticSummary | WhatifSummary
 SUMMARY_TYPES: dict[RunKind, type[RunSummary]] = {
     RunKind.SWEEP: ScenarioSummary,
     RunKind.EVALUATE: ScenarioSummary,
     RunKind.ROBUST: RobustSummary,
     RunKind.STOCHASTIC: StochasticSummary,
+    RunKind.WHATIF: WhatifSummary,
 }
 
 

@@ -58,6 +58,42 @@ class PlanTables:
         return {name: table for name, table in tables.items() if table is not None}
 
 
+@dataclass(frozen=True)
+class PlanParts:
+    """Plans solved in one chunk of a farmed run (what-if variants, alternatives): one row
+    per plan in `rows`, and the plans' tables (`PlanTables.as_dict`), each with the plan's
+    label as its first column (`labelled`)."""
+
+    rows: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+
+    @staticmethod
+    def concat(parts: list[PlanParts]) -> PlanParts:
+        names = dict.fromkeys(name for part in parts for name in part.tables)
+        return PlanParts(
+            pd.concat([part.rows for part in parts], ignore_index=True),
+            {
+                name: pd.concat(
+                    [part.tables[name] for part in parts if name in part.tables],
+                    ignore_index=True,
+                )
+                for name in names
+            },
+        )
+
+    def written(self, rows_table: str) -> dict[str, pd.DataFrame]:
+        """What a chunk writes: its plans' tables, then `rows_table` (last)."""
+        return {**self.tables, rows_table: self.rows}
+
+
+def labelled(column: str, label: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Plan tables with a first column `column` holding `label` (a variant's, a plan's)."""
+    return {
+        name: table.assign(**{column: label})[[column, *table.columns]]
+        for name, table in tables.items()
+    }
+
+
 def clean_solution(model: LinearModel, x: np.ndarray) -> np.ndarray:
     """Round integer variables and clip solver noise below zero."""
     x = np.maximum(x, 0.0)

@@ -14,6 +14,7 @@ from fleetopt.results.read import nightly_record, run_summary
 from fleetopt.results.runs import Distribution, Estimate, RobustSummary, ScenarioSummary
 from fleetopt.results.stochastic import StochasticSummary, format_stochastic
 from fleetopt.results.summary import Summary
+from fleetopt.results.whatif import format_whatif
 from fleetopt.results.wording import known as _known
 from fleetopt.results.wording import money as _money
 from fleetopt.results.wording import num as _num
@@ -225,6 +226,8 @@ def format_run(run_dir: str | Path) -> str:
         return format_plan(run)
     if record.kind == RunKind.NIGHTLY:
         return format_nightly(run)
+    if record.kind == RunKind.WHATIF:
+        return format_whatif(run)
     summary = run_summary(run, record.kind)
     if isinstance(summary, StochasticSummary):
         return format_stochastic(summary)
