@@ -28,6 +28,7 @@ from fleetopt.cli.catalog import claims_command, perf_command
 from fleetopt.cli.options import (
     OUT_PATH,
     alpha_option,
+    alternatives_options,
     farm_options,
     robust_options,
     scenario_options,
@@ -51,7 +52,9 @@ from fleetopt.io.case import Case, read_case
 from fleetopt.io.edits import Variant
 from fleetopt.io.runfolder import RunKind, check_run_files, claimed
 from fleetopt.model.index import build_index
+from fleetopt.pipelines.alternatives import alternatives
 from fleetopt.pipelines.options import (
+    AlternativesAsk,
     FarmRun,
     RobustOptions,
     ScenarioOptions,
@@ -254,6 +257,13 @@ def whatif_command(
     """The case and variants of it (values changed) solved side by side on Ray: what each
     change costs or saves, and which racks it buys differently."""
     whatif(case, case_dir, variants, out_dir, run)
+
+
+@scenario_command("alternatives", RunKind.ALTERNATIVES, OUT, alternatives_options(), farm_options())
+def alternatives_command(case: Case, out_dir: Path, ask: AlternativesAsk, run: FarmRun) -> None:
+    """The optimum and K plans nearly as cheap (within its objective x (1 + S)) that differ
+    from it and from each other: another vendor's share, another mix."""
+    alternatives(case, out_dir, run, ask)
 
 
 @main.command()

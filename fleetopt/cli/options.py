@@ -32,6 +32,7 @@ from fleetopt.io.schema import (
 from fleetopt.model.risk import MEAN, Risk
 from fleetopt.parallel.farm import CHUNK_SHARE, MAX_CHUNK
 from fleetopt.pipelines.options import (
+    AlternativesAsk,
     Criterion,
     FarmRun,
     FarmSettings,
@@ -191,6 +192,20 @@ def farm_options() -> Decorator:
         return FarmRun(FarmSettings(workers, 1, address), overwrite)
 
     return _collect("run", build, options)
+
+
+SLACK = _number(FieldType.NUMBER, 0.05, 0, 10, low_open=True)
+ALTERNATIVES = _number(FieldType.INTEGER, 4, 1, 100)
+
+
+def alternatives_options() -> Decorator:
+    """How many near-optimal plans, how near (alternatives), as `ask` (AlternativesAsk)."""
+    options = [
+        _option("--slack", SLACK, 0.05, "S: plans within (1 + S) of the optimum's objective"),
+        _option(("-k", "k"), ALTERNATIVES, 4, "alternatives to find"),
+        _option("--seed", SEED, None, "seed of the random directions (default: uncertainty.seed)"),
+    ]
+    return _collect("ask", AlternativesAsk, options)
 
 
 def variant_options() -> Decorator:

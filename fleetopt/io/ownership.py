@@ -60,7 +60,11 @@ VARIANT_TABLES = (  # a what-if run's or an alternatives run's plan tables, labe
     "marginal_values",
 )
 WHATIF_TABLES = (*VARIANT_TABLES, "variants")  # the rows last: one per variant
-ALTERNATIVES_TABLES = (*VARIANT_TABLES, "shares", "alternatives")  # one row per plan last
+ALTERNATIVES_TABLES = (  # plans' tables, their mixes, then one row per plan, last
+    *(t for t in VARIANT_TABLES if t != "marginal_values"),
+    "shares",
+    "alternatives",
+)
 NIGHTLY_STAGES = ("plan", "robust", "stochastic", "whatif", "alternatives", "installed", "compare")
 
 

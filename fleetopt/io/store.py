@@ -254,11 +254,15 @@ class ScenarioStore:
     def finished(self) -> set[Any]:
         """The items (scenarios) whose chunk is down: the `key` values of the last table's
         parts (written last)."""
-        parts = sorted((self.root / "parts" / self.tables[-1]).glob("chunk-*.parquet"))
-        done: set[Any] = set()
-        for part in parts:
-            done.update(pq.read_table(part, columns=[self.key]).column(0).to_pylist())
-        return done
+        return set(self.parts(self.tables[-1], [self.key])[self.key])
+
+    def parts(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """`columns` of the parts of `table` written so far, in chunk order (empty: no
+        part yet)."""
+        files = sorted((self.root / "parts" / table).glob("chunk-*.parquet"))
+        if not files:
+            return pd.DataFrame(columns=columns or [])
+        return pd.concat([pd.read_parquet(f, columns=columns) for f in files], ignore_index=True)
 
     def write_chunk(self, name: str, tables: Mapping[str, pd.DataFrame]) -> None:
         """Write one finished chunk's tables as parts named `name`, the last table last (a

@@ -95,6 +95,17 @@ class FarmRun:
 
 
 @dataclass(frozen=True)
+class AlternativesAsk:
+    """What an alternatives run looks for (docs/model.md section 12): `k` plans within
+    (1 + `slack`) of the optimum; random directions from `seed` (None: the case's
+    uncertainty seed)."""
+
+    slack: float = 0.05
+    k: int = 4
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
 class RobustOptions:
     """How robust selection chooses: by the mean, or CVaR at `alpha`, of total cost over
     the scenarios, among `candidates` sweep plans; with `shortfall`, candidates pay for a

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fleetopt.core.errors import SolverError
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.edits import BASE, Variant, variant_cases
 from fleetopt.io.ownership import WHATIF_TABLES
@@ -29,7 +29,7 @@ from fleetopt.pipelines.options import FarmRun
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.pipelines.runs import farm_items, run_in_store
 from fleetopt.results.summary import finite
-from fleetopt.results.tables import PlanParts, labelled
+from fleetopt.results.tables import PlanParts, labelled, plan_rows
 from fleetopt.results.whatif import (
     SOLVED_COLUMNS,
     VARIANT,
@@ -37,7 +37,7 @@ from fleetopt.results.whatif import (
     WhatifSummary,
     variants_table,
 )
-from fleetopt.scenarios.job import for_workers
+from fleetopt.scenarios.job import for_workers, solve_each
 from fleetopt.solve.deadline import Deadline
 
 log = logging.getLogger(__name__)
@@ -61,15 +61,7 @@ class WhatifJob:
         return self  # each variant is a case of its own: nothing to share between them
 
     def solve_chunk(self, items: list[int], isolate: bool) -> PlanParts:
-        parts = []
-        for item in items:
-            try:
-                parts.append(self._solve(item))
-            except (SolverError, ValueError, ArithmeticError) as err:
-                if not isolate:
-                    raise
-                parts.append(self.failed(item, f"{type(err).__name__}: {err}"))
-        return PlanParts.concat(parts)
+        return PlanParts.concat(solve_each(items, isolate, self._solve, self.failed))
 
     def _solve(self, item: int) -> PlanParts:
         """One variant's plan: a full solve with the time limit to itself (not held: a
@@ -102,14 +94,8 @@ class WhatifJob:
         return PlanParts.concat(parts)
 
 
-def _rows(rows: list[dict]) -> pd.DataFrame:
-    """Variant rows with every column, numbers as float (NaN where a plan has none)."""
-    table = pd.DataFrame(rows).reindex(columns=SOLVED_COLUMNS)
-    text = [VARIANT, "spec", "status", "message"]
-    numbers = table.columns.difference(text)
-    table[numbers] = table[numbers].astype(float)
-    table[text] = table[text].fillna("").astype(str)
-    return table
+def _rows(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
+    return plan_rows(rows, SOLVED_COLUMNS, [VARIANT, "spec", "status", "message"])
 
 
 def whatif(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fleetopt.io.runfolder import RunKind
 from fleetopt.report import figures
 from fleetopt.report import statistics as stats
+from fleetopt.report.alternatives import alternatives_sections
 from fleetopt.report.blocks import Scope, Section
 from fleetopt.report.nightly import nightly_sections
 from fleetopt.report.plan import plan_sections
@@ -22,6 +23,7 @@ SECTIONS = {
     RunKind.ROBUST: robust_sections,
     RunKind.STOCHASTIC: stochastic_sections,
     RunKind.WHATIF: whatif_sections,
+    RunKind.ALTERNATIVES: alternatives_sections,
 }
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from fleetopt.io.runfolder import RUN_RECORD, RunKind
+from fleetopt.results.alternatives import AlternativesSummary
 from fleetopt.results.nightly import NightlyRecord
 from fleetopt.results.runs import RobustSummary, ScenarioSummary
 from fleetopt.results.schema import read_json, read_summary
@@ -13,13 +14,21 @@ from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.results.summary import Summary
 from fleetopt.results.whatif import WhatifSummary
 
-RunSummary = Summary | ScenarioSummary | RobustSummary | StochasticSummary | WhatifSummary
+RunSummary = (
+    Summary
+    | ScenarioSummary
+    | RobustSummary
+    | StochasticSummary
+    | WhatifSummary
+    | AlternativesSummary
+)
 SUMMARY_TYPES: dict[RunKind, type[RunSummary]] = {
     RunKind.SWEEP: ScenarioSummary,
     RunKind.EVALUATE: ScenarioSummary,
     RunKind.ROBUST: RobustSummary,
     RunKind.STOCHASTIC: StochasticSummary,
     RunKind.WHATIF: WhatifSummary,
+    RunKind.ALTERNATIVES: AlternativesSummary,
 }
 
 

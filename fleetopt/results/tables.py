@@ -6,6 +6,7 @@ summary and the scenario rows agree by construction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -84,6 +85,18 @@ class PlanParts:
     def written(self, rows_table: str) -> dict[str, pd.DataFrame]:
         """What a chunk writes: its plans' tables, then `rows_table` (last)."""
         return {**self.tables, rows_table: self.rows}
+
+
+def plan_rows(
+    rows: Sequence[Mapping[str, object]], columns: Sequence[str], text: Sequence[str]
+) -> pd.DataFrame:
+    """Rows of a farmed run's plans with every one of `columns`: those in `text` as str
+    ('' where a row has none), the others as float (NaN where a plan has none)."""
+    table = pd.DataFrame(list(rows)).reindex(columns=list(columns))
+    numbers = [c for c in columns if c not in text]
+    table[numbers] = table[numbers].astype(float)
+    table[list(text)] = table[list(text)].astype(object).fillna("").astype(str)
+    return table
 
 
 def labelled(column: str, label: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

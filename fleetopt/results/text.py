@@ -9,6 +9,7 @@ import pandas as pd
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
+from fleetopt.results.alternatives import format_alternatives
 from fleetopt.results.marginal import binding_limit_lines
 from fleetopt.results.read import nightly_record, run_summary
 from fleetopt.results.runs import Distribution, Estimate, RobustSummary, ScenarioSummary
@@ -228,6 +229,8 @@ def format_run(run_dir: str | Path) -> str:
         return format_nightly(run)
     if record.kind == RunKind.WHATIF:
         return format_whatif(run)
+    if record.kind == RunKind.ALTERNATIVES:
+        return format_alternatives(run)
     summary = run_summary(run, record.kind)
     if isinstance(summary, StochasticSummary):
         return format_stochastic(summary)

@@ -12,8 +12,9 @@ import hashlib
 import logging
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -172,22 +173,15 @@ class PreparedJob:
         )
 
     def solve_chunk(self, scenarios: list[int], isolate: bool) -> ChunkResult:
-        """Solve a chunk. With `isolate`, a scenario that raises becomes an error row.
-
-        Records logged while a scenario is solved carry its number (fleetopt.core.logs).
-        """
-        parts = []
-        for scenario in scenarios:
-            with logs.scenario(scenario):
-                try:
-                    parts.append(self.solve_scenario(scenario))
-                except (SolverError, ValueError, ArithmeticError) as err:
-                    if not isolate:
-                        raise
-                    reason = f"{type(err).__name__}: {err}"
-                    log.warning("failed: %s", reason)
-                    parts.append(error_rows(self.job, scenario, reason, self.index))
-        return ChunkResult.concat(parts)
+        """Solve a chunk. With `isolate`, a scenario that raises becomes an error row."""
+        return ChunkResult.concat(
+            solve_each(
+                scenarios,
+                isolate,
+                self.solve_scenario,
+                lambda scenario, why: error_rows(self.job, scenario, why, self.index),
+            )
+        )
 
     def _sweep(self, scenario: int, data):
         case = self.job.case
@@ -310,6 +304,29 @@ def error_rows(
     )
     multi = job.case.multi_period
     return ChunkResult(results, _empty_mix(multi), _empty_sites(multi), draws)
+
+
+R = TypeVar("R")
+
+
+def solve_each(
+    items: list[int], isolate: bool, solve: Callable[[int], R], failed: Callable[[int, str], R]
+) -> list[R]:
+    """`solve` each item of a chunk (a scenario, a variant, a direction). With `isolate`, an
+    item that raises is `failed(item, why)` instead. Records logged while an item is
+    solved carry its number (fleetopt.core.logs)."""
+    parts = []
+    for item in items:
+        with logs.scenario(item):
+            try:
+                parts.append(solve(item))
+            except (SolverError, ValueError, ArithmeticError) as err:
+                if not isolate:
+                    raise
+                reason = f"{type(err).__name__}: {err}"
+                log.warning("failed: %s", reason)
+                parts.append(failed(item, reason))
+    return parts
 
 
 def for_workers(options: SolverOptions) -> SolverOptions:

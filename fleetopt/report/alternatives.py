@@ -1,0 +1,87 @@
+"""The report of an alternatives run: the plans nearly as cheap as the optimum, what each
+costs against it, and its mix (each vendor's or rack type's share of the work)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fleetopt.model.mga import RACK_GROUP
+from fleetopt.report import blocks, figures, formats
+from fleetopt.report.statistics import Run
+from fleetopt.results.alternatives import PLAN, AlternativesSummary, shares_wide
+
+PLAN_COLUMNS: list[tuple[str, str, blocks.Format]] = [
+    ("plan", "plan", str),
+    ("direction", "direction", str),
+    ("status", "status", str),
+    ("objective", "objective", formats.usd),
+    ("above", "above the optimum", formats.share),
+    ("distance", "racks bought differently", formats.integer),
+]
+
+
+def alternatives_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
+    """The plans and their mixes."""
+    summary = run.summary
+    assert isinstance(summary, AlternativesSummary), "an alternatives run's summary"
+    plans = pd.DataFrame([vars(p) for p in summary.plans])
+    plans["above"] = plans["cost_ratio"] - 1.0
+    names = list(plans[PLAN])
+    unit = (
+        "USD per million tokens"
+        if summary.objective_kind == "min_cost_per_token"
+        else ("USD per year")
+    )
+    note = f" {summary.message}." if summary.message else ""
+    entries = [
+        blocks.Block(
+            "The plans",
+            f"The optimum and plans whose objective ({unit}) is within {summary.slack:.1%} of"
+            " it, each found by pushing one vendor's (or rack type's) share of the work down"
+            " or up, or a random direction, then costed with its operations at their best."
+            f" {summary.directions_solved} directions solved,"
+            f" {summary.directions_repeating} gave a plan found already.{note}",
+            html=blocks.table(plans, PLAN_COLUMNS),
+        )
+    ]
+    shares = run.table("shares")
+    if shares is not None:
+        long = shares[shares["share"] > 0]
+        groups = list(dict.fromkeys(shares["group"]))
+        racks = {g: g.removeprefix(RACK_GROUP) for g in groups}
+        same = all(g.startswith(RACK_GROUP) and r in scope.rack_colors for g, r in racks.items())
+        entries.append(
+            blocks.Block(
+                "Their mixes",
+                "Each group's share of the tokens the fleet processes, per plan: what a planner"
+                " would buy instead, nearly as cheaply.",
+                figures.stacked_bars(
+                    long,
+                    PLAN,
+                    "group",
+                    "share",
+                    axis_label="share of the work",
+                    fmt=formats.share,
+                    axis="share",
+                    categories=names,
+                    stack_colors={g: scope.rack_colors[r] for g, r in racks.items()}
+                    if same
+                    else None,
+                ),
+            )
+        )
+        wide = shares_wide(shares, names).reset_index()
+        columns: list[tuple[str, str, blocks.Format]] = [
+            ("group", "group", str),
+            *((name, name, formats.share) for name in names),
+        ]
+        entries.append(
+            blocks.Block(
+                "Shares side by side",
+                "The same shares as numbers, the optimum first.",
+                html=blocks.table(wide, columns),
+            )
+        )
+    return [
+        blocks.Section(scope.key("alternatives"), scope.title("Near-optimal alternatives"), entries)
+    ]
