@@ -208,6 +208,29 @@ def alternatives_options() -> Decorator:
     return _collect("ask", AlternativesAsk, options)
 
 
+def planner_stage_options() -> Decorator:
+    """The nightly run's optional what-if and alternatives stages, as `whatif` (a file of
+    variants) and `alternatives` (AlternativesAsk, None when not asked for)."""
+    options = [
+        click.option(
+            "--whatif",
+            type=click.Path(dir_okay=False, path_type=str),
+            default=None,
+            help="also solve the what-if variants of this file (NAME=SPEC;SPEC or SPEC a line)",
+        ),
+        _option("--alternatives", ALTERNATIVES, None, "also find K near-optimal alternatives"),
+        _option("--alternatives-slack", SLACK, 0.05, "their slack S over the optimum"),
+    ]
+
+    def build(
+        whatif: str | None, alternatives: int | None, alternatives_slack: float
+    ) -> tuple[str | None, AlternativesAsk | None]:
+        ask = None if alternatives is None else AlternativesAsk(alternatives_slack, alternatives)
+        return whatif, ask
+
+    return _collect("planner_stages", build, options)
+
+
 def variant_options() -> Decorator:
     """What-if variants (docs/model.md section 11), as `variants` (a list of Variant)."""
     options = [

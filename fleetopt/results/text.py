@@ -271,6 +271,19 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
             f" certified gap {gap}, VSS {_usd(two_stage.vss.value)}/year,"
             f" EVPI {_usd(two_stage.evpi.value)}/year"
         )
+    whatif = m.results.whatif
+    if whatif:
+        lines.append(f"  what-if: {len(whatif.variants) - 1} variant(s), change per variant:")
+        lines += [
+            f"    {v.variant}: {v.status}, {_money(v.delta_objective)}" for v in whatif.variants[1:]
+        ]
+    found = m.results.alternatives
+    if found:
+        lines.append(
+            f"  alternatives: {len(found.plans) - 1} plan(s) found in"
+            f" {found.directions_solved} direction(s): "
+            + ", ".join(f"{p.plan} x{_num(p.cost_ratio, '{:.4f}')}" for p in found.plans[1:])
+        )
     installed = m.results.installed
     if installed:
         unmet_alone = installed.probability_unmet_above_1pct
