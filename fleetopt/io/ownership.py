@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
 RECORD_FILES = ("run.json", SUMMARY_FILE, "_SUCCESS")
-PLAN_TABLES = (
+SOLUTION_TABLES = (  # a plan's own tables (fleetopt.results.tables.PlanTables)
     "racks",
     "placement",
     "sites",
@@ -38,8 +38,8 @@ PLAN_TABLES = (
     "orders",
     "periods",
     "marginal_values",
-    "operating_points",
 )
+PLAN_TABLES = (*SOLUTION_TABLES, "operating_points")
 SCENARIO_TABLES = ("results", "mix", "sites", "scenarios")
 STOCHASTIC_TABLES = (
     "orders",
@@ -50,18 +50,10 @@ STOCHASTIC_TABLES = (
     "convergence",
     "out_of_sample",
 )
-VARIANT_TABLES = (  # a what-if run's or an alternatives run's plan tables, labelled
-    "racks",
-    "placement",
-    "sites",
-    "workloads",
-    "orders",
-    "periods",
-    "marginal_values",
-)
-WHATIF_TABLES = (*VARIANT_TABLES, "variants")  # the rows last: one per variant
-ALTERNATIVES_TABLES = (  # plans' tables, their mixes, then one row per plan, last
-    *(t for t in VARIANT_TABLES if t != "marginal_values"),
+# A what-if run's and an alternatives run's plans' tables, labelled, then one row per plan.
+WHATIF_TABLES = (*SOLUTION_TABLES, "variants")
+ALTERNATIVES_TABLES = (
+    *(t for t in SOLUTION_TABLES if t != "marginal_values"),
     "shares",
     "alternatives",
 )

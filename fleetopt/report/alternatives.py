@@ -9,6 +9,7 @@ from fleetopt.model.mga import RACK_GROUP
 from fleetopt.report import blocks, figures, formats
 from fleetopt.report.statistics import Run
 from fleetopt.results.alternatives import PLAN, AlternativesSummary, shares_wide
+from fleetopt.results.wording import objective_unit
 
 PLAN_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("plan", "plan", str),
@@ -27,11 +28,7 @@ def alternatives_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]
     plans = pd.DataFrame([vars(p) for p in summary.plans])
     plans["above"] = plans["cost_ratio"] - 1.0
     names = list(plans[PLAN])
-    unit = (
-        "USD per million tokens"
-        if summary.objective_kind == "min_cost_per_token"
-        else ("USD per year")
-    )
+    unit = objective_unit(summary.objective_kind, bool(summary.periods))
     note = f" {summary.message}." if summary.message else ""
     entries = [
         blocks.Block(

@@ -8,6 +8,7 @@ import pandas as pd
 from fleetopt.report import blocks, figures, formats
 from fleetopt.report.statistics import Run
 from fleetopt.results.whatif import BASE, VARIANT, WhatifSummary, changed_racks
+from fleetopt.results.wording import objective_unit
 
 NAME_COLUMNS: list[tuple[str, str, blocks.Format]] = [("label", "", str), ("what", "variant", str)]
 FIGURE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
@@ -32,8 +33,7 @@ def whatif_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         v if not s or s == v else f"{v}: {s}"
         for v, s in zip(table[VARIANT], table["spec"], strict=True)
     ]
-    per_token = summary.objective_kind == "min_cost_per_token"
-    unit = "USD per million tokens" if per_token else "USD per year"
+    unit = objective_unit(summary.objective_kind, bool(summary.periods))
     entries = [
         blocks.Block(
             "The variants",

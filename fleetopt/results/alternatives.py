@@ -11,7 +11,7 @@ import pandas as pd
 
 from fleetopt import __version__
 from fleetopt.results.schema import read_summary
-from fleetopt.results.wording import money, num
+from fleetopt.results.wording import money, num, objective_unit
 
 OPTIMUM = "optimum"
 PLAN = "plan"
@@ -81,11 +81,7 @@ def format_alternatives(run_dir: str | os.PathLike[str]) -> str:
     run = Path(run_dir)
     summary = AlternativesSummary.read(run)
     plans = summary.plans
-    unit = (
-        "USD per million tokens"
-        if summary.objective_kind == "min_cost_per_token"
-        else ("USD per year, levelized" if summary.periods else "USD per year")
-    )
+    unit = objective_unit(summary.objective_kind, bool(summary.periods))
     lines = [
         f"alternatives of case {summary.case}: {len(plans) - 1} plan(s) within"
         f" {summary.slack:.1%} of the optimum (objective {summary.objective_kind}, {unit});"

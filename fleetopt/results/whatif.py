@@ -18,7 +18,7 @@ from fleetopt import __version__
 from fleetopt.core.units import SECONDS_PER_YEAR, TOKENS_PER_MTOK
 from fleetopt.results.marginal import FAMILIES, ID_COLUMNS
 from fleetopt.results.schema import read_summary
-from fleetopt.results.wording import money, num
+from fleetopt.results.wording import money, num, objective_unit
 
 BASE = "base"
 VARIANT = "variant"
@@ -150,11 +150,7 @@ def format_whatif(run_dir: str | os.PathLike[str]) -> str:
     summary = WhatifSummary.read(run)
     variants = summary.variants
     labels = [BASE, *(f"v{i}" for i in range(1, len(variants)))]
-    unit = (
-        "USD per million tokens"
-        if summary.objective_kind == "min_cost_per_token"
-        else ("USD per year, levelized" if summary.periods else "USD per year")
-    )
+    unit = objective_unit(summary.objective_kind, bool(summary.periods))
     lines = [
         f"what-if run of case {summary.case}: {len(variants) - 1} variant(s) and the base"
         f" (objective {summary.objective_kind}, {unit})",

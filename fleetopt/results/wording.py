@@ -24,3 +24,10 @@ def money(usd: float | None) -> str:
 def num(value: float | None, fmt: str = "{:,.3g}") -> str:
     """`value` as `fmt` writes it; 'n/a' when unknown."""
     return fmt.format(value) if known(value) else "n/a"
+
+
+def objective_unit(objective_kind: str, multi_period: bool) -> str:
+    """What a case's objective is measured in (docs/model.md sections 4 and 8)."""
+    if objective_kind == "min_cost_per_token":
+        return "USD per million tokens"
+    return "USD per year, levelized" if multi_period else "USD per year"

@@ -137,24 +137,6 @@ def _solve_min_cost_per_token(
         stalled = (step > 1 and ratio >= price * (1 - 1e-12)) or step == DINKELBACH_MAX_STEPS
         # Bound: F(lam) >= dual, so no plan beats lam by more than -dual / served.
         gap = max(0.0, -solution.bound / OBJECTIVE_SCALE) / fleet_usd if fleet_usd else 0.0
-        if converged or stalled or solution.status is not SolveStatus.OPTIMAL:
-            status, message = solution.status, solution.message
-            if status is SolveStatus.OPTIMAL and not converged:
-                status = SolveStatus.FEASIBLE
-                message = f"Dinkelbach stopped after {step} steps without converging"
-            return PlanResult(
-                status,
-                ratio * 1e6,
-                gap,
-                model,
-                solution.x,
-                solve_s,
-                build_s,
-                step,
-                message,
-                solution.dual_values,
-                solution.reduced_costs,
-            )
         last = PlanResult(
             SolveStatus.FEASIBLE,
             ratio * 1e6,
@@ -165,7 +147,15 @@ def _solve_min_cost_per_token(
             build_s,
             step,
             f"the time limit ended Dinkelbach after {step} steps, before it converged",
+            solution.dual_values,
+            solution.reduced_costs,
         )
+        if converged or stalled or solution.status is not SolveStatus.OPTIMAL:
+            status, message = solution.status, solution.message
+            if status is SolveStatus.OPTIMAL and not converged:
+                status = SolveStatus.FEASIBLE
+                message = f"Dinkelbach stopped after {step} steps without converging"
+            return replace(last, status=status, message=message)
         price, hint = ratio, solution.x
     raise AssertionError("unreachable: the last step always returns")
 
