@@ -9,6 +9,9 @@ a year); all B (2.498M) or all C (2.518M) at s1 are within 5% of it, any rack at
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -25,6 +28,7 @@ from fleetopt.scenarios.job import ScenarioJob, for_workers
 from fleetopt.testing.casekit import decode, rack, site, workload, write_case
 
 SLACK = 0.05
+FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 
 
 def vendor_case(tmp_path, **config):
@@ -141,3 +145,27 @@ def test_schedules_and_cost_per_token_keep_their_budgets(local_ray, tmp_path):
     ratio = table["cost_per_mtok_usd"] / table["cost_per_mtok_usd"].iloc[0]
     assert list(ratio) == pytest.approx(list(table["cost_ratio"]))
     assert len(summary.plans) == 3
+
+
+@pytest.mark.slow
+def test_the_command_end_to_end_and_its_options_checked(tmp_path):
+    vendor_case(tmp_path)
+    case_dir, out = tmp_path / "case", tmp_path / "out"
+    for bad in (["--slack", "0"], ["-k", "0"], ["--workers", "0"]):
+        refused = subprocess.run(
+            [*FLEETOPT, "alternatives", str(case_dir), "--out", str(out), *bad],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "Traceback" not in refused.stderr and not out.exists()
+    done = subprocess.run(
+        [*FLEETOPT, "alternatives", str(case_dir), "-k", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "alternatives of case test: 1 plan(s) within 5.0% of the optimum" in done.stdout
+    assert "alt-1" in done.stdout and "min vendor x" in done.stdout

@@ -56,12 +56,15 @@ def plan_case(
     multipliers: Multipliers | None = None,
     hint: np.ndarray | None = None,
     deadline: Deadline | None = None,
+    values_limit_s: float | None = None,
 ) -> PlanOutcome:
     """Solve `case` (optionally under a scenario's multipliers) and tabulate the plan.
 
     All of it, tables included, is done by `deadline`: by default the options' time
     limit from now, held (fleetopt.solve.deadline). An infeasible case is explained
-    (fleetopt.solve.diagnose) within the same deadline.
+    (fleetopt.solve.diagnose) within the same deadline. The marginal values' LP is done by
+    the same deadline too, or, given `values_limit_s`, within that many seconds of its own
+    (a worker's plan, whose time limit is its MILP's alone).
     """
     options = options or case.solver
     deadline = deadline or Deadline.after(options.time_limit_s, hold=True)
@@ -77,7 +80,8 @@ def plan_case(
     tables = None
     if result.x is not None:
         tables = plan_tables(index, data, result.model, result.x)
-        values, why = marginal_values_of(index, case, data, options, result.x, deadline)
+        own = None if values_limit_s is None else Deadline.after(values_limit_s)
+        values, why = marginal_values_of(index, case, data, options, result.x, own or deadline)
         tables = replace(tables, marginal_values=values)
         if why:
             summary = replace(summary, warnings=[*summary.warnings, why])

@@ -65,9 +65,15 @@ class WhatifJob:
 
     def _solve(self, item: int) -> PlanParts:
         """One variant's plan: a full solve with the time limit to itself (not held: a
-        worker's solve, as a scenario's), its tables labelled with its name."""
-        deadline = Deadline.after(self.options.time_limit_s)
-        outcome = plan_case(self.cases[item], self.options, deadline=deadline)
+        worker's solve, as a scenario's; its marginal values' LP has the limit too, after
+        it), its tables labelled with its name."""
+        limit_s = self.options.time_limit_s
+        outcome = plan_case(
+            self.cases[item],
+            self.options,
+            deadline=Deadline.after(limit_s),
+            values_limit_s=limit_s,
+        )
         summary, figures = outcome.summary, outcome.summary.figures
         row = {
             VARIANT: self.names[item],
