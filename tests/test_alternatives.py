@@ -11,18 +11,31 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from fleetopt.io.case import read_case
+from fleetopt.io.ownership import ALTERNATIVES_TABLES
 from fleetopt.io.runfolder import RunKind
+from fleetopt.io.store import ScenarioStore
 from fleetopt.model.index import build_index
-from fleetopt.pipelines.alternatives import alternatives
+from fleetopt.model.mga import directions, group_shares
+from fleetopt.pipelines.alternatives import (
+    ROWS,
+    AlternativesJob,
+    _finish,
+    alternatives,
+    plan_parts,
+    reference_of,
+)
 from fleetopt.pipelines.options import AlternativesAsk, FarmRun, FarmSettings
+from fleetopt.pipelines.plan import plan_case, require_plan
 from fleetopt.pipelines.runs import plan_counts
 from fleetopt.report.page import write_report
-from fleetopt.results.alternatives import AlternativesSummary
+from fleetopt.results.alternatives import DIRECTION, OPTIMUM, AlternativesSummary
+from fleetopt.results.tables import clean_solution
 from fleetopt.results.text import format_run
 from fleetopt.scenarios.job import ScenarioJob, for_workers
 from fleetopt.testing.casekit import decode, rack, site, workload, write_case
@@ -169,3 +182,34 @@ def test_the_command_end_to_end_and_its_options_checked(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "alternatives of case test: 1 plan(s) within 5.0% of the optimum" in done.stdout
     assert "alt-1" in done.stdout and "min vendor x" in done.stdout
+
+
+def test_directions_that_found_no_plan_are_counted_and_said(tmp_path):
+    """A direction without a plan (a solver stop, a worker lost) is neither an alternative
+    nor a repeat: the summary counts it apart and its message says why."""
+    case = vendor_case(tmp_path)
+    optimum = require_plan(plan_case(case, for_workers(case.solver)))
+    ref = reference_of(optimum, SLACK)
+    job = AlternativesJob(case, for_workers(case.solver), ref, (), seed=1)
+    shares = group_shares(optimum.index, optimum.data, optimum.result.model, optimum.solution)
+    job = replace(job, directions=tuple(directions(shares, 2)))
+    params = {"test": "failed directions"}
+    store = ScenarioStore(
+        tmp_path / "run", RunKind.ALTERNATIVES, params, tables=ALTERNATIVES_TABLES, key=DIRECTION
+    )
+    fleet = clean_solution(optimum.result.model, optimum.solution)
+    same = [
+        plan_parts(optimum.index, case, optimum.data, job.options, label, fleet, ref, 0.0)
+        for label in (OPTIMUM, job.label(1))
+    ]
+    for i, parts in enumerate([*same, job.failed(2, "time limit, no plan")]):
+        store.write_chunk(f"{i:09d}", parts.written(ROWS))
+    store.merge()
+    summary = _finish(store, case, SLACK, 1, 1, kept=[], tried=2)
+    store.close()
+    assert summary.directions_solved == 2 and summary.directions_repeating == 1
+    assert [p.plan for p in summary.plans] == ["optimum"]
+    assert summary.message == (
+        "0 distinct alternative(s) of 1 in 2 directions; "
+        "1 direction(s) found no plan: time limit, no plan"
+    )

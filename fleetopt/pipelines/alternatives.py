@@ -312,6 +312,8 @@ def _finish(
     """Keep the optimum and the kept directions' plans in every merged table, named
     optimum, alt-1, alt-2, ... (directions that repeated a plan are dropped); the summary."""
     names = {OPTIMUM: OPTIMUM} | {label: f"alt-{i}" for i, label in enumerate(kept, start=1)}
+    solved = pd.read_parquet(store.root / f"{ROWS}.parquet", columns=["status", "message"])
+    failed = solved[~solved["status"].isin(SOLVED)]
     for table in store.tables:
         path = store.root / f"{table}.parquet"
         if not path.exists():
@@ -325,11 +327,10 @@ def _finish(
         write_parquet_atomic(path, frame.reset_index(drop=True))
     rows = pd.read_parquet(store.root / f"{ROWS}.parquet")
     found = len(kept)
-    message = (
-        ""
-        if found == k
-        else f"{found} distinct alternative(s) of {k} asked for in {tried} directions"
-    )
+    said = [] if found == k else [f"{found} distinct alternative(s) of {k} in {tried} directions"]
+    if len(failed):
+        said.append(f"{len(failed)} direction(s) found no plan: {failed['message'].iloc[0]}")
+    message = "; ".join(said)
     return AlternativesSummary(
         case=case.name,
         objective_kind=case.objective.value,
@@ -350,6 +351,6 @@ def _finish(
             for r in rows.to_dict("records")
         ],
         directions_solved=tried,
-        directions_repeating=tried - found,
+        directions_repeating=tried - found - len(failed),
         message=message,
     )
