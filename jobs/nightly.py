@@ -1,7 +1,7 @@
 """Ray job entrypoint: the nightly planning pipeline.
 
     ray job submit --working-dir . -- python jobs/nightly.py --case CASE --out OUT \\
-        [--scenarios N] [--run-id ID] [--seed S] [--overwrite] [-v | -vv]
+        [--scenarios N] [--run-id ID] [--seed S] [--overwrite] [-q | -v | -vv]
         [--stochastic ef|ph|auto [--gap G] [--max-iterations I] [--time-limit S] ...]
         [--whatif FILE] [--alternatives K [--alternatives-slack S]]
 
@@ -67,11 +67,12 @@ def main(
     planner_stages: tuple[str | None, AlternativesAsk | None],
     run: ScenarioOptions,
     verbosity: int,
+    quiet: bool,
 ) -> None:
     """Validate, plan, choose a robust plan, evaluate the installed fleet, compare (and,
     when asked, the two-stage plan, what-if variants and near-optimal alternatives)."""
     interrupts.install()
-    logs.configure(verbosity)
+    logs.configure(verbosity, quiet)
     try:
         generated = f"{dt.datetime.now(dt.UTC):%H%M%S}-{uuid.uuid4().hex[:6]}"
         run_id = check_run_id(generated if run_id is None else run_id)

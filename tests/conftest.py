@@ -1,5 +1,6 @@
-"""What many test modules share, defined once: a case written and solved (`solve_case`), and
-a real local Ray for a module (`local_ray`)."""
+"""What many test modules share, defined once: a case written and solved (`solve_case`), a
+real local Ray for a module (`local_ray`), and headless Chromium for the report's pages
+(`browser`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import ray
 
 from fleetopt.io.case import read_case
 from fleetopt.pipelines.plan import PlanOutcome, plan_case
+from fleetopt.testing.browser import chromium, chromium_path
 from fleetopt.testing.casekit import write_case
 
 
@@ -32,3 +34,14 @@ def local_ray(request: pytest.FixtureRequest) -> Iterator[None]:
     ray.cloudpickle.register_pickle_by_value(request.module)
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A launched headless Chromium for the module (skipped where there is none)."""
+    if chromium_path() is None:
+        pytest.skip(
+            "no Chromium installed (Debian: apt-get install chromium): browser checks skipped"
+        )
+    with chromium() as launched:
+        yield launched

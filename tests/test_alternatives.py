@@ -35,6 +35,7 @@ from fleetopt.pipelines.plan import plan_case, require_plan
 from fleetopt.pipelines.runs import plan_counts
 from fleetopt.report.page import write_report
 from fleetopt.results.alternatives import DIRECTION, OPTIMUM, AlternativesSummary
+from fleetopt.results.compare import compare_runs
 from fleetopt.results.tables import clean_solution
 from fleetopt.results.text import format_run
 from fleetopt.scenarios.job import ScenarioJob, for_workers
@@ -123,10 +124,11 @@ def test_k_distinct_plans_within_the_slack_each_a_real_plan(local_ray, tmp_path)
     assert shares["alt-2", "vendor z"] == pytest.approx(1.0)
 
     shown = format_run(out)
-    assert "alternatives of case test: 3 plan(s) within 5.0% of the optimum" in shown
+    assert "alternatives of case test: 3 plan(s) within 5.00% of the optimum" in shown
     assert "vendor x" in shown and "min vendor x" in shown
     page = write_report(out).read_text()
     assert '<section id="alternatives">' in page and "Shares side by side" in page
+    assert not compare_runs(out, out).changed
 
     again = alternatives(case, out, farm(), AlternativesAsk(slack=SLACK, k=3, seed=7))
     assert again == summary  # the same run: done already
@@ -180,7 +182,7 @@ def test_the_command_end_to_end_and_its_options_checked(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "alternatives of case test: 1 plan(s) within 5.0% of the optimum" in done.stdout
+    assert "alternatives of case test: 1 plan(s) within 5.00% of the optimum" in done.stdout
     assert "alt-1" in done.stdout and "min vendor x" in done.stdout
 
 

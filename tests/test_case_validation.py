@@ -227,9 +227,15 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "unmet_penalty_usd_per_mtok",
         "min_served_share",
         "growth_per_year",
+        "isl",
+        "osl",
+        "precision",
         "region_list",
     ]
-    assert workloads.to_dict("records") == [
+    # No lengths or precision given: blank (the throughput rows' own, matched blank to blank).
+    assert workloads[["isl", "osl"]].isna().all().all()
+    assert workloads["precision"].tolist() == ["", ""]
+    assert workloads.drop(columns=["isl", "osl", "precision"]).to_dict("records") == [
         {
             "workload": "chat",
             "model": "m1",
@@ -268,7 +274,11 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "user_tps",
         "ttft_ms",
         "source",
+        "isl",
+        "osl",
+        "precision",
     ]
+    assert tp[["isl", "osl"]].isna().all().all() and (tp["precision"] == "").all()
     assert tp["user_tps"].isna().tolist() == [True, False, False, True, False]
     assert tp["user_tps"].iloc[[1, 2, 4]].tolist() == [50.0, 100.0, 200.0]
     assert tp["ttft_ms"].tolist() == [0.0, 0.0, 0.0, 300.0, 0.0]
@@ -485,7 +495,7 @@ def test_non_integer_in_int_column(tmp_path: Path) -> None:
         " retire_year"),
         ({"throughput": [prefill(), decode(), decode(tokens_per_s=1, source="other")]},
          "throughput.csv row 3 (rack_type=r1, model=m1, phase=decode): duplicate of row 2: "
-         "same rack_type, model, phase, user_tps, ttft_ms"),
+         "same rack_type, model, phase, user_tps, ttft_ms, isl, osl, precision"),
     ],
 )  # fmt: skip
 def test_duplicates(tmp_path: Path, kw: dict, expected: str) -> None:

@@ -368,10 +368,20 @@ def test_the_largest_demand_in_range_does_not_crowd_out_the_others(tmp_path):
     # in full is still served in full (the shared sites' power goes to them, not to chat-us).
     # The sovereign chat, which the example leaves partly unserved at its market price,
     # may move within its range: the relative gap is now that of a far larger objective.
+    # What another workload may lose is within the solver's relative gap (1e-6 of the case)
+    # of that far larger minimized sum (docs/model.md section 8: sum_k w_k (fleet_k +
+    # penalty_k), the summary's npv_cost_usd): a sliver less than a rack (agentic coding in
+    # 2030 sits at the LPX supply limit), never demand given up to chat-us.
     assert (served.loc["chat-us", "unmet_share"] > 0.5).all()
     in_full = base.drop(index="chat-us")["unmet_share"] < 1e-9
     assert in_full.sum() >= 15
-    assert served.drop(index="chat-us").loc[in_full, "unmet_share"].max() < 1e-6
+    others = served.drop(index="chat-us").loc[in_full]
+    first = base.index.get_level_values("period").min()  # Y_0; yearly periods, rate 0.07
+    years = others.index.get_level_values("period")
+    weighted = others["penalty_cost_usd_per_year"] * 1.07 ** -(years - first)  # w_k
+    npv = json.loads((tmp_path / "o" / "summary.json").read_text())["npv_cost_usd"]
+    assert weighted.sum() <= 1e-6 * npv
+    assert others["unmet_share"].max() < 1e-3
 
 
 # --- 8. suspicious curves ----------------------------------------------------------------

@@ -129,7 +129,7 @@ def test_a_site_at_its_cap_is_worth_what_one_more_mw_saves(tmp_path):
     write_plan(outcome, tmp_path / "run")
     shown = format_plan(tmp_path / "run")
     lines = shown[shown.index("binding limits") :].splitlines()
-    assert "power             a: $2.72M/year per MW facility (limit 2.5)" in lines[1]
+    assert "power             a: $2.72M/year per MW facility (limit 2.50)" in lines[1]
     assert "min_served_share  batch" in lines[3]  # after the capacity of site a, $2.72M too
 
 

@@ -61,7 +61,7 @@ def test_whatif_and_alternatives_as_nightly_stages(local_ray, tmp_path):
         assert (run.dir / stage / "_SUCCESS").exists()
         assert own_entries(run.dir / stage, stage) == sorted((run.dir / stage).iterdir())
     shown = format_nightly(run.dir)
-    assert "what-if: 2 variant(s)" in shown and "cheap-b: optimal, $-43.00k" in shown
+    assert "what-if: 2 variant(s)" in shown and "cheap-b: optimal, -$43.00k" in shown
     assert "alternatives: 2 plan(s) found" in shown
     page = (run.dir / "report.html").read_text()
     assert '<section id="whatif-variants">' in page

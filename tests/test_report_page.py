@@ -6,12 +6,12 @@ Two nightly runs of a small case (4 scenarios, a real local Ray; its demand fore
 between them; the second writes to OUT as a file:// URI, staged and pushed) give every kind:
 the second run's own folder (nightly, with a trend and changes), its `plan/` (plan),
 `robust/` (robust), `robust/sweep/` (sweep), `robust/evaluate/` and `installed/` (evaluate).
-The multi-period plan and the stochastic run are folders in the formats the report assumes
-until such runs exist (fleetopt.report.statistics).
+Multi-period runs, year by year, are in test_planner_outputs.py.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from fleetopt.cli.main import main
 from fleetopt.io.case import read_case
 from fleetopt.io.ownership import FileKind, is_own, own_entries
+from fleetopt.model.index import build_index
 from fleetopt.pipelines.nightly import NightlyParams, run_nightly
 from fleetopt.pipelines.options import (
     FarmSettings,
@@ -36,8 +37,9 @@ from fleetopt.pipelines.options import (
     StochasticSettings,
 )
 from fleetopt.pipelines.plan import plan_case, write_plan
+from fleetopt.pipelines.runs import read_plan
 from fleetopt.report.page import write_report
-from fleetopt.testing.browser import chromium, chromium_path, wait_until_drawn
+from fleetopt.testing.browser import wait_until_drawn
 from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
 
 FIVE_MB = 5_000_000
@@ -131,36 +133,6 @@ def report_case(tmp_path: Path, growth: float = 1.0) -> Path:
     )
 
 
-def multi_period_plan(plan: Path, folder: Path) -> Path:
-    """A plan folder with two periods (2026, 2027), orders and periods tables, in the
-    formats of docs/model.md section 8."""
-    shutil.copytree(plan, folder)
-    (folder / "report.html").unlink(missing_ok=True)
-    racks, sites = (pd.read_parquet(plan / f"{t}.parquet") for t in ("racks", "sites"))
-    first = racks.assign(count=(racks["count"] // 2).clip(lower=racks["installed"]))
-    pd.concat([first.assign(period=2026), racks.assign(period=2027)]).to_parquet(
-        folder / "racks.parquet"
-    )
-    half = sites.assign(power_mw=sites["power_mw"] / 2)
-    pd.concat([half.assign(period=2026), sites.assign(period=2027)]).to_parquet(
-        folder / "sites.parquet"
-    )
-    orders = pd.concat(
-        [
-            first.assign(period=2026, new_racks=first["count"] - first["installed"]),
-            racks.assign(period=2027, new_racks=racks["count"] - first["count"]),
-        ]
-    )
-    orders = orders.assign(order_by_year=orders["period"].astype(float), capex_usd_each=1e6)
-    orders[
-        ["site", "rack_type", "period", "new_racks", "order_by_year", "capex_usd_each"]
-    ].to_parquet(folder / "orders.parquet")
-    pd.DataFrame({"period": [2026, 2027], "weight": [1.0, 1 / 1.07]}).to_parquet(
-        folder / "periods.parquet"
-    )
-    return folder
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Run folders of every kind, each with its report written to report.html."""
@@ -195,7 +167,6 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         "sweep": night / "robust" / "sweep",
         "evaluate": night / "robust" / "evaluate",
         "installed": night / "installed",
-        "multi-period": multi_period_plan(night / "plan", root / "multi-period"),
         "stochastic": night / "stochastic",
     }
     for kind, folder in folders.items():
@@ -206,7 +177,6 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 EXPECTED = {
     "plan": ["headline", "assumptions", "costs", "power", "racks", "placement", "limits"],
-    "multi-period": ["headline", "costs", "power", "racks", "placement", "periods"],
     "sweep": ["headline", "assumptions", "distributions", "plans", "rack-types", "sites"],
     "evaluate": ["headline", "assumptions", "distributions", "plans", "racks", "sites"],
     "installed": ["headline", "distributions", "plans", "racks", "sites"],
@@ -220,7 +190,15 @@ EXPECTED = {
         "racks",
         "sites",
     ],
-    "stochastic": ["headline", "convergence", "racks", "distributions"],
+    "stochastic": [
+        "orders",
+        "headline",
+        "value",
+        "out-of-sample",
+        "distributions",
+        "racks",
+        "assumptions",
+    ],
     "nightly": [
         "headline",
         "assumptions",
@@ -232,8 +210,10 @@ EXPECTED = {
         "robust-value",
         "robust-rack-types",
         "robust-racks",
+        "stochastic-orders",
         "stochastic-headline",
-        "stochastic-convergence",
+        "stochastic-value",
+        "stochastic-out-of-sample",
         "stochastic-racks",
         "stochastic-distributions",
         "installed-headline",
@@ -248,13 +228,12 @@ EXPECTED = {
 }
 FIGURES = {  # figures each page draws
     "plan": 5,
-    "multi-period": 8,
     "sweep": 5,
     "evaluate": 5,
     "installed": 5,
     "robust": 8,
-    "stochastic": 6,
-    "nightly": 23,
+    "stochastic": 5,
+    "nightly": 22,
 }
 
 
@@ -347,7 +326,19 @@ def test_a_plan_without_a_solution_reports_its_status(tmp_path):
     write_plan(plan_case(read_case(case)), tmp_path / "plan")
     page = write_report(tmp_path / "plan").read_text()
     assert re.findall(r'<section id="([^"]+)">', page) == ["headline", "assumptions"]
-    assert "infeasible" in page and "The solver found no plan" in page
+    diagnosis = json.loads((tmp_path / "plan" / "summary.json").read_text())["diagnosis"]
+    assert "No plan: why" in page and html.escape(diagnosis) in page
+    assert "status\ninfeasible (exit code 3)" in page  # not the run record's "succeeded"
+
+
+def test_a_stochastic_plan_without_periods_is_a_plan_evaluate_can_fix(runs):
+    folder = runs["stochastic"]
+    index = build_index(read_case(runs["nightly"].parent.parent.parent / "second" / "case"))
+    planned = index.sr[["site", "rack_type"]].assign(count=read_plan(index, folder))
+    racks = pd.read_parquet(folder / "racks.parquet")
+    assert sorted(
+        (r.site, r.rack_type, int(r.count)) for r in planned[planned["count"] > 0].itertuples()
+    ) == sorted((r.site, r.rack_type, r.count) for r in racks[racks["count"] > 0].itertuples())
 
 
 def test_the_report_package_imports_no_solver():
@@ -361,16 +352,6 @@ def test_the_report_package_imports_no_solver():
 
 
 # --- in a real browser ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        pytest.skip(
-            "no Chromium installed (Debian: apt-get install chromium): browser checks skipped"
-        )
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))

@@ -19,6 +19,7 @@ from fleetopt.io.case import read_case
 from fleetopt.io.runfolder import RunRecord
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.report import statistics as stats
+from fleetopt.results import yearly
 from fleetopt.results.nightly import NightlyRecord, PlanStageResult, RobustStageResult
 from fleetopt.results.runs import Distribution, Estimate, EstimateKind, ScenarioSummary
 from fleetopt.results.schema import to_json, write_summary
@@ -56,7 +57,7 @@ def test_plan_headline(plan):
     assert head.fleet_cost_usd_per_year == pytest.approx(fleet)
     assert head.served_tokens_per_s == pytest.approx(10_000)
     assert head.cost_per_mtok_usd == pytest.approx(fleet / (10_000 * SECONDS_PER_YEAR / 1e6))
-    unmet = stats.unmet_share(plan.table("workloads"))
+    unmet = yearly.unmet_share(plan.table("workloads"))
     assert unmet == pytest.approx(30_000 / 40_000)  # w2 unmet, by tokens
 
 
@@ -271,6 +272,7 @@ def test_multi_period_statistics():
             "period": [2026, 2026, 2027, 2027],
             "new_racks": [3, 2, 4, 0],
             "order_by_year": [2026.0, 2026.0, 2026.5, 2027.0],
+            "capex_usd_each": [1e6, 1e6, 2e6, 1e6],
         }
     )
     racks = pd.DataFrame(
@@ -287,42 +289,79 @@ def test_multi_period_statistics():
             "site": ["s1", "s1", "s2", "s2"],
             "power_mw": [1.0, 2.5, 0.5, 0.5],
             "power_cap_mw": [2.0, 3.0, 1.0, 1.0],
+            "avg_facility_mw": [0.8, 2.0, 0.4, 0.4],
         }
     )
-    assert stats.order_schedule(orders).values.tolist() == [
-        [2026, "A", 5],
-        [2027, "B", 4],
-    ]
+    periods = pd.DataFrame(
+        {
+            "period": [2026, 2027],
+            "opex_cost_usd_per_year": [10.0, 20.0],
+            "energy_cost_usd_per_year": [1.0, 2.0],
+            "fleet_cost_usd_per_year": [100.0, 200.0],
+            "penalty_cost_usd_per_year": [0.0, 5.0],
+            "cost_per_mtok_usd": [0.5, 0.4],
+            "served_tokens_per_s": [1e3, 2e3],
+        }
+    )
+    assert stats.orders_by_type(orders).values.tolist() == [[2026, "A", 5], [2027, "B", 4]]
     assert stats.racks_in_service(racks).values.tolist() == [
         [2026, "A", 5],
         [2027, "A", 5],
         [2027, "B", 4],
     ]
-    assert stats.power_ramp(sites).values.tolist() == [
-        [2026, "s1", 1.0, 2.0],
-        [2027, "s1", 2.5, 3.0],
-        [2026, "s2", 0.5, 1.0],
-        [2027, "s2", 0.5, 1.0],
+    # The schedule in the order orders are placed, each with its capex; the empty one left out.
+    schedule = yearly.order_schedule(orders)
+    assert schedule[["order_by_year", "site", "rack_type", "capex_usd"]].values.tolist() == [
+        [2026.0, "s1", "A", 3e6],
+        [2026.0, "s2", "A", 2e6],
+        [2026.5, "s1", "B", 8e6],
     ]
-    assert stats.last_period(sites)["power_mw"].tolist() == [2.5, 0.5]
-    assert stats.is_multi_period(racks) and not stats.is_multi_period(racks.drop(columns="period"))
+    # Cash out: capex in the year the racks enter service, plus that year's opex and energy.
+    cash = yearly.cash_out(orders, periods).set_index("period")
+    assert cash["capex_usd"].tolist() == [5e6, 8e6]
+    assert cash["cash_usd"].tolist() == [5e6 + 11, 8e6 + 22]
+    assert cash["new_racks"].tolist() == [5, 4]
+    assert cash["fleet_cost_usd_per_year"].tolist() == [100.0, 200.0]  # the annualised one
+    parts = stats.cash_parts(cash.reset_index())
+    assert parts.groupby("year")["usd"].sum().tolist() == cash["cash_usd"].tolist()
+    # Power per year and site: never summed over the years.
+    use = yearly.power_use(sites)
+    assert use[["period", "site", "power_share", "headroom_mw"]].values.tolist() == [
+        [2026, "s1", 0.5, 1.0],
+        [2027, "s1", 2.5 / 3, 0.5],
+        [2026, "s2", 0.5, 0.5],
+        [2027, "s2", 0.5, 0.5],
+    ]
+    years = {year: rows["power_mw"].tolist() for year, rows in yearly.by_year(sites)}
+    assert years == {2026: [1.0, 0.5], 2027: [2.5, 0.5]}
+    assert yearly.years(racks) == [2026, 2027] and yearly.years(racks.drop(columns="period")) == []
+    ((year, whole),) = yearly.by_year(racks.drop(columns="period"))
+    assert year is None and len(whole) == len(racks)
 
 
-def test_convergence_bounds_and_gap():
+def test_convergence_rows_and_the_bounds_drawn():
     table = pd.DataFrame(
         {
             "iteration": [2, 0, 1],
-            "lower_bound": [95.0, 50.0, 80.0],
-            "upper_bound": [100.0, 200.0, 120.0],
+            "lower_bound": [95.0, -50.0, 80.0],
+            "upper_bound": [100.0, float("inf"), 120.0],
             "gap": [0.05, 0.75, 1 / 3],
+            "cuts": [None, None, None],
         }
     )
-    bounds = stats.convergence(table)
-    assert bounds["iteration"].tolist() == [0, 1, 2]
-    assert bounds["gap"].tolist() == pytest.approx([0.75, 1 / 3, 0.05])
-    for column in ("upper_bound", "gap"):  # one schema for EF and PH: every column there
-        with pytest.raises(RunFolderError, match=r"convergence\.parquet: missing column"):
-            stats.convergence(table.drop(columns=column))
+    rows = stats.convergence(table)
+    assert rows["iteration"].tolist() == [0, 1, 2]
+    assert "cuts" not in rows  # a column the method left empty
+    # A negative lower bound and an infinite upper bound say nothing: not drawn.
+    lines = stats.bound_lines(rows)
+    assert lines.values.tolist() == [
+        [1, "lower bound", 80.0],
+        [2, "lower bound", 95.0],
+        [1, "upper bound", 120.0],
+        [2, "upper bound", 100.0],
+    ]
+    with pytest.raises(RunFolderError, match=r"convergence\.parquet: missing column"):
+        stats.convergence(table.drop(columns="upper_bound"))
 
 
 # --- nightly runs --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ cluster dies under it ends with one line saying so and a run record marked faile
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import sys
@@ -64,10 +65,12 @@ from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.pipelines.runs import evaluate, read_plan, robust, sweep
 from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.pipelines.whatif import whatif
+from fleetopt.results.compare import compare_runs, format_comparison
+from fleetopt.results.export import Format as ExportFormat
+from fleetopt.results.export import export_run
 from fleetopt.results.summary import plan_warnings
 from fleetopt.results.text import format_plan, format_run
 from fleetopt.solve.deadline import Deadline
-from fleetopt.solve.result import SolveStatus
 
 
 def example_case_dir() -> Path:
@@ -131,9 +134,9 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 @click.version_option(package_name="fleetopt")
 @verbosity_option()
-def main(verbosity: int) -> None:
+def main(verbosity: int, quiet: bool) -> None:
     """Plan inference rack fleets at the lowest cost per token."""
-    logs.configure(verbosity)
+    logs.configure(verbosity, quiet)
 
 
 OUT = click.option("--out", "out_dir", required=True, type=OUT_PATH)
@@ -179,10 +182,8 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         outcome = plan_case(case, options, deadline=deadline)
         write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
-    if outcome.summary.status is SolveStatus.ERROR:
-        sys.exit(ExitCode.FAILURE)
-    if outcome.summary.status is SolveStatus.INFEASIBLE:
-        sys.exit(ExitCode.INFEASIBLE)
+    if outcome.summary.exit_code:
+        sys.exit(outcome.summary.exit_code)
 
 
 def scenario_command(
@@ -298,10 +299,56 @@ def init(out_dir: Path) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def show(run_dir: Path) -> None:
-    """Print a readable summary of a run folder (a solve, or a scenario run)."""
+@click.option(
+    "--year",
+    type=int,
+    default=None,
+    help="a multi-period plan: show the fleet of this year only (default: every year)",
+)
+def show(run_dir: Path, year: int | None) -> None:
+    """Print a readable summary of a run folder (any kind)."""
     check_run_files(run_dir)
-    click.echo(format_run(run_dir))
+    click.echo(format_run(run_dir, year))
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
+def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
+    """What changed from run A to run B (two runs of one kind; their cases may differ):
+    headline figures, orders per year, site and rack type, and power headroom."""
+    for folder in (run_a, run_b):
+        check_run_files(folder)
+    comparison = compare_runs(run_a, run_b)
+    if as_json:
+        click.echo(json.dumps(comparison.to_json(), indent=2))
+    else:
+        click.echo(format_comparison(comparison))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in ExportFormat]),
+    default=ExportFormat.CSV.value,
+    show_default=True,
+    help="csv: a folder of CSV files, one a table; xlsx: one Excel workbook, one sheet a table",
+)
+@click.option("--out", "out", required=True, type=OUT_PATH, help="the folder or workbook to write")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="write OUT even if it is not an earlier fleetopt export (a folder keeps its other files)",
+)
+def export(run_dir: Path, fmt: str, out: Path, overwrite: bool) -> None:
+    """Write every table of a run folder (any kind) for a spreadsheet, with its summary and
+    parameters."""
+    check_run_files(run_dir)
+    path = export_run(run_dir, out, ExportFormat(fmt), overwrite=overwrite)
+    click.echo(f"wrote {path}")
 
 
 @main.command("report")

@@ -260,13 +260,24 @@ def alpha_option() -> Decorator:
 
 
 def verbosity_option() -> Decorator:
-    """-v: progress lines on stderr; -vv: debug detail (fleetopt.core.logs)."""
-    return click.option(
-        "-v",
-        "--verbose",
-        "verbosity",
-        count=True,
-        help="log progress to stderr (-vv: debug detail)",
+    """-v: what fleetopt and Ray do, on stderr; -vv: debug detail; -q: no progress either
+    (fleetopt.core.logs)."""
+    return _stack(
+        [
+            click.option(
+                "-v",
+                "--verbose",
+                "verbosity",
+                count=True,
+                help="log what runs to stderr, Ray's messages too (-vv: debug detail)",
+            ),
+            click.option(
+                "-q",
+                "--quiet",
+                is_flag=True,
+                help="no progress bar or lines (warnings and errors still show)",
+            ),
+        ]
     )
 
 

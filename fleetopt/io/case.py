@@ -14,6 +14,7 @@ import os
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from fleetopt.io.schema import (
     RACKS,
     REGION_LIST,
     REGION_SEPARATOR,
+    SERVING_KEY,
     SITE_PERIODS,
     SITES,
     SOLVER_FIELDS,
@@ -143,6 +145,7 @@ def read_case(path: str | os.PathLike[str]) -> Case:
         files[spec.stem], tables[spec.stem] = _read_table(folder, spec, config, problems)
     _check_references(tables, files, problems)
     _check_regions(tables, files, problems)
+    _check_serving_keys(tables, files, problems)
     _check_installed_cooling(tables, files, problems)
     _check_installed_fits(tables, files, problems)
     if "periods" not in invalid:  # else the rules that depend on periods would all fire
@@ -302,11 +305,15 @@ def _dominated_decode_points(case: Case) -> list[str]:
     well defined either way (each SLO takes the best point at or above it, so the beaten
     row is never used).
     """
-    decode = case.throughput[case.throughput["phase"] == "decode"]
-    decode = decode.sort_values(["rack_type", "model", "user_tps"], ascending=[True, True, False])
-    curve = decode.groupby(["rack_type", "model"], sort=False)
-    faster_best = curve["tokens_per_s"].cummax().groupby([decode["rack_type"], decode["model"]])
-    faster_best = faster_best.shift(1)
+    rows = case.throughput.reset_index(drop=True)
+    keyed = pd.concat(
+        [rows[["rack_type", "phase", "tokens_per_s", "user_tps"]], serving_keys(rows)], axis=1
+    )
+    curve_key = ["rack_type", *SERVING_KEY]
+    decode = keyed[keyed["phase"] == "decode"]
+    decode = decode.sort_values([*curve_key, "user_tps"], ascending=[True] * 5 + [False])
+    faster_best = decode.groupby(curve_key, sort=False)["tokens_per_s"].cummax()
+    faster_best = faster_best.groupby([decode[c] for c in curve_key]).shift(1)
     beaten = decode[faster_best > decode["tokens_per_s"]].sort_index()
     lines = [
         f"{THROUGHPUT.stem}.csv row {i + 1} ({r.rack_type}, {r.model}, decode at {r.user_tps:g}"
@@ -500,6 +507,9 @@ def _read_csv_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFra
             keep_default_na=False,
             encoding="utf-8-sig",
             skiprows=_comment_lines(path),
+            # pandas < 3's C parser ends a cell at a NUL byte, hiding it from the check that
+            # names it; the python parser keeps it.
+            engine="python" if b"\0" in path.read_bytes() else "c",
         )
     except OSError as exc:
         problems.append(Problem(file, f"cannot read: {exc.strerror or exc}"))
@@ -861,6 +871,82 @@ def _check_references(
                 return message.format(value=values.iloc[i])
 
             check.report(unknown, ref.column, says)
+
+
+def _not_blank_with(given: str, i: int) -> str:
+    """The problem of a row that gives `given` (isl or osl) without the other."""
+    return f"must not be blank when {given} is given (isl and osl go together)"
+
+
+def _check_serving_keys(
+    tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
+) -> None:
+    """isl and osl go together; a workload's model, lengths and precision have throughput rows.
+
+    A workload is served by the throughput rows of its model with the same isl, osl and
+    precision (blank matching blank), so a 32k-context workload never takes the figures of
+    rows measured or estimated at another length (docs/model.md section 1).
+    """
+    for spec in (WORKLOADS, THROUGHPUT):
+        table = tables[spec.stem]
+        if table is None:
+            continue
+        check = _checker_for(table, spec, files, problems)
+        for blank, given in (("osl", "isl"), ("isl", "osl")):
+            check.report(
+                table[given].notna() & table[blank].isna(), blank, partial(_not_blank_with, given)
+            )
+    workloads, throughput = tables["workloads"], tables["throughput"]
+    if workloads is None or throughput is None:
+        return
+    served = serving_keys(throughput).drop_duplicates()
+    keys = serving_keys(workloads)
+    found = keys.merge(served, how="left", indicator=True)["_merge"] == "both"
+    modelled = workloads["model"].isin(set(throughput["model"]))
+    # A row whose key itself is wrong (already reported) is not looked up.
+    wrong = {
+        p.row
+        for p in problems
+        if p.file == files["workloads"]
+        and p.column in ("isl", "osl", "precision")
+        and p.row is not None
+    }
+    keyed = ~np.isin(np.arange(1, len(workloads) + 1), list(wrong))
+    check = _checker_for(workloads, WORKLOADS, files, problems)
+    check.report(
+        pd.Series(modelled.to_numpy() & ~found.to_numpy() & keyed, index=workloads.index),
+        "model",
+        lambda i: (
+            f"no row in throughput.csv for model {workloads['model'].iloc[i]!r} at "
+            f"{_serving_text(workloads.iloc[i])}: a workload uses the rows with its own isl, osl "
+            "and precision"
+        ),
+    )
+
+
+def serving_keys(table: pd.DataFrame) -> pd.DataFrame:
+    """The SERVING_KEY columns of a workloads or throughput table, blank lengths as 0 and
+    blank precision as '' (so that blank matches blank in a merge); a table without the
+    optional columns (a case built in memory) has them blank."""
+    return pd.DataFrame(
+        {
+            "model": table["model"].to_numpy(),
+            "isl": table["isl"].fillna(0.0).to_numpy() if "isl" in table else 0.0,
+            "osl": table["osl"].fillna(0.0).to_numpy() if "osl" in table else 0.0,
+            "precision": table["precision"].fillna("").to_numpy() if "precision" in table else "",
+        },
+        columns=list(SERVING_KEY),
+    )
+
+
+def _serving_text(row: pd.Series) -> str:
+    """'isl 32768, osl 1024, precision fp4' of a row, blank parts said as such."""
+    lengths = (
+        f"isl {format_number(row['isl'])}, osl {format_number(row['osl'])}"
+        if pd.notna(row["isl"])
+        else "blank isl/osl"
+    )
+    return f"{lengths}, precision {row['precision'] or 'blank'}"
 
 
 def _check_regions(

@@ -147,6 +147,20 @@ class TableSpec:
 RACK_KINDS = ("gpu", "lpu", "cpu", "wafer", "other")
 COOLING = ("air", "liquid")
 PHASES = ("prefill", "decode")
+PRECISIONS = ("fp8", "fp4")  # the weights' format a model is served in
+LENGTH = positive(1e7)  # tokens per request
+NOT_GIVEN = math.nan  # isl / osl left blank: the throughput rows' own lengths
+# What ties a workload to its throughput rows: the model, the tokens per request and the
+# precision it is served at (blank lengths and precision on both sides: a v1 case).
+SERVING_KEY: tuple[str, ...] = ("model", "isl", "osl", "precision")
+# The optional serving-key columns workloads.csv and throughput.csv share (docs/model.md section 1).
+SERVING_COLUMNS: tuple[Column, ...] = (
+    Column("isl", ColumnType.INT, NOT_GIVEN, LENGTH, meaning="input tokens per request"),
+    Column("osl", ColumnType.INT, NOT_GIVEN, LENGTH, meaning="output tokens per request"),
+    Column(
+        "precision", ColumnType.CHOICE, "", choices=PRECISIONS, meaning="weights' format served"
+    ),
+)
 ALL_REGIONS = "*"
 REGION_SEPARATOR = ";"
 REGION_LIST = "region_list"  # the column added next to workloads.regions
@@ -243,6 +257,7 @@ WORKLOADS = TableSpec(
             Range(low=-1, high=10, low_open=True),
             meaning="compound demand growth from year 0",
         ),
+        *SERVING_COLUMNS,
     ),
     unique=("workload",),
     row_id=("workload",),
@@ -267,8 +282,9 @@ THROUGHPUT = TableSpec(
         ),
         Column("ttft_ms", C.FLOAT, 0.0, positive(1e8), meaning="prefill rows: time to first token"),
         Column("source", C.STR, "", meaning="where the figure comes from"),
+        *SERVING_COLUMNS,
     ),
-    unique=("rack_type", "model", "phase", "user_tps", "ttft_ms"),
+    unique=("rack_type", "model", "phase", "user_tps", "ttft_ms", "isl", "osl", "precision"),
     row_id=("rack_type", "model", "phase"),
     references=(
         Reference(

@@ -106,6 +106,11 @@ def write_csv_atomic(
     _atomic_file(Path(path), write)
 
 
+def write_file_atomic(path: str | os.PathLike[str], write: Callable[[Path], object]) -> None:
+    """`write(tmp)` a file beside `path`, then rename it to `path` (any format)."""
+    _atomic_file(Path(path), write)
+
+
 def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
     """`write` a temporary file beside `path`, then rename it to `path`; a failure says
     which file could not be written (RunFolderError), never the temporary name."""
@@ -126,17 +131,20 @@ def write_folder_atomic(
     summary: Mapping[str, Any],
 ) -> Path:
     """Write `name.parquet` per table and summary.json as the folder `out_dir`, all or
-    nothing: for a folder fleetopt owns whole, inside a claimed run (robust's `choice`).
+    nothing: for a folder fleetopt owns whole, inside a claimed run (robust's `choice`)."""
+    return replace_folder_atomic(out_dir, lambda tmp: _write_files(tmp, tables, summary))
 
-    The folder is built beside its destination and renamed into place; an existing
-    folder of the same name is replaced only once the new one is complete.
-    """
+
+def replace_folder_atomic(out_dir: str | os.PathLike[str], fill: Callable[[Path], object]) -> Path:
+    """`fill` a new folder, then make it `out_dir`, all or nothing: the folder is built
+    beside its destination and renamed into place; an existing folder of that name (one
+    fleetopt owns whole) is replaced only once the new one is complete."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
     tmp.mkdir()
     try:
-        _write_files(tmp, tables, summary)
+        fill(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.{uuid.uuid4().hex}.old")
             os.replace(out, old)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fleetopt.io.case import Case, demand_factors
-from fleetopt.io.schema import DEMAND_COLUMNS, PHASES
+from fleetopt.io.case import Case, demand_factors, serving_keys
+from fleetopt.io.schema import DEMAND_COLUMNS, PHASES, SERVING_KEY
 
 STEADY_STATE_YEAR = 0  # the one period of a case without `periods`
 
@@ -254,14 +254,23 @@ def _workload_phases(case: Case, workloads: pd.DataFrame, periods: pd.DataFrame)
 def effective_throughput(case: Case, racks: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame:
     """tp[r, w, p]: the best qualifying operating point of each rack type on each workload.
 
+    A workload's rows are its model's with the same isl, osl and precision (blank matching
+    blank: a case without these columns keys by model alone, docs/model.md section 1).
+
     decode:  max tokens_per_s over rows with user_tps >= min_user_tps[w]
     prefill: max tokens_per_s over rows with ttft_ms <= max_ttft_ms[w]
     A (r, w, p) with no qualifying row is absent: that rack cannot serve that phase of w.
     `source` is the chosen row's (among rows tied at the max, one not marked an estimate,
     so a figure a measurement backs is never reported as estimated).
     """
-    rows = case.throughput.merge(racks[["r", "rack_type"]], on="rack_type").merge(
-        workloads[["w", "model", "min_user_tps", "max_ttft_ms"]], on="model"
+    points = case.throughput[
+        ["rack_type", "phase", "tokens_per_s", "user_tps", "ttft_ms", "source"]
+    ]
+    points = pd.concat([points.reset_index(drop=True), serving_keys(case.throughput)], axis=1)
+    slos = workloads[["w", "min_user_tps", "max_ttft_ms"]].reset_index(drop=True)
+    served = pd.concat([slos, serving_keys(workloads)], axis=1)
+    rows = points.merge(racks[["r", "rack_type"]], on="rack_type").merge(
+        served, on=list(SERVING_KEY)
     )
     is_decode = rows["phase"] == PHASES[1]
     qualifies = np.where(

@@ -24,6 +24,7 @@ import ray
 from fleetopt.core import defaults
 from fleetopt.core.errors import SolverError
 from fleetopt.parallel.farm import auto_chunk, chunks_of
+from fleetopt.parallel.progress import Progress
 from fleetopt.scenarios.stage import PreparedStages, StageJob
 from fleetopt.solve.hedging import Reply, Task
 
@@ -78,8 +79,15 @@ class StagePool:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
 
-    def solve(self, tasks: Sequence[Task]) -> list[Reply]:
-        """Every task's reply, in task order."""
+    def solve(self, tasks: Sequence[Task], label: str | None = None) -> list[Reply]:
+        """Every task's reply, in task order; with a `label`, its progress shows (a step of
+        its own, such as evaluating a plan in every scenario)."""
+        if label is None:
+            return self._solve(tasks, None)
+        with Progress(label, len(tasks)) as progress:
+            return self._solve(tasks, progress)
+
+    def _solve(self, tasks: Sequence[Task], progress: Progress | None) -> list[Reply]:
         size = (
             (lambda left: auto_chunk(left, self.workers))
             if self.chunk == defaults.AUTO
@@ -118,6 +126,8 @@ class StagePool:
             else:
                 for i, answer in zip(chunks[chunk], answers, strict=True):
                     replies[i] = answer
+                if progress is not None:
+                    progress.advance(len(answers))
             fill()
         return replies  # type: ignore[return-value]
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import logging
 import shutil
 import tempfile
 import time
@@ -28,12 +27,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow.fs as pafs
 
 from fleetopt import __version__
-from fleetopt.core import defaults
+from fleetopt.core import defaults, formats
 from fleetopt.core.errors import RunFolderError
 from fleetopt.core.interrupts import failure_reason
 from fleetopt.io.case import Case, case_digest, read_case
@@ -57,6 +55,7 @@ from fleetopt.io.store import write_json_atomic
 from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.index import build_index
 from fleetopt.parallel.farm import connect
+from fleetopt.parallel.progress import announce
 from fleetopt.pipelines.alternatives import alternatives
 from fleetopt.pipelines.options import (
     AlternativesAsk,
@@ -71,6 +70,7 @@ from fleetopt.pipelines.runs import evaluate, robust
 from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.pipelines.whatif import whatif
 from fleetopt.report.page import REPORT_FILE, write_report
+from fleetopt.results.compare import count_changes, figure_changes, nightly_figures
 from fleetopt.results.nightly import (
     STAGES,
     AlternativesStageResult,
@@ -84,11 +84,8 @@ from fleetopt.results.nightly import (
     ValidateResult,
     WhatifStageResult,
     earlier_runs,
-    nightly_metrics,
 )
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, to_json
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -309,9 +306,9 @@ class NightlyRun:
         attempt finished it; its typed result goes into the run record."""
         assert name in STAGES, f"unknown nightly stage {name!r}"
         if self.done(name):
-            log.info("stage %s: done in an earlier attempt", name)
+            announce(f"stage {name}: done in an earlier attempt")
             return
-        log.info("stage %s: started", name)
+        announce(f"stage {name}: started")
         started = time.perf_counter()
         self.manifest["stages"][name] = {"status": RunStatus.RUNNING.value}
         self.save()
@@ -324,7 +321,9 @@ class NightlyRun:
         if not self.output.local and (self.dir / name).exists():
             self.output.push(self.dir / name, f"{self.remote}/{name}")
         self.save()
-        log.info("stage %s: finished in %.1f s", name, self.manifest["stages"][name]["seconds"])
+        announce(
+            f"stage {name}: finished in {formats.seconds(self.manifest['stages'][name]['seconds'])}"
+        )
 
     def succeed(self) -> None:
         self.save(status=RunStatus.SUCCEEDED.value, finished_at=_now())
@@ -469,31 +468,27 @@ def _installed_stage(
 
 
 def _compare_stage(run: NightlyRun, folder: Path) -> CompareResult:
-    """What changed since the previous successful run of the same case."""
+    """What changed since the previous successful run of the same case: the robust choice's
+    racks and the compared figures (fleetopt.results.compare, as `fleetopt compare`)."""
     current_record = run.record
     earlier = earlier_runs(current_record, run.output.manifests())
     previous = earlier[-1] if earlier else None
     current = _racks(run.dir)
     before = _racks_remote(run.output, previous.path) if previous and previous.path else None
-    keys = [c for c in ("period", "site", "rack_type") if c in current.columns]
-    if before is None or not set(keys) <= set(before.columns):  # none, or not comparable
-        before = current.iloc[0:0].rename(columns={"count": "count_previous"})
-    racks = (
-        current.merge(before, on=keys, how="outer", suffixes=("", "_previous"))
-        .fillna(0)
-        .astype({"count": np.int64, "count_previous": np.int64})
+    if before is None or set(current.columns) != set(before.columns):  # none, or not comparable
+        before = current.iloc[0:0]
+    racks = count_changes(before, current)
+    figures = figure_changes(
+        nightly_figures(previous) if previous else [], nightly_figures(current_record)
     )
-    racks["change"] = racks["count"] - racks["count_previous"]
-    figures = nightly_metrics(current_record)
-    old = nightly_metrics(previous) if previous else {}
     metrics = pd.DataFrame(
         {
-            "metric": list(figures),
-            "value": list(figures.values()),
-            "previous": [old.get(k) for k in figures],
+            "metric": [f.name for f in figures],
+            "value": [f.b for f in figures],
+            "previous": [f.a for f in figures],
+            "change": [f.change for f in figures],
         }
-    )
-    metrics["change"] = metrics["value"] - metrics["previous"].astype(float)
+    ).astype({"value": float, "previous": float, "change": float})
     folder.mkdir(parents=True, exist_ok=True)
     racks.to_parquet(folder / "racks.parquet", index=False)
     metrics.to_parquet(folder / "metrics.parquet", index=False)
@@ -517,7 +512,7 @@ def _racks(run_dir: Path) -> pd.DataFrame:
 
 def _racks_remote(output: Output, run_path: str) -> pd.DataFrame:
     with output.fs.open_input_file(f"{run_path}/robust/choice/racks.parquet") as f:
-        return _plan_counts(pd.read_parquet(f)).rename(columns={"count": "count_previous"})
+        return _plan_counts(pd.read_parquet(f))
 
 
 def _plan_counts(racks: pd.DataFrame) -> pd.DataFrame:

@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 
 from fleetopt.core import defaults
-from fleetopt.core.errors import CaseError, Problem, RunError
+from fleetopt.core.errors import CaseError, Problem, RunError, RunFolderError
 from fleetopt.core.interrupts import failure_reason
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.runfolder import (
     RunKind,
     normalized,
+    read_record,
 )
 from fleetopt.io.store import ScenarioStore, run_into, write_folder_atomic
 from fleetopt.model.costs import check_shortfall_priced
@@ -289,8 +290,29 @@ def plan_counts(index: ModelIndex, racks: pd.DataFrame, file: str) -> np.ndarray
 
 
 def read_plan(index: ModelIndex, run_dir: str | Path) -> np.ndarray:
-    """A plan's rack counts from a solve run folder (its racks.parquet)."""
-    path = Path(run_dir) / "racks.parquet"
+    """A plan's rack counts from a solve run folder (its racks.parquet), or from a stochastic
+    run of a case without periods (its first stage is the whole plan). A stochastic run of a
+    schedule fixes only the racks ordered now, not a schedule: refused (exit 2), as is a
+    folder of another kind."""
+    folder = Path(run_dir)
+    record = read_record(folder)
+    kind = record.kind if record is not None else None
+    if kind == RunKind.STOCHASTIC and (folder / "racks.parquet").exists():
+        racks = pd.read_parquet(folder / "racks.parquet")
+        if "period" in racks.columns:
+            raise RunFolderError(
+                f"{folder} is a stochastic run of a schedule: its plan fixes only the racks"
+                " ordered now (its orders.parquet); the later years are decided in each future,"
+                " so it is no schedule that evaluate can fix. Its own check on fresh futures is"
+                f" its out-of-sample result (`fleetopt show {folder}`); or evaluate a"
+                " `fleetopt solve` run of the case"
+            )
+    elif kind not in (None, RunKind.PLAN):
+        raise RunFolderError(
+            f"{folder} is a {kind} run: --plan must name a `fleetopt solve` run (or a"
+            " stochastic run of a case without periods)"
+        )
+    path = folder / "racks.parquet"
     if not path.exists():
         raise CaseError([Problem(str(path), "missing: --plan must name a `fleetopt solve` run")])
     return plan_counts(index, pd.read_parquet(path), str(path))

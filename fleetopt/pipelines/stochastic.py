@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fleetopt.core import formats
 from fleetopt.core.errors import SolverError
 from fleetopt.core.stats import SHORTFALL_THRESHOLD, Z95, share_above, standard_error
 from fleetopt.io.case import Case, Objective, case_fingerprint
@@ -46,6 +47,7 @@ from fleetopt.model.risk import Risk
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool
 from fleetopt.parallel.farm import connect
+from fleetopt.parallel.progress import Progress
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.plan import expected_value_plan
 from fleetopt.results.runs import Estimate
@@ -211,7 +213,7 @@ class StochasticRun:
         if path.exists():
             return
         tasks = [Task((s,), TaskKind.FREE, report=True) for s in range(self.n)]
-        replies = pool.solve(tasks)
+        replies = pool.solve(tasks, "wait and see")
         for reply in replies:
             if not reply.status.has_plan:
                 raise SolverError(
@@ -241,7 +243,8 @@ class StochasticRun:
         stop = self.settings.stop
         options = replace(self.case.solver, relative_gap=stop.gap, time_limit_s=stop.time_limit_s)
         deadline = Deadline.after(stop.time_limit_s, hold=True)
-        solution = solve_model(ef.model, options, deadline=deadline)
+        with Progress(f"extensive form ({ef.model.n_variables:,d} columns)", None, unit="MILP"):
+            solution = solve_model(ef.model, options, deadline=deadline)
         if solution.x is None:
             raise SolverError(
                 f"the extensive form ended {solution.status.value}"
@@ -273,16 +276,14 @@ class StochasticRun:
         bundles = make_bundles(self.n, self.stage0.model.n_variables)
         settings = self.settings.stop
 
-        def checkpoint(state: HedgingState) -> None:
-            save_hedging(path, state)
-            log.info(
-                "hedging: iteration %d of at most %d, certified gap %.2e",
-                state.iteration,
-                settings.max_iterations,
-                state.gap,
-            )
+        with Progress("progressive hedging", settings.max_iterations, unit="iterations") as shown:
+            shown.advance(state.iteration if state is not None else 0)
 
-        state = hedge(self.stage0, bundles, self.p, pool.solve, settings, state, checkpoint)
+            def checkpoint(state: HedgingState) -> None:
+                save_hedging(path, state)
+                shown.advance(state.iteration - shown.done, f"gap {formats.gap(state.gap)}")
+
+            state = hedge(self.stage0, bundles, self.p, pool.solve, settings, state, checkpoint)
         assert state.plan is not None, "hedging evaluates plans before it stops"
         return {
             "plan": state.plan.tolist(),
@@ -307,7 +308,8 @@ class StochasticRun:
                     Task((s,), TaskKind.EVALUATE, plan=first, report=True, sample=sample)
                     for s in range(n)
                 ]
-                tables.append(_gather(pool.solve(tasks), plan))
+                label = f"{plan} plan, {'scenarios' if sample == SAMPLE else 'out of sample'}"
+                tables.append(_gather(pool.solve(tasks, label), plan))
             write_parquet_atomic(
                 self.state / f"{name}-recourse.parquet",
                 pd.concat([t[1] for t in tables], ignore_index=True),
@@ -322,11 +324,12 @@ class StochasticRun:
         x = np.zeros(self.stage0.model.n_variables)
         x[self.stage0.first_cols] = solution["plan"]
         racks = rack_mix(self.index, x[self.stage0.model.layout.n])
-        if self.index.multi_period:  # the first period's racks, and every order placed now
+        orders = orders_table(self.index, self.stage0.model, x)  # every order placed now
+        if self.index.multi_period:  # and the first period's racks
             racks = racks[racks["period"] == self.case.periods[0]].reset_index(drop=True)
-            write_parquet_atomic(
-                out / "orders.parquet", orders_table(self.index, self.stage0.model, x)
-            )
+        else:  # one period: everything is ordered now, for the one year
+            orders = orders.drop(columns=["period", "order_by_year"])
+        write_parquet_atomic(out / "orders.parquet", orders)
         history = pd.DataFrame(solution["history"], columns=list(CONVERGENCE_COLUMNS))
         for column in ("lower_bound", "upper_bound"):
             history[column] = history[column] / OBJECTIVE_SCALE

@@ -3,39 +3,35 @@ costs against it, and its mix (each vendor's or rack type's share of the work)."
 
 from __future__ import annotations
 
-import pandas as pd
-
+from fleetopt.core import formats
 from fleetopt.model.mga import RACK_GROUP
-from fleetopt.report import blocks, figures, formats
+from fleetopt.report import blocks, figures
 from fleetopt.report.statistics import Run
-from fleetopt.results.alternatives import PLAN, AlternativesSummary, shares_wide
-from fleetopt.results.wording import objective_unit
-
-PLAN_COLUMNS: list[tuple[str, str, blocks.Format]] = [
-    ("plan", "plan", str),
-    ("direction", "direction", str),
-    ("status", "status", str),
-    ("objective", "objective", formats.usd),
-    ("above", "above the optimum", formats.share),
-    ("distance", "racks bought differently", formats.integer),
-]
+from fleetopt.results.alternatives import (
+    PLAN,
+    PLAN_COLUMNS,
+    AlternativesSummary,
+    plans_frame,
+    shares_wide,
+)
+from fleetopt.results.summary import objective_unit
 
 
 def alternatives_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     """The plans and their mixes."""
     summary = run.summary
     assert isinstance(summary, AlternativesSummary), "an alternatives run's summary"
-    plans = pd.DataFrame([vars(p) for p in summary.plans])
-    plans["above"] = plans["cost_ratio"] - 1.0
+    plans = plans_frame(summary)
     names = list(plans[PLAN])
     unit = objective_unit(summary.objective_kind, bool(summary.periods))
     note = f" {summary.message}." if summary.message else ""
     entries = [
         blocks.Block(
             "The plans",
-            f"The optimum and plans whose objective ({unit}) is within {summary.slack:.1%} of"
-            " it, each found by pushing one vendor's (or rack type's) share of the work down"
-            " or up, or a random direction, then costed with its operations at their best."
+            f"The optimum and plans whose objective ({unit}) is within"
+            f" {formats.share(summary.slack)} of it, each found by pushing one vendor's (or rack"
+            " type's) share of the work down or up, or a random direction, then costed with its"
+            " operations at their best."
             f" {summary.directions_solved} directions solved,"
             f" {summary.directions_repeating} gave a plan found already.{note}",
             html=blocks.table(plans, PLAN_COLUMNS),

@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from fleetopt.report import blocks, figures, formats
+from fleetopt.core import formats
+from fleetopt.report import blocks, figures
 from fleetopt.report import statistics as stats
 from fleetopt.report.alternatives import alternatives_sections
 from fleetopt.report.plan import plan_sections
@@ -16,19 +17,14 @@ from fleetopt.report.scenario import robust_sections, scenario_sections
 from fleetopt.report.statistics import Run
 from fleetopt.report.stochastic import stochastic_sections
 from fleetopt.report.whatif import whatif_sections
-from fleetopt.results.nightly import CompareResult, NightlyRecord
+from fleetopt.results.nightly import METRIC_LABELS, CompareResult, NightlyRecord
+from fleetopt.results.summary import Summary
+from fleetopt.results.text import first_stage_orders
 
 TREND_SERIES = {
     "expected_value_cost_per_mtok_usd": "expected-value plan",
     "robust_mean_cost_per_mtok_usd": "robust choice, mean",
     "robust_p95_cost_per_mtok_usd": "robust choice, p95",
-}
-METRIC_LABELS = {
-    "expected_value_cost_per_mtok_usd": ("expected-value plan, cost per Mtok", formats.usd),
-    "robust_mean_cost_per_mtok_usd": ("robust choice, mean cost per Mtok", formats.usd),
-    "robust_p95_cost_per_mtok_usd": ("robust choice, p95 cost per Mtok", formats.usd),
-    "robust_cvar_total_cost_usd_per_year": ("robust choice, CVaR of total cost", formats.usd),
-    "robust_probability_unmet_above_1pct": ("robust choice, P(unmet > 1%)", formats.share),
 }
 
 
@@ -46,9 +42,15 @@ def nightly_sections(
         manifest.results.stochastic,
     )
     cost = rob.cost_per_mtok_usd
+    plan_run = run.part("plan")
+    levelized = (
+        plan_run is not None
+        and isinstance(plan_run.summary, Summary)
+        and bool(plan_run.summary.periods)
+    )
     items = [
         (
-            "expected-value plan, cost per million tokens",
+            "expected-value plan, cost per million tokens" + (", levelized" if levelized else ""),
             formats.usd(plan.cost_per_mtok_usd),
             f"{blocks.text(plan.status.value)}, gap {formats.gap(plan.mip_gap)}",
         ),
@@ -72,6 +74,17 @@ def nightly_sections(
                 "stochastic plan, value of the stochastic solution", two_stage.vss
             ),
         ]
+        orders = first_stage_orders(run.path / "stochastic")
+        if orders is not None:
+            items.insert(
+                0,
+                (
+                    "hedged plan: racks to order now",
+                    formats.integer(orders["new_racks"].sum()),
+                    f"capex {formats.usd(orders['capex_usd'].sum(min_count=1))}; the stochastic"
+                    " plan's orders below",
+                ),
+            )
     if installed:
         unmet = installed.probability_unmet_above_1pct
         items.append(
@@ -94,15 +107,10 @@ def nightly_sections(
         ("run id", blocks.text(manifest.run_id)),
         ("date", blocks.text(manifest.date)),
         ("seed", blocks.text(manifest.seed)),
-        *[
-            (k, blocks.text(v))
-            for k, v in manifest.params.items()
-            if k not in ("case_sha256", "seed")
-        ],
+        *[(k, _param(v)) for k, v in manifest.params.items() if k not in ("case_sha256", "seed")],
         ("fleetopt version", blocks.text(manifest.fleetopt_version)),
         ("warnings", "; ".join(validate.warnings if validate else []) or "none"),
     ]
-    plan_run = run.part("plan")
     points = plan_run.table("operating_points") if plan_run else None
     placement = plan_run.table("placement") if plan_run else None
     sections = [
@@ -168,7 +176,7 @@ def nightly_sections(
                         [
                             ("stage", "stage", str),
                             ("status", "status", blocks.text),
-                            ("seconds", "seconds", formats.number),
+                            ("seconds", "time", formats.seconds),
                         ],
                     ),
                 )
@@ -176,6 +184,13 @@ def nightly_sections(
         )
     )
     return sections
+
+
+def _param(value: Any) -> str:
+    """A run parameter as text: a group of settings as 'key value, ...'."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_param(v)}" for k, v in value.items() if v is not None)
+    return blocks.text(value)
 
 
 def _trend_section(history: pd.DataFrame) -> blocks.Section:
@@ -269,6 +284,8 @@ def _changes_section(run: Run, result: CompareResult | None) -> blocks.Section:
     changes = stats.rack_changes(racks) if racks is not None else pd.DataFrame()
     if len(changes):
         changes["label"] = changes["site"] + " · " + changes["rack_type"]
+        if "period" in changes:
+            changes["label"] = changes["period"].astype(str) + " · " + changes["label"]
         changes["details"] = [
             f"{formats.integer(a)} → {formats.integer(b)} racks"
             for a, b in zip(changes["count_previous"], changes["count"], strict=True)
@@ -301,8 +318,11 @@ def _changes_section(run: Run, result: CompareResult | None) -> blocks.Section:
     if metrics is not None:
         rows = []
         for row in metrics.itertuples():
-            name, fmt = METRIC_LABELS.get(row.metric, (row.metric, formats.number))
-            rows.append({"metric": name, "previous": fmt(row.previous), "value": fmt(row.value)})
+            name, kind = METRIC_LABELS.get(row.metric, (row.metric, "number"))
+            write = formats.BY_KIND[kind]
+            rows.append(
+                {"metric": name, "previous": write(row.previous), "value": write(row.value)}
+            )
         entries.append(
             blocks.Block(
                 "Figures then and now",

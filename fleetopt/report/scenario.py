@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fleetopt.report import blocks, figures, formats
+from fleetopt.core import formats
+from fleetopt.report import blocks, figures
 from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
 from fleetopt.results.runs import RobustSummary, ScenarioSummary
@@ -57,7 +58,7 @@ def scenario_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         if mix is not None and len(mix):
             first = mix[mix["plan"] == main]
             first = first[first["scenario"] == first["scenario"].min()]
-            sections.append(blocks.racks_section(stats.rack_mix(first), scope, f"plan {main}"))
+            sections.append(blocks.racks_section(first, scope, f"plan {main}"))
     section = blocks.sites_section(run.table("sites"), main, scope)
     if section is not None:
         sections.append(section)
@@ -74,7 +75,6 @@ def robust_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     results = evaluation.table("results") if evaluation else None
     candidates = summary.candidates
     head = stats.scenario_headline(summary.chosen, results, chosen)
-    value = stats.value_of_information(summary.vss, summary.evpi)
     extra = [
         ("chosen plan", blocks.text(chosen), f"by {blocks.text(summary.criterion)} total cost"),
         blocks.estimate_card("value of the stochastic solution", summary.vss),
@@ -146,25 +146,7 @@ def robust_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         blocks.Section(
             scope.key("value"),
             scope.title("Value of the stochastic solution and of perfect information"),
-            [
-                blocks.Block(
-                    "VSS and EVPI with 95% intervals",
-                    "What choosing under uncertainty saves over planning for the forecast (VSS),"
-                    " and what knowing the future would still save (EVPI), per year; an interval"
-                    " that crosses zero means the sample cannot tell.",
-                    figures.intervals(
-                        value.dropna(subset=["mean"]),
-                        "measure",
-                        "low",
-                        "mean",
-                        "high",
-                        axis_label="USD per year",
-                        fmt=formats.usd,
-                        axis="usd",
-                        reference=0.0,
-                    ),
-                )
-            ],
+            [blocks.value_block(summary.vss, summary.evpi)],
         )
     )
     sweep = run.part("sweep")
@@ -172,7 +154,7 @@ def robust_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     if section is not None:
         sections.append(section)
     if chosen_racks is not None:
-        sections.append(blocks.racks_section(stats.rack_mix(chosen_racks), scope, f"plan {chosen}"))
+        sections.append(blocks.racks_section(chosen_racks, scope, f"plan {chosen}"))
     section = blocks.sites_section(evaluation.table("sites") if evaluation else None, chosen, scope)
     if section is not None:
         sections.append(section)

@@ -27,11 +27,13 @@ from fleetopt.io.runfolder import (
     is_complete,
     read_record,
 )
+from fleetopt.results import yearly
 from fleetopt.results.nightly import NightlyRecord, earlier_runs, nightly_metrics
 from fleetopt.results.read import RunSummary, nightly_record, run_summary
 from fleetopt.results.runs import Estimate, PlanStats
 from fleetopt.results.schema import read_json
-from fleetopt.results.summary import Figures
+from fleetopt.results.stochastic import StochasticSummary
+from fleetopt.results.summary import Figures, Summary
 from fleetopt.scenarios.stats import rack_type_summary, site_summary
 from fleetopt.solve.result import CONVERGENCE_COLUMNS, SOLVED
 
@@ -126,17 +128,6 @@ def rack_types(run: Run) -> list[str]:
 # --- plans ------------------------------------------------------------------------------
 
 
-def unmet_share(workloads: pd.DataFrame | None) -> float | None:
-    """Share of demanded tokens left unserved, weighted by each workload's demand (as a
-    scenario run's `unmet_share`); None without the demand column."""
-    if workloads is None or "demand_tokens_per_s" not in workloads:
-        return None
-    demand = workloads["demand_tokens_per_s"].to_numpy(dtype=float)
-    if demand.sum() <= 0:
-        return 0.0
-    return float((workloads["unmet_share"].to_numpy(dtype=float) * demand).sum() / demand.sum())
-
-
 def cost_parts(figures: Figures) -> pd.DataFrame | None:
     """Yearly cost by part (capex, opex, energy, penalty); None when the plan has no costs."""
     values = [getattr(figures, f"{part}_cost_usd_per_year") for part in COST_PARTS]
@@ -157,17 +148,17 @@ def cost_by_site(sites: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def power_use(sites: pd.DataFrame) -> pd.DataFrame:
-    """Per site: power of the powered racks at full load against the cap, the average
-    draw, and floor slots used against the limit (NaN share where the floor is unlimited)."""
-    out = sites[["site", "power_mw", "power_cap_mw", "avg_facility_mw"]].copy()
-    out["power_share"] = out["power_mw"] / out["power_cap_mw"]
+    """Per (year and) site: power of the powered racks at full load against the cap, the
+    headroom and the average draw (fleetopt.results.yearly), and floor slots used against
+    the limit (NaN share where the floor is unlimited)."""
+    out = yearly.power_use(sites)
     if {"slots", "max_slots"} <= set(sites.columns):
-        limit = sites["max_slots"].astype(float)
+        limit = sites["max_slots"].astype(float).reset_index(drop=True)
         limited = np.isfinite(limit) & (limit > 0)
-        out["slots"] = sites["slots"].astype(float)
+        out["slots"] = sites["slots"].astype(float).to_numpy()
         out["max_slots"] = limit.where(limited)
         out["floor_share"] = (out["slots"] / limit).where(limited)
-    return out.reset_index(drop=True)
+    return out
 
 
 def rack_mix(racks: pd.DataFrame) -> pd.DataFrame:
@@ -217,40 +208,17 @@ def estimate_flags(
 
 
 def workload_service(workloads: pd.DataFrame) -> pd.DataFrame:
-    """Per workload: demand, served and unmet share, and the penalty its unmet part costs."""
-    columns = ["workload", "demand_tokens_per_s", "served_share", "unmet_share"]
+    """Per (year and) workload: demand, served and unmet share, and the penalty its unmet
+    part costs."""
+    columns = ["period", "workload", "demand_tokens_per_s", "served_share", "unmet_share"]
     columns += ["penalty_cost_usd_per_year"]
     return workloads[[c for c in columns if c in workloads]].reset_index(drop=True)
-
-
-def binding_limits(values: pd.DataFrame) -> pd.DataFrame:
-    """The binding rows of a plan's marginal values (docs/model.md section 10), largest
-    value first, with `where` naming the row (site, rack type, workload; and its year)."""
-    binding = values[values["binding"]].sort_values(
-        "marginal_usd_per_year", ascending=False, kind="stable"
-    )
-    parts = [binding[c].astype(str) for c in ("site", "rack_type", "workload")]
-    where = parts[0].str.cat(parts[1:], sep=" ").str.split().str.join(" ")
-    if "period" in binding.columns:
-        where = where + " in " + binding["period"].astype(str)
-    return binding.assign(where=where).reset_index(drop=True)
 
 
 # --- multi-period plans -----------------------------------------------------------------
 
 
-def is_multi_period(table: pd.DataFrame | None) -> bool:
-    return table is not None and "period" in table.columns
-
-
-def last_period(table: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The rows of the last period of a multi-period table; the table itself otherwise."""
-    if table is None or not is_multi_period(table):
-        return table
-    return table[table["period"] == table["period"].max()].reset_index(drop=True)
-
-
-def order_schedule(orders: pd.DataFrame) -> pd.DataFrame:
+def orders_by_type(orders: pd.DataFrame) -> pd.DataFrame:
     """New racks entering service per year (`period`) and rack type, over all sites."""
     out = orders.groupby(["period", "rack_type"], as_index=False)["new_racks"].sum()
     return out[out["new_racks"] > 0].rename(columns={"period": "year"}).reset_index(drop=True)
@@ -262,11 +230,13 @@ def racks_in_service(racks: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"period": "year"})
 
 
-def power_ramp(sites: pd.DataFrame) -> pd.DataFrame:
-    """Per year and site: power of the powered racks and the cap."""
-    table = sites.rename(columns={"period": "year"})
-    columns = ["year", "site", "power_mw", "power_cap_mw"]
-    return table[columns].sort_values(["site", "year"], ignore_index=True)
+def cash_parts(cash: pd.DataFrame) -> pd.DataFrame:
+    """The cash paid out per year by part (long: year, part, usd), from
+    fleetopt.results.yearly.cash_out."""
+    columns = {f"{part}_usd": part for part in yearly.CASH_PARTS}
+    long = cash[["period", *columns]].melt("period", var_name="part", value_name="usd")
+    long["part"] = long["part"].map(columns)
+    return long.rename(columns={"period": "year"})
 
 
 # --- scenario runs ----------------------------------------------------------------------
@@ -358,21 +328,21 @@ def value_of_information(vss: Estimate, evpi: Estimate) -> pd.DataFrame:
     """The value of the stochastic solution and the expected value of perfect information:
     value, standard error and a 95% normal interval, per year, and whether each is an
     estimate or a bound."""
-    rows = []
-    for label, estimate in (("VSS", vss), ("EVPI", evpi)):
-        mean = math.nan if estimate.value is None else estimate.value
-        se = math.nan if estimate.se is None else estimate.se
-        rows.append(
-            {
-                "measure": label,
-                "mean": mean,
-                "se": se,
-                "low": mean - Z95 * se,
-                "high": mean + Z95 * se,
-                "kind": estimate.kind.value,
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame([_interval(label, e) for label, e in (("VSS", vss), ("EVPI", evpi))])
+
+
+def _interval(label: str, estimate: Estimate) -> dict[str, object]:
+    """An estimate's row: value, standard error, 95% normal interval, kind (NaN unknown)."""
+    mean = math.nan if estimate.value is None else estimate.value
+    se = math.nan if estimate.se is None else estimate.se
+    return {
+        "measure": label,
+        "mean": mean,
+        "se": se,
+        "low": mean - Z95 * se,
+        "high": mean + Z95 * se,
+        "kind": estimate.kind.value,
+    }
 
 
 @dataclass(frozen=True)
@@ -398,19 +368,73 @@ def scenario_headline(
 
 # --- stochastic runs --------------------------------------------------------------------
 
-BOUND_COLUMNS = ("iteration", "lower_bound", "upper_bound", "gap")
+BOUND_COLUMNS = ("iteration", "lower_bound", "upper_bound")
 
 
 def convergence(table: pd.DataFrame, file: str = "convergence.parquet") -> pd.DataFrame:
-    """Bounds and relative gap per iteration (one row for the extensive form), in
-    iteration order: the table of fleetopt.solve.result.ConvergenceRow."""
+    """The rows a method recorded per iteration (fleetopt.solve.result.ConvergenceRow, and
+    a method's own columns), in iteration order, without columns it left empty."""
     missing = [c for c in BOUND_COLUMNS if c not in table.columns]
     if missing:
         raise RunFolderError(
             f"{file}: missing column(s) {', '.join(missing)}; expected"
             f" {', '.join(CONVERGENCE_COLUMNS)}"
         )
-    return table[list(BOUND_COLUMNS)].sort_values("iteration", ignore_index=True)
+    rows = table.sort_values("iteration", ignore_index=True)
+    return rows.dropna(axis="columns", how="all")
+
+
+def bound_lines(history: pd.DataFrame) -> pd.DataFrame:
+    """The bounds per iteration in long form (iteration, bound, usd), without those that say
+    nothing: an upper bound before any plan (infinite), a lower bound below zero (costs are
+    not negative: a decomposition's first rounds)."""
+    long = history.melt(
+        id_vars="iteration",
+        value_vars=["lower_bound", "upper_bound"],
+        var_name="bound",
+        value_name="usd",
+    )
+    usd = long["usd"].astype(float)
+    long = long[np.isfinite(usd) & (usd >= 0)].assign(usd=usd)
+    long["bound"] = long["bound"].str.replace("_", " ")
+    return long.reset_index(drop=True)
+
+
+def stochastic_estimates(summary: StochasticSummary) -> pd.DataFrame:
+    """The figures of a stochastic run over its scenarios, each with its standard error and
+    95% normal interval: the plan's objective (RP), the expected-value plan's (EEV), wait
+    and see (WS), VSS and EVPI; and the certified lower bound (no interval: a bound)."""
+    rows = [
+        _interval(label, estimate)
+        for label, estimate in (
+            ("hedged plan (RP)", summary.objective),
+            ("expected-value plan (EEV)", summary.ev_objective),
+            ("wait and see (WS)", summary.wait_and_see),
+            ("value of the stochastic solution (VSS = EEV - RP)", summary.vss),
+            ("expected value of perfect information (EVPI = RP - WS)", summary.evpi),
+        )
+    ]
+    rows.append({"measure": "certified lower bound", "mean": summary.lower_bound, "kind": "bound"})
+    return pd.DataFrame(rows)
+
+
+def out_of_sample(summary: StochasticSummary) -> pd.DataFrame:
+    """Each plan checked on fresh scenarios: mean total cost, its 95% interval, the run's
+    risk measure and P(shortfall)."""
+    return pd.DataFrame(
+        [
+            {
+                "plan": plan,
+                "mean": oos.mean,
+                "low": oos.ci95_low,
+                "high": oos.ci95_high,
+                "risk": oos.risk,
+                "probability_shortfall": oos.probability_shortfall,
+            }
+            for plan, oos in summary.out_of_sample.items()
+        ],
+        columns=["plan", "mean", "low", "high", "risk", "probability_shortfall"],
+    )
 
 
 # --- nightly runs -----------------------------------------------------------------------
@@ -449,10 +473,13 @@ def nightly_history(current: NightlyRecord, manifests: list[NightlyRecord]) -> p
 
 
 def run_status(run: Run) -> str:
-    """The run's status as its record says; a nightly run writing its own report (its last
-    stage, still running) has succeeded once every other stage has."""
+    """The run's status as its record says; a plan without a solution says its solve's
+    status and exit code (its run finished, but found no plan); a nightly run writing its
+    own report (its last stage, still running) has succeeded once every other stage has."""
     if run.nightly is not None and run.nightly.report_pending:
         return "succeeded"
+    if isinstance(run.summary, Summary) and not run.summary.has_plan:
+        return f"{run.summary.status.value} (exit code {int(run.summary.exit_code)})"
     return (run.record.status if run.record is not None else "") or "unknown"
 
 

@@ -3,36 +3,26 @@ against what the base's marginal values predict, and the racks each buys differe
 
 from __future__ import annotations
 
-import pandas as pd
-
-from fleetopt.report import blocks, figures, formats
+from fleetopt.core import formats
+from fleetopt.report import blocks, figures
 from fleetopt.report.statistics import Run
-from fleetopt.results.whatif import BASE, VARIANT, WhatifSummary, changed_racks
-from fleetopt.results.wording import objective_unit
+from fleetopt.results.summary import objective_unit
+from fleetopt.results.whatif import (
+    VARIANT,
+    WhatifSummary,
+    changed_racks_table,
+    figure_columns,
+    variants_frame,
+)
 
 NAME_COLUMNS: list[tuple[str, str, blocks.Format]] = [("label", "", str), ("what", "variant", str)]
-FIGURE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
-    ("label", "", str),
-    ("status", "status", str),
-    ("objective", "objective", formats.usd),
-    ("delta_objective", "change", formats.usd),
-    ("lp_delta_objective", "LP estimate", formats.usd),
-    ("cost_per_mtok_usd", "cost per Mtok", formats.usd),
-    ("npv_cost_usd", "cost, horizon", formats.usd),
-    ("gap", "gap", formats.gap),
-]
 
 
 def whatif_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     """Variants side by side; their change against the base; the racks that change."""
     summary = run.summary
     assert isinstance(summary, WhatifSummary), "a what-if run's summary"
-    table = pd.DataFrame([vars(v) for v in summary.variants])
-    table.insert(0, "label", [BASE, *(f"v{i}" for i in range(1, len(table)))])
-    table["what"] = [
-        v if not s or s == v else f"{v}: {s}"
-        for v, s in zip(table[VARIANT], table["spec"], strict=True)
-    ]
+    table = variants_frame(summary)
     unit = objective_unit(summary.objective_kind, bool(summary.periods))
     entries = [
         blocks.Block(
@@ -45,10 +35,8 @@ def whatif_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
             "Their figures",
             f"Objective in {unit}. 'change' is a variant's objective minus the base's; 'LP"
             " estimate' is what the base plan's marginal values predict for a change of"
-            " limits alone, with the fleet as bought (empty for other changes).",
-            html=blocks.table(
-                table, [c for c in FIGURE_COLUMNS if summary.periods or c[0] != "npv_cost_usd"]
-            ),
+            " limits alone, with the fleet as bought (n/a for other changes).",
+            html=blocks.table(table, figure_columns(summary)),
         ),
     ]
     changes = table.iloc[1:].dropna(subset=["delta_objective"])
@@ -63,18 +51,13 @@ def whatif_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
                     "label",
                     "delta_objective",
                     axis_label=f"change, {unit}",
-                    fmt=formats.usd,
+                    fmt=formats.usd_change,
                     axis="usd",
                     details=VARIANT,
                 ),
             )
         )
-    what, wide = changed_racks(run.path, list(table[VARIANT]))
-    wide = wide.set_axis(list(table["label"]), axis=1).reset_index()
-    columns: list[tuple[str, str, blocks.Format]] = [
-        *((key, key.replace("_", " "), str) for key in wide.columns[: -len(table)]),
-        *((label, label, formats.integer) for label in table["label"]),
-    ]
+    what, wide, columns = changed_racks_table(run.path, table)
     entries.append(
         blocks.Block(
             "Racks bought differently",

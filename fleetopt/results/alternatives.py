@@ -1,17 +1,18 @@
 """An alternatives run (docs/model.md section 12): the optimum and the near-optimal plans
-found, typed; `format_alternatives` is `fleetopt show`'s text: the plans and their mixes."""
+found, typed, and the tables and columns `fleetopt show` and the report write (the plans
+and their mixes: fleetopt.results.text, fleetopt.report.alternatives)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from fleetopt import __version__
+from fleetopt.core import formats
 from fleetopt.results.schema import read_summary
-from fleetopt.results.wording import money, num, objective_unit
+from fleetopt.results.yearly import Column
 
 OPTIMUM = "optimum"
 PLAN = "plan"
@@ -30,6 +31,14 @@ ROW_COLUMNS = [  # alternatives.parquet, one row per plan
     "penalty_cost_usd_per_year",
     "served_tokens_per_s",
     "message",
+]
+PLAN_COLUMNS: list[Column] = [  # how show and the report write the plans
+    (PLAN, "plan", str),
+    (DIRECTION, "direction", str),
+    ("status", "status", str),
+    ("objective", "objective", formats.usd),
+    ("above", "above the optimum", formats.share),
+    ("distance", "racks bought differently", formats.integer),
 ]
 
 
@@ -75,35 +84,7 @@ def shares_wide(shares: pd.DataFrame, plans: list[str]) -> pd.DataFrame:
     return wide.reindex(index=order, columns=plans).fillna(0.0)
 
 
-def format_alternatives(run_dir: str | os.PathLike[str]) -> str:
-    """The plans (cost against the optimum, distance in racks), then the mix of each: every
-    group's share of the work."""
-    run = Path(run_dir)
-    summary = AlternativesSummary.read(run)
-    plans = summary.plans
-    unit = objective_unit(summary.objective_kind, bool(summary.periods))
-    lines = [
-        f"alternatives of case {summary.case}: {len(plans) - 1} plan(s) within"
-        f" {summary.slack:.1%} of the optimum (objective {summary.objective_kind}, {unit});"
-        f" {summary.directions_solved} direction(s) solved, {summary.directions_repeating}"
-        " gave a plan found already",
-    ]
-    if summary.message:
-        lines.append(f"  {summary.message}")
-    lines.append(f"  {'plan':<10} {'objective':>12} {'ratio':>8} {'distance':>9}  direction")
-    lines += [
-        f"  {p.plan:<10} {money(p.objective):>12} {num(p.cost_ratio, '{:.4f}'):>8}"
-        f" {num(p.distance, '{:,.0f}'):>9}  {p.direction}"
-        for p in plans
-    ]
-    names = [p.plan for p in plans]
-    wide = shares_wide(pd.read_parquet(run / "shares.parquet"), names)
-    width = max(10, *(len(n) + 2 for n in names))
-    group_width = max(len(str(g)) for g in wide.index) + 2
-    lines.append("\nmix: each group's share of the tokens the fleet processes")
-    lines.append("  " + " " * group_width + "".join(f"{n:>{width}}" for n in names))
-    lines += [
-        f"  {group:<{group_width}}" + "".join(f"{v:>{width}.1%}" for v in row)
-        for group, row in wide.iterrows()
-    ]
-    return "\n".join(lines)
+def plans_frame(summary: AlternativesSummary) -> pd.DataFrame:
+    """The plans (optimum first) as a table, with how far `above` the optimum each is."""
+    plans = pd.DataFrame([vars(p) for p in summary.plans])
+    return plans.assign(above=plans["cost_ratio"] - 1.0)

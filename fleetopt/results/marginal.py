@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fleetopt.core import formats
 from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.labels import ids_of
 from fleetopt.model.measures import ZERO, with_period
-from fleetopt.results.wording import money, num
 
 BINDING_TOLERANCE = 1e-6  # relative to max(1, |limit|)
 SHARE_POINT = 0.01  # a minimum served share moves in points of 1%
@@ -132,27 +132,39 @@ def _frame(
     )
 
 
-SHOWN_LIMITS = 12  # binding limits `fleetopt show` lists; the rest are in the table
+SHOWN_LIMITS = 12  # binding limits `fleetopt show` lists a year; the rest are in the table
 
 
-def binding_limit_lines(table: pd.DataFrame, shown: int = SHOWN_LIMITS) -> list[str]:
-    """`fleetopt show`'s "binding limits": the binding rows, largest value first."""
-    binding = table[table["binding"]].sort_values(
+def binding_limits(values: pd.DataFrame) -> pd.DataFrame:
+    """The binding rows of a plan's marginal values, largest value first, with `where`
+    naming the row (its site, rack type and workload)."""
+    binding = values[values["binding"]].sort_values(
         "marginal_usd_per_year", ascending=False, kind="stable"
     )
+    parts = [binding[c].astype(str) for c in ID_COLUMNS]
+    where = parts[0].str.cat(parts[1:], sep=" ").str.split().str.join(" ")
+    return binding.assign(where=where).reset_index(drop=True)
+
+
+def binding_limit_lines(
+    values: pd.DataFrame, year: int | None = None, shown: int = SHOWN_LIMITS
+) -> list[str]:
+    """`fleetopt show`'s "binding limits" of one year (`year`; None: a plan without
+    periods): the binding rows, largest value first."""
+    if year is not None:
+        values = values[values["period"] == year]
+    binding = binding_limits(values)
     lines = [
         "\nbinding limits (what one more unit is worth per year, for operations with the fleet"
         " as bought; fleetopt whatif prices a change of fleet):"
     ]
     if not len(binding):
         return [*lines, "  none"]
-    for row in binding.head(shown).itertuples():
-        where = " ".join(str(v) for v in (row.site, row.rack_type, row.workload) if v)
-        when = f" in {row.period}" if "period" in table.columns else ""
-        lines.append(
-            f"  {row.family:<17} {where}{when}: {money(row.marginal_usd_per_year)}/year {row.unit}"
-            f" (limit {num(row.limit, '{:,.4g}')})"
-        )
+    lines += [
+        f"  {row.family:<17} {row.where}: {formats.usd(row.marginal_usd_per_year)}/year"
+        f" {row.unit} (limit {formats.number(row.limit)})"
+        for row in binding.head(shown).itertuples()
+    ]
     if len(binding) > shown:
         lines.append(f"  ... and {len(binding) - shown} more (marginal_values.parquet)")
     return lines

@@ -206,6 +206,16 @@ def earlier_runs(current: NightlyRecord, records: list[NightlyRecord]) -> list[N
     return sorted(same, key=lambda r: r.finished_at or "")
 
 
+# The figures nightly runs are compared on: their labels and kinds (fleetopt.core.formats).
+METRIC_LABELS = {
+    "expected_value_cost_per_mtok_usd": ("expected-value plan, cost per million tokens", "usd"),
+    "robust_mean_cost_per_mtok_usd": ("robust choice, mean cost per million tokens", "usd"),
+    "robust_p95_cost_per_mtok_usd": ("robust choice, p95 cost per million tokens", "usd"),
+    "robust_cvar_total_cost_usd_per_year": ("robust choice, CVaR of total cost", "usd"),
+    "robust_probability_unmet_above_1pct": ("robust choice, P(unmet > 1%)", "share"),
+}
+
+
 def nightly_metrics(record: NightlyRecord) -> dict[str, float | None]:
     """The figures a nightly run is compared on, from its stage results."""
     plan, robust = record.results.plan, record.results.robust

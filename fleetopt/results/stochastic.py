@@ -16,6 +16,20 @@ from fleetopt.model.risk import Risk
 from fleetopt.results.runs import Estimate
 from fleetopt.solve.result import SolveStatus
 
+# What each method is called where people read it (show, the report): the summary's
+# `method`, spelt out; a method not listed here is shown as recorded.
+METHOD_NAMES = {
+    "ef": "extensive form",
+    "ph": "progressive hedging",
+    "benders": "Benders decomposition",
+}
+
+
+def method_name(method: str) -> str:
+    """'ef' -> 'extensive form'."""
+    return METHOD_NAMES.get(method, method)
+
+
 STOCHASTIC_PLAN = "stochastic"
 EXPECTED_VALUE_PLAN = "expected-value"
 WAIT_AND_SEE_PLAN = "wait-and-see"
@@ -75,45 +89,3 @@ class StochasticSummary:
     nodes: int = 1
     kind: str = "stochastic"
     fleetopt_version: str = __version__
-
-
-def _money(usd: float | None) -> str:
-    if usd is None:
-        return "n/a"
-    return f"${usd / 1e6:,.2f}M"
-
-
-def _with_se(estimate: Estimate) -> str:
-    se = estimate.se
-    return _money(estimate.value) + (f" ± {_money(se)}" if se is not None else "")
-
-
-def format_stochastic(summary: StochasticSummary) -> str:
-    """The plan's value, its certified bounds, VSS and EVPI, the out-of-sample check."""
-    s = summary
-    gap = s.gap
-    lines = [
-        f"stochastic plan of case {s.case} ({s.method}, {s.scenarios} scenarios,"
-        f" seed {s.seed}, {s.risk.measure}): {s.status}",
-        f"  objective (RP)          {_with_se(s.objective)} per year",
-        f"  lower bound             {_money(s.lower_bound)}"
-        f" (certified gap {'n/a' if gap is None else f'{gap:.3%}'})",
-        f"  expected-value plan     {_with_se(s.ev_objective)} (EEV)",
-        f"  wait and see            {_with_se(s.wait_and_see)} (WS)",
-        f"  value of the stochastic solution {_with_se(s.vss)}",
-        f"  expected value of perfect information {_with_se(s.evpi)}",
-    ]
-    if s.probability_shortfall is not None:
-        lines.append(f"  P(shortfall below a minimum served share) {s.probability_shortfall:.1%}")
-    lines.append(
-        f"out of sample ({s.out_of_sample_scenarios} scenarios, seed"
-        f" {s.out_of_sample_seed}), total cost per year:"
-    )
-    for plan, oos in s.out_of_sample.items():
-        lines.append(
-            f"  {plan:<16} mean {_money(oos.mean)}, 95% interval"
-            f" [{_money(oos.ci95_low)}, {_money(oos.ci95_high)}]"
-        )
-    if s.message:
-        lines.append(f"  {s.message}")
-    return "\n".join(lines)

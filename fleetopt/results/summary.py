@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fleetopt import __version__
+from fleetopt.core.errors import ExitCode
 from fleetopt.core.units import SECONDS_PER_YEAR, TOKENS_PER_MTOK
 from fleetopt.io.case import Case, case_warnings
 from fleetopt.model.build import LinearModel
@@ -155,6 +156,14 @@ class Summary:
     def has_plan(self) -> bool:
         return self.status.has_plan
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """What `fleetopt solve` exits with for this outcome (docs/architecture.md)."""
+        return {
+            SolveStatus.INFEASIBLE: ExitCode.INFEASIBLE,
+            SolveStatus.ERROR: ExitCode.FAILURE,
+        }.get(self.status, ExitCode.OK)
+
     def to_json(self) -> dict[str, Any]:
         """The file's keys, in the contract's order (figures inline, after `objective`);
         the multi-period keys only in a multi-period case."""
@@ -223,3 +232,10 @@ def plan_warnings(index: ModelIndex, case: Case) -> list[str]:
 def finite(value: float | None) -> float | None:
     """A number for JSON: None where it is missing or not finite."""
     return None if value is None or not np.isfinite(value) else float(value)
+
+
+def objective_unit(objective_kind: str, multi_period: bool) -> str:
+    """What a case's objective is measured in (docs/model.md sections 4 and 8)."""
+    if objective_kind == "min_cost_per_token":
+        return "USD per million tokens"
+    return "USD per year, levelized" if multi_period else "USD per year"

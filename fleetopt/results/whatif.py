@@ -2,23 +2,27 @@
 
 `variants_table` completes the rows the workers wrote (each variant's objective, figures and
 status) with the change against the base and the change the base's marginal values predict;
-`WhatifSummary` is the run's summary.json; `format_whatif` is `fleetopt show`'s text.
+`WhatifSummary` is the run's summary.json; the tables and columns `fleetopt show` and the
+report write (fleetopt.results.text, fleetopt.report.whatif).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fleetopt import __version__
+from fleetopt.core import formats
 from fleetopt.core.units import SECONDS_PER_YEAR, TOKENS_PER_MTOK
 from fleetopt.results.marginal import FAMILIES, ID_COLUMNS
 from fleetopt.results.schema import read_summary
-from fleetopt.results.wording import money, num, objective_unit
+from fleetopt.results.yearly import Column
 
 BASE = "base"
 VARIANT = "variant"
@@ -50,6 +54,18 @@ VARIANT_COLUMNS = [
     "lp_delta_objective",
     *SOLVED_COLUMNS[4:],
 ]
+FIGURE_COLUMNS: list[Column] = [  # how show and the report write the variants' figures
+    ("label", "", str),
+    ("status", "status", str),
+    ("objective", "objective", formats.usd),
+    ("delta_objective", "change", formats.usd_change),
+    ("lp_delta_objective", "LP estimate", formats.usd_change),
+    ("cost_per_mtok_usd", "cost per Mtok", formats.usd),
+    ("npv_cost_usd", "cost over the horizon", formats.usd),
+    ("gap", "gap", formats.gap),
+]
+KEY_HEADERS = {"period": "year", "site": "site", "rack_type": "rack type"}  # changed racks
+KEY_FORMATS: dict[str, Callable[[Any], str]] = {"period": formats.year}
 
 
 @dataclass(frozen=True)
@@ -140,61 +156,28 @@ def _estimate(
     return float(-(level * before["marginal_usd_per_year"].to_numpy() * relaxation).sum())
 
 
-SHOWN_CHANGES = 24  # changed order rows `fleetopt show` lists
+def variants_frame(summary: WhatifSummary) -> pd.DataFrame:
+    """The variants (base first) as a table, each labelled (base, v1, v2, ...) and named
+    with its changes (`what`)."""
+    table = pd.DataFrame([vars(v) for v in summary.variants])
+    table.insert(0, "label", [BASE, *(f"v{i}" for i in range(1, len(table)))])
+    table["what"] = [
+        v if not s or s == v else f"{v}: {s}"
+        for v, s in zip(table[VARIANT], table["spec"], strict=True)
+    ]
+    return table
 
 
-def format_whatif(run_dir: str | os.PathLike[str]) -> str:
-    """The variants side by side (labelled v1, v2, ...), then the racks they buy
-    differently from the base."""
-    run = Path(run_dir)
-    summary = WhatifSummary.read(run)
-    variants = summary.variants
-    labels = [BASE, *(f"v{i}" for i in range(1, len(variants)))]
-    unit = objective_unit(summary.objective_kind, bool(summary.periods))
-    lines = [
-        f"what-if run of case {summary.case}: {len(variants) - 1} variant(s) and the base"
-        f" (objective {summary.objective_kind}, {unit})",
-    ]
-    lines += [
-        f"  {label} = {v.variant}" + (f": {v.spec}" if v.spec != v.variant else "")
-        for label, v in zip(labels[1:], variants[1:], strict=True)
-    ]
-    width = 14
-    rows = [
-        ("status", [v.status for v in variants]),
-        ("objective", [money(v.objective) for v in variants]),
-        ("change", ["-", *(_signed(v.delta_objective) for v in variants[1:])]),
-        ("LP estimate", ["-", *(_signed(v.lp_delta_objective) for v in variants[1:])]),
-        ("cost per Mtok", [money(v.cost_per_mtok_usd) for v in variants]),
-        *(
-            [("cost, horizon", [money(v.npv_cost_usd) for v in variants])]
-            if summary.periods
-            else []
-        ),
-        ("gap", [num(v.gap, "{:.1e}") for v in variants]),
-    ]
-    lines.append("  " + " " * 15 + "".join(f"{label:>{width}}" for label in labels))
-    lines += [
-        f"  {name:<15}" + "".join(f"{cell:>{width}}" for cell in cells) for name, cells in rows
-    ]
-    lines += [
-        f"  {label}: {v.message}" for label, v in zip(labels, variants, strict=True) if v.message
-    ]
-    lines += _changed_racks(run, labels, [v.variant for v in variants], width)
-    return "\n".join(lines)
-
-
-def _signed(usd: float | None) -> str:
-    """A change of money: +$1.20M, $-3.40M, $0."""
-    if usd is None or usd == 0:
-        return money(None if usd is None else 0.0)
-    return money(usd) if usd < 0 else "+" + money(usd)
+def figure_columns(summary: WhatifSummary) -> list[Column]:
+    """The columns `fleetopt show` and the report write the variants' figures with."""
+    return [c for c in FIGURE_COLUMNS if summary.periods or c[0] != "npv_cost_usd"]
 
 
 def changed_racks(run: str | os.PathLike[str], names: list[str]) -> tuple[str, pd.DataFrame]:
     """What the variants buy differently from the base, one column per variant (`names`,
     the base first) and one row per (period, site, rack type) of a schedule whose new racks
-    differ (orders), else per (site, rack type) whose racks differ; and what the rows are."""
+    differ (orders: each year on its own), else per (site, rack type) whose racks differ;
+    and what the rows are."""
     folder = Path(run)
     if (folder / "orders.parquet").exists():
         table = pd.read_parquet(folder / "orders.parquet")
@@ -207,15 +190,15 @@ def changed_racks(run: str | os.PathLike[str], names: list[str]) -> tuple[str, p
     return what, wide[wide.ne(wide[BASE], axis=0).any(axis=1)]
 
 
-def _changed_racks(run: Path, labels: list[str], names: list[str], width: int) -> list[str]:
-    what, changed = changed_racks(run, names)
-    title = f"\nracks bought differently ({what}):"
-    if not len(changed):
-        return [title, "  none: every variant buys the base's racks"]
-    lines = [title, "  " + " " * 36 + "".join(f"{label:>{width}}" for label in labels)]
-    for key, counts in changed.head(SHOWN_CHANGES).iterrows():
-        where = " ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
-        lines.append(f"  {where:<36}" + "".join(f"{c:>{width},d}" for c in counts))
-    if len(changed) > SHOWN_CHANGES:
-        lines.append(f"  ... and {len(changed) - SHOWN_CHANGES} more")
-    return lines
+def changed_racks_table(
+    run: str | os.PathLike[str], variants: pd.DataFrame
+) -> tuple[str, pd.DataFrame, list[Column]]:
+    """`changed_racks` with the variants' labels as columns, flat, and its columns."""
+    what, wide = changed_racks(run, list(variants[VARIANT]))
+    keys = list(wide.index.names)
+    wide = wide.set_axis(list(variants["label"]), axis=1).reset_index()
+    columns: list[Column] = [
+        *((key, KEY_HEADERS[key], KEY_FORMATS.get(key, str)) for key in keys),
+        *((label, label, formats.integer) for label in variants["label"]),
+    ]
+    return what, wide, columns
