@@ -9,8 +9,6 @@ a year); all B (2.498M) or all C (2.518M) at s1 are within 5% of it, any rack at
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
 
 import pandas as pd
@@ -40,9 +38,9 @@ from fleetopt.results.tables import clean_solution
 from fleetopt.results.text import format_run
 from fleetopt.scenarios.job import ScenarioJob, for_workers
 from fleetopt.testing.casekit import decode, rack, site, workload, write_case
+from tests.test_cli import run as fleetopt
 
 SLACK = 0.05
-FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 
 
 def vendor_case(tmp_path, **config):
@@ -167,20 +165,10 @@ def test_the_command_end_to_end_and_its_options_checked(tmp_path):
     vendor_case(tmp_path)
     case_dir, out = tmp_path / "case", tmp_path / "out"
     for bad in (["--slack", "0"], ["-k", "0"], ["--workers", "0"]):
-        refused = subprocess.run(
-            [*FLEETOPT, "alternatives", str(case_dir), "--out", str(out), *bad],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        refused = fleetopt("alternatives", str(case_dir), "--out", str(out), *bad)
         assert refused.returncode == 2, refused.stderr
         assert "Traceback" not in refused.stderr and not out.exists()
-    done = subprocess.run(
-        [*FLEETOPT, "alternatives", str(case_dir), "-k", "1", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = fleetopt("alternatives", str(case_dir), "-k", "1", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "alternatives of case test: 1 plan(s) within 5.00% of the optimum" in done.stdout
     assert "alt-1" in done.stdout and "min vendor x" in done.stdout

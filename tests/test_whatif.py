@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -27,9 +25,8 @@ from fleetopt.results.compare import compare_runs
 from fleetopt.results.text import format_run
 from fleetopt.results.whatif import WhatifSummary
 from fleetopt.testing.casekit import rack, site, write_case
+from tests.test_cli import run as fleetopt
 from tests.test_marginal_values import POWER_VALUE, hand_case
-
-FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 
 
 def problems_of(err: pytest.ExceptionInfo) -> list[str]:
@@ -265,27 +262,11 @@ def test_a_schedule_s_variants_have_their_years(local_ray, tmp_path):
 def test_the_command_refuses_bad_specs_and_invalid_variants_with_exit_2(hand, tmp_path):
     _, case_dir = hand
     out = tmp_path / "out"
-    done = subprocess.run(
-        [*FLEETOPT, "whatif", str(case_dir), "--change", "sites:a:cap=1", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = fleetopt("whatif", str(case_dir), "--change", "sites:a:cap=1", "--out", str(out))
     assert done.returncode == 2, done.stderr
     assert "--change: 'sites:a:cap=1': sites has no column 'cap'" in done.stderr
-    invalid = subprocess.run(
-        [
-            *FLEETOPT,
-            "whatif",
-            str(case_dir),
-            "--variant",
-            "neg=sites:a:pue=x0.5",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    invalid = fleetopt(
+        "whatif", str(case_dir), "--variant", "neg=sites:a:pue=x0.5", "--out", str(out)
     )
     assert invalid.returncode == 2, invalid.stderr
     assert "variant neg: sites.csv row 1 (site=a), pue: must be in [1, 5], got 0.5" in (

@@ -174,8 +174,10 @@ def run_chunks(
     on_chunk: Callable[[Chunk, R], None],
     *,
     progress_label: str = "scenarios",
+    progress_unit: str = "scenarios",
 ) -> None:
-    """Solve every chunk on Ray, calling `on_chunk` on the driver as each one finishes.
+    """Solve every chunk on Ray, calling `on_chunk` on the driver as each one finishes
+    (progress shown as `progress_label`, counted in `progress_unit`: the job's items).
 
     Workers' log records are re-emitted here as each chunk arrives; they are kept in the
     worker only at the level this driver would show (`fleetopt.worker`'s).
@@ -186,7 +188,8 @@ def run_chunks(
     pending = list(reversed(chunks))
     in_flight: dict[ray.ObjectRef, Chunk] = {}
     limit = in_flight_limit(workers, ray.cluster_resources().get("CPU", 0.0))
-    with Progress(progress_label, sum(len(c.scenarios) for c in chunks)) as progress:
+    total = sum(len(c.scenarios) for c in chunks)
+    with Progress(progress_label, total, unit=progress_unit) as progress:
         while pending or in_flight:
             while pending and len(in_flight) < limit:
                 chunk = pending.pop()

@@ -172,7 +172,7 @@ def farm_items(
     def keep(chunk: Chunk, result: R) -> None:
         store.write_chunk(chunk.name, tables(result))
 
-    run_chunks(job, todo, farm.workers, keep, progress_label=label)
+    run_chunks(job, todo, farm.workers, keep, progress_label=label, progress_unit=noun)
 
 
 def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) -> ScenarioSummary:

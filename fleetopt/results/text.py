@@ -292,16 +292,20 @@ def format_scenarios(summary: ScenarioSummary | RobustSummary) -> str:
 SHOWN_CHANGES = 24  # rows of racks bought differently `fleetopt show` lists
 
 
+def _objective(kind: str, periods: list[int] | None) -> str:
+    """'objective min_cost, USD per year, levelized'."""
+    return f"objective {kind}, {objective_unit(kind, bool(periods))}"
+
+
 def format_whatif(run_dir: str | Path) -> str:
     """A what-if run: the variants' changes, their figures side by side (base first), then
     the racks they buy differently from the base (a schedule's orders each year)."""
     run = Path(run_dir)
     summary = whatif.WhatifSummary.read(run)
     variants = whatif.variants_frame(summary)
-    unit = objective_unit(summary.objective_kind, bool(summary.periods))
     lines = [
         f"what-if run of case {summary.case}: {len(variants) - 1} variant(s) and the base"
-        f" (objective {summary.objective_kind}, {unit})",
+        f" ({_objective(summary.objective_kind, summary.periods)})",
     ]
     lines += [f"  {v.label} = {v.what}" for v in variants.iloc[1:].itertuples()]
     lines.append(
@@ -326,12 +330,12 @@ def format_alternatives(run_dir: str | Path) -> str:
     run = Path(run_dir)
     summary = alt.AlternativesSummary.read(run)
     plans = alt.plans_frame(summary)
-    unit = objective_unit(summary.objective_kind, bool(summary.periods))
     lines = [
         f"alternatives of case {summary.case}: {len(plans) - 1} plan(s) within"
-        f" {formats.share(summary.slack)} of the optimum (objective {summary.objective_kind},"
-        f" {unit}); {summary.directions_solved} direction(s) solved,"
-        f" {summary.directions_repeating} gave a plan found already",
+        f" {formats.share(summary.slack)} of the optimum"
+        f" ({_objective(summary.objective_kind, summary.periods)});"
+        f" {summary.directions_solved} direction(s) solved, {summary.directions_repeating}"
+        " gave a plan found already",
     ]
     if summary.message:
         lines.append(f"  {summary.message}")
