@@ -3,6 +3,7 @@
     ray job submit --working-dir . -- python jobs/nightly.py --case CASE --out OUT \\
         [--scenarios N] [--run-id ID] [--seed S] [--overwrite] [-q | -v | -vv]
         [--stochastic ef|ph|auto [--gap G] [--max-iterations I] [--time-limit S] ...]
+        [--whatif FILE] [--alternatives K [--alternatives-slack S]]
 
 Submitted as a Ray job it joins that cluster (Ray sets RAY_ADDRESS); run directly it
 starts an embedded local Ray. It runs supervised (fleetopt.cli.supervise): a driver that Ray
@@ -29,6 +30,7 @@ import click
 
 from fleetopt.cli.main import HANDLED, report_error
 from fleetopt.cli.options import (
+    planner_stage_options,
     robust_options,
     scenario_options,
     stochastic_stage_options,
@@ -38,7 +40,12 @@ from fleetopt.cli.supervise import run_supervised, supervised
 from fleetopt.core import defaults, interrupts, logs
 from fleetopt.io.runfolder import check_run_id
 from fleetopt.pipelines.nightly import NightlyParams, Output, run_nightly
-from fleetopt.pipelines.options import RobustOptions, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.options import (
+    AlternativesAsk,
+    RobustOptions,
+    ScenarioOptions,
+    StochasticSettings,
+)
 from fleetopt.results.text import format_nightly
 
 
@@ -48,6 +55,7 @@ from fleetopt.results.text import format_nightly
 @click.option("--run-id", default=None, help="re-use an id to resume that run")
 @robust_options(shortfall=False)
 @stochastic_stage_options()
+@planner_stage_options()
 @scenario_options(default_scenarios=defaults.NIGHTLY_SCENARIOS)
 @verbosity_option()
 def main(
@@ -56,11 +64,13 @@ def main(
     run_id: str | None,
     choice: RobustOptions,
     stochastic: StochasticSettings | None,
+    planner_stages: tuple[str | None, AlternativesAsk | None],
     run: ScenarioOptions,
     verbosity: int,
     quiet: bool,
 ) -> None:
-    """Validate, plan, choose a robust plan, evaluate the installed fleet, compare."""
+    """Validate, plan, choose a robust plan, evaluate the installed fleet, compare (and,
+    when asked, the two-stage plan, what-if variants and near-optimal alternatives)."""
     interrupts.install()
     logs.configure(verbosity, quiet)
     try:
@@ -69,7 +79,8 @@ def main(
         if not supervised():
             pinned = [] if any(a.startswith("--run-id") for a in sys.argv) else ["--run-id", run_id]
             sys.exit(run_supervised(_run_folder(out, run_id), pinned))
-        params = NightlyParams(case_dir, out, run_id, run, choice, stochastic)
+        whatif, alternatives = planner_stages
+        params = NightlyParams(case_dir, out, run_id, run, choice, stochastic, whatif, alternatives)
         nightly = run_nightly(params)
     except HANDLED as err:
         sys.exit(report_error(err))

@@ -154,6 +154,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "lead_time_years",
         "capex_change_per_year",
         "max_new_per_period",
+        "vendor",
     ]
     one_year = {  # multi-period columns at their defaults: the steady-state model
         "available_from": -math.inf,
@@ -161,6 +162,7 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "lead_time_years": 0.0,
         "capex_change_per_year": 0.0,
         "max_new_per_period": math.inf,
+        "vendor": "",  # blank: the rack type is a group of its own (alternatives)
     }
     assert racks.to_dict("records") == [
         {
@@ -388,7 +390,7 @@ def test_unknown_column(tmp_path: Path) -> None:
         "lifetime_years, power_kw, idle_power_frac, opex_usd_per_year, slots, cooling, max_count, "
         "throughput_sigma, "
         "available_from, available_until, lead_time_years, capex_change_per_year, "
-        "max_new_per_period"
+        "max_new_per_period, vendor"
     )
 
 

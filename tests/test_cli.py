@@ -71,8 +71,23 @@ def test_init_validate_solve_show(tmp_path):
         "racks",
         "tokens_per_s",
     ]
+    values = pd.read_parquet(tmp_path / "run" / "marginal_values.parquet")
+    assert list(values.columns) == [
+        "period",
+        "family",
+        "site",
+        "rack_type",
+        "workload",
+        "limit",
+        "slack",
+        "binding",
+        "marginal_usd_per_year",
+        "unit",
+    ]
+    assert set(values["family"]) >= {"power", "capacity", "space", "deliveries"}
     shown = run("show", str(tmp_path / "run"))
     assert "cost per million tokens" in shown.stdout and "site " in shown.stdout
+    assert "binding limits (what one more unit is worth per year" in shown.stdout
     # Cash out year by year, the order schedule, the power used against each year's cap,
     # then each year's fleet on its own.
     assert "order schedule" in shown.stdout and "power used / cap per year" in shown.stdout

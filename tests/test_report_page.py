@@ -176,7 +176,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 
 EXPECTED = {
-    "plan": ["headline", "assumptions", "costs", "power", "racks", "placement"],
+    "plan": ["headline", "assumptions", "costs", "power", "racks", "placement", "limits"],
     "sweep": ["headline", "assumptions", "distributions", "plans", "rack-types", "sites"],
     "evaluate": ["headline", "assumptions", "distributions", "plans", "racks", "sites"],
     "installed": ["headline", "distributions", "plans", "racks", "sites"],
@@ -222,6 +222,7 @@ EXPECTED = {
         "plan-power",
         "plan-racks",
         "plan-placement",
+        "plan-limits",
         "stages",
     ],
 }

@@ -123,6 +123,7 @@ ADDED = {
     "demand_tokens_per_s",  # workloads: demand and penalty, for the report
     "penalty_cost_usd_per_year",
     "shortfall_share",  # scenario rows: section 9's shortfall (0 without it)
+    "marginal_values",  # plan tables: section 10's limits and their values
 }
 
 

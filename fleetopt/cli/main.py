@@ -29,11 +29,14 @@ from fleetopt.cli.catalog import claims_command, perf_command
 from fleetopt.cli.options import (
     OUT_PATH,
     alpha_option,
+    alternatives_options,
+    farm_options,
     robust_options,
     scenario_options,
     shortfall_option,
     solver_options,
     stochastic_options,
+    variant_options,
     verbosity_option,
 )
 from fleetopt.cli.supervise import end_output, run_supervised, supervised
@@ -47,12 +50,21 @@ from fleetopt.core.errors import (
     SolverError,
 )
 from fleetopt.io.case import Case, read_case
+from fleetopt.io.edits import Variant
 from fleetopt.io.runfolder import RunKind, check_run_files, claimed
 from fleetopt.model.index import build_index
-from fleetopt.pipelines.options import RobustOptions, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.alternatives import alternatives
+from fleetopt.pipelines.options import (
+    AlternativesAsk,
+    FarmRun,
+    RobustOptions,
+    ScenarioOptions,
+    StochasticSettings,
+)
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.pipelines.runs import evaluate, read_plan, robust, sweep
 from fleetopt.pipelines.stochastic import stochastic
+from fleetopt.pipelines.whatif import whatif
 from fleetopt.results.compare import compare_runs, format_comparison
 from fleetopt.results.export import Format as ExportFormat
 from fleetopt.results.export import export_run
@@ -175,12 +187,13 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
 
 
 def scenario_command(
-    name: str, kind: RunKind, *options: Any
+    name: str, kind: RunKind, *options: Any, folder: bool = False
 ) -> Callable[[Callable[..., None]], Any]:
-    """A command over sampled futures: CASE_DIR and `options` (in the order --help lists
-    them, the scenario options among them). It runs supervised (fleetopt.cli.supervise) on
-    the case read and seeded, into OUT claimed as a run of `kind` (checked and locked
-    before any solve, held to the end), then shows the run folder it wrote (`out_dir`)."""
+    """A command farmed out on Ray: CASE_DIR and `options` (in the order --help lists
+    them, the farm's among them, as `run`). It runs supervised (fleetopt.cli.supervise) on
+    the case read and seeded (with `folder`, its folder is passed too, as `case_dir`), into
+    OUT claimed as a run of `kind` (checked and locked before any solve, held to the end),
+    then shows the run folder it wrote (`out_dir`)."""
 
     def apply(work: Callable[..., None]) -> Any:
         @functools.wraps(work)
@@ -190,7 +203,7 @@ def scenario_command(
                 sys.exit(run_supervised(out_dir))
             case = run.seeded(read_case(case_dir))
             with claimed(out_dir, kind):
-                work(case, **given)
+                work(case, **({"case_dir": case_dir} if folder else {}), **given)
             click.echo(format_run(out_dir))
 
         for option in reversed(options):
@@ -236,6 +249,22 @@ def stochastic_command(
 ) -> None:
     """The plan that hedges best across N futures, with a certified bound, VSS and EVPI."""
     stochastic(case, out_dir, run, settings)
+
+
+@scenario_command("whatif", RunKind.WHATIF, OUT, variant_options(), farm_options(), folder=True)
+def whatif_command(
+    case: Case, case_dir: Path, out_dir: Path, variants: list[Variant], run: FarmRun
+) -> None:
+    """The case and variants of it (values changed) solved side by side on Ray: what each
+    change costs or saves, and which racks it buys differently."""
+    whatif(case, case_dir, variants, out_dir, run)
+
+
+@scenario_command("alternatives", RunKind.ALTERNATIVES, OUT, alternatives_options(), farm_options())
+def alternatives_command(case: Case, out_dir: Path, ask: AlternativesAsk, run: FarmRun) -> None:
+    """The optimum and K plans nearly as cheap (within its objective x (1 + S)) that differ
+    from it and from each other: another vendor's share, another mix."""
+    alternatives(case, out_dir, run, ask)
 
 
 @main.command()

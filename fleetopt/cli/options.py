@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from fleetopt.core import defaults
+from fleetopt.io.edits import Variant, variants_of
 from fleetopt.io.schema import (
     SOLVER_FIELDS,
     UNCERTAINTY_FIELDS,
@@ -31,7 +32,9 @@ from fleetopt.io.schema import (
 from fleetopt.model.risk import MEAN, Risk
 from fleetopt.parallel.farm import CHUNK_SHARE, MAX_CHUNK
 from fleetopt.pipelines.options import (
+    AlternativesAsk,
     Criterion,
+    FarmRun,
     FarmSettings,
     Method,
     RobustOptions,
@@ -174,6 +177,81 @@ def scenario_options(default_scenarios: int = defaults.SCENARIOS) -> Decorator:
         return ScenarioOptions(n_scenarios, seed, FarmSettings(workers, chunk, address), overwrite)
 
     return _collect("run", build, options)
+
+
+def farm_options() -> Decorator:
+    """The options of a farmed run that samples no futures (whatif, alternatives), as `run`
+    (FarmRun): one plan per task."""
+    options = [
+        _option("--address", None, None, RAY_HELP),
+        _option("--workers", WORKERS, defaults.WORKERS, "plans solved at once"),
+        click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP),
+    ]
+
+    def build(address: str | None, workers: int, overwrite: bool) -> FarmRun:
+        return FarmRun(FarmSettings(workers, 1, address), overwrite)
+
+    return _collect("run", build, options)
+
+
+SLACK = _number(FieldType.NUMBER, 0.05, 0, 10, low_open=True)
+ALTERNATIVES = _number(FieldType.INTEGER, 4, 1, 100)
+
+
+def alternatives_options() -> Decorator:
+    """How many near-optimal plans, how near (alternatives), as `ask` (AlternativesAsk)."""
+    options = [
+        _option("--slack", SLACK, 0.05, "S: plans within (1 + S) of the optimum's objective"),
+        _option(("-k", "k"), ALTERNATIVES, 4, "alternatives to find"),
+        _option("--seed", SEED, None, "seed of the random directions (default: uncertainty.seed)"),
+    ]
+    return _collect("ask", AlternativesAsk, options)
+
+
+def planner_stage_options() -> Decorator:
+    """The nightly run's optional what-if and alternatives stages, as `whatif` (a file of
+    variants) and `alternatives` (AlternativesAsk, None when not asked for)."""
+    options = [
+        click.option(
+            "--whatif",
+            type=click.Path(dir_okay=False, path_type=str),
+            default=None,
+            help="also solve the what-if variants of this file (NAME=SPEC;SPEC or SPEC a line)",
+        ),
+        _option("--alternatives", ALTERNATIVES, None, "also find K near-optimal alternatives"),
+        _option("--alternatives-slack", SLACK, 0.05, "their slack S over the optimum"),
+    ]
+
+    def build(
+        whatif: str | None, alternatives: int | None, alternatives_slack: float
+    ) -> tuple[str | None, AlternativesAsk | None]:
+        ask = None if alternatives is None else AlternativesAsk(alternatives_slack, alternatives)
+        return whatif, ask
+
+    return _collect("planner_stages", build, options)
+
+
+def variant_options() -> Decorator:
+    """What-if variants (docs/model.md section 11), as `variants` (a list of Variant)."""
+    options = [
+        click.option(
+            "--change",
+            "changes",
+            multiple=True,
+            help="FILE:ROW:COLUMN=VALUE, one variant each (VALUE: 120, +20, -10%, x1.5)",
+        ),
+        click.option(
+            "--variant",
+            "groups",
+            multiple=True,
+            help="NAME=SPEC;SPEC: several changes as one variant",
+        ),
+    ]
+
+    def build(changes: tuple[str, ...], groups: tuple[str, ...]) -> list[Variant]:
+        return variants_of(changes, groups)
+
+    return _collect("variants", build, options)
 
 
 def alpha_option() -> Decorator:

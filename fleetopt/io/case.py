@@ -67,6 +67,7 @@ __all__ = [
     "demand_factors",
     "read_case",
     "read_table_file",
+    "read_text_table",
 ]
 
 
@@ -189,8 +190,7 @@ def read_table_file(path: str | os.PathLike[str], spec: TableSpec) -> pd.DataFra
     file = Path(path)
     problems: list[Problem] = []
     config = {key: field.default for key, field in CASE_FIELDS.items()}
-    read = _read_parquet_text if file.suffix == ".parquet" else _read_csv_text
-    raw = read(file, str(file), problems)
+    raw = _read_text(file, str(file), problems)
     table = None if raw is None else _parse_table(raw, spec, str(file), config, problems)
     if problems or table is None:
         raise CaseError(problems)
@@ -476,12 +476,25 @@ def _read_table(
             return f"{spec.stem}.csv", None
         return f"{spec.stem}.csv", _empty_table(spec)
     file = found[0]
-    path = folder / file
-    read = _read_parquet_text if file.endswith(".parquet") else _read_csv_text
-    raw = read(path, file, problems)
+    raw = _read_text(folder / file, file, problems)
     if raw is None:
         return file, None
     return file, _parse_table(raw, spec, file, config, problems)
+
+
+def read_text_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A table file (CSV or Parquet) as the case reader sees it before parsing: a column per
+    header name, every cell stripped text ('' for blank); CaseError if it cannot be read."""
+    problems: list[Problem] = []
+    raw = _read_text(Path(path), Path(path).name, problems)
+    if problems or raw is None:
+        raise CaseError(problems)
+    return raw
+
+
+def _read_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFrame | None:
+    read = _read_parquet_text if path.suffix == ".parquet" else _read_csv_text
+    return read(path, file, problems)
 
 
 def _read_csv_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFrame | None:

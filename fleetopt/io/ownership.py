@@ -36,7 +36,16 @@ log = logging.getLogger(__name__)
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
 RECORD_FILES = ("run.json", SUMMARY_FILE, "_SUCCESS")
-PLAN_TABLES = ("racks", "placement", "sites", "workloads", "orders", "periods", "operating_points")
+SOLUTION_TABLES = (  # a plan's own tables (fleetopt.results.tables.PlanTables)
+    "racks",
+    "placement",
+    "sites",
+    "workloads",
+    "orders",
+    "periods",
+    "marginal_values",
+)
+PLAN_TABLES = (*SOLUTION_TABLES, "operating_points")
 SCENARIO_TABLES = ("results", "mix", "sites", "scenarios")
 STOCHASTIC_TABLES = (
     "orders",
@@ -47,7 +56,14 @@ STOCHASTIC_TABLES = (
     "convergence",
     "out_of_sample",
 )
-NIGHTLY_STAGES = ("plan", "robust", "stochastic", "installed", "compare")
+# A what-if run's and an alternatives run's plans' tables, labelled, then one row per plan.
+WHATIF_TABLES = (*SOLUTION_TABLES, "variants")
+ALTERNATIVES_TABLES = (
+    *(t for t in SOLUTION_TABLES if t != "marginal_values"),
+    "shares",
+    "alternatives",
+)
+NIGHTLY_STAGES = ("plan", "robust", "stochastic", "whatif", "alternatives", "installed", "compare")
 
 
 def _parquet(*stems: str) -> tuple[str, ...]:
@@ -64,6 +80,8 @@ RUN_OUTPUTS: dict[str, frozenset[str]] = {
         "evaluate": (*_parquet(*SCENARIO_TABLES), "parts"),
         "robust": ("sweep", "evaluate", "choice"),
         "stochastic": (*_parquet(*STOCHASTIC_TABLES), "state"),
+        "whatif": (*_parquet(*WHATIF_TABLES), "parts"),
+        "alternatives": (*_parquet(*ALTERNATIVES_TABLES), "parts"),
         "nightly": (*NIGHTLY_STAGES, REPORT_FILE),
     }.items()
 }

@@ -53,6 +53,8 @@ class RunKind(enum.StrEnum):
     EVALUATE = "evaluate"
     ROBUST = "robust"
     STOCHASTIC = "stochastic"
+    WHATIF = "whatif"
+    ALTERNATIVES = "alternatives"
     NIGHTLY = "nightly"
 
 

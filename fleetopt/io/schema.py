@@ -208,6 +208,7 @@ RACKS = TableSpec(
             up_to(1e8),
             meaning="new racks entering service per period, all sites",
         ),
+        Column("vendor", C.STR, "", meaning="who sells it (alternatives group rack types by it)"),
     ),
     unique=("rack_type",),
     row_id=("rack_type",),

@@ -175,6 +175,7 @@ def _write_files(
 
 
 MERGE_ROW_GROUP_ROWS = 8192
+SCENARIO_PARTS = (*(t for t in SCENARIO_TABLES if t != "results"), "results")  # results last
 
 
 def write_plan_folder(
@@ -214,7 +215,10 @@ class ScenarioStore:
 
     Layout while running: `run.json` (status `running` and the run's parameters) and
     `parts/<table>/chunk-NNNNNN.parquet`, each written atomically, `results` last, so a
-    chunk counts as finished only once all its tables are down. At the end the parts are
+    chunk counts as finished only once all its tables are down. Other farmed runs (what-if
+    variants, alternatives) name their own `tables`, the last one written last and holding
+    each item's `key`; a chunk may leave out the others (an item without a plan). At the
+    end the parts are
     streamed into `<table>.parquet` one file at a time (driver memory stays flat),
     `summary.json` is written, `run.json` says `succeeded`, and `_SUCCESS` comes last.
     A folder without `_SUCCESS` is incomplete, whatever else it holds.
@@ -231,10 +235,14 @@ class ScenarioStore:
         params: Mapping[str, Any],
         *,
         overwrite: bool = False,
+        tables: tuple[str, ...] = SCENARIO_PARTS,
+        key: str = "scenario",
     ):
         self.root = Path(out_dir)
         self.kind = kind
         self.params = normalized(params)
+        self.tables = tables  # in the order a chunk writes them: the last holds `key`
+        self.key = key
         claim_output(self.root, kind, self.params, overwrite=overwrite)
         self._closed = False
 
@@ -251,20 +259,27 @@ class ScenarioStore:
     def start(self) -> None:
         self._manifest(RunStatus.RUNNING)
 
-    def finished_scenarios(self) -> set[int]:
-        """Scenarios whose chunk is down (its results part is written last)."""
-        parts = sorted((self.root / "parts" / "results").glob("chunk-*.parquet"))
-        done: set[int] = set()
-        for part in parts:
-            done.update(pq.read_table(part, columns=["scenario"]).column(0).to_pylist())
-        return done
+    def finished(self) -> set[Any]:
+        """The items (scenarios) whose chunk is down: the `key` values of the last table's
+        parts (written last)."""
+        return set(self.parts(self.tables[-1], [self.key])[self.key])
+
+    def parts(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """`columns` of the parts of `table` written so far, in chunk order (empty: no
+        part yet)."""
+        files = sorted((self.root / "parts" / table).glob("chunk-*.parquet"))
+        if not files:
+            return pd.DataFrame(columns=columns or [])
+        return pd.concat([pd.read_parquet(f, columns=columns) for f in files], ignore_index=True)
 
     def write_chunk(self, name: str, tables: Mapping[str, pd.DataFrame]) -> None:
-        """Write one finished chunk's tables as parts named `name`, `results` last."""
-        for table in (*(t for t in SCENARIO_TABLES if t != "results"), "results"):
-            write_parquet_atomic(
-                self.root / "parts" / table / f"chunk-{name}.parquet", tables[table]
-            )
+        """Write one finished chunk's tables as parts named `name`, the last table last (a
+        table the chunk does not have is left out; the last one it always has)."""
+        for table in self.tables:
+            if table in tables or table == self.tables[-1]:
+                write_parquet_atomic(
+                    self.root / "parts" / table / f"chunk-{name}.parquet", tables[table]
+                )
 
     def merge(self) -> None:
         """Stream every table's parts, in scenario order, into one Parquet file.
@@ -274,7 +289,7 @@ class ScenarioStore:
         schema unifies every part's (from their footers): a column that is all null in
         one chunk (typed null) and filled in another takes the filled type.
         """
-        for name in SCENARIO_TABLES:
+        for name in self.tables:
             parts = sorted((self.root / "parts" / name).glob("chunk-*.parquet"))
             target = self.root / f"{name}.parquet"
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")

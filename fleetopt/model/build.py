@@ -33,7 +33,7 @@ solver's numbers near 1; reported costs are recomputed in USD from the solution
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -93,6 +93,20 @@ class LinearModel:
     @property
     def is_mip(self) -> bool:
         return bool(self.integer.any())
+
+
+def with_integers_fixed(model: LinearModel, x: np.ndarray) -> LinearModel:
+    """A plan model as an LP with its integer columns held at their values in `x`
+    (rounded): the plan's fleet as bought, its operations free (docs/model.md section 10).
+
+    The bound section 7 puts on `a` from the power cap (and n) is lifted: the power and
+    powered rows hold it, and so the power row, not a column bound, carries its dual.
+    """
+    lb, ub = model.lb.copy(), model.ub.copy()
+    held = np.round(np.asarray(x, dtype=float)[model.integer])
+    lb[model.integer] = ub[model.integer] = held
+    ub[model.layout.a] = np.inf
+    return replace(model, lb=lb, ub=ub, integer=np.zeros_like(model.integer))
 
 
 def plan_layout(index: ModelIndex, *, shortfall: bool = False) -> VariableLayout:

@@ -1,5 +1,9 @@
 """Farm scenario chunks out to Ray workers and hand each finished chunk back in order of arrival.
 
+Any job that follows `FarmJob` is farmed out the same way: the scenarios of a sweep or an
+evaluate run (fleetopt.scenarios.job.ScenarioJob), the variants of a what-if run, the
+directions of an alternatives run (fleetopt.pipelines). A job's items are numbered 0..n-1.
+
 - The job goes into the object store once; each worker process prepares it once (index,
   warm starts) and keeps it in a process-level cache keyed by the job's digest, so a
   chunk costs only its solves.
@@ -21,14 +25,37 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import ray
 
 from fleetopt.core import interrupts, logs
 from fleetopt.core.logs import WorkerRecord
-from fleetopt.model.index import build_index
 from fleetopt.parallel.progress import Progress
-from fleetopt.scenarios.job import ChunkResult, PreparedJob, ScenarioJob, error_rows, solve_chunk
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Prepared(Protocol[R_co]):
+    """A job made ready on a worker: it solves chunks of items (`isolate`: an item that
+    raises becomes a failed item's result instead)."""
+
+    def solve_chunk(self, items: list[int], isolate: bool) -> R_co: ...
+
+
+class FarmJob(Protocol[R]):
+    """What the farm needs of a job: a digest naming it, how a worker prepares it, what an
+    item that failed every try gives, and how chunks' results combine."""
+
+    def key(self) -> str: ...
+
+    def prepare(self) -> Prepared[R]: ...
+
+    def failed(self, item: int, reason: str) -> R: ...
+
+    def combine(self, parts: list[R]) -> R: ...
+
 
 log = logging.getLogger(__name__)
 WAKE_S = 5.0  # the driver wakes this often while chunks run (progress, signals)
@@ -37,7 +64,7 @@ CHUNK_RETRIES = 2
 CHUNK_SHARE = 2  # an automatic chunk takes 1 / (CHUNK_SHARE x workers) of what is left
 MAX_CHUNK = 64  # scenarios in an automatic chunk, at most
 
-_PREPARED: dict[str, PreparedJob] = {}
+_PREPARED: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -122,7 +149,8 @@ def _ray_quiet() -> int:
     return level
 
 
-def _prepared(job_box: list, key: str) -> PreparedJob:
+def _prepared(job_box: list, key: str) -> Any:
+
     if key not in _PREPARED:
         _PREPARED.clear()  # one job at a time per worker keeps memory bounded
         _PREPARED[key] = ray.get(job_box[0]).prepare()
@@ -132,22 +160,24 @@ def _prepared(job_box: list, key: str) -> PreparedJob:
 @ray.remote(num_cpus=1, max_retries=CHUNK_RETRIES, retry_exceptions=True)
 def _chunk_task(
     job_box: list, key: str, scenarios: list[int], isolate: bool, log_level: int
-) -> tuple[ChunkResult, list[WorkerRecord]]:
+) -> tuple[Any, list[WorkerRecord]]:
     # The job's ref is boxed in a list so Ray does not fetch it for every task.
     with logs.captured(log_level) as records:
-        result = solve_chunk(_prepared(job_box, key), scenarios, isolate)
+        result = _prepared(job_box, key).solve_chunk(scenarios, isolate)
     return result, records
 
 
 def run_chunks(
-    job: ScenarioJob,
+    job: FarmJob[R],
     chunks: Sequence[Chunk],
     workers: int,
-    on_chunk: Callable[[Chunk, ChunkResult], None],
+    on_chunk: Callable[[Chunk, R], None],
     *,
     progress_label: str = "scenarios",
+    progress_unit: str = "scenarios",
 ) -> None:
-    """Solve every chunk on Ray, calling `on_chunk` on the driver as each one finishes.
+    """Solve every chunk on Ray, calling `on_chunk` on the driver as each one finishes
+    (progress shown as `progress_label`, counted in `progress_unit`: the job's items).
 
     Workers' log records are re-emitted here as each chunk arrives; they are kept in the
     worker only at the level this driver would show (`fleetopt.worker`'s).
@@ -158,7 +188,8 @@ def run_chunks(
     pending = list(reversed(chunks))
     in_flight: dict[ray.ObjectRef, Chunk] = {}
     limit = in_flight_limit(workers, ray.cluster_resources().get("CPU", 0.0))
-    with Progress(progress_label, sum(len(c.scenarios) for c in chunks)) as progress:
+    total = sum(len(c.scenarios) for c in chunks)
+    with Progress(progress_label, total, unit=progress_unit) as progress:
         while pending or in_flight:
             while pending and len(in_flight) < limit:
                 chunk = pending.pop()
@@ -197,24 +228,21 @@ def in_flight_limit(workers: int, cluster_cpus: float) -> int:
 
 
 def _isolated(
-    job: ScenarioJob, job_box: list, key: str, scenarios: Iterable[int], log_level: int
-) -> tuple[ChunkResult, list[WorkerRecord]]:
-    """Re-run a failed chunk one scenario per task; what still fails becomes error rows."""
+    job: FarmJob[R], job_box: list, key: str, scenarios: Iterable[int], log_level: int
+) -> tuple[R, list[WorkerRecord]]:
+    """Re-run a failed chunk one item per task; what still fails is a failed item."""
     refs = {s: _chunk_task.remote(job_box, key, [s], True, log_level) for s in scenarios}
     parts, records = [], []
-    index = None  # built once, and only if some scenario still fails
     for scenario, ref in refs.items():
         try:
             part, kept = ray.get(ref)
         except ray.exceptions.RayError as again:
             reason = f"failed after {CHUNK_RETRIES} retries: {_first_line(again)}"
             log.warning("scenario %d: %s", scenario, reason, extra={"scenario": scenario})
-            if index is None:
-                index = build_index(job.case)
-            part, kept = error_rows(job, scenario, reason, index), []
+            part, kept = job.failed(scenario, reason), []
         parts.append(part)
         records.extend(kept)
-    return ChunkResult.concat(parts), records
+    return job.combine(parts), records
 
 
 def _first_line(err: Exception) -> str:

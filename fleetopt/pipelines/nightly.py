@@ -35,6 +35,7 @@ from fleetopt.core import defaults, formats
 from fleetopt.core.errors import RunFolderError
 from fleetopt.core.interrupts import failure_reason
 from fleetopt.io.case import Case, case_digest, read_case
+from fleetopt.io.edits import read_variants_file, variant_cases
 from fleetopt.io.ownership import RUN_OUTPUTS
 from fleetopt.io.runfolder import (
     RUN_RECORD,
@@ -55,14 +56,24 @@ from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.index import build_index
 from fleetopt.parallel.farm import connect
 from fleetopt.parallel.progress import announce
-from fleetopt.pipelines.options import Method, RobustOptions, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.alternatives import alternatives
+from fleetopt.pipelines.options import (
+    AlternativesAsk,
+    FarmRun,
+    Method,
+    RobustOptions,
+    ScenarioOptions,
+    StochasticSettings,
+)
 from fleetopt.pipelines.plan import plan_case, require_plan, write_plan
 from fleetopt.pipelines.runs import evaluate, robust
 from fleetopt.pipelines.stochastic import stochastic
+from fleetopt.pipelines.whatif import whatif
 from fleetopt.report.page import REPORT_FILE, write_report
 from fleetopt.results.compare import count_changes, figure_changes, nightly_figures
 from fleetopt.results.nightly import (
     STAGES,
+    AlternativesStageResult,
     CompareResult,
     InstalledStageResult,
     NightlyRecord,
@@ -71,6 +82,7 @@ from fleetopt.results.nightly import (
     RobustStageResult,
     StochasticStageResult,
     ValidateResult,
+    WhatifStageResult,
     earlier_runs,
 )
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, to_json
@@ -91,13 +103,16 @@ class NightlyParams:
     )
     robust: RobustOptions = field(default_factory=RobustOptions)
     stochastic: StochasticSettings | None = None
+    whatif: str | None = None  # a file of what-if variants, one a line
+    alternatives: AlternativesAsk | None = None
 
     def identity(self, case_sha256: str) -> dict[str, Any]:
-        """What the run's results depend on: the case's files and the scenario settings.
+        """What the run's results depend on: the case's files and the scenario settings
+        (and the what-if variants and alternatives asked for, where they are).
 
         Not where it runs (workers, address) nor where the case or the output lie.
         """
-        return {
+        identity = {
             "case_sha256": case_sha256,
             "scenarios": self.run.scenarios,
             "seed": self.run.seed,
@@ -106,6 +121,11 @@ class NightlyParams:
             "candidates": self.robust.candidates,
             "stochastic": None if self.stochastic is None else self.stochastic_identity(),
         }
+        if self.whatif is not None:
+            identity["whatif"] = [[v.name, v.spec] for v in read_variants_file(self.whatif)]
+        if self.alternatives is not None:
+            identity["alternatives"] = to_json(self.alternatives)
+        return identity
 
     def stochastic_identity(self) -> str | dict[str, Any]:
         """The stochastic stage in the run's identity: its method while every other setting
@@ -356,6 +376,9 @@ def _run_stages(run: NightlyRun, params: NightlyParams) -> None:
         case = params.run.seeded(read_case(params.case_dir))
         if params.stochastic is not None:
             check_shortfall_priced(case)  # before any stage runs a scenario
+        variants = read_variants_file(params.whatif) if params.whatif is not None else None
+        if variants is not None:
+            variant_cases(params.case_dir, case, variants)  # every variant valid, first
         farm = params.run.farm
         run.save(
             case=case.name,
@@ -371,6 +394,17 @@ def _run_stages(run: NightlyRun, params: NightlyParams) -> None:
             run.stage(
                 "stochastic", lambda d: _stochastic_stage(case, d, scenarios, stochastic_settings)
             )
+        farmed = FarmRun(params.run.farm)
+        if variants is not None:
+            run.stage(
+                "whatif",
+                lambda d: WhatifStageResult(
+                    whatif(case, params.case_dir, variants, d, farmed).variants
+                ),
+            )
+        ask = params.alternatives
+        if ask is not None:
+            run.stage("alternatives", lambda d: _alternatives_stage(case, d, farmed, ask))
         run.stage("installed", lambda d: _installed_stage(case, d, scenarios, params.robust))
         run.stage("compare", lambda d: _compare_stage(run, d))
         run.stage("report", lambda d: _report_stage(run))
@@ -412,6 +446,13 @@ def _stochastic_stage(
     return StochasticStageResult(
         s.status, s.method, s.objective, s.lower_bound, s.gap, s.vss, s.evpi
     )
+
+
+def _alternatives_stage(
+    case: Case, folder: Path, run: FarmRun, ask: AlternativesAsk
+) -> AlternativesStageResult:
+    found = alternatives(case, folder, run, ask)
+    return AlternativesStageResult(found.plans, found.directions_solved)
 
 
 def _installed_stage(

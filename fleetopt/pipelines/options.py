@@ -81,6 +81,31 @@ class ScenarioOptions:
 
 
 @dataclass(frozen=True)
+class FarmRun:
+    """What a farmed run that samples no futures shares (what-if variants, alternatives):
+    the farm, and whether an earlier run of the same kind with other parameters may be
+    replaced."""
+
+    farm: FarmSettings = field(default_factory=FarmSettings)
+    overwrite: bool = False
+
+    def seeded(self, case: Case) -> Case:
+        """The case as given: such a run draws no scenarios."""
+        return case
+
+
+@dataclass(frozen=True)
+class AlternativesAsk:
+    """What an alternatives run looks for (docs/model.md section 12): `k` plans within
+    (1 + `slack`) of the optimum; random directions from `seed` (None: the case's
+    uncertainty seed)."""
+
+    slack: float = 0.05
+    k: int = 4
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
 class RobustOptions:
     """How robust selection chooses: by the mean, or CVaR at `alpha`, of total cost over
     the scenarios, among `candidates` sweep plans; with `shortfall`, candidates pay for a

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from fleetopt.core.errors import InfeasibleError, SolverError
 from fleetopt.io.case import Case, case_fingerprint
@@ -13,6 +14,7 @@ from fleetopt.io.solver import SolverOptions
 from fleetopt.io.store import write_plan_folder
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, Multipliers, model_data
+from fleetopt.results.marginal import marginal_values
 from fleetopt.results.schema import summary_json
 from fleetopt.results.summary import Summary, summarize
 from fleetopt.results.tables import PlanTables, clean_solution, operating_points, plan_tables
@@ -54,12 +56,15 @@ def plan_case(
     multipliers: Multipliers | None = None,
     hint: np.ndarray | None = None,
     deadline: Deadline | None = None,
+    values_limit_s: float | None = None,
 ) -> PlanOutcome:
     """Solve `case` (optionally under a scenario's multipliers) and tabulate the plan.
 
     All of it, tables included, is done by `deadline`: by default the options' time
     limit from now, held (fleetopt.solve.deadline). An infeasible case is explained
-    (fleetopt.solve.diagnose) within the same deadline.
+    (fleetopt.solve.diagnose) within the same deadline. The marginal values' LP is done by
+    the same deadline too, or, given `values_limit_s`, within that many seconds of its own
+    (a worker's plan, whose time limit is its MILP's alone).
     """
     options = options or case.solver
     deadline = deadline or Deadline.after(options.time_limit_s, hold=True)
@@ -72,8 +77,43 @@ def plan_case(
     if result.status is SolveStatus.INFEASIBLE:
         diagnosis = diagnose_plan(index, case, data, options, deadline=deadline)
     summary = summarize(case, index, data, result, options.name, diagnosis)
-    tables = plan_tables(index, data, result.model, result.x) if result.x is not None else None
+    tables = None
+    if result.x is not None:
+        tables = plan_tables(index, data, result.model, result.x)
+        own = None if values_limit_s is None else Deadline.after(values_limit_s)
+        values, why = marginal_values_of(index, case, data, options, result.x, own or deadline)
+        tables = replace(tables, marginal_values=values)
+        if why:
+            summary = replace(summary, warnings=[*summary.warnings, why])
     return PlanOutcome(case, options, index, data, result, summary, tables)
+
+
+def marginal_values_of(
+    index: ModelIndex,
+    case: Case,
+    data: ModelData,
+    options: SolverOptions,
+    x: np.ndarray,
+    deadline: Deadline | None = None,
+) -> tuple[pd.DataFrame | None, str | None]:
+    """The plan `x`'s marginal values (docs/model.md section 10: the LP with its integer
+    decisions fixed), or None and why they could not be computed."""
+    fixed = solve_plan(index, case, data, options, deadline=deadline, fixed=x)
+    if fixed.x is None or fixed.dual_values is None or fixed.reduced_costs is None:
+        said = f": {fixed.message}" if fixed.message else ""
+        return None, (
+            "marginal values not computed: the LP with the plan's fleet fixed ended"
+            f" {fixed.status.value} without duals{said}"
+        )
+    table = marginal_values(
+        index,
+        fixed.model,
+        fixed.x,
+        fixed.dual_values,
+        fixed.reduced_costs,
+        case.max_utilization,
+    )
+    return table, None
 
 
 def expected_value_plan(case: Case, index: ModelIndex | None = None) -> PlanOutcome:

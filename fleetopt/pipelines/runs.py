@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,8 +32,8 @@ from fleetopt.io.store import ScenarioStore, run_into, write_folder_atomic
 from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.measures import rack_mix
-from fleetopt.parallel.farm import Chunk, connect, run_chunks
-from fleetopt.pipelines.options import Criterion, RobustOptions, ScenarioOptions
+from fleetopt.parallel.farm import Chunk, FarmJob, connect, run_chunks
+from fleetopt.pipelines.options import Criterion, FarmSettings, RobustOptions, ScenarioOptions
 from fleetopt.pipelines.plan import expected_value_plan, plan_case
 from fleetopt.results.runs import Distribution, EstimateKind, RobustSummary, ScenarioSummary
 from fleetopt.results.schema import read_summary, summary_json, write_summary
@@ -91,51 +93,86 @@ def run_scenarios(
     The same run (same job and scenario count) resumes or, once complete, returns its
     summary; another run of the same kind there is refused unless `run.overwrite`.
     """
-    n_scenarios, settings = run.scenarios, run.farm
+    n_scenarios = run.scenarios
     store = open_store(job, n_scenarios, out_dir, overwrite=run.overwrite)
-    if store.complete:
-        log.info("%s: %s holds this run complete already", job.mode.value, store.root)
-        store.close()
-        return read_summary(store.root, ScenarioSummary)
-    store.start()
-    try:
-        connect(settings.address, settings.workers)
-        done = store.finished_scenarios()
-        left = [s for s in range(n_scenarios) if s not in done]
-        todo = settings.chunks(left)
-        sizes = sorted({len(c.scenarios) for c in todo}) or [0]
-        log.info(
-            "%s: %d scenarios to solve%s, in %d chunks of %s on %d workers",
-            job.mode.value,
-            len(left),
-            f" ({len(done)} of {n_scenarios} already done)" if done else "",
-            len(todo),
-            f"{sizes[-1]} down to {sizes[0]}" if len(sizes) > 1 else sizes[0],
-            settings.workers,
-        )
 
-        def keep(chunk: Chunk, result: ChunkResult) -> None:
-            store.write_chunk(
-                chunk.name,
-                {
-                    "results": conform_results(result.results),
-                    "mix": result.mix,
-                    "sites": result.sites,
-                    "scenarios": result.draws,
-                },
-            )
+    def tables(result: ChunkResult) -> dict[str, pd.DataFrame]:
+        return {
+            "results": conform_results(result.results),
+            "mix": result.mix,
+            "sites": result.sites,
+            "scenarios": result.draws,
+        }
 
-        run_chunks(job, todo, settings.workers, keep, progress_label=job.mode.value)
+    def work() -> ScenarioSummary:
+        items = list(range(n_scenarios))
+        farm_items(store, job, items, items, run.farm, tables, run.farm.chunks, job.mode.value)
         started = time.perf_counter()
         store.merge()
         summary = summarize_run(store.root, job, n_scenarios, alpha)
         merged_s = time.perf_counter() - started
         log.debug("%s: merged and summarized in %.2f s", job.mode.value, merged_s)
+        return summary
+
+    return run_in_store(store, work, ScenarioSummary)
+
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+def run_in_store(store: ScenarioStore, work: Callable[[], S], summary_type: type[S]) -> S:
+    """Run `work` (which returns the run's summary) into a claimed store: a complete run's
+    summary is read back; else the record says running, then failed and why, or the
+    summary is written and the run marked complete."""
+    if store.complete:
+        log.info("%s: %s holds this run complete already", store.kind.value, store.root)
+        store.close()
+        return read_summary(store.root, summary_type)
+    store.start()
+    try:
+        summary = work()
     except BaseException as err:
         store.fail(failure_reason(err))
         raise
     store.finish(summary_json(summary))
     return summary
+
+
+def farm_items(
+    store: ScenarioStore,
+    job: FarmJob[R],
+    items: Sequence[int],
+    keys: Sequence[Any],
+    farm: FarmSettings,
+    tables: Callable[[R], Mapping[str, pd.DataFrame]],
+    chunks: Callable[[Sequence[int]], list[Chunk]],
+    label: str,
+    noun: str = "scenarios",
+) -> None:
+    """Solve the `items` of `job` whose `keys` the store has not finished, on Ray, each
+    chunk's `tables` written as it arrives (`label`, `noun`: what the log calls the run
+    and its items)."""
+    connect(farm.address, farm.workers)
+    done = store.finished()
+    left = [item for item, key in zip(items, keys, strict=True) if key not in done]
+    todo = chunks(left)
+    sizes = sorted({len(c.scenarios) for c in todo}) or [0]
+    log.info(
+        "%s: %d %s to solve%s, in %d chunks of %s on %d workers",
+        label,
+        len(left),
+        noun,
+        f" ({len(items) - len(left)} of {len(items)} already done)" if done else "",
+        len(todo),
+        f"{sizes[-1]} down to {sizes[0]}" if len(sizes) > 1 else sizes[0],
+        farm.workers,
+    )
+
+    def keep(chunk: Chunk, result: R) -> None:
+        store.write_chunk(chunk.name, tables(result))
+
+    run_chunks(job, todo, farm.workers, keep, progress_label=label, progress_unit=noun)
 
 
 def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) -> ScenarioSummary:

@@ -11,10 +11,12 @@ import pandas as pd
 from fleetopt.core import formats
 from fleetopt.report import blocks, figures
 from fleetopt.report import statistics as stats
+from fleetopt.report.alternatives import alternatives_sections
 from fleetopt.report.plan import plan_sections
 from fleetopt.report.scenario import robust_sections, scenario_sections
 from fleetopt.report.statistics import Run
 from fleetopt.report.stochastic import stochastic_sections
+from fleetopt.report.whatif import whatif_sections
 from fleetopt.results.nightly import METRIC_LABELS, CompareResult, NightlyRecord
 from fleetopt.results.summary import Summary
 from fleetopt.results.text import first_stage_orders
@@ -141,6 +143,14 @@ def nightly_sections(
     stochastic = run.part("stochastic")
     if two_stage is not None and stochastic is not None:
         sections += stochastic_sections(stochastic, scope.child("stochastic-", "Stochastic plan: "))
+    whatif_run = run.part("whatif")
+    if manifest.results.whatif is not None and whatif_run is not None:
+        sections += whatif_sections(whatif_run, scope.child("whatif-", "What-if: "))
+    alternatives_run = run.part("alternatives")
+    if manifest.results.alternatives is not None and alternatives_run is not None:
+        sections += alternatives_sections(
+            alternatives_run, scope.child("alternatives-", "Alternatives: ")
+        )
     installed_run = run.part("installed")
     if installed and installed_run is not None and installed_run.table("results") is not None:
         sections += [

@@ -15,6 +15,7 @@ from fleetopt.report import blocks, figures
 from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
 from fleetopt.results import yearly
+from fleetopt.results.marginal import binding_limits
 from fleetopt.results.summary import Summary
 
 
@@ -52,6 +53,9 @@ def plan_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         sections.append(blocks.racks_section(racks, scope, "the plan"))
     if placement is not None:
         sections.append(_placement_section(placement, points, workloads, scope))
+    values = run.table("marginal_values")
+    if values is not None:
+        sections.append(limits_section(values, scope))
     return [*sections, assumptions]
 
 
@@ -410,6 +414,44 @@ def _power_section(sites: pd.DataFrame, scope: blocks.Scope) -> blocks.Section:
 
     return blocks.Section(
         scope.key("power"), scope.title("Power and floor"), blocks.per_year(sites, blocks_of)
+    )
+
+
+SHOWN_LIMITS = 30  # binding rows the report lists a year; marginal_values.parquet has them all
+LIMIT_COLUMNS: list[tuple[str, str, blocks.Format]] = [
+    ("family", "limit", str),
+    ("where", "where", str),
+    ("limit", "value of the limit", formats.number),
+    ("marginal_usd_per_year", "worth per year", formats.usd),
+    ("unit", "of one more", str),
+]
+
+
+def limits_section(values: pd.DataFrame, scope: blocks.Scope) -> blocks.Section:
+    """The binding limits of a plan, largest value first, each year on its own
+    (docs/model.md section 10)."""
+    caption = (
+        "The limits the plan runs into and what one more unit of each is worth per year, for"
+        " operations with the fleet as bought (the LP with the plan's racks fixed): power"
+        " per MW facility, SLO capacity per rack, a minimum served share per point. Floor,"
+        " supply and delivery limits are worth 0 there: only buying other racks uses them,"
+        " which `fleetopt whatif` prices by re-solving."
+    )
+
+    def blocks_of(year: int | None, rows: pd.DataFrame) -> list[blocks.Block]:
+        binding = binding_limits(rows)
+        shown = binding.head(SHOWN_LIMITS)
+        if not len(shown):
+            html = blocks.note("No limit binds: the plan has slack everywhere.")
+        else:
+            html = blocks.table(shown, LIMIT_COLUMNS)
+        if len(binding) > len(shown):
+            more = len(binding) - len(shown)
+            html += blocks.note(f"{more} more binding rows in marginal_values.parquet.")
+        return [blocks.Block("What the binding limits are worth", caption, html=html)]
+
+    return blocks.Section(
+        scope.key("limits"), scope.title("Binding limits"), blocks.per_year(values, blocks_of)
     )
 
 

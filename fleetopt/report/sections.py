@@ -6,12 +6,14 @@ from __future__ import annotations
 from fleetopt.io.runfolder import RunKind
 from fleetopt.report import figures
 from fleetopt.report import statistics as stats
+from fleetopt.report.alternatives import alternatives_sections
 from fleetopt.report.blocks import Scope, Section
 from fleetopt.report.nightly import nightly_sections
 from fleetopt.report.plan import plan_sections
 from fleetopt.report.scenario import robust_sections, scenario_sections
 from fleetopt.report.statistics import Run
 from fleetopt.report.stochastic import stochastic_sections
+from fleetopt.report.whatif import whatif_sections
 from fleetopt.results.nightly import NightlyRecord
 
 SECTIONS = {
@@ -20,6 +22,8 @@ SECTIONS = {
     RunKind.EVALUATE: scenario_sections,
     RunKind.ROBUST: robust_sections,
     RunKind.STOCHASTIC: stochastic_sections,
+    RunKind.WHATIF: whatif_sections,
+    RunKind.ALTERNATIVES: alternatives_sections,
 }
 
 

@@ -5,7 +5,8 @@ the same case with one change).
 
 Each run kind gives its headline figures, its orders (a plan: the racks entering service,
 per year; a stochastic run: the orders placed now; a robust or nightly run: the chosen
-plan's racks) and, where it has one plan's sites, the power headroom (cap less power at
+plan's racks; a what-if or alternatives run: none, its figures are each variant's or plan's
+objective) and, where it has one plan's sites, the power headroom (cap less power at
 full load, MW). Numbers are written by fleetopt.core.formats, as in `fleetopt show`.
 """
 
@@ -23,6 +24,7 @@ from fleetopt.core import formats
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
 from fleetopt.results import yearly
+from fleetopt.results.alternatives import AlternativesSummary
 from fleetopt.results.nightly import METRIC_LABELS, NightlyRecord, nightly_metrics
 from fleetopt.results.read import nightly_record, run_summary
 from fleetopt.results.runs import RobustSummary, ScenarioSummary
@@ -30,6 +32,7 @@ from fleetopt.results.schema import to_json
 from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.results.summary import Summary
 from fleetopt.results.text import text_table
+from fleetopt.results.whatif import WhatifSummary
 
 KEYS = (yearly.PERIOD, "site", "rack_type")
 
@@ -282,6 +285,18 @@ def _view(run: Path) -> RunView:
         racks = run / "choice" / "racks.parquet"
         orders = _racks(racks) if racks.exists() else None
         return RunView(kind, summary.case, figures, "racks of the chosen plan", orders, None)
+    if isinstance(summary, WhatifSummary):
+        figures = [
+            Figure(f"{v.variant}.objective", f"{v.variant}: objective", v.objective)
+            for v in summary.variants
+        ]
+        return RunView(kind, summary.case, figures, "", None, None)
+    if isinstance(summary, AlternativesSummary):
+        figures = [
+            Figure(f"{p.plan}.objective", f"{p.plan} ({p.direction}): objective", p.objective)
+            for p in summary.plans
+        ]
+        return RunView(kind, summary.case, figures, "", None, None)
     assert isinstance(summary, ScenarioSummary)
     figures = [f for plan, stats in summary.plans.items() for f in _plan_stats_figures(plan, stats)]
     return RunView(kind, summary.case, figures, "", None, None)

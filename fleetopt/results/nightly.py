@@ -11,8 +11,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from fleetopt.io.runfolder import RunStatus
+from fleetopt.results.alternatives import AlternativeResult
 from fleetopt.results.runs import Distribution, Estimate
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, from_json
+from fleetopt.results.whatif import VariantResult
 from fleetopt.solve.result import SolveStatus
 
 
@@ -57,6 +59,21 @@ class StochasticStageResult:
 
 
 @dataclass(frozen=True)
+class WhatifStageResult:
+    """The what-if variants of the run's case (docs/model.md section 11), the base first."""
+
+    variants: list[VariantResult]
+
+
+@dataclass(frozen=True)
+class AlternativesStageResult:
+    """The optimum and the near-optimal alternatives found (docs/model.md section 12)."""
+
+    plans: list[AlternativeResult]
+    directions_solved: int
+
+
+@dataclass(frozen=True)
 class InstalledStageResult:
     """The installed fleet alone, over the run's scenarios."""
 
@@ -80,15 +97,18 @@ class ReportResult:
 class StageResults:
     """Each stage's result, the stages in the order they run: their one listing (`STAGES`).
 
-    None for a stage that has not finished, and for `stochastic` when it was not asked for
-    and `installed` when nothing is installed. A stage added later (a hedged answer,
-    replications) is one field here and one function in the pipeline.
+    None for a stage that has not finished, for `stochastic`, `whatif` and `alternatives`
+    when they were not asked for, and `installed` when nothing is installed. A stage added
+    later (a hedged answer, replications) is one field here and one function in the
+    pipeline.
     """
 
     validate: ValidateResult | None
     plan: PlanStageResult | None
     robust: RobustStageResult | None
     stochastic: StochasticStageResult | None
+    whatif: WhatifStageResult | None
+    alternatives: AlternativesStageResult | None
     installed: InstalledStageResult | None
     compare: CompareResult | None
     report: ReportResult | None  # last: it reads every other stage's output

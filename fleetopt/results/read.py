@@ -6,18 +6,29 @@ import os
 from pathlib import Path
 
 from fleetopt.io.runfolder import RUN_RECORD, RunKind
+from fleetopt.results.alternatives import AlternativesSummary
 from fleetopt.results.nightly import NightlyRecord
 from fleetopt.results.runs import RobustSummary, ScenarioSummary
 from fleetopt.results.schema import read_json, read_summary
 from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.results.summary import Summary
+from fleetopt.results.whatif import WhatifSummary
 
-RunSummary = Summary | ScenarioSummary | RobustSummary | StochasticSummary
+RunSummary = (
+    Summary
+    | ScenarioSummary
+    | RobustSummary
+    | StochasticSummary
+    | WhatifSummary
+    | AlternativesSummary
+)
 SUMMARY_TYPES: dict[RunKind, type[RunSummary]] = {
     RunKind.SWEEP: ScenarioSummary,
     RunKind.EVALUATE: ScenarioSummary,
     RunKind.ROBUST: RobustSummary,
     RunKind.STOCHASTIC: StochasticSummary,
+    RunKind.WHATIF: WhatifSummary,
+    RunKind.ALTERNATIVES: AlternativesSummary,
 }
 
 

@@ -232,3 +232,10 @@ def plan_warnings(index: ModelIndex, case: Case) -> list[str]:
 def finite(value: float | None) -> float | None:
     """A number for JSON: None where it is missing or not finite."""
     return None if value is None or not np.isfinite(value) else float(value)
+
+
+def objective_unit(objective_kind: str, multi_period: bool) -> str:
+    """What a case's objective is measured in (docs/model.md sections 4 and 8)."""
+    if objective_kind == "min_cost_per_token":
+        return "USD per million tokens"
+    return "USD per year, levelized" if multi_period else "USD per year"

@@ -6,6 +6,7 @@ summary and the scenario rows agree by construction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -33,8 +34,9 @@ from fleetopt.results.summary import period_figures
 
 @dataclass(frozen=True)
 class PlanTables:
-    """The plan tables of docs/model.md section 6, and section 8's `orders` and `periods`
-    (None in a case without periods)."""
+    """The plan tables of docs/model.md section 6, section 8's `orders` and `periods`
+    (None in a case without periods) and section 10's `marginal_values` (None until the
+    plan's LP with its fleet fixed is solved: fleetopt.pipelines.plan)."""
 
     racks: pd.DataFrame
     placement: pd.DataFrame
@@ -42,6 +44,7 @@ class PlanTables:
     workloads: pd.DataFrame
     orders: pd.DataFrame | None = None
     periods: pd.DataFrame | None = None
+    marginal_values: pd.DataFrame | None = None
 
     def as_dict(self) -> dict[str, pd.DataFrame]:
         tables = {
@@ -51,8 +54,57 @@ class PlanTables:
             "workloads": self.workloads,
             "orders": self.orders,
             "periods": self.periods,
+            "marginal_values": self.marginal_values,
         }
         return {name: table for name, table in tables.items() if table is not None}
+
+
+@dataclass(frozen=True)
+class PlanParts:
+    """Plans solved in one chunk of a farmed run (what-if variants, alternatives): one row
+    per plan in `rows`, and the plans' tables (`PlanTables.as_dict`), each with the plan's
+    label as its first column (`labelled`)."""
+
+    rows: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+
+    @staticmethod
+    def concat(parts: list[PlanParts]) -> PlanParts:
+        names = dict.fromkeys(name for part in parts for name in part.tables)
+        return PlanParts(
+            pd.concat([part.rows for part in parts], ignore_index=True),
+            {
+                name: pd.concat(
+                    [part.tables[name] for part in parts if name in part.tables],
+                    ignore_index=True,
+                )
+                for name in names
+            },
+        )
+
+    def written(self, rows_table: str) -> dict[str, pd.DataFrame]:
+        """What a chunk writes: its plans' tables, then `rows_table` (last)."""
+        return {**self.tables, rows_table: self.rows}
+
+
+def plan_rows(
+    rows: Sequence[Mapping[str, object]], columns: Sequence[str], text: Sequence[str]
+) -> pd.DataFrame:
+    """Rows of a farmed run's plans with every one of `columns`: those in `text` as str
+    ('' where a row has none), the others as float (NaN where a plan has none)."""
+    table = pd.DataFrame(list(rows)).reindex(columns=list(columns))
+    numbers = [c for c in columns if c not in text]
+    table[numbers] = table[numbers].astype(float)
+    table[list(text)] = table[list(text)].astype(object).fillna("").astype(str)
+    return table
+
+
+def labelled(column: str, label: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Plan tables with a first column `column` holding `label` (a variant's, a plan's)."""
+    return {
+        name: table.assign(**{column: label})[[column, *table.columns]]
+        for name, table in tables.items()
+    }
 
 
 def clean_solution(model: LinearModel, x: np.ndarray) -> np.ndarray:

@@ -16,7 +16,9 @@ import pandas as pd
 from fleetopt.core import formats
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
-from fleetopt.results import yearly
+from fleetopt.results import alternatives as alt
+from fleetopt.results import whatif, yearly
+from fleetopt.results.marginal import binding_limit_lines
 from fleetopt.results.nightly import METRIC_LABELS
 from fleetopt.results.read import nightly_record, run_summary
 from fleetopt.results.runs import (
@@ -27,7 +29,7 @@ from fleetopt.results.runs import (
     ScenarioSummary,
 )
 from fleetopt.results.stochastic import StochasticSummary, method_name
-from fleetopt.results.summary import Summary
+from fleetopt.results.summary import Summary, objective_unit
 from fleetopt.solve.result import SolveStatus
 
 
@@ -117,12 +119,16 @@ def format_plan(run_dir: str | Path, year: int | None = None) -> str:
     }
     if years:
         lines += _years_lines(run, tables)
+    limits = run / "marginal_values.parquet"
+    values = pd.read_parquet(limits) if limits.exists() else None
     for period, fleet in _by_year(tables):
         if year is not None and period != year:
             continue
         if period is not None:
             lines.append(f"\n== {period} ==")
         lines += _fleet_lines(*fleet)
+        if values is not None:
+            lines += binding_limit_lines(values, period)
     lines += [f"\nwarning: {w}" for w in summary.warnings]
     return "\n".join(lines)
 
@@ -281,6 +287,68 @@ def format_scenarios(summary: ScenarioSummary | RobustSummary) -> str:
     return "\n".join(lines)
 
 
+# --- what-if and alternatives runs -----------------------------------------------------
+
+SHOWN_CHANGES = 24  # rows of racks bought differently `fleetopt show` lists
+
+
+def _objective(kind: str, periods: list[int] | None) -> str:
+    """'objective min_cost, USD per year, levelized'."""
+    return f"objective {kind}, {objective_unit(kind, bool(periods))}"
+
+
+def format_whatif(run_dir: str | Path) -> str:
+    """A what-if run: the variants' changes, their figures side by side (base first), then
+    the racks they buy differently from the base (a schedule's orders each year)."""
+    run = Path(run_dir)
+    summary = whatif.WhatifSummary.read(run)
+    variants = whatif.variants_frame(summary)
+    lines = [
+        f"what-if run of case {summary.case}: {len(variants) - 1} variant(s) and the base"
+        f" ({_objective(summary.objective_kind, summary.periods)})",
+    ]
+    lines += [f"  {v.label} = {v.what}" for v in variants.iloc[1:].itertuples()]
+    lines.append(
+        "\nfigures (change: against the base, re-solved; LP estimate: what the base's marginal"
+        " values predict for a change of limits alone):"
+    )
+    lines += text_table(variants, whatif.figure_columns(summary))
+    lines += [f"  {v.label}: {v.message}" for v in variants.itertuples() if v.message]
+    what, changed, columns = whatif.changed_racks_table(run, variants)
+    lines.append(f"\nracks bought differently ({what}):")
+    if not len(changed):
+        return "\n".join([*lines, "  none: every variant buys the base's racks"])
+    lines += text_table(changed.head(SHOWN_CHANGES), columns)
+    if len(changed) > SHOWN_CHANGES:
+        lines.append(f"  ... and {len(changed) - SHOWN_CHANGES} more")
+    return "\n".join(lines)
+
+
+def format_alternatives(run_dir: str | Path) -> str:
+    """An alternatives run: the plans (cost against the optimum, racks bought differently),
+    then the mix of each: every group's share of the work."""
+    run = Path(run_dir)
+    summary = alt.AlternativesSummary.read(run)
+    plans = alt.plans_frame(summary)
+    lines = [
+        f"alternatives of case {summary.case}: {len(plans) - 1} plan(s) within"
+        f" {formats.share(summary.slack)} of the optimum"
+        f" ({_objective(summary.objective_kind, summary.periods)});"
+        f" {summary.directions_solved} direction(s) solved, {summary.directions_repeating}"
+        " gave a plan found already",
+    ]
+    if summary.message:
+        lines.append(f"  {summary.message}")
+    lines += text_table(plans, alt.PLAN_COLUMNS)
+    names = list(plans[alt.PLAN])
+    wide = alt.shares_wide(pd.read_parquet(run / "shares.parquet"), names).reset_index()
+    over = ", levelized over the years" if summary.periods else ""
+    lines.append(f"\nmix: each group's share of the tokens the fleet processes{over}:")
+    columns: list[yearly.Column] = [("group", "group", str)]
+    columns += [(name, name, formats.share) for name in names]
+    return "\n".join(lines + text_table(wide, columns))
+
+
 # --- stochastic runs --------------------------------------------------------------------
 
 
@@ -402,6 +470,10 @@ def format_run(run_dir: str | Path, year: int | None = None) -> str:
         return format_plan(run, year)
     if record.kind == RunKind.NIGHTLY:
         return format_nightly(run)
+    if record.kind == RunKind.WHATIF:
+        return format_whatif(run)
+    if record.kind == RunKind.ALTERNATIVES:
+        return format_alternatives(run)
     summary = run_summary(run, record.kind)
     if isinstance(summary, StochasticSummary):
         return format_stochastic(run, summary)
@@ -446,6 +518,24 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
                 f" capex {formats.usd(orders['capex_usd'].sum(min_count=1))}):"
             )
             lines += text_table(orders, yearly.ORDER_COLUMNS, indent="    ")
+    asked = m.results.whatif
+    if asked:
+        lines.append(f"  what-if: {len(asked.variants) - 1} variant(s), change per variant:")
+        lines += [
+            f"    {v.variant}: {v.status}, {formats.usd_change(v.delta_objective)}"
+            for v in asked.variants[1:]
+        ]
+    found = m.results.alternatives
+    if found:
+        lines.append(
+            f"  alternatives: {len(found.plans) - 1} plan(s) found in"
+            f" {found.directions_solved} direction(s): "
+            + ", ".join(
+                f"{p.plan} {formats.share(p.cost_ratio - 1)} above the optimum"
+                for p in found.plans[1:]
+                if p.cost_ratio is not None
+            )
+        )
     installed = m.results.installed
     if installed:
         unmet_alone = installed.probability_unmet_above_1pct

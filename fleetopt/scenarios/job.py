@@ -12,8 +12,9 @@ import hashlib
 import logging
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,14 @@ class ScenarioJob:
     def key(self) -> str:
         """A digest naming this job, for worker-side caches."""
         return hashlib.sha256(pickle.dumps(self)).hexdigest()[:16]
+
+    def failed(self, scenario: int, reason: str) -> ChunkResult:
+        """The rows of a scenario that failed every try (the farm's last resort)."""
+        return error_rows(self, scenario, reason, build_index(self.case))
+
+    @staticmethod
+    def combine(parts: list[ChunkResult]) -> ChunkResult:
+        return ChunkResult.concat(parts)
 
     def identity(self) -> dict:
         """What this job's results depend on, in readable form, for run records."""
@@ -161,6 +170,17 @@ class PreparedJob:
             mix=pd.concat([r[1] for r in rows], ignore_index=True),
             sites=pd.concat([r[2] for r in rows], ignore_index=True),
             draws=draws,
+        )
+
+    def solve_chunk(self, scenarios: list[int], isolate: bool) -> ChunkResult:
+        """Solve a chunk. With `isolate`, a scenario that raises becomes an error row."""
+        return ChunkResult.concat(
+            solve_each(
+                scenarios,
+                isolate,
+                self.solve_scenario,
+                lambda scenario, why: error_rows(self.job, scenario, why, self.index),
+            )
         )
 
     def _sweep(self, scenario: int, data):
@@ -286,23 +306,27 @@ def error_rows(
     return ChunkResult(results, _empty_mix(multi), _empty_sites(multi), draws)
 
 
-def solve_chunk(prepared: PreparedJob, scenarios: list[int], isolate: bool) -> ChunkResult:
-    """Solve a chunk. With `isolate`, a scenario that raises becomes an error row.
+R = TypeVar("R")
 
-    Records logged while a scenario is solved carry its number (fleetopt.core.logs).
-    """
+
+def solve_each(
+    items: list[int], isolate: bool, solve: Callable[[int], R], failed: Callable[[int, str], R]
+) -> list[R]:
+    """`solve` each item of a chunk (a scenario, a variant, a direction). With `isolate`, an
+    item that raises is `failed(item, why)` instead. Records logged while an item is
+    solved carry its number (fleetopt.core.logs)."""
     parts = []
-    for scenario in scenarios:
-        with logs.scenario(scenario):
+    for item in items:
+        with logs.scenario(item):
             try:
-                parts.append(prepared.solve_scenario(scenario))
+                parts.append(solve(item))
             except (SolverError, ValueError, ArithmeticError) as err:
                 if not isolate:
                     raise
                 reason = f"{type(err).__name__}: {err}"
                 log.warning("failed: %s", reason)
-                parts.append(error_rows(prepared.job, scenario, reason, prepared.index))
-    return ChunkResult.concat(parts)
+                parts.append(failed(item, reason))
+    return parts
 
 
 def for_workers(options: SolverOptions) -> SolverOptions:

@@ -18,7 +18,7 @@ import datetime
 import enum
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.math_opt import (
@@ -73,6 +73,11 @@ class Solution:
     seconds: float
     message: str = ""
     basis: solution_pb2.BasisProto | None = None  # an LP's optimal basis, to warm-start from
+    # An LP's dual solution, where the solver proved one feasible: one dual value per row and
+    # one reduced cost per column, in the model's scaled units (MathOpt's signs: for a
+    # minimization, <= 0 on a row or bound at its upper side, >= 0 at its lower side).
+    dual_values: np.ndarray | None = None
+    reduced_costs: np.ndarray | None = None
 
 
 def engine_for(options: SolverOptions) -> Engine:
@@ -203,7 +208,10 @@ def solve_model(
             )
         except StatusNotOk as err:
             raise SolverError(f"{engine.value}: {solver_error_text(err)}") from None
-    return parse_result(result, model.n_variables, time.perf_counter() - started, absolute_gap)
+    solution = parse_result(result, model.n_variables, time.perf_counter() - started, absolute_gap)
+    if model.is_mip or solution.x is None:
+        return solution
+    return with_duals(solution, result, model.n_constraints)
 
 
 def stopped_solution(model: LinearModel, held: HeldSolve, seconds: float) -> Solution:
@@ -287,6 +295,29 @@ def parse_result(
         message = f"the solver stopped at its {stop} limit{said}; the plan is its best by then"
     basis = next((s.basis for s in result.solutions if s.HasField("basis")), None)
     return Solution(status, x, objective, dual, gap, seconds, message, basis)
+
+
+def with_duals(
+    solution: Solution, result: result_pb2.SolveResultProto, n_constraints: int
+) -> Solution:
+    """`solution` with the LP's dual values and reduced costs, when the solver returned a
+    feasible dual solution (unchanged otherwise)."""
+    dual = next(
+        (
+            s.dual_solution
+            for s in result.solutions
+            if s.HasField("dual_solution")
+            and s.dual_solution.feasibility_status == solution_pb2.SOLUTION_STATUS_FEASIBLE
+        ),
+        None,
+    )
+    if dual is None:
+        return solution
+    values = np.zeros(n_constraints)
+    values[np.fromiter(dual.dual_values.ids, dtype=np.int64)] = dual.dual_values.values
+    costs = np.zeros(len(solution.x) if solution.x is not None else 0)
+    costs[np.fromiter(dual.reduced_costs.ids, dtype=np.int64)] = dual.reduced_costs.values
+    return replace(solution, dual_values=values, reduced_costs=costs)
 
 
 def relative_gap(primal: float, dual: float) -> float:

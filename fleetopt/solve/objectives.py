@@ -10,6 +10,11 @@ and sets lam_{k+1} = fleet_cost(x_k) / served_tokens(x_k), until |F(lam_k)| is w
 1e-6 of fleet_cost. Each step is warm-started from the previous plan. A step's optimum is
 near zero, so steps are solved to an absolute gap of relative_gap x the last fleet cost.
 The time limit is for all steps together: each step gets what is left of it.
+
+With `fixed` (a plan's solution vector), every model is solved with the plan's integer
+decisions held (fleetopt.model.build.with_integers_fixed): an LP, by GLOP, whose last solve
+carries its duals: a plan's marginal values (docs/model.md section 10) and the re-costing of
+an alternative's fleet (section 12).
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ from fleetopt.model.build import (
     LinearModel,
     build_dinkelbach_step,
     build_plan_model,
+    with_integers_fixed,
 )
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 from fleetopt.model.measures import fleet_cost_usd, served_tokens_per_year
 from fleetopt.solve.deadline import Deadline
-from fleetopt.solve.mathopt import Solution, solve_model
+from fleetopt.solve.mathopt import Engine, Solution, solve_model
 from fleetopt.solve.result import PlanResult, SolveStatus
 
 DINKELBACH_TOLERANCE = 1e-6
@@ -46,18 +52,31 @@ def solve_plan(
     *,
     hint: np.ndarray | None = None,
     deadline: Deadline | None = None,
+    fixed: np.ndarray | None = None,
 ) -> PlanResult:
     """Solve the case's objective on these numbers, by `deadline` (default: the options'
-    time limit from now)."""
+    time limit from now); with `fixed`, only the operations of that plan's fleet (an LP)."""
     options = options or case.solver
     deadline = deadline or Deadline.after(options.time_limit_s)
+    held = _Held(fixed)
     if case.objective is Objective.MIN_COST_PER_TOKEN:
-        return _solve_min_cost_per_token(index, case, data, options, hint, deadline)
+        return _solve_min_cost_per_token(index, case, data, options, hint, deadline, held)
     started = time.perf_counter()
-    model = build_plan_model(index, case, data)
+    model = held.model(build_plan_model(index, case, data))
     built = time.perf_counter() - started
-    solution = solve_model(model, options, hint=hint, deadline=deadline)
+    solution = solve_model(model, options, engine=held.engine, hint=hint, deadline=deadline)
     return _result(model, solution, solution.objective / OBJECTIVE_SCALE, solution.gap, built)
+
+
+class _Held:
+    """The integer decisions to hold (none: the full MILP), and what that means for a solve."""
+
+    def __init__(self, fixed: np.ndarray | None):
+        self.fixed = fixed
+        self.engine = None if fixed is None else Engine.GLOP
+
+    def model(self, built: LinearModel) -> LinearModel:
+        return built if self.fixed is None else with_integers_fixed(built, self.fixed)
 
 
 def _solve_min_cost_per_token(
@@ -67,6 +86,7 @@ def _solve_min_cost_per_token(
     options: SolverOptions,
     hint: np.ndarray | None,
     deadline: Deadline,
+    held: _Held,
 ) -> PlanResult:
     price = 0.0
     build_s = solve_s = 0.0
@@ -76,12 +96,13 @@ def _solve_min_cost_per_token(
         if last is not None and deadline.solver_limit_s() <= 0:
             return replace(last, solve_seconds=solve_s, build_seconds=build_s)
         started = time.perf_counter()
-        model = build_dinkelbach_step(index, case, data, price)
+        model = held.model(build_dinkelbach_step(index, case, data, price))
         build_s += time.perf_counter() - started
         tolerance_usd = DINKELBACH_TOLERANCE * (fleet_usd or 0.0)
         solution = solve_model(
             model,
             options,
+            engine=held.engine,
             hint=hint,
             absolute_gap=tolerance_usd * OBJECTIVE_SCALE,
             deadline=deadline,
@@ -116,14 +137,6 @@ def _solve_min_cost_per_token(
         stalled = (step > 1 and ratio >= price * (1 - 1e-12)) or step == DINKELBACH_MAX_STEPS
         # Bound: F(lam) >= dual, so no plan beats lam by more than -dual / served.
         gap = max(0.0, -solution.bound / OBJECTIVE_SCALE) / fleet_usd if fleet_usd else 0.0
-        if converged or stalled or solution.status is not SolveStatus.OPTIMAL:
-            status, message = solution.status, solution.message
-            if status is SolveStatus.OPTIMAL and not converged:
-                status = SolveStatus.FEASIBLE
-                message = f"Dinkelbach stopped after {step} steps without converging"
-            return PlanResult(
-                status, ratio * 1e6, gap, model, solution.x, solve_s, build_s, step, message
-            )
         last = PlanResult(
             SolveStatus.FEASIBLE,
             ratio * 1e6,
@@ -134,7 +147,15 @@ def _solve_min_cost_per_token(
             build_s,
             step,
             f"the time limit ended Dinkelbach after {step} steps, before it converged",
+            solution.dual_values,
+            solution.reduced_costs,
         )
+        if converged or stalled or solution.status is not SolveStatus.OPTIMAL:
+            status, message = solution.status, solution.message
+            if status is SolveStatus.OPTIMAL and not converged:
+                status = SolveStatus.FEASIBLE
+                message = f"Dinkelbach stopped after {step} steps without converging"
+            return replace(last, status=status, message=message)
         price, hint = ratio, solution.x
     raise AssertionError("unreachable: the last step always returns")
 
@@ -158,4 +179,6 @@ def _result(
         build_seconds=build_s,
         steps=steps,
         message=solution.message,
+        dual_values=solution.dual_values,
+        reduced_costs=solution.reduced_costs,
     )

@@ -45,6 +45,10 @@ class PlanResult:
     build_seconds: float
     steps: int = 1
     message: str = ""
+    # With the integer decisions fixed (an LP): its dual values per row and reduced costs
+    # per column, in the model's scaled units (fleetopt.solve.mathopt.Solution).
+    dual_values: np.ndarray | None = None
+    reduced_costs: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
