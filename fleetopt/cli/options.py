@@ -26,6 +26,7 @@ from fleetopt.model.risk import Risk
 from fleetopt.parallel.farm import CHUNK_SHARE, MAX_CHUNK
 from fleetopt.pipelines.runs import Criterion
 from fleetopt.pipelines.stochastic import Method, StochasticSettings
+from fleetopt.solve.benders import Cuts
 
 
 class FieldParam(click.ParamType):
@@ -199,7 +200,15 @@ def stochastic_options() -> Decorator:
                 type=click.Choice([m.value for m in Method]),
                 default=default.method.value,
                 show_default=True,
-                help="ef: one extensive-form MILP; ph: progressive hedging; auto: by size",
+                help="ef: one extensive-form MILP; ph: progressive hedging; benders: the"
+                " L-shaped method; auto: by size (ef, or benders beyond its limit)",
+            ),
+            click.option(
+                "--cuts",
+                type=click.Choice([c.value for c in Cuts]),
+                default=default.cuts.value,
+                show_default=True,
+                help="benders: one cut per scenario (multi) or one aggregated (single, mean only)",
             ),
             click.option(
                 "--risk",
@@ -228,7 +237,7 @@ def stochastic_options() -> Decorator:
                 type=ITERATIONS,
                 default=default.max_iterations,
                 show_default=True,
-                help="progressive hedging iterations at most",
+                help="progressive hedging iterations (Benders rounds) at most",
             ),
             click.option(
                 "--time-limit",
@@ -236,7 +245,7 @@ def stochastic_options() -> Decorator:
                 type=RUN_TIME_LIMIT,
                 default=default.time_limit_s,
                 show_default=True,
-                help="seconds for the extensive form, or between PH iterations",
+                help="seconds for the extensive form, or between PH iterations (Benders rounds)",
             ),
             click.option(
                 "--out-of-sample",
@@ -265,8 +274,11 @@ def stochastic_settings(
     run_time_limit: float,
     out_of_sample: int,
     out_of_sample_seed: int | None,
+    cuts: str,
 ) -> StochasticSettings:
     """The settings the stochastic options describe (--risk mean ignores --risk-weight)."""
+    if cuts == Cuts.SINGLE and risk == "cvar":
+        raise click.UsageError("--cuts single needs --risk mean (CVaR needs a cut per scenario)")
     return StochasticSettings(
         method=Method(method),
         risk=Risk(weight=risk_weight if risk == "cvar" else 0.0, alpha=alpha),
@@ -275,6 +287,7 @@ def stochastic_settings(
         time_limit_s=run_time_limit,
         out_of_sample=out_of_sample,
         out_of_sample_seed=out_of_sample_seed,
+        cuts=Cuts(cuts),
     )
 
 

@@ -1,24 +1,31 @@
-"""`fleetopt stochastic`: the plan that hedges, solved as an extensive form or by progressive
-hedging, into a run folder (docs/model.md section 9, docs/scenarios.md).
+"""`fleetopt stochastic`: the plan that hedges, solved as an extensive form, by progressive
+hedging or by Benders decomposition, into a run folder (docs/model.md section 9,
+docs/scenarios.md).
 
-Steps, each kept in `state/` as it finishes so that the same command resumes where it
-stopped (progressive hedging after its last iteration):
+Before anything is written, the first scenarios are measured (fleetopt.scenarios.sizing)
+and a run that cannot fit this machine or the cluster is refused (bad input, exit 2). Then
+steps, each kept in `state/` as it finishes so that the same command resumes where it
+stopped (progressive hedging after its last iteration, Benders after its last round):
 
+0. the first-stage bounds: every scenario's needs, drawn one at a time on the workers;
 1. the expected-value plan (the case on its forecast, `min_cost`);
 2. wait and see: every scenario's two-stage model solved alone (also PH's iteration 0);
-3. the first stage: one extensive-form MILP (`ef`) or progressive hedging (`ph`), with a
-   certified lower bound;
+3. the first stage: one extensive-form MILP (`ef`), progressive hedging (`ph`) or the
+   L-shaped method (`benders`), with a certified lower bound;
 4. the plan found and the expected-value plan evaluated in every scenario (their recourse
    and costs), and on `out_of_sample` fresh scenarios of another seed.
 
-Subproblems run on Ray actors (fleetopt.parallel.actors); the extensive form is solved
-here, in one process. The run's objective is total cost (fleet + penalty), whatever the
-case's `objective`, as in robust selection.
+Scenarios are built where they are solved, from (seed, index): the driver holds no list of
+them (the extensive form excepted, which is one model). Subproblems run on Ray actors
+(fleetopt.parallel.actors); the extensive form and Benders' master are solved here, in one
+process. The run's objective is total cost (fleet + penalty), whatever the case's
+`objective`, as in robust selection.
 """
 
 from __future__ import annotations
 
 import enum
+import io
 import json
 import logging
 import math
@@ -30,22 +37,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fleetopt.core.errors import SolverError
+from fleetopt.core.errors import CaseError, Problem, SolverError
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.runfolder import (
     RunKind,
     normalized,
 )
 from fleetopt.io.schema import MAX_SCENARIO_SEED
-from fleetopt.io.store import run_into, write_json_atomic, write_parquet_atomic
+from fleetopt.io.store import (
+    run_into,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from fleetopt.model.build import OBJECTIVE_SCALE
 from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import model_data
+from fleetopt.model.master import master_structure
 from fleetopt.model.measures import rack_mix
 from fleetopt.model.risk import MEAN, Risk
-from fleetopt.model.stage import build_stage_model, first_stage_bounds
-from fleetopt.parallel.actors import StagePool
+from fleetopt.model.stage import RackNeeds, build_stage_model, first_stage_bounds
+from fleetopt.parallel.actors import StagePool, rack_needs
 from fleetopt.parallel.farm import connect
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.pipelines.runs import FarmSettings
@@ -61,7 +74,16 @@ from fleetopt.results.summary import TOTAL_COST
 from fleetopt.results.tables import clean_solution, orders_table
 from fleetopt.scenarios.draws import draw, draw_many
 from fleetopt.scenarios.job import conform_results, for_workers
+from fleetopt.scenarios.sizing import available_bytes, probe, refusal
 from fleetopt.scenarios.stage import RECOURSE_COLUMNS, STAGE_RESULT_COLUMNS, StageJob
+from fleetopt.solve.benders import (
+    BendersSettings,
+    BendersState,
+    Cuts,
+    CutTask,
+    Phase,
+    decompose,
+)
 from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.hedging import (
     HedgingSettings,
@@ -75,9 +97,9 @@ from fleetopt.solve.hedging import (
 from fleetopt.solve.mathopt import OPTIMAL_GAP, relative_gap, solve_model
 from fleetopt.solve.result import SolveStatus
 
-# `auto` solves the extensive form up to this size (docs/scenarios.md): measured on 2 cores,
-# it reached a 1% gap faster than progressive hedging at every size tried (256 scenarios of
-# the v1 example, 54,554 columns: 29 s against 806 s), so PH is for what EF cannot hold.
+# `auto` solves the extensive form up to this size, and Benders decomposition beyond
+# (docs/scenarios.md, benchmarks/README.md): measured on 2 cores, EF reached a 1% gap faster
+# than progressive hedging at every size tried, and Benders faster than both beyond it.
 EF_MAX_COLUMNS = 250_000
 SUBPROBLEM_GAP_SHARE = 0.1  # subproblems are solved to this share of the target gap
 Z95 = 1.959963984540054  # the normal 97.5% quantile, for 95% intervals
@@ -89,7 +111,8 @@ log = logging.getLogger(__name__)
 class Method(enum.StrEnum):
     EF = "ef"  # the extensive form: one MILP
     PH = "ph"  # progressive hedging on Ray actors
-    AUTO = "auto"  # by size: ef up to EF_MAX_COLUMNS columns, else ph
+    BENDERS = "benders"  # the L-shaped method, subproblems on Ray actors
+    AUTO = "auto"  # by size: ef up to EF_MAX_COLUMNS columns, else benders
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,7 @@ class StochasticSettings:
     time_limit_s: float = 900.0
     out_of_sample: int = 100
     out_of_sample_seed: int | None = None  # default: the run's seed + 1
+    cuts: Cuts = Cuts.MULTI  # Benders: one cut per scenario, or one aggregated
 
     def oos_seed(self, seed: int) -> int:
         if self.out_of_sample_seed is not None:
@@ -111,10 +135,10 @@ class StochasticSettings:
 
 
 def choose_method(method: Method, n_scenarios: int, stage_columns: int) -> Method:
-    """`auto`: the extensive form while it has at most EF_MAX_COLUMNS columns, else PH."""
+    """`auto`: the extensive form while it has at most EF_MAX_COLUMNS columns, else Benders."""
     if method is not Method.AUTO:
         return method
-    return Method.EF if n_scenarios * stage_columns <= EF_MAX_COLUMNS else Method.PH
+    return Method.EF if n_scenarios * stage_columns <= EF_MAX_COLUMNS else Method.BENDERS
 
 
 def subproblem_options(case: Case, gap: float):
@@ -152,8 +176,10 @@ def stochastic(
             "out_of_sample": settings.out_of_sample,
             "out_of_sample_seed": settings.oos_seed(seed),
             "solver": subproblem_options(case, settings.gap).as_params(),
+            "cuts": settings.cuts.value,
         }
     )
+    check_size(case, n_scenarios, farm, settings)
     summary = run_into(
         out,
         RunKind.STOCHASTIC,
@@ -163,6 +189,31 @@ def stochastic(
     )
     shutil.rmtree(out / "state", ignore_errors=True)
     return summary
+
+
+def check_size(case: Case, n_scenarios: int, farm: FarmSettings, settings: StochasticSettings):
+    """Refuse (bad input, exit 2) a run that cannot fit this machine or the cluster, as
+    measured on its first scenarios; joins (or starts) the Ray cluster to ask it."""
+    options = subproblem_options(case, settings.gap)
+    sizing = probe(case, n_scenarios, options, settings.risk, farm.workers, settings.out_of_sample)
+    method = choose_method(settings.method, n_scenarios, sizing.columns)
+    cluster = connect(farm.address, farm.workers)
+    why = refusal(
+        sizing,
+        method.value,
+        settings.max_iterations,
+        multi_cut=settings.cuts is Cuts.MULTI,
+        available=available_bytes(),
+        cluster_bytes=cluster.get("memory"),
+    )
+    log.info(
+        "%d scenarios: about %.0f s of solves without a time limit on %d worker(s)",
+        n_scenarios,
+        sizing.solve_seconds(),
+        farm.workers,
+    )
+    if why is not None:
+        raise CaseError([Problem(file="-n/--scenarios", message=why)])
 
 
 class StochasticRun:
@@ -176,26 +227,28 @@ class StochasticRun:
         self.state.mkdir(exist_ok=True)
         self.index: ModelIndex = build_index(case)
         self.p = np.full(n, 1.0 / n)
-        self.datas = [
-            model_data(self.index, draw(self.index, case.uncertainty, k)) for k in range(n)
-        ]
-        self.first_bounds = first_stage_bounds(self.index, case, self.datas)
         self.risk = settings.risk
-        self.stage0 = build_stage_model(
-            self.index, case, self.datas[0], self.first_bounds, self.risk
-        )
-        self.method = choose_method(settings.method, n, self.stage0.model.n_variables)
         self.seeds = (case.uncertainty.seed, settings.oos_seed(case.uncertainty.seed))
         self.options = subproblem_options(case, settings.gap)
+        self.evaluated: dict[bytes, list[Reply]] = {}  # plan -> its reported evaluation
+
+    def data(self, scenario: int):
+        """Scenario `scenario`'s numbers, drawn from (seed, scenario)."""
+        return model_data(self.index, draw(self.index, self.case.uncertainty, scenario))
 
     def run(self) -> dict:
         connect(self.farm.address, self.farm.workers)
+        self.first_bounds = self._first_stage_bounds()
+        self.stage0 = build_stage_model(
+            self.index, self.case, self.data(0), self.first_bounds, self.risk
+        )
+        self.method = choose_method(self.settings.method, self.n, self.stage0.model.n_variables)
         job = StageJob(self.case, self.options, self.first_bounds, self.risk, self.seeds)
         pool = StagePool(job, self.farm.workers, self.farm.chunk)
         try:
             ev_plan, ev_message = self._expected_value()
             self._wait_and_see(pool)
-            solution = self._first_stage(pool)
+            solution = self._first_stage(pool, ev_plan)
             plans = {STOCHASTIC_PLAN: np.asarray(solution["plan"])}
             if ev_plan is not None:
                 plans[EXPECTED_VALUE_PLAN] = ev_plan
@@ -210,6 +263,16 @@ class StochasticRun:
         return self._summary(solution, rows, ws_rows, oos, ev_message, nodes).to_json()
 
     # --- steps ---------------------------------------------------------------------------
+
+    def _first_stage_bounds(self):
+        """The first stage's bounds from every scenario's needs, gathered on the workers."""
+        path = self.state / "first-stage-needs.npz"
+        if not path.exists():
+            needs = rack_needs(self.case, self.seeds[SAMPLE], self.n, self.farm.workers)
+            write_bytes_atomic(path, _npz(n=needs.n, b=needs.b))
+        with np.load(path) as saved:
+            needs = RackNeeds(saved["n"], saved["b"])
+        return first_stage_bounds(self.index, self.case, needs)
 
     def _expected_value(self) -> tuple[np.ndarray | None, str]:
         """The expected-value plan's first stage (None, and why, if it has none)."""
@@ -256,20 +319,25 @@ class StochasticRun:
         write_parquet_atomic(self.state / "ws-recourse.parquet", recourse)
         write_parquet_atomic(path, results)
 
-    def _first_stage(self, pool: StagePool) -> dict:
+    def _first_stage(self, pool: StagePool, ev_plan: np.ndarray | None) -> dict:
         """The plan, its certified lower bound and how it was found (scaled units)."""
         path = self.state / "solution.json"
         if not path.exists():
             started = time.perf_counter()
-            solution = self._extensive() if self.method is Method.EF else self._hedge(pool)
+            if self.method is Method.EF:
+                solution = self._extensive()
+            elif self.method is Method.PH:
+                solution = self._hedge(pool)
+            else:
+                solution = self._benders(pool, ev_plan)
             solution["seconds"] = time.perf_counter() - started
             write_json_atomic(path, solution)
         return json.loads(path.read_text())
 
     def _extensive(self) -> dict:
         stages = [
-            build_stage_model(self.index, self.case, data, self.first_bounds, self.risk)
-            for data in self.datas
+            build_stage_model(self.index, self.case, self.data(k), self.first_bounds, self.risk)
+            for k in range(self.n)
         ]
         ef = build_extensive(stages, self.p)
         options = replace(
@@ -334,6 +402,67 @@ class StochasticRun:
             "bundles": len(bundles),
         }
 
+    def _benders(self, pool: StagePool, ev_plan: np.ndarray | None) -> dict:
+        path = self.state / "benders.npz"
+        state = load_benders(path) if path.exists() else None
+        settings = BendersSettings(
+            gap=self.settings.gap,
+            max_rounds=self.settings.max_iterations,
+            time_limit_s=self.settings.time_limit_s,
+            cuts=self.settings.cuts,
+        )
+
+        def solve(tasks: list) -> list:
+            cuts = bool(tasks) and isinstance(tasks[0], CutTask)
+            return pool.solve(tasks, pin=(lambda task: task.scenario) if cuts else None)
+
+        def evaluate(plan: np.ndarray) -> np.ndarray:
+            """A plan's integer-recourse costs, its reported rows kept for step 4."""
+            tasks = [Task((k,), TaskKind.EVALUATE, plan=plan, report=True) for k in range(self.n)]
+            replies = pool.solve(tasks)
+            costs = np.array([r.cost if r.status.has_plan else np.inf for r in replies])
+            value = self.risk.value(costs, self.p)
+            if value < best[0]:  # the plan Benders will return is the best evaluated
+                best[0] = value
+                self.evaluated = {plan.tobytes(): replies}
+            return costs
+
+        best = [np.inf]
+
+        def checkpoint(state: BendersState) -> None:
+            save_benders(path, state)
+            log.info(
+                "benders: round %d (%s phase) of at most %d, certified gap %.2e",
+                state.round,
+                state.phase.value,
+                settings.max_rounds,
+                state.gap,
+            )
+
+        state = decompose(
+            self.stage0,
+            master_structure(self.stage0),
+            self.p,
+            solve,
+            settings,
+            self.case.solver,
+            starts=[ev_plan] if ev_plan is not None else [],
+            state=state,
+            checkpoint=checkpoint,
+            evaluate=evaluate,
+        )
+        if state.plan is None:
+            raise SolverError(f"Benders decomposition found no plan: {state.stopped}")
+        return {
+            "plan": state.plan.tolist(),
+            "lower_bound": state.lower_bound,
+            "iterations": state.round,
+            "history": state.history,
+            "message": f"Benders decomposition stopped: {state.stopped}",
+            "stopped": state.stopped,
+            "cuts": len(state.cut_constant),
+        }
+
     def _evaluate(
         self, pool: StagePool, plans: dict[str, np.ndarray], sample: int, n: int
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -347,7 +476,8 @@ class StochasticRun:
                     Task((k,), TaskKind.EVALUATE, plan=first, report=True, sample=sample)
                     for k in range(n)
                 ]
-                tables.append(_gather(pool.solve(tasks), plan))
+                known = self.evaluated.get(first.tobytes()) if sample == SAMPLE else None
+                tables.append(_gather(known or pool.solve(tasks), plan))
             write_parquet_atomic(
                 self.state / f"{name}-recourse.parquet",
                 pd.concat([t[1] for t in tables], ignore_index=True),
@@ -368,8 +498,9 @@ class StochasticRun:
                 out / "orders.parquet", orders_table(self.index, self.stage0.model, x)
             )
         history = pd.DataFrame(solution["history"])
-        for column in ("lower_bound", "upper_bound"):
-            history[column] = history[column] / OBJECTIVE_SCALE
+        for column in ("lower_bound", "upper_bound", "relaxed_objective"):
+            if column in history:
+                history[column] = history[column] / OBJECTIVE_SCALE
         results = pd.concat([rows, ws_rows], ignore_index=True)
         write_parquet_atomic(
             out / "scenarios.parquet", draw_many(self.index, self.case.uncertainty, range(self.n))
@@ -518,4 +649,68 @@ def load_hedging(path: Path) -> HedgingState:
         elapsed_s=data["elapsed_s"],
         stopped=data["stopped"],
         history=data["history"],
+    )
+
+
+# --- Benders' checkpoint -------------------------------------------------------------------
+
+_BENDERS_ARRAYS = (
+    "probabilities",
+    "cut_scenario",
+    "cut_constant",
+    "cut_slope",
+    "bases",
+    "points",
+    "point_relaxed",
+    "point_integer",
+)
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def save_benders(path: Path, state: BendersState) -> None:
+    """The state in one .npz (arrays, and the rest as JSON), written atomically."""
+    scalars = {
+        "aggregated": state.aggregated,
+        "phase": state.phase.value,
+        "lam": state.lam,
+        "best_in": state.best_in,
+        "stalled": state.stalled,
+        "lower_bound": state.lower_bound,
+        "upper_bound": state.upper_bound,
+        "round": state.round,
+        "elapsed_s": state.elapsed_s,
+        "stopped": state.stopped,
+        "history": state.history,
+    }
+    plan = {} if state.plan is None else {"plan": state.plan, "plan_costs": state.plan_costs}
+    arrays = {name: getattr(state, name) for name in _BENDERS_ARRAYS}
+    write_bytes_atomic(path, _npz(**arrays, **plan, scalars=np.array(json.dumps(scalars))))
+
+
+def load_benders(path: Path) -> BendersState:
+    with np.load(path) as saved:
+        scalars = json.loads(str(saved["scalars"]))
+        arrays = {name: saved[name] for name in _BENDERS_ARRAYS}
+        plan = saved.get("plan")
+        plan_costs = saved.get("plan_costs")
+    return BendersState(
+        **arrays,
+        aggregated=scalars["aggregated"],
+        phase=Phase(scalars["phase"]),
+        lam=scalars["lam"],
+        best_in=scalars["best_in"],
+        stalled=scalars["stalled"],
+        lower_bound=scalars["lower_bound"],
+        upper_bound=scalars["upper_bound"],
+        plan=plan,
+        plan_costs=plan_costs,
+        round=scalars["round"],
+        elapsed_s=scalars["elapsed_s"],
+        stopped=scalars["stopped"],
+        history=scalars["history"],
     )
