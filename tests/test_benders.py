@@ -50,7 +50,7 @@ from fleetopt.solve.result import SolveStatus
 from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, THROUGHPUT_AB, rack, site, workload
 from tests.test_scenarios import UNCERTAIN, two_site_case
-from tests.test_stochastic import TIMING, CrashingJob
+from tests.test_stochastic import TIMING, CrashingJob, crashing
 
 FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 
@@ -191,16 +191,16 @@ def test_a_cut_is_below_the_relaxed_cost_everywhere(tmp_path):
     plans = [np.where(problem.structure.model.integer[:k], lo + rng.integers(0, 4, k), 0.0)]
     plans += [plans[0] + rng.integers(0, 3, k) * problem.structure.model.integer[:k] for _ in "ab"]
     for scenario, stage in enumerate(problem.stages):
-        replies = problem.solve([CutTask(scenario, plan) for plan in plans])
-        for reply, plan in zip(replies, plans, strict=True):
-            assert reply.status is SolveStatus.OPTIMAL
+        cuts = [r.solution for r in problem.solve([CutTask(scenario, plan) for plan in plans])]
+        for cut, plan in zip(cuts, plans, strict=True):
+            assert cut.status is SolveStatus.OPTIMAL
             relaxed = dataclasses.replace(
                 stage.with_first_stage(plan), integer=np.zeros(stage.model.n_variables, bool)
             )
-            assert reply.value == pytest.approx(solve_model(relaxed, problem.case.solver).objective)
+            assert cut.value == pytest.approx(solve_model(relaxed, problem.case.solver).objective)
         for a, b in ((0, 1), (1, 2), (2, 0), (0, 2)):
-            cut = replies[a].value + replies[a].subgradient @ (plans[b] - plans[a])
-            assert cut <= replies[b].value + 1e-7 * abs(replies[b].value)
+            below = cuts[a].value + cuts[a].subgradient @ (plans[b] - plans[a])
+            assert below <= cuts[b].value + 1e-7 * abs(cuts[b].value)
 
 
 @pytest.mark.parametrize("shape", ["single", "multi"])
@@ -307,15 +307,7 @@ def test_a_killed_actor_is_restarted_and_benders_finishes(tmp_path):
     fields = {f.name: getattr(problem.job, f.name) for f in dataclasses.fields(problem.job)}
     job = CrashingJob(**fields, crash_marker=str(marker))
     pool = StagePool(job, workers=2, chunk=2)
-    crashes = []
-
-    def solve(tasks):
-        if len(crashes) < 2:  # a worker dies in the middle of the first two rounds
-            marker.write_text("")
-            crashes.append(True)
-        pin = (lambda t: t.scenario) if isinstance(tasks[0], CutTask) else None
-        return pool.solve(tasks, pin=pin)
-
+    solve = crashing(pool, marker, pin=lambda task: getattr(task, "scenario", 0))  # cuts
     try:
         state = decompose(
             stage0,

@@ -278,6 +278,22 @@ def define_at_hand(index: ModelIndex, layout: VariableLayout) -> RowBlock:
     )
 
 
+ROUNDING_ORDER = (("b", "e"), ("d",))  # groups of recourse blocks, rounded in this order
+
+
+def rounding_groups(stage: StageModel) -> list[np.ndarray]:
+    """The integer second-stage columns in the order a relaxed recourse is made whole:
+    later orders and recourse racks first (the racks in service follow the orders through
+    the stock rows, whole when they are), then the racks delivered (capped by the racks
+    in service)."""
+    layout, model = stage.model.layout, stage.model
+    groups = []
+    for names in ROUNDING_ORDER:
+        cols = np.concatenate([layout.cols(name) for name in names if name in layout])
+        groups.append(cols[model.integer[cols] & ~stage.first_stage[cols]])
+    return [group for group in groups if len(group)]
+
+
 COST_BLOCKS = ("n", "a", "y", "m", "u", "b", "e")  # blocks with a cost (structure, not values)
 
 

@@ -662,6 +662,7 @@ _BENDERS_ARRAYS = (
     "bases",
     "points",
     "point_relaxed",
+    "point_whole",
     "point_integer",
 )
 

@@ -807,7 +807,7 @@ def robust_sections(run: Run, scope: Scope) -> list[Section]:
 
 
 def stochastic_sections(run: Run, scope: Scope) -> list[Section]:
-    """A stochastic (progressive hedging) run: convergence, the plan's racks, distributions."""
+    """A stochastic run (EF, PH or Benders): convergence, the plan's racks, distributions."""
     summary = run.summary
     keys = ("status", "objective", "gap", "iterations")
     facts_rows = [(k, text(summary.get(k))) for k in ("case", *keys) if k in summary]
@@ -821,6 +821,8 @@ def stochastic_sections(run: Run, scope: Scope) -> list[Section]:
     table_ = run.table("convergence")
     if table_ is not None:
         bounds = stats.convergence(table_)
+        # Benders' first rounds bound below zero, which says nothing (costs are not negative).
+        bounds = bounds[(bounds["upper_bound"] < float("inf")) & (bounds["lower_bound"] >= 0)]
         long = bounds.melt(
             id_vars="iteration",
             value_vars=["lower_bound", "upper_bound"],
@@ -835,8 +837,9 @@ def stochastic_sections(run: Run, scope: Scope) -> list[Section]:
                 [
                     Block(
                         "Bounds per iteration",
-                        "Progressive hedging's lower and upper bounds on the expected cost:"
-                        " where they meet, the plan is proven optimal.",
+                        "The method's certified lower and upper bounds on the objective, per"
+                        " iteration (Benders: per round): where they meet, the plan is proven"
+                        " optimal.",
                         figures.lines(
                             long,
                             "iteration",

@@ -167,16 +167,8 @@ class PreparedStages:
     def cut(self, task: CutTask) -> CutReply:
         """An optimality cut of the task's scenario at its plan (the L-shaped method)."""
         lp = self.recourse(task.sample, task.scenario)
-        solution = solve_recourse(lp, task.plan, task.basis, self.job.options)
-        return CutReply(
-            scenario=task.scenario,
-            status=solution.status,
-            value=solution.value,
-            subgradient=solution.subgradient,
-            basis=solution.basis,
-            seconds=solution.seconds,
-            message=solution.message,
-        )
+        solution = solve_recourse(lp, task.plan, task.basis, self.job.options, whole=task.whole)
+        return CutReply(task.scenario, solution)
 
     def _model(self, stage: StageModel, task: Task) -> LinearModel:
         if task.kind is TaskKind.EVALUATE:

@@ -10,18 +10,19 @@ CVaR, eta and the tail z; each round adds optimality cuts
 from every scenario's relaxed recourse at a plan (fleetopt.solve.recourse: value v, the
 fixed columns' reduced costs g). Any master's dual bound is a lower bound of the program
 with its integer recourse (the cuts are below the relaxed cost, which is below the
-integer one); an upper bound is a plan's cost with integer recourse, evaluated as
-`evaluate` does (hedging's EVALUATE tasks).
+integer one); an upper bound is a whole plan's cost with whole-rack recourse: made whole
+from the relaxed solution by the cut tasks themselves (`CutTask.whole`), or evaluated
+exactly as `evaluate` does (hedging's EVALUATE tasks) where that does not reach the gap.
 
 Rounds (`decompose`):
 
-- start: cuts at the start plans (the smallest first stage; the pipeline adds the
-  expected-value plan);
+- start: cuts and upper bounds at the start plans (the smallest first stage; the
+  pipeline adds the expected-value plan);
 - LP phase: the master with x continuous; cuts at x_in + lam (x_out - x_in), where x_in is
   the point of lowest relaxed objective so far (in-out stabilization); lam = 1/2, then 1
   once the bound stalls;
-- integer phase: the master as a MILP, cuts at its solution; the best integer point is
-  evaluated with integer recourse once its relaxed value is near the bound; stop at the
+- integer phase: the master as a MILP, cuts and an upper bound at its solution; the best
+  integer point is evaluated exactly once its relaxed value is near the bound; stop at the
   certified gap, when the master repeats itself and no candidate closes the gap (the
   recourse's integrality gap), or at the round or time limit (between rounds).
 
@@ -49,8 +50,9 @@ from fleetopt.model.layout import VariableLayout
 from fleetopt.model.master import MasterStructure
 from fleetopt.model.risk import Risk
 from fleetopt.model.stage import StageModel
-from fleetopt.solve.hedging import Reply, Task, TaskKind
+from fleetopt.solve.hedging import Reply, Task, TaskKind, limit_reached
 from fleetopt.solve.mathopt import relative_gap, solve_model
+from fleetopt.solve.recourse import RecourseSolution
 from fleetopt.solve.result import SolveStatus
 
 log = logging.getLogger(__name__)
@@ -78,25 +80,23 @@ class Phase(enum.StrEnum):
 
 @dataclass(frozen=True)
 class CutTask:
-    """Scenario `scenario`'s relaxed recourse at first stage `plan`, from `basis`."""
+    """Scenario `scenario`'s relaxed recourse at first stage `plan`, from `basis`; with
+    `whole` (a whole plan), also a whole-rack recourse's cost."""
 
     scenario: int
     plan: np.ndarray
     basis: np.ndarray | None = None
     sample: int = 0
+    whole: bool = False
 
 
 @dataclass(frozen=True)
 class CutReply:
-    """A cut's numbers (scaled units): cost(x) >= value + subgradient (x - plan)."""
+    """Scenario `scenario`'s recourse at the task's plan (fleetopt.solve.recourse), a cut
+    cost(x) >= value + subgradient (x - plan), scaled units."""
 
     scenario: int
-    status: SolveStatus
-    value: float
-    subgradient: np.ndarray | None
-    basis: np.ndarray | None
-    seconds: float
-    message: str = ""
+    solution: RecourseSolution
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,8 @@ class BendersState:
     bases: np.ndarray
     points: np.ndarray  # (points, first-stage columns)
     point_relaxed: np.ndarray  # rho of the relaxed costs
-    point_integer: np.ndarray  # rho of the integer costs (nan: not evaluated)
+    point_whole: np.ndarray  # rho of whole-rack recourse costs found from the LP (nan: none)
+    point_integer: np.ndarray  # rho of the costs evaluated exactly (nan: not evaluated)
     aggregated: bool = False  # one cut per point (Cuts.SINGLE)
     phase: Phase = Phase.LP
     lam: float = IN_OUT
@@ -218,6 +219,7 @@ def _start(master: Master, stage, solve, starts, *, aggregated: bool) -> Benders
         bases=np.zeros((n, n_basis), dtype=np.int8),
         points=np.zeros((0, k)),
         point_relaxed=np.zeros(0),
+        point_whole=np.zeros(0),
         point_integer=np.zeros(0),
         aggregated=aggregated,
     )
@@ -227,7 +229,7 @@ def _start(master: Master, stage, solve, starts, *, aggregated: bool) -> Benders
     for i, plan in enumerate(plans):
         if _known(state, plan) is not None:
             continue
-        relaxed = _separate(state, stage, plan, solve, required=i == 0)
+        relaxed = _separate(state, stage, plan, solve, required=i == 0, whole=True)
         if relaxed is None:
             log.info("benders: start plan %d is outside the master's domain; not used", i)
     state.best_in = int(np.argmin(state.point_relaxed))
@@ -275,12 +277,13 @@ def _integer_round(state, master, stage, solve, evaluate, options, settings) -> 
     started = time.perf_counter()
     known = _known(state, plan)
     if known is None:
-        relaxed = _separate(state, stage, plan, solve, required=True)
+        relaxed = _separate(state, stage, plan, solve, required=True, whole=True)
         close = [
             i
             for i in _best_integer_points(state, master, 1)
             if relative_gap(state.point_relaxed[i], state.lower_bound)
             <= EVALUATE_WITHIN * settings.gap
+            and state.gap > settings.gap
         ]
     else:  # the cut model is exact at the master's solution: the relaxed problem is solved
         relaxed = state.point_relaxed[known]
@@ -309,25 +312,30 @@ def _best_integer_points(state: BendersState, master: Master, count: int) -> lis
     return [int(i) for i in order[: int(open_.sum())][:count]]
 
 
-def _separate(state, stage, plan, solve, *, required: bool) -> float | None:
-    """Cuts of every scenario at `plan`; the plan becomes a point. Returns rho of the
-    relaxed costs, or None where some scenario has no second stage (not `required`)."""
+def _separate(state, stage, plan, solve, *, required: bool, whole: bool = False) -> float | None:
+    """Cuts of every scenario at `plan`; the plan becomes a point (with `whole`, a whole
+    plan valued with whole-rack recourse too: an upper bound). Returns rho of the relaxed
+    costs, or None where some scenario has no second stage (not `required`)."""
     n = state.n_scenarios
-    tasks = [CutTask(s, plan, state.bases[s] if state.bases[s].any() else None) for s in range(n)]
+    tasks = [
+        CutTask(s, plan, state.bases[s] if state.bases[s].any() else None, whole=whole)
+        for s in range(n)
+    ]
     replies = solve(tasks)
     if len(replies) != n:
         raise ValueError(f"{n} cut tasks got {len(replies)} replies")
     for reply in replies:
-        if reply.status is SolveStatus.OPTIMAL:
+        if reply.solution.status is SolveStatus.OPTIMAL:
             continue
-        if reply.status is SolveStatus.INFEASIBLE and not required:
+        if reply.solution.status is SolveStatus.INFEASIBLE and not required:
             return None
         raise RecourseError(reply)
-    values = np.array([r.value for r in replies])
-    slopes = np.stack([r.subgradient for r in replies])
+    solutions = [r.solution for r in replies]
+    values = np.array([s.value for s in solutions])
+    slopes = np.stack([s.subgradient for s in solutions])
     for reply in replies:
-        if reply.basis is not None:
-            state.bases[reply.scenario] = reply.basis
+        if reply.solution.basis is not None:
+            state.bases[reply.scenario] = reply.solution.basis
     p = state.probabilities
     constants = values - slopes @ plan
     if state.aggregated:
@@ -338,9 +346,14 @@ def _separate(state, stage, plan, solve, *, required: bool) -> float | None:
     state.cut_constant = np.concatenate([state.cut_constant, constants])
     state.cut_slope = np.concatenate([state.cut_slope, slopes])
     relaxed = stage.risk.value(values, p)
+    whole_costs = np.array([s.whole_cost if whole else np.nan for s in solutions], dtype=float)
+    valued = stage.risk.value(whole_costs, p) if np.isfinite(whole_costs).all() else np.nan
     state.points = np.concatenate([state.points, plan[None]])
     state.point_relaxed = np.append(state.point_relaxed, relaxed)
+    state.point_whole = np.append(state.point_whole, valued)
     state.point_integer = np.append(state.point_integer, np.nan)
+    if valued < state.upper_bound:
+        state.upper_bound, state.plan, state.plan_costs = valued, plan.copy(), whole_costs
     return relaxed
 
 
@@ -363,11 +376,8 @@ def _evaluate_integer(state, stage, point: int, evaluate) -> None:
 def _stop_reason(state: BendersState, settings: BendersSettings, elapsed_s: float) -> str:
     if state.gap <= settings.gap:
         return f"certified gap {state.gap:.2e} within the target {settings.gap:g}"
-    if state.round >= settings.max_rounds:
-        return f"round limit ({settings.max_rounds})"
-    if elapsed_s >= settings.time_limit_s:
-        return f"time limit ({settings.time_limit_s:g} s)"
-    return ""
+    rounds = ("round", state.round, settings.max_rounds)
+    return limit_reached(*rounds, elapsed_s, settings.time_limit_s)
 
 
 def _known(state: BendersState, plan: np.ndarray) -> int | None:
@@ -402,15 +412,16 @@ class RecourseError(SolverError):
     """A scenario's relaxed recourse without an optimum at a master point."""
 
     def __init__(self, reply: CutReply):
-        if reply.status is SolveStatus.INFEASIBLE:
+        solution = reply.solution
+        if solution.status is SolveStatus.INFEASIBLE:
             text = (
                 f"scenario {reply.scenario}'s relaxed second stage is infeasible at a first"
                 " stage the master allows: relatively complete recourse does not hold for this"
                 " case (docs/model.md section 9); --method ef solves it without decomposition"
             )
         else:
-            why = f": {reply.message}" if reply.message else ""
-            text = f"scenario {reply.scenario}'s recourse LP ended {reply.status.value}{why}"
+            why = f": {solution.message}" if solution.message else ""
+            text = f"scenario {reply.scenario}'s recourse LP ended {solution.status.value}{why}"
         super().__init__(text)
 
 

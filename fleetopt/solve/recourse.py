@@ -32,7 +32,7 @@ from ortools.math_opt.core.python import solver as core_solver
 from pybind11_abseil.status import StatusNotOk
 
 from fleetopt.io.case import SolverOptions
-from fleetopt.model.stage import StageModel
+from fleetopt.model.stage import StageModel, rounding_groups
 from fleetopt.solve.highs_child import solver_error_text
 from fleetopt.solve.mathopt import SOLVER_TYPE, Engine, solve_parameters, to_proto
 from fleetopt.solve.result import SolveStatus
@@ -46,8 +46,10 @@ class RecourseLP:
 
     proto: model_pb2.ModelProto
     first_cols: np.ndarray
-    lb: np.ndarray  # the columns' bounds, the first stage's set at each solve
+    lb: np.ndarray  # the columns' own bounds (a solve sets its own copy in the proto)
     ub: np.ndarray
+    whole: list[np.ndarray]  # integer columns to round, group by group (`rounding_groups`)
+    integer: np.ndarray  # the stage model's integer columns
 
     @property
     def n_variables(self) -> int:
@@ -61,7 +63,8 @@ class RecourseLP:
 @dataclass(frozen=True)
 class RecourseSolution:
     """One solve: the scenario's relaxed cost at the plan (scaled units), the subgradient
-    over the first stage, and the optimal basis (statuses of columns, then rows)."""
+    over the first stage, the optimal basis (statuses of columns, then rows), and, where
+    asked, the cost of a whole-rack recourse found from it (nan where rounding failed)."""
 
     status: SolveStatus
     value: float
@@ -69,6 +72,7 @@ class RecourseSolution:
     basis: np.ndarray | None
     seconds: float
     message: str = ""
+    whole_cost: float | None = None
 
 
 def recourse_lp(stage: StageModel) -> RecourseLP:
@@ -86,16 +90,74 @@ def recourse_lp(stage: StageModel) -> RecourseLP:
         row_lb=row_lb,
         row_ub=row_ub,
     )
-    return RecourseLP(to_proto(relaxed), stage.first_cols, model.lb.copy(), model.ub.copy())
+    integer = model.integer & ~stage.first_stage
+    return RecourseLP(
+        to_proto(relaxed),
+        stage.first_cols,
+        model.lb.copy(),
+        model.ub.copy(),
+        rounding_groups(stage),
+        integer,
+    )
 
 
 def solve_recourse(
-    lp: RecourseLP, plan: np.ndarray, basis: np.ndarray | None, options: SolverOptions
+    lp: RecourseLP,
+    plan: np.ndarray,
+    basis: np.ndarray | None,
+    options: SolverOptions,
+    *,
+    whole: bool = False,
 ) -> RecourseSolution:
-    """The relaxed recourse at first stage `plan`, by GLOP's dual simplex from `basis`."""
-    lp.lb[lp.first_cols] = lp.ub[lp.first_cols] = plan
+    """The relaxed recourse at first stage `plan`, by GLOP's dual simplex from `basis`;
+    with `whole` (a whole first stage), also the cost of a whole-rack recourse."""
+    started = time.perf_counter()
+    lb, ub = lp.lb.copy(), lp.ub.copy()
+    lb[lp.first_cols] = ub[lp.first_cols] = plan
+    result = _solve(lp, lb, ub, basis, options)
+    if isinstance(result, str):
+        status = SolveStatus.INFEASIBLE if result == INFEASIBLE else SolveStatus.ERROR
+        return RecourseSolution(status, np.nan, None, None, time.perf_counter() - started, result)
+    value, x, g, optimal_basis = result
+    whole_cost = _round(lp, lb, ub, x, optimal_basis, options) if whole else None
+    return RecourseSolution(
+        SolveStatus.OPTIMAL,
+        value,
+        g[lp.first_cols],
+        optimal_basis,
+        time.perf_counter() - started,
+        whole_cost=whole_cost,
+    )
+
+
+def _round(lp, lb, ub, x, basis, options) -> float:
+    """Make the relaxed solution x whole, group by group: each group's fractional columns
+    fixed up (more racks), else to the nearest, else down, the LP re-solved each time (the
+    rest adapts: shortfall is priced, so fewer racks stay feasible). The cost of the last
+    solve where every integer column is whole; nan where none is found."""
+    value = np.nan
+    for group in lp.whole:
+        for rounding in (np.ceil, np.round, np.floor):
+            lb[group] = ub[group] = rounding(np.round(x[group], 9))
+            result = _solve(lp, lb, ub, basis, options)
+            if not isinstance(result, str):
+                value, x, _, basis = result
+                break
+        else:
+            return np.nan
+    fraction = np.abs(x[lp.integer] - np.round(x[lp.integer]))
+    return value if not len(fraction) or fraction.max() <= WHOLE_TOLERANCE else np.nan
+
+
+WHOLE_TOLERANCE = 1e-6
+INFEASIBLE = "infeasible"
+
+
+def _solve(lp: RecourseLP, lb: np.ndarray, ub: np.ndarray, basis, options):
+    """One GLOP solve with these column bounds: (value, x, reduced costs, basis), or why
+    not (INFEASIBLE, or the solver's words)."""
     variables = lp.proto.variables
-    for field, values in ((variables.lower_bounds, lp.lb), (variables.upper_bounds, lp.ub)):
+    for field, values in ((variables.lower_bounds, lb), (variables.upper_bounds, ub)):
         del field[:]
         field.extend(values.tolist())
     params = solve_parameters(Engine.GLOP, options, is_mip=False)
@@ -103,7 +165,6 @@ def solve_recourse(
     model_params = model_parameters_pb2.ModelSolveParametersProto()
     if basis is not None:
         model_params.initial_basis.CopyFrom(_basis_proto(basis, lp.n_variables))
-    started = time.perf_counter()
     try:
         result = core_solver.solve(
             lp.proto,
@@ -117,16 +178,13 @@ def solve_recourse(
             None,
         )
     except StatusNotOk as err:
-        seconds = time.perf_counter() - started
-        message = f"glop: {solver_error_text(err)}"
-        return RecourseSolution(SolveStatus.ERROR, np.nan, None, None, seconds, message)
-    seconds = time.perf_counter() - started
+        return f"glop: {solver_error_text(err)}"
     term = result.termination
     if term.reason in (
         result_pb2.TERMINATION_REASON_INFEASIBLE,
         result_pb2.TERMINATION_REASON_INFEASIBLE_OR_UNBOUNDED,
     ):
-        return RecourseSolution(SolveStatus.INFEASIBLE, np.nan, None, None, seconds, term.detail)
+        return INFEASIBLE
     solution = result.solutions[0] if result.solutions else None
     if (
         term.reason != result_pb2.TERMINATION_REASON_OPTIMAL
@@ -134,20 +192,21 @@ def solve_recourse(
         or not solution.HasField("dual_solution")
     ):
         name = result_pb2.TerminationReasonProto.Name(term.reason)
-        message = f"{name}" + (f": {term.detail}" if term.detail else "")
-        return RecourseSolution(SolveStatus.ERROR, np.nan, None, None, seconds, message)
-    reduced = solution.dual_solution.reduced_costs
-    g = np.zeros(lp.n_variables)
-    g[np.fromiter(reduced.ids, dtype=np.int64)] = np.fromiter(reduced.values, dtype=float)
-    return RecourseSolution(
-        SolveStatus.OPTIMAL,
-        float(solution.primal_solution.objective_value),
-        g[lp.first_cols],
+        return f"{name}" + (f": {term.detail}" if term.detail else "")
+    x = _dense(solution.primal_solution.variable_values, lp.n_variables)
+    g = _dense(solution.dual_solution.reduced_costs, lp.n_variables)
+    optimal_basis = (
         _basis_array(solution.basis, lp.n_variables, lp.n_constraints)
         if solution.HasField("basis")
-        else None,
-        seconds,
+        else None
     )
+    return float(solution.primal_solution.objective_value), x, g, optimal_basis
+
+
+def _dense(sparse, size: int) -> np.ndarray:
+    out = np.zeros(size)
+    out[np.fromiter(sparse.ids, dtype=np.int64)] = np.fromiter(sparse.values, dtype=float)
+    return out
 
 
 def _basis_array(basis: solution_pb2.BasisProto, n_variables: int, n_rows: int) -> np.ndarray:
