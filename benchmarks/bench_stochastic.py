@@ -35,12 +35,12 @@ The machine's load (`uptime`) is recorded before and after each part: numbers fr
 shared machine are slower than a quiet one's. Results: a table on stdout and
 benchmarks/results/stochastic-<label>.json (or `--out`).
 
-On a larger machine, 1,000 scenarios of the synthetic case on 16 workers, figures as JSON
-into a folder:
+On a larger machine, 1,000 scenarios of the synthetic case on 16 workers (Benders to 1%,
+and its transport against 16 plain processes), figures as JSON into an existing folder:
 
-    python benchmarks/bench_stochastic.py --label 16core --workers 16 --sizes none \
-        --synthetic-sizes 1000 --transport-size 1000 --end-to-end 0 \
-        --out RESULTS/stochastic-16core.json
+    python benchmarks/bench_stochastic.py --label 16core --workers 16 \
+        --case synthetic-20x8x24x5 --sizes none --synthetic-sizes 1000 \
+        --transport-size 1000 --end-to-end 0 --out RESULTS_FOLDER
 """
 
 from __future__ import annotations
@@ -454,12 +454,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", default="local")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, help="the JSON file (default results/...)")
+    parser.add_argument("--out", type=Path, help="the JSON file, or a folder for it")
     parser.add_argument("--sizes", help="part 1's N, comma-separated (default 64,256,1000)")
     parser.add_argument("--ph-max", type=int, default=256, help="part 1: PH up to this N")
     parser.add_argument("--limit", type=float, help="seconds per method and N (default 900)")
     parser.add_argument("--workers", type=int, help="actors and processes (default 2)")
-    parser.add_argument("--case", type=Path, default=EXAMPLE, help="default: the bundled example")
+    parser.add_argument(
+        "--case",
+        type=Path,
+        default=EXAMPLE,
+        help=f"a case folder (default: the bundled example), or {SYNTHETIC}",
+    )
     parser.add_argument("--synthetic-sizes", help="part 2's N (default 100; none: skip)")
     parser.add_argument("--transport-size", type=int, help="part 3's N (default 128; 0: skip)")
     parser.add_argument("--limit-sizes", help="part 4's N (default none)")
@@ -487,7 +492,10 @@ def main() -> None:
     transport = (
         args.transport_size if args.transport_size is not None else (32 if args.quick else 128)
     )
-    path = args.out or HERE / "results" / f"stochastic-{args.label}.json"
+    name = f"stochastic-{args.label}.json"
+    path = args.out or HERE / "results" / name
+    if path.is_dir():
+        path = path / name
     path.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "machine": machine(),

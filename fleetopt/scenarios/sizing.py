@@ -2,7 +2,7 @@
 (docs/scenarios.md), so that a run too large for the machine or the cluster is refused
 at once instead of failing hours in.
 
-`probe` builds the first scenarios' stage models and solves scenario 0 as the run's
+`probe` builds the first scenarios' stage models and solves the first two as the run's
 wait-and-see step does, timing both and measuring (with tracemalloc) what the driver keeps
 per scenario: a reported reply, a row of the scenarios table. `Sizing` scales that to N:
 
@@ -15,8 +15,8 @@ per scenario: a reported reply, a row of the scenarios table. `Sizing` scales th
   replies;
 - each actor: the stage models and recourse LPs it keeps (at most CACHED_STAGES);
 - time: the solves of the steps without a time limit (wait and see, evaluations, out of
-  sample) at scenario 0's pace, spread over the workers; the first-stage method adds at
-  most its --time-limit.
+  sample) at the first scenarios' pace, spread over the workers; the first-stage method
+  adds at most its --time-limit.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from fleetopt.solve.hedging import Task, TaskKind
 from fleetopt.solve.mathopt import to_proto
 
 PROBE_SCENARIOS = 8  # the first scenarios drawn and built to measure them
+PROBE_SOLVES = 2  # of which solved as wait and see does
 EF_BYTES_PER_MODEL_BYTE = 32.0  # the extensive form's memory per byte of a stage model
 MASTER_COPIES = 4  # Benders' cuts: in the state, the master's arrays, its proto, the solver
 COPIES_OF_A_REPLY = 3  # in flight, gathered into a table, and that table concatenated
@@ -54,7 +55,7 @@ class Sizing:
     workers: int
     out_of_sample: int
     build_s: float  # draw and build one scenario's stage model
-    solve_s: float  # one scenario's wait-and-see solve
+    solve_s: float  # a scenario's wait-and-see solve
     reply_bytes: float  # a reported reply, kept on the driver
     draws_bytes: float  # a scenario's rows of the scenarios table
     model_bytes: float  # a stage model's arrays
@@ -110,15 +111,18 @@ def probe(
     )
     seed = case.uncertainty.seed
     prepared = StageJob(case, options, first, risk, (seed, seed)).prepare()
-    reply = prepared.solve(Task((0,), TaskKind.FREE, report=True))
+    replies = [
+        prepared.solve(Task((k,), TaskKind.FREE, report=True))
+        for k in range(min(count, PROBE_SOLVES))
+    ]
     draws_bytes = _allocated(lambda: draw_many(index, case.uncertainty, range(count))) / count
-    payload = pickle.dumps(reply)
+    payload = pickle.dumps(replies[0])
     return Sizing(
         scenarios=n_scenarios,
         workers=workers,
         out_of_sample=out_of_sample,
         build_s=build_s,
-        solve_s=reply.seconds,
+        solve_s=sum(r.seconds for r in replies) / len(replies),
         reply_bytes=_allocated(lambda: pickle.loads(payload)),
         draws_bytes=draws_bytes,
         model_bytes=float(model_bytes),
