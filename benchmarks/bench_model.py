@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel, build_plan_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
@@ -65,7 +66,7 @@ CHECKS: tuple[tuple[tuple[int, int, int], int], ...] = (
     ((5, 4, 6), 3),
 )
 QUICK_CHECKS = CHECKS[:3]
-CHECK_GAP = 1e-6  # both sides prove optimality as fleetopt defines it (MODEL.md)
+CHECK_GAP = 1e-6  # both sides prove optimality as fleetopt defines it (docs/model.md)
 CHECK_TOLERANCE = 2e-6  # two plans, each proven within 1e-6 of the optimum
 TARGET_GAP = 1e-3  # the goal: the largest case proves 0.1% within the default time limit
 RESULTS = HERE / "results" / "model.json"

@@ -59,16 +59,19 @@ import pandas as pd
 import ray
 
 from fleetopt.core import defaults
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
+from fleetopt.io.runfolder import RunKind
+from fleetopt.io.solver import SolverOptions
 from fleetopt.io.store import ScenarioStore
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.parallel.farm import connect
+from fleetopt.pipelines.options import FarmSettings, ScenarioOptions
 from fleetopt.pipelines.plan import plan_case
-from fleetopt.pipelines.runs import FarmSettings, evaluate, run_scenarios, sweep
+from fleetopt.pipelines.runs import evaluate, run_scenarios, sweep
 from fleetopt.scenarios.draws import draw
-from fleetopt.scenarios.job import Mode, ScenarioJob, for_workers
+from fleetopt.scenarios.job import ScenarioJob, for_workers
 from fleetopt.solve.mathopt import Engine, solve_model
 from fleetopt.testing.synthetic import synthetic_case
 
@@ -140,8 +143,8 @@ def make_bench(size: tuple[int, int, int], gap: float) -> Bench:
         options=options,
         hint=expected.x,
         counts=counts,
-        sweep_job=ScenarioJob(case=case, mode=Mode.SWEEP, options=options, hint=expected.x),
-        eval_job=ScenarioJob(case=case, mode=Mode.EVALUATE, options=options, plans=plans),
+        sweep_job=ScenarioJob(case=case, mode=RunKind.SWEEP, options=options, hint=expected.x),
+        eval_job=ScenarioJob(case=case, mode=RunKind.EVALUATE, options=options, plans=plans),
     )
 
 
@@ -283,10 +286,10 @@ def farm_run(job: ScenarioJob, n: int, k: int, chunk: int | str, label: str) -> 
     """(b) run_scenarios on a fresh local Ray of K workers; start-up timed apart."""
     ray.shutdown()
     startup = start_ray(k)
-    settings = FarmSettings(workers=k, chunk=chunk)
+    settings = ScenarioOptions(n, farm=FarmSettings(workers=k, chunk=chunk))
     with tempfile.TemporaryDirectory(prefix="bench-scenarios-") as tmp, driver_clock() as marks:
         started = time.perf_counter()
-        run_scenarios(job, n, Path(tmp) / "run", settings)
+        run_scenarios(job, Path(tmp) / "run", settings)
         ended = time.perf_counter()
         results = pd.read_parquet(Path(tmp) / "run" / "results.parquet")
     ray.shutdown()
@@ -429,7 +432,7 @@ def part_evaluate(bench: Bench, n: int, n_farm: int, workers: int, chunk: int | 
     for engine in (Engine.GLOP, Engine.HIGHS):
         job = ScenarioJob(
             case=bench.case,
-            mode=Mode.EVALUATE,
+            mode=RunKind.EVALUATE,
             options=bench.options,
             plans={PLAN: bench.counts},
             lp_engine=engine,
@@ -490,7 +493,8 @@ def memory_child(args: argparse.Namespace) -> None:
     """
     case, _ = load_case(args.size, args.gap)
     connect(None, args.workers)
-    settings = FarmSettings(workers=args.workers, chunk=args.chunk[0])
+    farm = FarmSettings(workers=args.workers, chunk=args.chunk[0])
+    settings = ScenarioOptions(args.memory_n, farm=farm)
     plans = {}
     if args.memory_child == "evaluate":
         expected = plan_case(case)
@@ -500,9 +504,9 @@ def memory_child(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         with peak_rss() as peak:
             if plans:
-                evaluate(case, plans, args.memory_n, out, settings)
+                evaluate(case, plans, out, settings)
             else:
-                sweep(case, args.memory_n, out, settings)
+                sweep(case, out, settings)
         wall = time.perf_counter() - started
     print(
         json.dumps(

@@ -70,10 +70,13 @@ from fleetopt.model.risk import MEAN
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool, rack_needs
 from fleetopt.parallel.farm import connect
-from fleetopt.pipelines.stochastic import Method, choose_method, subproblem_options
+from fleetopt.pipelines.options import Method
+from fleetopt.pipelines.stochastic import choose_method, subproblem_options
+from fleetopt.results.schema import read_summary
+from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.scenarios.draws import draw
 from fleetopt.scenarios.stage import StageJob
-from fleetopt.solve.benders import BendersSettings, CutTask, decompose
+from fleetopt.solve.benders import CutTask, decompose
 from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.hedging import HedgingSettings, hedge, make_bundles
 from fleetopt.solve.mathopt import solve_model
@@ -209,7 +212,7 @@ def time_benders(n: int, case_name: str | None = None, workers: int = WORKERS) -
     def solve(tasks):
         cuts = isinstance(tasks[0], CutTask)
         solves["cut" if cuts else "evaluate"] += len(tasks)
-        return pool.solve(tasks, pin=(lambda t: t.scenario) if cuts else None)
+        return pool.solve(tasks)
 
     try:
         state = decompose(
@@ -217,13 +220,13 @@ def time_benders(n: int, case_name: str | None = None, workers: int = WORKERS) -
             master_structure(stage0),
             np.full(n, 1.0 / n),
             solve,
-            BendersSettings(gap=GAP, max_rounds=200, time_limit_s=LIMIT_S),
+            HedgingSettings(gap=GAP, max_iterations=200, time_limit_s=LIMIT_S),
             case.solver,
         )
         wall = time.perf_counter() - started
     finally:
         pool.close()
-    phases = [row["phase"] for row in state.history]
+    phases = [row.phase for row in state.history]
     return {
         "method": "benders",
         "scenarios": n,
@@ -235,7 +238,7 @@ def time_benders(n: int, case_name: str | None = None, workers: int = WORKERS) -
         "cuts": len(state.cut_constant),
         "cut_solves": solves["cut"],
         "exact_evaluations": solves["evaluate"],
-        "master_s": round(sum(row["master_seconds"] for row in state.history), 2),
+        "master_s": round(sum(row.master_seconds or 0.0 for row in state.history), 2),
         "wall_s": round(wall, 2),
         **bounds_of(state),
     }
@@ -366,15 +369,14 @@ def part_transport(n: int, rounds: int) -> dict[str, Any]:
         master_structure(setup.stage0),
         setup.p,
         record,
-        BendersSettings(gap=1e-9, max_rounds=rounds),
+        HedgingSettings(gap=1e-9, max_iterations=rounds),
         setup.case.solver,
     )
     pool = StagePool(setup.job(), WORKERS, chunk="auto")
-    pin = lambda task: task.scenario  # noqa: E731
     try:
-        pool.solve(recorded, pin=pin)  # warm-up: every actor builds its scenarios' models
+        pool.solve(recorded)  # warm-up: every actor builds its scenarios' models
         started = time.perf_counter()
-        pool.solve(recorded, pin=pin)
+        pool.solve(recorded)
         actors_s = time.perf_counter() - started
     finally:
         pool.close()
@@ -428,23 +430,23 @@ def part_end_to_end(n: int) -> dict[str, Any]:
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"fleetopt stochastic failed:\n{done.stderr}")
-        summary = json.loads((out / "summary.json").read_text())
+        summary = read_summary(out, StochasticSummary)
     row = {
         "scenarios": n,
         "wall_s": round(wall, 1),
-        "method": summary["method"],
-        "first_stage_s": round(summary["solve_seconds"], 1),
-        "iterations": summary["iterations"],
-        "gap": summary["gap"],
-        "objective_usd": summary["objective"],
-        "vss_usd": summary["vss"],
-        "evpi_usd": summary["evpi"],
+        "method": summary.method,
+        "first_stage_s": round(summary.solve_seconds, 1),
+        "iterations": summary.iterations,
+        "gap": summary.gap,
+        "objective_usd": summary.objective.value,
+        "vss_usd": summary.vss.value,
+        "evpi_usd": summary.evpi.value,
         "within_15_min": wall <= LIMIT_S,
         "load": load(),
     }
     print(
-        f"  {wall:.0f} s end to end ({summary['method']}: {row['first_stage_s']} s to the first"
-        f" stage), certified gap {summary['gap']:.2e}, load {row['load']}",
+        f"  {wall:.0f} s end to end ({summary.method}: {row['first_stage_s']} s to the first"
+        f" stage), certified gap {summary.gap:.2e}, load {row['load']}",
         flush=True,
     )
     return row

@@ -1,6 +1,6 @@
 """A peer formulation of fleetopt's core MILP in linopy, for benchmarks only.
 
-It builds the model of MODEL.md sections 3-4 (forecast numbers, objective `min_cost`) from
+It builds the model of docs/model.md sections 3-4 (forecast numbers, objective `min_cost`) from
 the same index tables as fleetopt (`fleetopt.index.ModelIndex`), with linopy's xarray API:
 one dimension per index table (`sr`, `sw`, `swp`, `y`, ...), constraint families as
 `groupby(...).sum()` over those tables. The cost coefficients and rack-count bounds are

@@ -1,15 +1,16 @@
 """Ray job entrypoint: the nightly planning pipeline.
 
     ray job submit --working-dir . -- python jobs/nightly.py --case CASE --out OUT \\
-        [--scenarios N] [--run-id ID] [--seed S] [--stochastic ef|ph|auto] [--overwrite]
-        [-v | -vv]
+        [--scenarios N] [--run-id ID] [--seed S] [--overwrite] [-q | -v | -vv]
+        [--stochastic ef|ph|auto [--gap G] [--max-iterations I] [--time-limit S] ...]
 
 Submitted as a Ray job it joins that cluster (Ray sets RAY_ADDRESS); run directly it
 starts an embedded local Ray. It runs supervised (fleetopt.cli.supervise): a driver that Ray
 stops hard still leaves a run record marked failed and a last line saying so. Exit codes
-are the CLI's: 0 success, 1 a failure (the run record says why; partial outputs stay,
-without _SUCCESS), 2 bad input (nothing was run), 130/143 interrupted by SIGINT/SIGTERM
-(re-run the same command to resume).
+are the CLI's (docs/architecture.md, "Failures"): 0 success, 1 a failure (the run record says
+why; partial outputs stay, without _SUCCESS), 2 bad input (nothing was run), 3 a case with no
+feasible plan on its forecast, 130/143 interrupted by SIGINT/SIGTERM (re-run the same
+command to resume).
 """
 
 from __future__ import annotations
@@ -26,18 +27,18 @@ except ModuleNotFoundError:  # submitted with --working-dir but fleetopt not pip
 
 import click
 
-from fleetopt.cli.main import report_error
+from fleetopt.cli.main import HANDLED, report_error
 from fleetopt.cli.options import (
     robust_options,
     scenario_options,
-    stochastic_stage_option,
+    stochastic_stage_options,
     verbosity_option,
 )
 from fleetopt.cli.supervise import run_supervised, supervised
 from fleetopt.core import defaults, interrupts, logs
-from fleetopt.core.errors import CaseError, RunFolderError, SolverError
 from fleetopt.io.runfolder import check_run_id
 from fleetopt.pipelines.nightly import NightlyParams, Output, run_nightly
+from fleetopt.pipelines.options import RobustOptions, ScenarioOptions, StochasticSettings
 from fleetopt.results.text import format_nightly
 
 
@@ -45,27 +46,37 @@ from fleetopt.results.text import format_nightly
 @click.option("--case", "case_dir", required=True, help="case folder")
 @click.option("--out", required=True, help="output root: a path or a pyarrow URI (s3://, gs://)")
 @click.option("--run-id", default=None, help="re-use an id to resume that run")
-@robust_options()
-@stochastic_stage_option()
+@robust_options(shortfall=False)
+@stochastic_stage_options()
 @scenario_options(default_scenarios=defaults.NIGHTLY_SCENARIOS)
 @verbosity_option()
-def main(run_id: str | None, n_scenarios: int, verbosity: int, **options) -> None:
+def main(
+    case_dir: str,
+    out: str,
+    run_id: str | None,
+    choice: RobustOptions,
+    stochastic: StochasticSettings | None,
+    run: ScenarioOptions,
+    verbosity: int,
+    quiet: bool,
+) -> None:
     """Validate, plan, choose a robust plan, evaluate the installed fleet, compare."""
     interrupts.install()
-    logs.configure(verbosity)
+    logs.configure(verbosity, quiet)
     try:
         generated = f"{dt.datetime.now(dt.UTC):%H%M%S}-{uuid.uuid4().hex[:6]}"
         run_id = check_run_id(generated if run_id is None else run_id)
         if not supervised():
             pinned = [] if any(a.startswith("--run-id") for a in sys.argv) else ["--run-id", run_id]
-            sys.exit(run_supervised(_run_folder(options["out"], run_id), pinned))
-        run = run_nightly(NightlyParams(run_id=run_id, scenarios=n_scenarios, **options))
-    except (CaseError, RunFolderError, SolverError, KeyboardInterrupt, OSError) as err:
+            sys.exit(run_supervised(_run_folder(out, run_id), pinned))
+        params = NightlyParams(case_dir, out, run_id, run, choice, stochastic)
+        nightly = run_nightly(params)
+    except HANDLED as err:
         sys.exit(report_error(err))
     except Exception as err:  # recorded in the run record; say it plainly and fail
         click.echo(f"nightly: failed: {type(err).__name__}: {err}", err=True)
         sys.exit(1)
-    click.echo(format_nightly(run.dir, run.remote))
+    click.echo(format_nightly(nightly.dir, nightly.remote))
 
 
 def _run_folder(out: str, run_id: str) -> Path:

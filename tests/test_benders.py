@@ -32,18 +32,18 @@ from fleetopt.model.master import MasterStructure, master_structure
 from fleetopt.model.risk import MEAN, Risk
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool
-from fleetopt.pipelines.runs import FarmSettings
+from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.stochastic import (
-    Method,
-    StochasticSettings,
     load_benders,
     save_benders,
     stochastic,
     subproblem_options,
 )
+from fleetopt.report.page import write_report
+from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.scenarios.draws import draw
 from fleetopt.scenarios.stage import StageJob
-from fleetopt.solve.benders import BendersSettings, Cuts, CutTask, RecourseError, decompose
+from fleetopt.solve.benders import Cuts, CutTask, RecourseError, decompose
 from fleetopt.solve.hedging import HedgingSettings, hedge, make_bundles
 from fleetopt.solve.mathopt import solve_model
 from fleetopt.solve.result import SolveStatus
@@ -149,14 +149,15 @@ class Small:
         assert solution.x is not None and solution.gap <= gap, solution
         return solution
 
-    def benders(self, gap: float = 1e-3, **settings):
+    def benders(self, gap: float = 1e-3, cuts: Cuts = Cuts.MULTI):
         return decompose(
             self.stage0,
             self.structure,
             self.p,
             self.solve,
-            BendersSettings(gap=gap, **settings),
+            HedgingSettings(gap=gap),
             self.case.solver,
+            cuts=cuts,
         )
 
 
@@ -289,7 +290,7 @@ def test_a_master_outside_the_recourse_domain_stops_the_run(tmp_path):
         problem.structure,
         problem.p,
         problem.solve,
-        BendersSettings(max_rounds=1),
+        HedgingSettings(max_iterations=1),
         problem.case.solver,
         starts=[outside],
     )
@@ -307,14 +308,14 @@ def test_a_killed_actor_is_restarted_and_benders_finishes(tmp_path):
     fields = {f.name: getattr(problem.job, f.name) for f in dataclasses.fields(problem.job)}
     job = CrashingJob(**fields, crash_marker=str(marker))
     pool = StagePool(job, workers=2, chunk=2)
-    solve = crashing(pool, marker, pin=lambda task: getattr(task, "scenario", 0))  # cuts
+    solve = crashing(pool, marker)
     try:
         state = decompose(
             stage0,
             problem.structure,
             problem.p,
             solve,
-            BendersSettings(gap=1e-4),
+            HedgingSettings(gap=1e-4),
             case.solver,
         )
     finally:
@@ -335,7 +336,7 @@ def test_benders_resumed_from_a_checkpoint_ends_where_an_unbroken_run_does(tmp_p
             save_benders(tmp_path / "benders.npz", state)
             saved.append(True)
 
-    settings = BendersSettings(gap=1e-4)
+    settings = HedgingSettings(gap=1e-4)
     args = (problem.stage0, problem.structure, problem.p, problem.solve, settings)
     unbroken = decompose(*args, problem.case.solver, checkpoint=checkpoint)
     resumed = decompose(*args, problem.case.solver, state=load_benders(tmp_path / "benders.npz"))
@@ -344,32 +345,41 @@ def test_benders_resumed_from_a_checkpoint_ends_where_an_unbroken_run_does(tmp_p
     assert resumed.lower_bound == unbroken.lower_bound
     assert resumed.upper_bound == unbroken.upper_bound
     assert np.array_equal(resumed.cut_slope, unbroken.cut_slope)
-    assert [r["gap"] for r in resumed.history] == [r["gap"] for r in unbroken.history]
+    assert [r.gap for r in resumed.history] == [r.gap for r in unbroken.history]
 
 
-def run_benders(path: Path, out: Path, workers: int, **settings) -> dict:
-    defaults = {"method": Method.BENDERS, "gap": 1e-3, "out_of_sample": 4}
-    return stochastic(
-        read_case(path),
-        6,
-        out,
-        FarmSettings(workers=workers, chunk=2),
-        StochasticSettings(**{**defaults, **settings}),
-    )
+def run_benders(path: Path, out: Path, workers: int) -> StochasticSummary:
+    settings = StochasticSettings(Method.BENDERS, stop=HedgingSettings(gap=1e-3), out_of_sample=4)
+    run = ScenarioOptions(6, farm=FarmSettings(workers=workers, chunk=2))
+    return stochastic(read_case(path), out, run, settings)
 
 
 def test_one_and_two_workers_give_the_same_run(tmp_path):
     path = multi_period_case(tmp_path)
     one = run_benders(path, tmp_path / "one", 1)
     two = run_benders(path, tmp_path / "two", 2)
-    assert one["method"] == "benders" and one["gap"] <= 1e-2
+    assert one.method == "benders" and one.gap is not None and one.gap <= 1e-2
     for key in ("objective", "lower_bound", "gap", "wait_and_see", "ev_objective", "iterations"):
-        assert one[key] == two[key], key
+        assert getattr(one, key) == getattr(two, key), key
     for table in ("results", "convergence", "racks", "orders", "recourse", "out_of_sample"):
         a = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
         b = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
         drop = [c for c in [*TIMING, "elapsed_seconds", "master_seconds"] if c in a]
         pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop))
+    # The convergence table in USD, a row per round, ending at the summary's bound; the
+    # report draws it and lists every round.
+    history = pd.read_parquet(tmp_path / "one" / "convergence.parquet")
+    assert list(history["iteration"]) == list(range(one.iterations + 1))
+    assert {"start", "lp", "integer"} <= set(history["phase"])
+    assert history["lower_bound"].iloc[-1] == pytest.approx(one.lower_bound, rel=1e-12)
+    assert history["lower_bound"].is_monotonic_increasing
+    assert history["upper_bound"].is_monotonic_decreasing
+    write_report(tmp_path / "one")
+    page = (tmp_path / "one" / "report.html").read_text()
+    section = page.split('<section id="convergence">')[1].split("</section>")[0]
+    assert "Convergence of Benders decomposition" in section
+    assert section.count('<div class="plot figure">') == 1
+    assert section.count("<tr>") == len(history) + 1  # the header, and a row per round
 
 
 @pytest.mark.slow

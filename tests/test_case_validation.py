@@ -19,6 +19,7 @@ from fleetopt.io.case import (
     SolverOptions,
     Uncertainty,
     case_digest,
+    case_warnings,
     read_case,
 )
 from fleetopt.testing.casekit import (
@@ -49,7 +50,7 @@ def only_problem(folder: Path) -> str:
 # --- a valid case ---------------------------------------------------------------------
 
 
-def small_case(tmp_path: Path, **kw) -> Path:
+def valid_case(tmp_path: Path, **kw) -> Path:
     """Two rack types, two sites, two workloads, a throughput curve, one installed row."""
     args = dict(
         racks=[
@@ -123,7 +124,7 @@ def small_case(tmp_path: Path, **kw) -> Path:
 
 
 def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
-    case = read_case(small_case(tmp_path))
+    case = read_case(valid_case(tmp_path))
 
     assert case.name == "small"
     assert case.objective is Objective.MIN_COST_PER_TOKEN
@@ -224,9 +225,15 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "unmet_penalty_usd_per_mtok",
         "min_served_share",
         "growth_per_year",
+        "isl",
+        "osl",
+        "precision",
         "region_list",
     ]
-    assert workloads.to_dict("records") == [
+    # No lengths or precision given: blank (the throughput rows' own, matched blank to blank).
+    assert workloads[["isl", "osl"]].isna().all().all()
+    assert workloads["precision"].tolist() == ["", ""]
+    assert workloads.drop(columns=["isl", "osl", "precision"]).to_dict("records") == [
         {
             "workload": "chat",
             "model": "m1",
@@ -265,7 +272,11 @@ def test_valid_case_reads_back_typed_with_defaults(tmp_path: Path) -> None:
         "user_tps",
         "ttft_ms",
         "source",
+        "isl",
+        "osl",
+        "precision",
     ]
+    assert tp[["isl", "osl"]].isna().all().all() and (tp["precision"] == "").all()
     assert tp["user_tps"].isna().tolist() == [True, False, False, True, False]
     assert tp["user_tps"].iloc[[1, 2, 4]].tolist() == [50.0, 100.0, 200.0]
     assert tp["ttft_ms"].tolist() == [0.0, 0.0, 0.0, 300.0, 0.0]
@@ -309,7 +320,7 @@ def test_minimal_case_defaults(tmp_path: Path) -> None:
 
 
 def test_case_replace_and_digest(tmp_path: Path) -> None:
-    folder = small_case(tmp_path)
+    folder = valid_case(tmp_path)
     case = read_case(folder)
     changed = case.replace(max_utilization=0.5)
     assert isinstance(changed, Case)
@@ -326,11 +337,11 @@ def test_case_replace_and_digest(tmp_path: Path) -> None:
 
 def test_parquet_reads_the_same_as_csv(tmp_path: Path) -> None:
     stems = ("racks", "sites", "workloads", "throughput", "installed")
-    csv_case = read_case(small_case(tmp_path, name="csv"))
-    pq_case = read_case(small_case(tmp_path, name="pq", parquet=stems))
+    csv_case = read_case(valid_case(tmp_path, name="csv"))
+    pq_case = read_case(valid_case(tmp_path, name="pq", parquet=stems))
     for stem in stems:
         pd.testing.assert_frame_equal(getattr(csv_case, stem), getattr(pq_case, stem))
-    folder = small_case(tmp_path, name="pq_bad", parquet=("racks",))
+    folder = valid_case(tmp_path, name="pq_bad", parquet=("racks",))
     df = pd.read_parquet(folder / "racks.parquet")
     df.loc[1, "power_kw"] = -210.0
     df.to_parquet(folder / "racks.parquet")
@@ -482,7 +493,7 @@ def test_non_integer_in_int_column(tmp_path: Path) -> None:
         " retire_year"),
         ({"throughput": [prefill(), decode(), decode(tokens_per_s=1, source="other")]},
          "throughput.csv row 3 (rack_type=r1, model=m1, phase=decode): duplicate of row 2: "
-         "same rack_type, model, phase, user_tps, ttft_ms"),
+         "same rack_type, model, phase, user_tps, ttft_ms, isl, osl, precision"),
     ],
 )  # fmt: skip
 def test_duplicates(tmp_path: Path, kw: dict, expected: str) -> None:
@@ -627,12 +638,24 @@ def test_cp_sat_is_refused(tmp_path: Path, name: str) -> None:
     )
 
 
+NO_MANDATORY_SERVING = (
+    "case.yaml, objective: min_cost_per_token needs some workload with min_served_share > 0"
+    " and demand in workloads.csv (else serving nothing is optimal and a cost per token"
+    " undefined); none has"
+)
+
+
 def test_min_cost_per_token_needs_mandatory_serving(tmp_path: Path) -> None:
     folder = write_case(tmp_path, config={"objective": "min_cost_per_token"})
-    assert only_problem(folder) == (
-        "case.yaml, objective: min_cost_per_token needs some workload with min_served_share > 0 "
-        "in workloads.csv (else serving nothing is optimal); none has"
+    assert only_problem(folder) == NO_MANDATORY_SERVING
+    # A minimum share of no demand serves nothing either (`solve` once failed on it, exit 1).
+    idle = write_case(
+        tmp_path,
+        name="idle",
+        workloads=[workload(min_served_share=0.5, prefill_tokens_per_s=0, decode_tokens_per_s=0)],
+        config={"objective": "min_cost_per_token"},
     )
+    assert only_problem(idle) == NO_MANDATORY_SERVING
     ok = write_case(
         tmp_path,
         name="ok",
@@ -816,3 +839,96 @@ def test_any_case_yaml_gives_a_case_or_a_case_error(
         read_case(folder)
     except CaseError as exc:
         assert exc.problems
+
+
+# --- rules as docs/case-format.md states them ---------------------------------------------
+
+
+def test_inf_is_accepted_where_the_docs_say_unlimited(tmp_path: Path) -> None:
+    folder = write_case(
+        tmp_path,
+        racks=[rack(max_count="inf")],
+        sites=[site(max_slots="inf")],
+        workloads=[workload(max_ttft_ms="inf")],
+    )
+    case = read_case(folder)
+    assert case.racks["max_count"].iloc[0] == math.inf
+    assert case.sites["max_slots"].iloc[0] == math.inf
+    assert case.workloads["max_ttft_ms"].iloc[0] == math.inf
+    # Elsewhere inf is refused, as before.
+    assert only_problem(write_case(tmp_path, name="finite", racks=[rack(power_kw="inf")])) == (
+        "racks.csv row 1 (rack_type=r1), power_kw: must be a finite number, got 'inf'"
+    )
+
+
+def test_demand_is_guarded_over_the_horizon_not_only_per_cell(tmp_path: Path) -> None:
+    # 1e9 tokens/s growing 10x a year (+900%) for 3 years: 1e12 in 2029, beyond 1e11.
+    folder = write_case(
+        tmp_path,
+        workloads=[workload(decode_tokens_per_s=1e9, growth_per_year=9)],
+        config={"periods": [2026, 2027, 2028, 2029]},
+    )
+    assert only_problem(folder) == (
+        "workloads.csv row 1 (workload=w1): demand reaches 1e+12 tokens/s in 2029"
+        " (1e+09 x 1000: growth_per_year or workload_periods.csv); it must stay in [0, 1e+11]"
+        " every year"
+    )
+    multiplied = write_case(
+        tmp_path,
+        name="multiplied",
+        workloads=[workload(decode_tokens_per_s=1e9)],
+        workload_periods=[{"workload": "w1", "period": 2027, "demand_multiplier": 200}],
+        config={"periods": [2026, 2027]},
+    )
+    assert "demand reaches 2e+11 tokens/s in 2027" in only_problem(multiplied)
+    # Within the range it reads.
+    fine = write_case(
+        tmp_path,
+        name="fine",
+        workloads=[workload(decode_tokens_per_s=1e9, growth_per_year=9)],
+        config={"periods": [2026, 2027, 2028]},
+    )
+    assert read_case(fine).workloads["growth_per_year"].iloc[0] == 9
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\x00", "\u2060", "\ufeff"])
+def test_ids_with_invisible_characters_are_refused(tmp_path: Path, hidden: str) -> None:
+    name = f"w{hidden}1"
+    folder = write_case(tmp_path, workloads=[workload(workload=name)])
+    code = f"U+{ord(hidden):04X}"
+    assert only_problem(folder) == (
+        f"workloads.csv row 1 (workload={name}), workload: holds an invisible or control"
+        f" character ({code}) in {name!r}: names are compared as written, so it would make a"
+        " different name that looks the same; remove it"
+    )
+
+
+def test_one_bad_periods_value_gives_one_message(tmp_path: Path) -> None:
+    folder = write_case(
+        tmp_path,
+        racks=[rack(lead_time_years=1, available_from=2027)],
+        workloads=[workload(growth_per_year=0.2)],
+        installed=[{"site": "s1", "rack_type": "r1", "count": 1, "retire_year": 2030}],
+        workload_periods=[{"workload": "w1", "period": 2027, "demand_multiplier": 2}],
+        config={"periods": [2026, "2027x"]},
+    )
+    assert only_problem(folder) == "case.yaml, periods: must be whole years; got '2027x'"
+
+
+def test_a_rack_type_that_fits_no_site_is_warned(tmp_path: Path) -> None:
+    folder = write_case(
+        tmp_path,
+        racks=[
+            rack(rack_type="air"),
+            rack(rack_type="liquid", cooling="liquid"),
+            rack(rack_type="huge", power_kw=9000),
+        ],
+        sites=[site(liquid_cooling="false", power_cap_mw=5, pue=1.2)],
+        throughput=[decode(rack_type="air")],
+    )
+    assert case_warnings(read_case(folder)) == [
+        "rack type liquid: fits no site (it is liquid-cooled and no site has liquid_cooling);"
+        " the plan never uses it",
+        "rack type huge: fits no site (one rack needs more floor slots or power than any site"
+        " whose cooling fits it has); the plan never uses it",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -72,10 +73,14 @@ def test_init_validate_solve_show(tmp_path):
     ]
     shown = run("show", str(tmp_path / "run"))
     assert "cost per million tokens" in shown.stdout and "site " in shown.stdout
-    # The order schedule year by year, and the power used against each year's cap.
+    # Cash out year by year, the order schedule, the power used against each year's cap,
+    # then each year's fleet on its own.
     assert "order schedule" in shown.stdout and "power used / cap per year" in shown.stdout
+    assert "cost per million tokens, levelized" in shown.stdout
     for year in range(2026, 2031):
-        assert f"\n  {year}: " in shown.stdout
+        assert f"\n== {year} ==" in shown.stdout
+    one = run("show", str(tmp_path / "run"), "--year", "2028")
+    assert "\n== 2028 ==" in one.stdout and "\n== 2027 ==" not in one.stdout
     # Nothing temporary is left beside the run folder.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "run"]
 
@@ -181,9 +186,13 @@ def test_validate_refuses_installed_racks_that_do_not_fit_the_floor(tmp_path):
     ) in proc.stderr
 
 
-def _result(reason: int, primal: float, dual: float) -> result_pb2.SolveResultProto:
+def _result(
+    reason: int, primal: float, dual: float, detail: str = "", limit: int = 0
+) -> result_pb2.SolveResultProto:
     result = result_pb2.SolveResultProto()
     result.termination.reason = reason
+    result.termination.detail = detail
+    result.termination.limit = limit
     result.termination.objective_bounds.primal_bound = primal
     result.termination.objective_bounds.dual_bound = dual
     solution = result.solutions.add().primal_solution
@@ -205,12 +214,60 @@ def test_a_solve_stopped_by_a_limit_is_feasible_with_its_gap():
     assert proven.status is SolveStatus.OPTIMAL
 
 
-def test_progress_is_logged_to_stderr_with_v_and_not_by_default(tmp_path):
+def test_solver_messages_are_in_fleetopt_words_not_status_codes():
+    optimal, feasible = (
+        result_pb2.TERMINATION_REASON_OPTIMAL,
+        result_pb2.TERMINATION_REASON_FEASIBLE,
+    )
+    said = "HighsModelStatus is kOptimal"
+    proven = parse_result(_result(optimal, 100.0, 100.0, said), 1, 1.0, 0)
+    assert proven.status is SolveStatus.OPTIMAL and proven.message == ""
+    loose = parse_result(_result(optimal, 100.0, 99.0, said), 1, 1.0, 0)
+    assert loose.message == (
+        "the solver stopped at its relative gap limit; the plan is its best by then"
+    )
+    timed = parse_result(
+        _result(feasible, 100.0, 90.0, "HighsModelStatus is kTimeLimit", result_pb2.LIMIT_TIME),
+        1,
+        1.0,
+        0,
+    )
+    assert timed.message == "the solver stopped at its time limit; the plan is its best by then"
+    plain = parse_result(_result(optimal, 100.0, 100.0, "presolve reduced the model"), 1, 1.0, 0)
+    assert plain.message == "presolve reduced the model"  # the solver's words, where they say more
+
+
+def test_nothing_prints_after_the_supervised_childs_last_line(tmp_path):
+    """Ray's exit handlers printed retry lines after fleetopt's last line on SIGTERM; an
+    exit handler here stands in for them."""
+    script = (
+        "import atexit, sys\n"
+        "from fleetopt.cli.main import report_error\n"
+        "from fleetopt.core.interrupts import Interrupted\n"
+        "atexit.register(lambda: print('(raylet) retrying', file=sys.stderr, flush=True))\n"
+        "sys.exit(report_error(Interrupted(15)))\n"
+    )
+    for supervised, last in (("1", "fleetopt: interrupted by SIGTERM"), ("0", "(raylet) retrying")):
+        env = {**os.environ, "FLEETOPT_SUPERVISED": supervised}
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert proc.returncode == 143, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith(last), proc.stderr
+
+
+def test_progress_shows_by_default_detail_and_ray_with_v_nothing_with_q(tmp_path):
     case = write_case(tmp_path, config={"uncertainty": {"seed": 3, "energy_price": {"sigma": 0.2}}})
-    quiet = run("sweep", str(case), "-n", "3", "--out", str(tmp_path / "quiet"))
+    plain = run("sweep", str(case), "-n", "3", "--out", str(tmp_path / "plain"))
+    assert plain.returncode == 0, plain.stderr
+    # By default (stderr no terminal here): progress lines, no other detail, no Ray chatter.
+    assert "INFO fleetopt.parallel.progress: sweep: 3/3 scenarios in" in plain.stderr
+    assert "INFO fleetopt.pipelines" not in plain.stderr and "DEBUG" not in plain.stderr
+    assert "Started a local Ray instance" not in plain.stderr
+    assert "authentication" not in plain.stderr.lower()
+    quiet = run("-q", "sweep", str(case), "-n", "3", "--out", str(tmp_path / "quiet"))
     assert quiet.returncode == 0, quiet.stderr
-    # Quiet by default: none of fleetopt's records below a warning.
-    assert "INFO fleetopt." not in quiet.stderr and "DEBUG fleetopt." not in quiet.stderr
+    assert "fleetopt.parallel.progress" not in quiet.stderr
     loud = run("-v", "sweep", str(case), "-n", "3", "--out", str(tmp_path / "loud"))
     assert loud.returncode == 0, loud.stderr
     lines = loud.stderr.splitlines()
@@ -220,15 +277,17 @@ def test_progress_is_logged_to_stderr_with_v_and_not_by_default(tmp_path):
         for line in lines
     )
     assert any("INFO fleetopt.parallel.progress: sweep: 3/3 scenarios in" in line for line in lines)
+    assert "Started a local Ray instance" in loud.stderr  # Ray's own messages, with -v
     assert not any(" DEBUG " in line for line in lines)  # -vv's detail stays out
-    # Both runs wrote the same results: logging changes nothing else.
-    quiet_results, loud_results = (
+    # Every run wrote the same results: what is shown changes nothing else.
+    results = [
         pd.read_parquet(tmp_path / name / "results.parquet").drop(
             columns=["solve_seconds", "build_seconds"]
         )
-        for name in ("quiet", "loud")
-    )
-    pd.testing.assert_frame_equal(quiet_results, loud_results)
+        for name in ("plain", "quiet", "loud")
+    ]
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(results[0], other)
 
 
 def test_stochastic_options_are_checked_before_anything_runs(tmp_path):

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from fleetopt.io.case import read_case
+from fleetopt.io.runfolder import RunKind
 from fleetopt.model.build import build_plan_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.pipelines.plan import plan_case
-from fleetopt.scenarios.job import Mode, ScenarioJob, for_workers
+from fleetopt.scenarios.job import ScenarioJob, for_workers
 from fleetopt.solve.diagnose import shortfall_model, slack_model, without_limits
 from fleetopt.solve.result import SolveStatus
 from fleetopt.testing.casekit import write_case
@@ -119,6 +120,51 @@ def test_an_slo_no_rack_meets_is_named_not_blamed_on_a_limit(tmp_path):
     )
 
 
+def test_a_multi_year_overload_names_the_year_and_the_cap_that_binds_then(tmp_path):
+    # 6 MW power 60 racks. In 2029, 90% of chat-eu is 45 racks (4.5 MW): fine. In 2030 its
+    # demand doubles: 90% is 90 racks (9 MW); 60 of 100 racks is 60%, 3 MW short in 2030.
+    # (A diagnosis that counted phases x years against phases blamed the SLO instead.)
+    sites = [site("eu-north", region="eu", power_cap_mw=6.0)]
+    doubled = [{"workload": "chat-eu", "period": 2030, "demand_multiplier": 2}]
+    config = {"periods": [2029, 2030]}
+    assert diagnosis(tmp_path, sites=sites, workload_periods=doubled, config=config) == (
+        "workload chat-eu needs 90% served in 2030 but the sites in region eu can power at most"
+        " 60% of it: site eu-north is short of 3 MW in 2030 (cap 6 MW)"
+    )
+    # The same overload in one steady-state year reads the same, without a year.
+    single = workload("chat-eu", regions="eu", decode_tokens_per_s=2_000_000, min_served_share=0.9)
+    assert diagnosis(tmp_path / "single", sites=sites, workloads=[single]) == (
+        "workload chat-eu needs 90% served but the sites in region eu can power at most 60% of"
+        " it: site eu-north is short of 3 MW (cap 6 MW)"
+    )
+
+
+def test_a_workload_unservable_in_one_year_only_is_named_with_that_year(tmp_path):
+    # chat-eu has demand only in 2030, with a prefill phase no rack can serve.
+    chat = workload(
+        "chat-eu",
+        regions="eu",
+        prefill_tokens_per_s=1000,
+        decode_tokens_per_s=100_000,
+        min_served_share=0.9,
+    )
+    case = write_case(
+        tmp_path,
+        racks=[RACK],
+        workloads=[chat],
+        throughput=THROUGHPUT,
+        sites=[site("eu-north", region="eu")],
+        workload_periods=[{"workload": "chat-eu", "period": 2029, "demand_multiplier": 0}],
+        config={"periods": [2029, 2030]},
+    )
+    outcome = plan_case(read_case(case))
+    assert outcome.summary.status is SolveStatus.INFEASIBLE
+    assert outcome.summary.diagnosis == (
+        "workload chat-eu needs 90% served in 2030 but no rack at any site it may use can serve"
+        " its prefill phase within its SLO"
+    )
+
+
 def test_a_feasible_case_has_no_diagnosis(tmp_path):
     outcome = solved(tmp_path, sites=[site("eu-north", region="eu")])
     assert outcome.summary.status is SolveStatus.OPTIMAL
@@ -170,7 +216,7 @@ def scenario_case(tmp_path, uncertainty: dict, **tables):
 def test_a_sweep_scenario_with_a_derated_cap_says_why_in_its_row(tmp_path):
     # Every scenario derates the 10 MW cap by 80%: 2 MW powers 20 of 50 racks.
     case = scenario_case(tmp_path, {"power_cap": {"probability": 1.0, "derate": 0.8}})
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    job = ScenarioJob(case=case, mode=RunKind.SWEEP, options=for_workers(case.solver))
     row = job.prepare().solve_scenario(0).results.iloc[0]
     assert row["status"] == "infeasible"
     assert row["message"] == (
@@ -194,7 +240,7 @@ def test_a_fixed_plan_short_of_delivered_racks_says_so(tmp_path):
     counts = plan.x[plan.result.model.layout.n]
     assert counts.tolist() == [50.0]
     job = ScenarioJob(
-        case=case, mode=Mode.EVALUATE, options=for_workers(case.solver), plans={"p": counts}
+        case=case, mode=RunKind.EVALUATE, options=for_workers(case.solver), plans={"p": counts}
     )
     row = job.prepare().solve_scenario(0).results.iloc[0]
     assert row["status"] == "infeasible"
@@ -212,7 +258,7 @@ def test_a_plan_too_small_for_a_scenario_says_no_limit_would_help(tmp_path):
     plan = plan_case(case, index=index)
     job = ScenarioJob(
         case=case,
-        mode=Mode.EVALUATE,
+        mode=RunKind.EVALUATE,
         options=for_workers(case.solver),
         plans={"p": plan.x[plan.result.model.layout.n]},
     )
@@ -231,7 +277,7 @@ def test_installed_racks_beyond_a_scenario_supply_cut_are_named(tmp_path):
         racks=[rack("A", power_kw=100, slots=1, max_count=50)],
         installed=[{"site": "eu-north", "rack_type": "A", "count": 40}],
     )
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    job = ScenarioJob(case=case, mode=RunKind.SWEEP, options=for_workers(case.solver))
     row = job.prepare().solve_scenario(0).results.iloc[0]
     assert row["status"] == "infeasible"
     assert row["message"] == (

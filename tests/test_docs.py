@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from fleetopt.io.schema import CASE_FIELDS, TABLES
+from fleetopt.io.schema import CASE_FIELDS, TABLES, UNLIMITED
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -20,3 +21,12 @@ def test_case_format_lists_every_range_the_schema_enforces():
         if field.range is not None:
             row = f"| case.yaml | `{key}` | {field.range.describe()} |"
             assert row in text, row
+
+
+def test_case_format_names_every_column_that_takes_inf_for_unlimited():
+    text = (DOCS / "case-format.md").read_text()
+    start = "`inf` is accepted in"
+    rule = text[text.index(start) + len(start) :].split("elsewhere it is refused")[0]
+    named = set(re.findall(r"`(\w+)`", rule))
+    unlimited = {c.name for t in TABLES for c in t.columns if c.default == UNLIMITED}
+    assert named == unlimited

@@ -75,11 +75,12 @@ def test_example_solves_optimal_and_sensibly(tmp_path: Path):
     assert summary["solve_seconds"] < 30
     assert summary["periods"] == [2026, 2027, 2028, 2029, 2030]
     # Penalties are the market price of each workload's tokens: the sovereign chat, served on
-    # an air-cooled hall at about that price, is the only demand left partly unserved, within
-    # its minimum served share of 90%.
+    # an air-cooled hall at about that price, is the only demand left unserved in earnest,
+    # within its minimum served share of 90%; elsewhere at most a sliver (0.1%) that a whole
+    # extra rack would cost more to serve than buying its tokens.
     assert summary["penalty_cost_usd_per_year"] < 0.01 * summary["fleet_cost_usd_per_year"]
     unmet = pd.read_parquet(out / "workloads.parquet").groupby("workload")["unmet_share"].max()
-    assert set(unmet[unmet > 1e-6].index) <= {"chat-eu-sovereign"}
+    assert set(unmet[unmet > 1e-3].index) <= {"chat-eu-sovereign"}
     assert unmet["chat-eu-sovereign"] <= 0.1 + 1e-9
     placement = pd.read_parquet(out / "placement.parquet")
     agentic = placement[

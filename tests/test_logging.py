@@ -7,9 +7,17 @@ command line's -v in test_cli.py.
 from __future__ import annotations
 
 import logging
+import os
+import pty
+import re
+import select
+import sys
+import time
+
+import pytest
 
 from fleetopt.core import logs
-from fleetopt.parallel.progress import Progress
+from fleetopt.parallel.progress import Progress, announce
 
 
 class Clock:
@@ -100,3 +108,55 @@ def test_configure_writes_to_stderr_at_the_asked_level_and_replaces_its_handler(
     finally:
         logger.handlers = handlers
         logger.setLevel(level)
+
+
+@pytest.fixture
+def restored_logging():
+    """configure() changes process-wide logging: put it back afterwards."""
+    loggers = [logging.getLogger(name) for name in (logs.ROOT, logs.PROGRESS)]
+    saved = [(lg, lg.level, list(lg.handlers)) for lg in loggers]
+    display = logs.progress_display()
+    yield
+    for logger, level, handlers in saved:
+        logger.setLevel(level)
+        logger.handlers = handlers
+    logs._display = display
+
+
+def test_progress_shows_by_default_as_lines_off_a_terminal_and_not_with_q(restored_logging, capsys):
+    logs.configure(0)  # pytest's stderr is no terminal
+    assert logs.progress_display() is logs.ProgressDisplay.LINES
+    with Progress("sweep", 2) as progress:
+        progress.advance(2)
+    logging.getLogger("fleetopt.pipelines.runs").info("detail shown only with -v")
+    err = capsys.readouterr().err
+    assert "INFO fleetopt.parallel.progress: sweep: 2/2 scenarios in" in err
+    assert "detail shown only with -v" not in err
+    logs.configure(0, quiet=True)
+    assert logs.progress_display() is logs.ProgressDisplay.NONE
+    with Progress("sweep", 2) as progress:
+        progress.advance(2)
+    announce("stage plan: started")
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_is_a_bar_with_rate_and_eta_on_a_terminal(restored_logging, monkeypatch):
+    leader, follower = pty.openpty()
+    terminal = os.fdopen(follower, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    logs.configure(0)
+    assert logs.progress_display() is logs.ProgressDisplay.BAR
+    with Progress("sweep", 3) as progress:
+        for _ in range(3):
+            time.sleep(0.05)
+            progress.advance(1)
+    terminal.flush()
+    shown = b""
+    while select.select([leader], [], [], 0.5)[0]:
+        shown += os.read(leader, 65536)
+    terminal.close()
+    os.close(leader)
+    text = shown.decode("utf-8", "replace")
+    assert "sweep" in text and "━" in text  # the bar
+    assert "3/3 scenarios" in text and "/s" in text  # the count and the rate
+    assert re.search(r"ETA \d+:\d\d:\d\d", text)  # at the rate since the start

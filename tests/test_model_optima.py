@@ -12,9 +12,7 @@ import math
 
 import pytest
 
-from fleetopt.io.case import read_case
-from fleetopt.pipelines.plan import plan_case
-from fleetopt.testing.casekit import write_case
+from tests.conftest import solve_case
 
 SECONDS_PER_YEAR = 31_536_000
 
@@ -101,7 +99,7 @@ THROUGHPUT_AB = [decode("A", 1000), decode("B", 1000)]
 def solve(tmp_path, *, racks=None, sites=None, workloads=None, throughput=None, **kw):
     racks = racks or [RACK_A, RACK_B]
     names = {r["rack_type"] for r in racks}
-    path = write_case(
+    return solve_case(
         tmp_path,
         racks=racks,
         sites=sites or [site()],
@@ -110,9 +108,6 @@ def solve(tmp_path, *, racks=None, sites=None, workloads=None, throughput=None, 
         installed=kw.pop("installed", None),
         config={"unmet_penalty_usd_per_mtok": 1000.0, **kw.pop("config", {})},
     )
-    outcome = plan_case(read_case(path))
-    assert outcome.summary.status == "optimal", outcome.summary
-    return outcome
 
 
 def counts(outcome) -> dict[tuple[str, str], int]:
@@ -201,7 +196,7 @@ def test_installed_racks_stay_and_are_used(tmp_path):
     # 3 owned B racks serve 3,000 tokens/s; 7 new A racks serve the rest.
     outcome = solve(tmp_path, installed=[{"site": "s1", "rack_type": "B", "count": 3}])
     assert counts(outcome) == {("s1", "A"): 7, ("s1", "B"): 3}
-    # Owned racks count their capex (MODEL.md section 4): 3 x 400k + 7 x 200k.
+    # Owned racks count their capex (docs/model.md section 4): 3 x 400k + 7 x 200k.
     assert outcome.summary.objective == pytest.approx(1_200_000 + 1_400_000)
     racks = outcome.tables.racks.set_index("rack_type")
     assert racks.loc["B", "installed"] == 3

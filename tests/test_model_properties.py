@@ -10,9 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetopt.io.case import read_case
-from fleetopt.pipelines.plan import plan_case
-from fleetopt.testing.casekit import write_case
+from tests.conftest import solve_case
 
 RACK_TYPES = ["g1", "g2", "l1"]
 
@@ -91,9 +89,10 @@ def small_cases(draw):
 
 
 def solve(tables: dict, **config):
+    """Solved in a folder of its own (hypothesis runs many examples in one test)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_case(Path(tmp), **tables, config={"unmet_penalty_usd_per_mtok": 5.0, **config})
-        return plan_case(read_case(path))
+        config = {"unmet_penalty_usd_per_mtok": 5.0, **config}
+        return solve_case(Path(tmp), optimal=False, **tables, config=config)
 
 
 PROPERTY_SETTINGS = settings(

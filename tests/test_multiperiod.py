@@ -24,6 +24,7 @@ from fleetopt.model.build import first_stage_columns, plan_layout
 from fleetopt.model.index import build_index
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.testing.casekit import write_case
+from tests.conftest import solve_case
 from tests.test_model_optima import decode, rack, site, workload
 from tests.test_model_properties import small_cases
 
@@ -32,7 +33,7 @@ MTOK_PER_YEAR = 10_000 * 31_536_000 / 1e6  # the workload's demand, a whole year
 
 def solve(tmp_path, periods, *, racks, penalty=1000.0, discount=0.0, **tables):
     """Solve a one-site, one-workload case over `periods`; it must prove optimality."""
-    path = write_case(
+    return solve_case(
         tmp_path,
         racks=racks,
         sites=tables.pop("sites", [site()]),
@@ -45,9 +46,6 @@ def solve(tmp_path, periods, *, racks, penalty=1000.0, discount=0.0, **tables):
         },
         **tables,
     )
-    outcome = plan_case(read_case(path))
-    assert outcome.summary.status == "optimal", outcome.summary
-    return outcome
 
 
 def orders(outcome) -> dict[tuple[int, str, str], int]:

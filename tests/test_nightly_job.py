@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fleetopt.report.page import is_report
+from fleetopt.io.ownership import FileKind, is_own
 from tests.raynodes import free_port, start_node, stop, token_env, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,7 +122,9 @@ def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
         "compare",
         "report",
     ]
-    assert is_report(run / "report.html")  # written before _SUCCESS, by the last stage
+    assert is_own(
+        run / "report.html", FileKind.REPORT
+    )  # written before _SUCCESS, by the last stage
     assert manifest["ray_resources"]["CPU"] == 2.0  # it joined the head it was submitted to
     assert len(manifest["case_sha256"]) == 64
     plan = manifest["stages"]["plan"]["result"]

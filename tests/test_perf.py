@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from fleetopt.catalog import measured, perf
 from fleetopt.cli.catalog import perf_command
+from fleetopt.core.errors import CaseError
 from fleetopt.io.schema import RACKS, THROUGHPUT
 
 TOY_SPEC = {
@@ -238,6 +239,13 @@ def test_hbm_spans_domains_only_when_needed():
     big = perf.instance_options(specs(max_instance_accelerators=32), models(params_billion=1000.0))
     assert big["g"].tolist() == [16]
     assert big["instances_per_rack"].iloc[0] == pytest.approx(0.5)
+    # The rule looks at the weights alone: a context so long that one user's KV (800 GB)
+    # does not fit next to the weights in a domain leaves no instance at all; it does not
+    # open a spanning one (a longer context never adds options, so never throughput).
+    long = perf.instance_options(
+        specs(max_instance_accelerators=16), models(avg_context_tokens=8e6)
+    )
+    assert long.empty
 
 
 # --- monotonicity ----------------------------------------------------------------------
@@ -318,7 +326,8 @@ def test_perf_command_with_measured_and_out(tmp_path: Path):
     args = ["--model", "llama-3.3-70b", "--rack-type", "groq3-lpx", "--rack-type", "vr-nvl72"]
     result = CliRunner().invoke(perf_command, [*args, "--measured", str(measured), "--out", out])
     assert result.exit_code == 0, result.output
-    rows = pd.read_csv(out)
+    assert out.read_text().startswith("# generator: fleetopt perf\n")  # its mark, line 1
+    rows = pd.read_csv(out, skiprows=1)
     assert set(rows["rack_type"]) == {"groq3-lpx", "vr-nvl72"}
     lpx = rows[(rows["rack_type"] == "groq3-lpx") & (rows["phase"] == "decode")]
     assert lpx["tokens_per_s"].tolist() == [12345.0]
@@ -382,7 +391,10 @@ def test_catalog_columns():
     assert RACKS.names[own - 1] == "max_count"
     assert list(cat.specs.columns) == list(perf.SPEC_COLUMNS)
     assert list(cat.models.columns) == list(perf.MODEL_COLUMNS)
-    assert list(cat.throughput.columns) == list(THROUGHPUT.names)
+    # The catalog's rows are at its models' own lengths: no serving-key columns (isl, osl,
+    # precision), which rows at a workload's lengths carry (fleetopt perf --workloads).
+    assert list(cat.throughput.columns) == [*perf.THROUGHPUT_COLUMNS]
+    assert [*perf.THROUGHPUT_COLUMNS, *perf.KEY_COLUMNS] == list(THROUGHPUT.names)
     # Estimates say so; measured rows name their run.
     sources = cat.throughput["source"]
     assert (sources.str.startswith("estimate:") | sources.str.startswith("measured:")).all()
@@ -420,3 +432,142 @@ def test_catalog_doc_lists_every_rack_and_model():
 def _specs_models() -> tuple[pd.DataFrame, pd.DataFrame]:
     cat = perf.load_catalog()
     return cat.specs, cat.models
+
+
+# --- physical bounds on the whole catalog ------------------------------------------------
+
+_CATALOG = perf.load_catalog()
+_LENGTHS = st.integers(1, 131_072)
+
+
+def _keys(isl: int, osl: int, precision: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"model": _CATALOG.models["model"], "isl": float(isl), "osl": float(osl),
+         "precision": precision}
+    )  # fmt: skip
+
+
+def _variants(keys: pd.DataFrame) -> pd.DataFrame:
+    v = perf.served_variants(_CATALOG.models, keys)
+    return v.drop(columns="model").rename(columns={"variant": "model"})
+
+
+def _best_at(rows: pd.DataFrame, targets) -> pd.DataFrame:
+    """Effective decode throughput per (rack type, model) at each per-user speed target:
+    the best row at least that fast (docs/model.md section 1), 0 where none is."""
+    dec = rows[rows["phase"] == "decode"]
+    out = {}
+    for u in targets:
+        out[u] = dec[dec["user_tps"] >= u].groupby(["rack_type", "model"])["tokens_per_s"].max()
+    return pd.DataFrame(out).fillna(0.0)
+
+
+@settings(max_examples=12, deadline=None)
+@given(isl=_LENGTHS, osl=st.integers(1, 32_768), precision=st.sampled_from(["", "fp8", "fp4"]))
+def test_no_estimate_exceeds_the_roofline_of_its_hardware(isl, osl, precision):
+    # Every rack type x model of the catalog, at random lengths and precision: decode and
+    # prefill rows per rack stay under peak bandwidth, peak FLOP/s and the KV the memory
+    # holds at that context (perf.roofline).
+    keys = _keys(isl, osl, precision)
+    rows = perf.estimate_throughput(_CATALOG.specs, _CATALOG.models, keys=keys)
+    bound = perf.roofline(_CATALOG.specs, _variants(keys))
+    bound["model"] = bound["model"].str.split("|").str[0]
+    got = rows.merge(bound, on=["rack_type", "model"], how="left")
+    assert got["decode_tokens_per_s"].notna().all()  # a pair with rows has a bound
+    dec = got["phase"] == "decode"
+    assert (got.loc[dec, "tokens_per_s"] <= got.loc[dec, "decode_tokens_per_s"] * (1 + 1e-12)).all()
+    pre = ~dec
+    assert (
+        got.loc[pre, "tokens_per_s"] <= got.loc[pre, "prefill_tokens_per_s"] * (1 + 1e-12)
+    ).all()
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    isl=_LENGTHS,
+    osl=st.integers(1, 32_768),
+    more_in=st.integers(0, 65_536),
+    more_out=st.integers(0, 16_384),
+)
+def test_throughput_never_rises_with_context_or_per_user_speed(isl, osl, more_in, more_out):
+    # The same racks and models at a longer context: never more tokens at any per-user
+    # speed target, never more prefill tokens; along each curve, a faster per-user speed
+    # never gives more tokens.
+    short = perf.estimate_throughput(_CATALOG.specs, _CATALOG.models, keys=_keys(isl, osl, ""))
+    long = perf.estimate_throughput(
+        _CATALOG.specs, _CATALOG.models, keys=_keys(isl + more_in, osl + more_out, "")
+    )
+    for rows in (short, long):
+        _assert_monotone(rows)
+    targets = perf.DEFAULT_USER_TPS_POINTS
+    a, b = _best_at(short, targets), _best_at(long, targets)
+    b = b.reindex(a.index, fill_value=0.0)
+    assert b.index.equals(a.index) and (b.to_numpy() <= a.to_numpy() * (1 + 1e-12)).all()
+    pre = ["rack_type", "model"]
+    pa = short[short["phase"] == "prefill"].set_index(pre)["tokens_per_s"]
+    pb = long[long["phase"] == "prefill"].set_index(pre)["tokens_per_s"].reindex(pa.index)
+    assert (pb.fillna(0.0) <= pa * (1 + 1e-12)).all()
+
+
+def test_online_throughput_is_at_most_the_offline_maximum():
+    # Offline maximum: every instance option at the most users its memory holds, no
+    # per-user speed asked (B / step(B) grows with B); every catalog row is at most that.
+    opts = perf.instance_options(_CATALOG.specs, _CATALOG.models)
+    offline = (
+        opts["instances_per_rack"]
+        * opts["max_batch"]
+        / perf.step_time_s(opts, opts["max_batch"].to_numpy())
+    )
+    best = offline.groupby([opts["rack_type"], opts["model"]]).max().rename("offline")
+    for rows in (_CATALOG.throughput, perf.estimate_throughput(_CATALOG.specs, _CATALOG.models)):
+        dec = rows[rows["phase"] == "decode"]
+        dec = dec[~dec["source"].str.startswith("measured:")]  # the model's rows
+        got = dec.join(best, on=["rack_type", "model"])
+        assert (got["tokens_per_s"] <= got["offline"] * (1 + 1e-12)).all()
+
+
+def test_a_long_context_workload_gets_its_own_lower_figures():
+    # Llama 3.3 70B on HGX H200 at 32k in / 1k out holds 33,280 tokens per user: four times
+    # the catalog's 8,192, so fewer users fit and each step reads more KV. Every decode
+    # target the long context still reaches gives fewer tokens; prefill too.
+    h200 = _CATALOG.specs[_CATALOG.specs["rack_type"] == "hgx-h200"]
+    llama = _CATALOG.models[_CATALOG.models["model"] == "llama-3.3-70b"]
+    generic = perf.estimate_throughput(h200, llama)
+    keys = pd.DataFrame([{"model": "llama-3.3-70b", "isl": 32768.0, "osl": 1024.0,
+                          "precision": ""}])  # fmt: skip
+    long = perf.estimate_throughput(h200, llama, keys=keys)
+    assert (long[["isl", "osl"]].to_numpy() == [32768, 1024]).all()
+    assert (long["precision"] == "").all() and long["model"].eq("llama-3.3-70b").all()
+    g, lg = _best_at(generic, (5, 20, 50)), _best_at(long, (5, 20, 50))
+    assert (lg.to_numpy() < g.to_numpy()).all()
+    prefill = long[long["phase"] == "prefill"]
+    assert (
+        prefill["tokens_per_s"].iloc[0]
+        < generic[generic["phase"] == "prefill"]["tokens_per_s"].iloc[0]
+    )
+    assert "TTFT of one 32768-token prompt" in prefill["source"].iloc[0]
+
+
+def test_spec_parameters_outside_their_physical_range_are_refused(tmp_path: Path):
+    # A share of peak above 1 would put estimates above the roofline: the catalog refuses it.
+    assert perf.check_specs(_CATALOG.specs, "specs.csv") == []
+    bad = _CATALOG.specs.astype({"overlap": float, "layer_latency_us": float})
+    bad.loc[0, "mem_bw_efficiency"] = 1.2
+    bad.loc[1, "overlap"] = -0.1
+    bad.loc[2, "layer_latency_us"] = -5
+    bad.loc[3, "fp8_pflops_per_rack"] = 0
+    problems = [str(p) for p in perf.check_specs(bad, "specs.csv")]
+    assert problems == [
+        "specs.csv row 4, fp8_pflops_per_rack: expected > 0, got 0.0",
+        "specs.csv row 1, mem_bw_efficiency: expected a share of peak in (0, 1], got 1.2",
+        "specs.csv row 3, layer_latency_us: expected >= 0, got -5.0",
+        "specs.csv row 2, overlap: expected in [0, 1], got -0.1",
+    ]
+    folder = tmp_path / "cat"
+    folder.mkdir()
+    for name in ("racks", "models"):
+        getattr(_CATALOG, name).to_csv(folder / f"{name}.csv", index=False)
+    bad.to_csv(folder / "specs.csv", index=False)
+    with pytest.raises(CaseError) as err:
+        perf.load_catalog(folder)
+    assert "mem_bw_efficiency: expected a share of peak in (0, 1]" in str(err.value)

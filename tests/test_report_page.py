@@ -6,12 +6,12 @@ Two nightly runs of a small case (4 scenarios, a real local Ray; its demand fore
 between them; the second writes to OUT as a file:// URI, staged and pushed) give every kind:
 the second run's own folder (nightly, with a trend and changes), its `plan/` (plan),
 `robust/` (robust), `robust/sweep/` (sweep), `robust/evaluate/` and `installed/` (evaluate).
-The multi-period plan and the stochastic run are folders in the formats the report assumes
-until such runs exist (fleetopt.report.statistics).
+Multi-period runs, year by year, are in test_planner_outputs.py.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -26,10 +26,20 @@ from click.testing import CliRunner
 
 from fleetopt.cli.main import main
 from fleetopt.io.case import read_case
+from fleetopt.io.ownership import FileKind, is_own, own_entries
+from fleetopt.model.index import build_index
 from fleetopt.pipelines.nightly import NightlyParams, run_nightly
+from fleetopt.pipelines.options import (
+    FarmSettings,
+    Method,
+    RobustOptions,
+    ScenarioOptions,
+    StochasticSettings,
+)
 from fleetopt.pipelines.plan import plan_case, write_plan
-from fleetopt.report.page import MARKER, is_report, write_report
-from fleetopt.testing.browser import chromium, chromium_path, wait_until_drawn
+from fleetopt.pipelines.runs import read_plan
+from fleetopt.report.page import write_report
+from fleetopt.testing.browser import wait_until_drawn
 from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
 
 FIVE_MB = 5_000_000
@@ -45,7 +55,7 @@ THROUGHPUT = [
 ]
 
 
-def small_case(tmp_path: Path, growth: float = 1.0) -> Path:
+def report_case(tmp_path: Path, growth: float = 1.0) -> Path:
     """Two sites, two rack types, two workloads; demand times `growth`."""
     rack = {"kind": "gpu", "lifetime_years": 5, "slots": 1}
     return write_case(
@@ -123,56 +133,6 @@ def small_case(tmp_path: Path, growth: float = 1.0) -> Path:
     )
 
 
-def multi_period_plan(plan: Path, folder: Path) -> Path:
-    """A plan folder with two periods (2026, 2027), orders and periods tables, in the
-    formats of docs/model.md section 8."""
-    shutil.copytree(plan, folder)
-    (folder / "report.html").unlink(missing_ok=True)
-    racks, sites = (pd.read_parquet(plan / f"{t}.parquet") for t in ("racks", "sites"))
-    first = racks.assign(count=(racks["count"] // 2).clip(lower=racks["installed"]))
-    pd.concat([first.assign(period=2026), racks.assign(period=2027)]).to_parquet(
-        folder / "racks.parquet"
-    )
-    half = sites.assign(power_mw=sites["power_mw"] / 2)
-    pd.concat([half.assign(period=2026), sites.assign(period=2027)]).to_parquet(
-        folder / "sites.parquet"
-    )
-    orders = pd.concat(
-        [
-            first.assign(period=2026, new_racks=first["count"] - first["installed"]),
-            racks.assign(period=2027, new_racks=racks["count"] - first["count"]),
-        ]
-    )
-    orders = orders.assign(order_by_year=orders["period"].astype(float), capex_usd_each=1e6)
-    orders[
-        ["site", "rack_type", "period", "new_racks", "order_by_year", "capex_usd_each"]
-    ].to_parquet(folder / "orders.parquet")
-    pd.DataFrame({"period": [2026, 2027], "weight": [1.0, 1 / 1.07]}).to_parquet(
-        folder / "periods.parquet"
-    )
-    return folder
-
-
-def stochastic_run(robust: Path, folder: Path) -> Path:
-    """A stochastic run: the chosen plan's racks, evaluate results, a convergence table."""
-    folder.mkdir()
-    shutil.copy(robust / "choice" / "racks.parquet", folder / "racks.parquet")
-    shutil.copy(robust / "evaluate" / "results.parquet", folder / "results.parquet")
-    pd.DataFrame(
-        {
-            "iteration": [0, 1, 2, 3],
-            "lower_bound": [4.0e6, 4.6e6, 4.8e6, 4.85e6],
-            "upper_bound": [6.0e6, 5.2e6, 4.95e6, 4.9e6],
-            "gap": [1 / 3, 0.1154, 0.0303, 0.0102],
-        }
-    ).to_parquet(folder / "convergence.parquet")
-    summary = {"case": "case", "status": "converged", "iterations": 4, "gap": 0.0102}
-    (folder / "summary.json").write_text(json.dumps(summary))
-    (folder / "run.json").write_text(json.dumps({"kind": "stochastic", "status": "succeeded"}))
-    (folder / "_SUCCESS").write_text("")
-    return folder
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Run folders of every kind, each with its report written to report.html."""
@@ -180,16 +140,21 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     out = root / "nightly"
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed).
-        for run_id, growth, target in (("first", 1.0, str(out)), ("second", 1.5, out.as_uri())):
+        # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed)
+        # and has the stochastic stage.
+        two_stage = StochasticSettings(Method.EF, out_of_sample=4)
+        for run_id, growth, target, stochastic in (
+            ("first", 1.0, str(out), None),
+            ("second", 1.5, out.as_uri(), two_stage),
+        ):
             run_nightly(
                 NightlyParams(
-                    case_dir=str(small_case(root / run_id, growth)),
+                    case_dir=str(report_case(root / run_id, growth)),
                     out=target,
-                    scenarios=4,
                     run_id=run_id,
-                    chunk=2,
-                    candidates=3,
+                    run=ScenarioOptions(4, farm=FarmSettings(chunk=2)),
+                    robust=RobustOptions(candidates=3),
+                    stochastic=stochastic,
                 )
             )
     finally:
@@ -202,8 +167,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         "sweep": night / "robust" / "sweep",
         "evaluate": night / "robust" / "evaluate",
         "installed": night / "installed",
-        "multi-period": multi_period_plan(night / "plan", root / "multi-period"),
-        "stochastic": stochastic_run(night / "robust", root / "stochastic"),
+        "stochastic": night / "stochastic",
     }
     for kind, folder in folders.items():
         if kind != "nightly":  # the pipeline wrote its own
@@ -213,7 +177,6 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 EXPECTED = {
     "plan": ["headline", "assumptions", "costs", "power", "racks", "placement"],
-    "multi-period": ["headline", "costs", "power", "racks", "placement", "periods"],
     "sweep": ["headline", "assumptions", "distributions", "plans", "rack-types", "sites"],
     "evaluate": ["headline", "assumptions", "distributions", "plans", "racks", "sites"],
     "installed": ["headline", "distributions", "plans", "racks", "sites"],
@@ -227,7 +190,15 @@ EXPECTED = {
         "racks",
         "sites",
     ],
-    "stochastic": ["headline", "convergence", "racks", "distributions"],
+    "stochastic": [
+        "orders",
+        "headline",
+        "value",
+        "out-of-sample",
+        "distributions",
+        "racks",
+        "assumptions",
+    ],
     "nightly": [
         "headline",
         "assumptions",
@@ -239,6 +210,12 @@ EXPECTED = {
         "robust-value",
         "robust-rack-types",
         "robust-racks",
+        "stochastic-orders",
+        "stochastic-headline",
+        "stochastic-value",
+        "stochastic-out-of-sample",
+        "stochastic-racks",
+        "stochastic-distributions",
         "installed-headline",
         "plan-headline",
         "plan-costs",
@@ -250,13 +227,12 @@ EXPECTED = {
 }
 FIGURES = {  # figures each page draws
     "plan": 5,
-    "multi-period": 8,
     "sweep": 5,
     "evaluate": 5,
     "installed": 5,
     "robust": 8,
-    "stochastic": 6,
-    "nightly": 17,
+    "stochastic": 5,
+    "nightly": 22,
 }
 
 
@@ -267,7 +243,7 @@ def page_of(runs, kind) -> str:
 @pytest.mark.parametrize("kind", list(EXPECTED))
 def test_each_page_has_its_sections_each_with_captions(runs, kind):
     page = page_of(runs, kind)
-    assert MARKER in page
+    assert page.startswith(FileKind.REPORT.mark)
     sections = re.findall(r'<section id="([^"]+)">', page)
     assert set(EXPECTED[kind]) <= set(sections), sections
     assert len(sections) == len(set(sections))
@@ -279,6 +255,15 @@ def test_each_page_has_its_sections_each_with_captions(runs, kind):
             assert re.search(r"<figcaption>[^<]{20,}</figcaption>", block), block[:200]
 
 
+@pytest.mark.parametrize("kind", ["nightly", "plan", "robust", "sweep", "evaluate", "installed"])
+def test_every_file_a_run_writes_is_one_fleetopt_knows_as_its_own(runs, kind):
+    """What a re-run may replace (fleetopt.io.ownership.RUN_OUTPUTS) is all a real run wrote,
+    and its report: nothing of a run would survive its replacement looking current."""
+    folder = runs[kind]
+    record_kind = json.loads((folder / "run.json").read_text())["kind"]
+    assert own_entries(folder, record_kind) == sorted(folder.iterdir())
+
+
 def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
     page = page_of(runs, "nightly")
     manifest = json.loads((runs["nightly"] / "run.json").read_text())
@@ -286,11 +271,13 @@ def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
         "validate",
         "plan",
         "robust",
+        "stochastic",
         "installed",
         "compare",
         "report",
     ]
     assert manifest["stages"]["report"]["result"]["file"] == "report.html"
+    assert "stochastic plan (ef), objective" in page  # the headline has the stochastic stage
     assert re.search(r"status\s+succeeded;", page)  # all stages done as it was written
     assert "Racks added or removed" in page and "Figures then and now" in page
     assert "of which estimates" in page  # the plan folder records its operating points
@@ -303,7 +290,7 @@ def test_report_command_writes_refuses_and_overwrites_only_its_own(runs, tmp_pat
     out = tmp_path / "page.html"
     done = cli.invoke(main, ["report", str(plan), "--out", str(out)])
     assert done.exit_code == 0, done.output
-    assert is_report(out) and f"wrote {out}" in done.output
+    assert is_own(out, FileKind.REPORT) and f"wrote {out}" in done.output
     again = cli.invoke(main, ["report", str(runs["robust"]), "--out", str(out)])
     assert again.exit_code == 0  # an earlier fleetopt report is replaced
     assert "robust run of case" in out.read_text()
@@ -338,7 +325,19 @@ def test_a_plan_without_a_solution_reports_its_status(tmp_path):
     write_plan(plan_case(read_case(case)), tmp_path / "plan")
     page = write_report(tmp_path / "plan").read_text()
     assert re.findall(r'<section id="([^"]+)">', page) == ["headline", "assumptions"]
-    assert "infeasible" in page and "The solver found no plan" in page
+    diagnosis = json.loads((tmp_path / "plan" / "summary.json").read_text())["diagnosis"]
+    assert "No plan: why" in page and html.escape(diagnosis) in page
+    assert "status\ninfeasible (exit code 3)" in page  # not the run record's "succeeded"
+
+
+def test_a_stochastic_plan_without_periods_is_a_plan_evaluate_can_fix(runs):
+    folder = runs["stochastic"]
+    index = build_index(read_case(runs["nightly"].parent.parent.parent / "second" / "case"))
+    planned = index.sr[["site", "rack_type"]].assign(count=read_plan(index, folder))
+    racks = pd.read_parquet(folder / "racks.parquet")
+    assert sorted(
+        (r.site, r.rack_type, int(r.count)) for r in planned[planned["count"] > 0].itertuples()
+    ) == sorted((r.site, r.rack_type, r.count) for r in racks[racks["count"] > 0].itertuples())
 
 
 def test_the_report_package_imports_no_solver():
@@ -352,16 +351,6 @@ def test_the_report_package_imports_no_solver():
 
 
 # --- in a real browser ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        pytest.skip(
-            "no Chromium installed (Debian: apt-get install chromium): browser checks skipped"
-        )
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))

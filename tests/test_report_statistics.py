@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +16,24 @@ import pytest
 
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.case import read_case
+from fleetopt.io.runfolder import RunRecord
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.report import statistics as stats
+from fleetopt.results import yearly
+from fleetopt.results.nightly import NightlyRecord, PlanStageResult, RobustStageResult
+from fleetopt.results.runs import Distribution, Estimate, EstimateKind, ScenarioSummary
+from fleetopt.results.schema import to_json, write_summary
 from fleetopt.scenarios.stats import plan_summaries
+from fleetopt.solve.result import SolveStatus
 from tests.test_plan_tables import ENERGY_PER_RACK_AT_S2, SECONDS_PER_YEAR, write_two_site_case
 
 
 def write_run(folder: Path, kind: str, tables: dict[str, pd.DataFrame], summary=None, **record):
-    """A complete run folder: run.json, summary.json, tables, _SUCCESS."""
+    """A complete run folder: run.json, summary.json (of a typed summary), tables, _SUCCESS."""
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps({"kind": kind, "status": "succeeded", **record}))
-    (folder / "summary.json").write_text(json.dumps(summary or {}))
+    if summary is not None:
+        write_summary(folder, summary)
     for name, table in tables.items():
         table.to_parquet(folder / f"{name}.parquet", index=False)
     (folder / "_SUCCESS").write_text("")
@@ -43,17 +51,18 @@ def plan(tmp_path_factory):
 
 
 def test_plan_headline(plan):
-    head = stats.plan_headline(plan.summary, plan.table("workloads"))
+    head = plan.summary.figures  # the typed summary, as written
     fleet = 2_000_000 + 100_000 + 4 * ENERGY_PER_RACK_AT_S2
-    assert head["status"] == "optimal"
-    assert head["fleet_cost_usd_per_year"] == pytest.approx(fleet)
-    assert head["served_tokens_per_s"] == pytest.approx(10_000)
-    assert head["cost_per_mtok_usd"] == pytest.approx(fleet / (10_000 * SECONDS_PER_YEAR / 1e6))
-    assert head["unmet_share"] == pytest.approx(30_000 / 40_000)  # w2 unmet, by tokens
+    assert plan.summary.status == "optimal"
+    assert head.fleet_cost_usd_per_year == pytest.approx(fleet)
+    assert head.served_tokens_per_s == pytest.approx(10_000)
+    assert head.cost_per_mtok_usd == pytest.approx(fleet / (10_000 * SECONDS_PER_YEAR / 1e6))
+    unmet = yearly.unmet_share(plan.table("workloads"))
+    assert unmet == pytest.approx(30_000 / 40_000)  # w2 unmet, by tokens
 
 
 def test_cost_parts_and_cost_by_site(plan):
-    parts = stats.cost_parts(plan.summary).set_index("part")["usd_per_year"]
+    parts = stats.cost_parts(plan.summary.figures).set_index("part")["usd_per_year"]
     assert parts.to_dict() == pytest.approx(
         {
             "capex": 2_000_000,
@@ -166,7 +175,8 @@ def scenario_run(tmp_path_factory):
             "power_cap_mw": [10.0] * 7,
         }
     )
-    summary = {"kind": "evaluate", "plans": plan_summaries(RESULTS, 0.95)}
+    plans = plan_summaries(RESULTS, 0.95)
+    summary = ScenarioSummary("case", 4, 0, 0.95, kind="evaluate", errors=0, plans=plans, sites={})
     folder = tmp_path_factory.mktemp("evaluate") / "run"
     return stats.open_run(
         write_run(folder, "evaluate", {"results": RESULTS, "sites": sites}, summary)
@@ -199,7 +209,7 @@ def test_ecdf_keeps_a_bounded_number_of_points():
 
 def test_plans_side_by_side(scenario_run):
     comparison = stats.plan_comparison(
-        scenario_run.summary["plans"], scenario_run.table("results"), {"a": 7.0, "b": 8.0}
+        scenario_run.summary.plans, scenario_run.table("results"), {"a": 7.0, "b": 8.0}
     ).set_index("plan")
     a = comparison.loc["a"]
     assert a["cost_per_mtok_usd_mean"] == pytest.approx(2.0)
@@ -217,11 +227,11 @@ def test_plans_side_by_side(scenario_run):
 
 def test_scenario_headline(scenario_run):
     head = stats.scenario_headline(
-        scenario_run.summary["plans"]["a"], scenario_run.table("results"), "a"
+        scenario_run.summary.plans["a"], scenario_run.table("results"), "a"
     )
-    assert head["status_counts"] == {"optimal": 3, "infeasible": 1}
-    assert head["cost_per_mtok_usd"]["mean"] == pytest.approx(2.0)
-    assert head["unmet_share_mean"] == pytest.approx(0.02 / 3)
+    assert head.stats.status_counts == {"optimal": 3, "infeasible": 1}
+    assert head.stats.cost_per_mtok_usd.mean == pytest.approx(2.0)
+    assert head.unmet_share_mean == pytest.approx(0.02 / 3)
 
 
 def test_rack_type_frequency_over_solved_scenarios():
@@ -241,19 +251,14 @@ def test_site_utilisation_of_one_plan(scenario_run):
 
 
 def test_value_of_information_intervals():
-    summary = {
-        "value_of_stochastic_solution_usd_per_year": {"mean": 100.0, "se": 10.0, "scenarios": 8},
-        "expected_value_of_perfect_information_usd_per_year": {
-            "mean": 5.0,
-            "se": None,
-            "scenarios": 1,
-        },
-    }
-    value = stats.value_of_information(summary).set_index("measure")
+    vss = Estimate(100.0, 10.0, EstimateKind.LOWER_BOUND)
+    evpi = Estimate.mean_of([5.0], EstimateKind.UPPER_BOUND)  # one scenario: no standard error
+    value = stats.value_of_information(vss, evpi).set_index("measure")
     assert value.loc["VSS", ["low", "mean", "high"]].tolist() == pytest.approx(
         [100 - 19.5996398454, 100.0, 100 + 19.5996398454]
     )
-    assert math.isnan(value.loc["EVPI", "low"])  # one scenario: no standard error
+    assert value.loc["VSS", "kind"] == "lower_bound"
+    assert value.loc["EVPI", "mean"] == 5.0 and math.isnan(value.loc["EVPI", "low"])
 
 
 # --- multi-period plans and stochastic runs (the formats of docs/model.md sections 8, 9) --
@@ -267,6 +272,7 @@ def test_multi_period_statistics():
             "period": [2026, 2026, 2027, 2027],
             "new_racks": [3, 2, 4, 0],
             "order_by_year": [2026.0, 2026.0, 2026.5, 2027.0],
+            "capex_usd_each": [1e6, 1e6, 2e6, 1e6],
         }
     )
     racks = pd.DataFrame(
@@ -283,41 +289,77 @@ def test_multi_period_statistics():
             "site": ["s1", "s1", "s2", "s2"],
             "power_mw": [1.0, 2.5, 0.5, 0.5],
             "power_cap_mw": [2.0, 3.0, 1.0, 1.0],
+            "avg_facility_mw": [0.8, 2.0, 0.4, 0.4],
         }
     )
-    assert stats.order_schedule(orders).values.tolist() == [
-        [2026, "A", 5],
-        [2027, "B", 4],
-    ]
+    periods = pd.DataFrame(
+        {
+            "period": [2026, 2027],
+            "opex_cost_usd_per_year": [10.0, 20.0],
+            "energy_cost_usd_per_year": [1.0, 2.0],
+            "fleet_cost_usd_per_year": [100.0, 200.0],
+            "penalty_cost_usd_per_year": [0.0, 5.0],
+            "cost_per_mtok_usd": [0.5, 0.4],
+            "served_tokens_per_s": [1e3, 2e3],
+        }
+    )
+    assert stats.orders_by_type(orders).values.tolist() == [[2026, "A", 5], [2027, "B", 4]]
     assert stats.racks_in_service(racks).values.tolist() == [
         [2026, "A", 5],
         [2027, "A", 5],
         [2027, "B", 4],
     ]
-    assert stats.power_ramp(sites).values.tolist() == [
-        [2026, "s1", 1.0, 2.0],
-        [2027, "s1", 2.5, 3.0],
-        [2026, "s2", 0.5, 1.0],
-        [2027, "s2", 0.5, 1.0],
+    # The schedule in the order orders are placed, each with its capex; the empty one left out.
+    schedule = yearly.order_schedule(orders)
+    assert schedule[["order_by_year", "site", "rack_type", "capex_usd"]].values.tolist() == [
+        [2026.0, "s1", "A", 3e6],
+        [2026.0, "s2", "A", 2e6],
+        [2026.5, "s1", "B", 8e6],
     ]
-    assert stats.last_period(sites)["power_mw"].tolist() == [2.5, 0.5]
-    assert stats.is_multi_period(racks) and not stats.is_multi_period(racks.drop(columns="period"))
+    # Cash out: capex in the year the racks enter service, plus that year's opex and energy.
+    cash = yearly.cash_out(orders, periods).set_index("period")
+    assert cash["capex_usd"].tolist() == [5e6, 8e6]
+    assert cash["cash_usd"].tolist() == [5e6 + 11, 8e6 + 22]
+    assert cash["new_racks"].tolist() == [5, 4]
+    assert cash["fleet_cost_usd_per_year"].tolist() == [100.0, 200.0]  # the annualised one
+    parts = stats.cash_parts(cash.reset_index())
+    assert parts.groupby("year")["usd"].sum().tolist() == cash["cash_usd"].tolist()
+    # Power per year and site: never summed over the years.
+    use = yearly.power_use(sites)
+    assert use[["period", "site", "power_share", "headroom_mw"]].values.tolist() == [
+        [2026, "s1", 0.5, 1.0],
+        [2027, "s1", 2.5 / 3, 0.5],
+        [2026, "s2", 0.5, 0.5],
+        [2027, "s2", 0.5, 0.5],
+    ]
+    years = {year: rows["power_mw"].tolist() for year, rows in yearly.by_year(sites)}
+    assert years == {2026: [1.0, 0.5], 2027: [2.5, 0.5]}
+    assert yearly.years(racks) == [2026, 2027] and yearly.years(racks.drop(columns="period")) == []
+    ((year, whole),) = yearly.by_year(racks.drop(columns="period"))
+    assert year is None and len(whole) == len(racks)
 
 
-def test_convergence_bounds_and_gap():
+def test_convergence_rows_and_the_bounds_drawn():
     table = pd.DataFrame(
         {
             "iteration": [2, 0, 1],
-            "lower_bound": [95.0, 50.0, 80.0],
-            "upper_bound": [100.0, 200.0, 120.0],
+            "lower_bound": [95.0, -50.0, 80.0],
+            "upper_bound": [100.0, float("inf"), 120.0],
             "gap": [0.05, 0.75, 1 / 3],
+            "cuts": [None, None, None],
         }
     )
-    bounds = stats.convergence(table)
-    assert bounds["iteration"].tolist() == [0, 1, 2]
-    assert bounds["gap"].tolist() == pytest.approx([0.75, 1 / 3, 0.05])
-    computed = stats.convergence(table.drop(columns="gap"))  # (upper - lower) / |upper|
-    assert computed["gap"].tolist() == pytest.approx([0.75, 1 / 3, 0.05])
+    rows = stats.convergence(table)
+    assert rows["iteration"].tolist() == [0, 1, 2]
+    assert "cuts" not in rows  # a column the method left empty
+    # A negative lower bound and an infinite upper bound say nothing: not drawn.
+    lines = stats.bound_lines(rows)
+    assert lines.values.tolist() == [
+        [1, "lower bound", 80.0],
+        [2, "lower bound", 95.0],
+        [1, "upper bound", 120.0],
+        [2, "upper bound", 100.0],
+    ]
     with pytest.raises(RunFolderError, match=r"convergence\.parquet: missing column"):
         stats.convergence(table.drop(columns="upper_bound"))
 
@@ -325,33 +367,42 @@ def test_convergence_bounds_and_gap():
 # --- nightly runs --------------------------------------------------------------------------
 
 
-def manifest(run_id, finished, cost, *, case="c", status="succeeded", unmet=0.1):
-    robust = {
-        "cost_per_mtok_usd": {"mean": cost + 1, "p95": cost + 2},
-        "total_cost_usd_per_year": {"cvar": 1000 * cost},
-        "probability_unmet_above_1pct": unmet,
-    }
-    return {
-        "kind": "nightly",
-        "run_id": run_id,
-        "case": case,
-        "status": status,
-        "started_at": finished,
-        "finished_at": finished,
-        "stages": {
-            "plan": {"status": "succeeded", "result": {"cost_per_mtok_usd": cost}},
-            "robust": {"status": "succeeded", "result": robust},
-        },
-    }
+def manifest(run_id, finished, cost, *, case="c", status="succeeded", unmet=0.1, version=2):
+    """A nightly run record as the pipeline writes it (typed stage results)."""
+    robust = RobustStageResult(
+        chosen_plan="expected-value",
+        cost_per_mtok_usd=Distribution(mean=cost + 1, p95=cost + 2),
+        total_cost_usd_per_year=Distribution(cvar=1000 * cost),
+        probability_unmet_above_1pct=unmet,
+        vss=Estimate(1.0, kind=EstimateKind.LOWER_BOUND),
+        evpi=Estimate(2.0, kind=EstimateKind.UPPER_BOUND),
+    )
+    plan = PlanStageResult(SolveStatus.OPTIMAL, cost, cost, 0.0)
+    return NightlyRecord.from_json(
+        {
+            "kind": "nightly",
+            "schema_version": version,
+            "run_id": run_id,
+            "case": case,
+            "status": status,
+            "started_at": finished,
+            "finished_at": finished,
+            "stages": {
+                "plan": {"status": "succeeded", "result": to_json(plan)},
+                "robust": {"status": "succeeded", "result": to_json(robust)},
+            },
+        }
+    )
 
 
 def test_nightly_history_keeps_successful_runs_of_the_same_case_in_time_order():
-    current = manifest("n4", None, 4.0) | {"started_at": "2026-01-04T00:00:00+00:00"}
+    current = replace(manifest("n4", None, 4.0), started_at="2026-01-04T00:00:00+00:00")
     runs = [
         manifest("n2", "2026-01-02T00:00:00+00:00", 2.0),
         manifest("n1", "2026-01-01T00:00:00+00:00", 1.0),
         manifest("n3", "2026-01-03T00:00:00+00:00", 3.0, status="failed"),
         manifest("x1", "2026-01-03T00:00:00+00:00", 9.0, case="other"),
+        manifest("old", "2026-01-03T00:00:00+00:00", 9.0, version=1),  # another schema
         current,  # the run itself, as OUT lists it: counted once, last
     ]
     history = stats.nightly_history(current, runs)
@@ -366,17 +417,23 @@ def test_sibling_manifests_and_run_status(tmp_path):
     for date, run_id in (("2026-01-01", "a"), ("2026-01-02", "b")):
         folder = tmp_path / date / run_id
         folder.mkdir(parents=True)
-        (folder / "run.json").write_text(json.dumps({"kind": "nightly", "run_id": run_id}))
+        (folder / "run.json").write_text(
+            json.dumps({"kind": "nightly", "run_id": run_id, "status": "succeeded"})
+        )
     (tmp_path / "2026-01-02" / "stray").mkdir()
     found = stats.sibling_manifests(tmp_path / "2026-01-02" / "b")
-    assert [m["run_id"] for m in found] == ["a", "b"]
+    assert [m.run_id for m in found] == ["a", "b"]
 
     stages = {"plan": {"status": "succeeded"}, "report": {"status": "running"}}
-    writing = stats.Run(tmp_path, {"kind": "nightly", "status": "running", "stages": stages}, {})
+    record = {"kind": "nightly", "run_id": "r", "status": "running", "stages": stages}
+    writing = stats.Run(
+        tmp_path, RunRecord("nightly", "running", {}), nightly=NightlyRecord.from_json(record)
+    )
     assert stats.run_status(writing) == "succeeded"  # its last stage is writing this report
-    assert stats.nightly_stages(writing.record)["stage"].tolist() == ["plan"]
+    assert stats.nightly_stages(writing.nightly)["stage"].tolist() == ["plan"]
     stages["plan"]["status"] = "failed"
-    assert stats.run_status(writing) == "running"
+    failed = replace(writing, nightly=NightlyRecord.from_json(record))
+    assert stats.run_status(failed) == "running"
 
 
 def test_rack_changes_since_the_previous_run():

@@ -8,13 +8,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import ray
 
 from fleetopt.core.errors import CaseError
 from fleetopt.io.case import Uncertainty, read_case
@@ -23,9 +21,9 @@ from fleetopt.io.store import ScenarioStore
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.parallel.farm import MAX_CHUNK, auto_chunk, chunks_of, in_flight_limit
+from fleetopt.pipelines.options import FarmSettings, RobustOptions, ScenarioOptions
 from fleetopt.pipelines.plan import plan_case
 from fleetopt.pipelines.runs import (
-    FarmSettings,
     evaluate,
     open_store,
     plan_counts,
@@ -34,7 +32,7 @@ from fleetopt.pipelines.runs import (
     sweep,
 )
 from fleetopt.scenarios.draws import draw, draw_many, multipliers_from_table
-from fleetopt.scenarios.job import Mode, PreparedJob, ScenarioJob, for_workers
+from fleetopt.scenarios.job import PreparedJob, ScenarioJob, for_workers
 from fleetopt.solve.objectives import solve_plan
 from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, RACK_B, THROUGHPUT_AB, decode, site, workload
@@ -50,13 +48,7 @@ UNCERTAIN = {
 TIMING = ["solve_seconds", "build_seconds"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    # Test-only job subclasses live in this module: ship them to workers by value.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")  # test-only job subclasses go by value
 
 
 def two_site_case(tmp_path: Path, uncertainty: dict | None = None, **kw) -> Path:
@@ -84,6 +76,11 @@ def two_site_case(tmp_path: Path, uncertainty: dict | None = None, **kw) -> Path
 
 
 SETTINGS = FarmSettings(workers=2, chunk=3)
+
+
+def opts(n: int, farm: FarmSettings = SETTINGS) -> ScenarioOptions:
+    """The options of a run of `n` scenarios farmed out by `farm`."""
+    return ScenarioOptions(n, farm=farm)
 
 
 def test_draw_statistics_match_the_stated_distributions(tmp_path):
@@ -131,12 +128,12 @@ def test_zero_uncertainty_reproduces_the_deterministic_solve(tmp_path):
     case = read_case(two_site_case(tmp_path))
     deterministic = plan_case(case).summary.to_json()
     expected = deterministic["objective"]
-    summary = sweep(case, 6, tmp_path / "sweep", SETTINGS)
+    summary = sweep(case, tmp_path / "sweep", opts(6))
     results = pd.read_parquet(tmp_path / "sweep" / "results.parquet")
-    assert summary["errors"] == 0
+    assert summary.errors == 0
     assert len(results) == 6
     assert results["objective"].to_numpy() == pytest.approx([expected] * 6, rel=1e-9)
-    # Every row carries MODEL.md's summary keys, with the deterministic solve's values.
+    # Every row carries docs/model.md's summary keys, with the deterministic solve's values.
     for key in ("status", "solver"):
         assert set(results[key]) == {deterministic[key]}
     for key in ("fleet_cost_usd_per_year", "penalty_cost_usd_per_year", "served_tokens_per_s"):
@@ -149,8 +146,8 @@ def test_zero_uncertainty_reproduces_the_deterministic_solve(tmp_path):
 
 def test_one_and_two_workers_give_identical_results(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
-    sweep(case, 10, tmp_path / "one", FarmSettings(workers=1, chunk=3))
-    sweep(case, 10, tmp_path / "two", FarmSettings(workers=2))  # chunk auto: 3, 2, 2, 1, 1, 1
+    sweep(case, tmp_path / "one", opts(10, FarmSettings(workers=1, chunk=3)))
+    sweep(case, tmp_path / "two", opts(10, FarmSettings(workers=2)))  # chunk auto: 3, 2, 2, 1, 1, 1
     for table in ("results", "mix", "scenarios", "sites"):
         one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
         two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
@@ -162,8 +159,8 @@ def test_evaluate_is_bit_identical_however_it_is_chunked(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
     expected = plan_case(case)
     plans = {"ev": expected.x[expected.result.model.layout.n]}
-    evaluate(case, plans, 24, tmp_path / "one", FarmSettings(workers=1, chunk=3))
-    evaluate(case, plans, 24, tmp_path / "two", FarmSettings(workers=2, chunk=7))
+    evaluate(case, plans, tmp_path / "one", opts(24, FarmSettings(workers=1, chunk=3)))
+    evaluate(case, plans, tmp_path / "two", opts(24, FarmSettings(workers=2, chunk=7)))
     for table in ("results", "mix", "scenarios", "sites"):
         one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
         two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
@@ -173,7 +170,7 @@ def test_evaluate_is_bit_identical_however_it_is_chunked(tmp_path):
 
 def test_written_multipliers_resolve_to_the_same_objective(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
-    sweep(case, 5, tmp_path / "run", SETTINGS)
+    sweep(case, tmp_path / "run", opts(5))
     draws = pd.read_parquet(tmp_path / "run" / "scenarios.parquet")
     results = pd.read_parquet(tmp_path / "run" / "results.parquet").set_index("scenario")
     index = build_index(case)
@@ -216,13 +213,13 @@ def test_a_task_that_raises_once_is_retried(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
     job = FlakyJob(
         case=case,
-        mode=Mode.SWEEP,
+        mode=RunKind.SWEEP,
         options=for_workers(case.solver),
         marker=str(tmp_path / "marker"),
     )
-    summary = run_scenarios(job, 6, tmp_path / "run", SETTINGS)
+    summary = run_scenarios(job, tmp_path / "run", opts(6))
     assert (tmp_path / "marker").exists()  # it did fail once
-    assert summary["errors"] == 0
+    assert summary.errors == 0
     results = pd.read_parquet(tmp_path / "run" / "results.parquet")
     assert sorted(results["scenario"]) == list(range(6))
     assert set(results["status"]) == {"optimal"}
@@ -231,10 +228,10 @@ def test_a_task_that_raises_once_is_retried(tmp_path):
 def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="fleetopt")
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
-    job = BrokenJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
-    summary = run_scenarios(job, 6, tmp_path / "run", SETTINGS)
+    job = BrokenJob(case=case, mode=RunKind.SWEEP, options=for_workers(case.solver))
+    summary = run_scenarios(job, tmp_path / "run", opts(6))
     results = pd.read_parquet(tmp_path / "run" / "results.parquet").set_index("scenario")
-    assert summary["errors"] == 1
+    assert summary.errors == 1
     assert sorted(results.index) == list(range(6))
     assert results.loc[4, "status"] == "error"
     assert "scenario 4 cannot be solved" in results.loc[4, "message"]
@@ -251,7 +248,7 @@ def test_a_scenario_that_keeps_failing_gets_an_error_row(tmp_path, caplog):
 def test_worker_log_records_reach_the_driver_tagged_with_their_scenario(tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger="fleetopt")
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
-    sweep(case, 4, tmp_path / "run", SETTINGS)
+    sweep(case, tmp_path / "run", opts(4))
     from_workers = [r for r in caplog.records if r.name == "fleetopt.worker"]
     solved = [r for r in from_workers if "solved in" in r.getMessage()]
     assert sorted(r.scenario for r in solved) == [0, 1, 2, 3]
@@ -275,7 +272,7 @@ def test_evaluate_under_derate_and_supply_cut_matches_hand_computation(tmp_path)
     counts = plan_counts(
         build_index(case), pd.DataFrame({"site": ["s1"], "rack_type": ["A"], "count": [10]}), "plan"
     )
-    evaluate(case, {"p": counts}, 3, tmp_path / "ev-derate", SETTINGS)
+    evaluate(case, {"p": counts}, tmp_path / "ev-derate", opts(3))
     results = pd.read_parquet(tmp_path / "ev-derate" / "results.parquet")
     # Half the power: 5 racks powered, 5,000 of 10,000 tokens/s served.
     assert results["unmet_share"].to_numpy() == pytest.approx([0.5] * 3)
@@ -283,7 +280,7 @@ def test_evaluate_under_derate_and_supply_cut_matches_hand_computation(tmp_path)
     cut = {"seed": 1, "supply": {"probability": 1.0, "cut": 0.3}}
     installed = [{"site": "s1", "rack_type": "A", "count": 4}]
     case = read_case(two_site_case(tmp_path / "cut", cut, installed=installed, **base))
-    evaluate(case, {"p": counts}, 3, tmp_path / "ev-cut", SETTINGS)
+    evaluate(case, {"p": counts}, tmp_path / "ev-cut", opts(3))
     results = pd.read_parquet(tmp_path / "ev-cut" / "results.parquet")
     # 4 installed + floor(6 new x 0.7) = 8 racks delivered: 20% unmet.
     assert results["unmet_share"].to_numpy() == pytest.approx([0.2] * 3)
@@ -303,11 +300,11 @@ def test_an_infeasible_sweep_scenario_says_why_in_its_row(tmp_path):
             throughput=[decode("A", 1000)],
         )
     )
-    summary = sweep(case, 6, tmp_path / "sweep", SETTINGS)
+    summary = sweep(case, tmp_path / "sweep", opts(6))
     results = pd.read_parquet(tmp_path / "sweep" / "results.parquet").set_index("scenario")
     draws = pd.read_parquet(tmp_path / "sweep" / "scenarios.parquet")
     derated = set(draws.loc[(draws["kind"] == "power_cap") & (draws["multiplier"] < 1), "scenario"])
-    assert 0 < len(derated) < 6 and summary["errors"] == 0
+    assert 0 < len(derated) < 6 and summary.errors == 0
     infeasible = results[results["status"] == "infeasible"]
     assert set(infeasible.index) == derated
     assert set(infeasible["message"]) == {
@@ -319,9 +316,9 @@ def test_an_infeasible_sweep_scenario_says_why_in_its_row(tmp_path):
 
 def test_resume_keeps_finished_chunks(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver))
+    job = ScenarioJob(case=case, mode=RunKind.SWEEP, options=for_workers(case.solver))
     out = tmp_path / "run"
-    run_scenarios(job, 6, tmp_path / "reference", SETTINGS)
+    run_scenarios(job, tmp_path / "reference", opts(6))
     reference = pd.read_parquet(tmp_path / "reference" / "results.parquet")
     # An interrupted run: chunk 1 (scenarios 3-5) finished, with a tell-tale objective.
     store = open_store(job, 6, out)
@@ -335,7 +332,7 @@ def test_resume_keeps_finished_chunks(tmp_path):
     store.write_chunk("000000003", tables)
     assert not store.complete
 
-    run_scenarios(job, 6, out, FarmSettings(workers=2))  # another chunk size: auto
+    run_scenarios(job, out, opts(6, FarmSettings(workers=2)))  # another chunk size: auto
     resumed = pd.read_parquet(out / "results.parquet").set_index("scenario")
     assert (resumed.loc[[3, 4, 5], "objective"] == -1.0).all()  # kept, not recomputed
     assert resumed.loc[[0, 1, 2], "objective"].to_numpy() == pytest.approx(
@@ -346,17 +343,17 @@ def test_resume_keeps_finished_chunks(tmp_path):
 
 def test_robust_chooses_among_candidates_on_common_scenarios(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
-    summary = robust(case, 12, tmp_path / "robust", SETTINGS, candidates=4)
+    summary = robust(case, tmp_path / "robust", opts(12), RobustOptions(candidates=4))
     results = pd.read_parquet(tmp_path / "robust" / "evaluate" / "results.parquet")
     total = results.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
     means = total.mean()
-    assert summary["chosen_plan"] == means.idxmin()
-    vss = summary["value_of_stochastic_solution_usd_per_year"]
-    assert vss["mean"] == pytest.approx(means["expected-value"] - means.min())
-    assert vss["mean"] >= 0
+    assert summary.chosen_plan == means.idxmin()
+    vss = summary.vss
+    assert vss.value == pytest.approx(means["expected-value"] - means.min())
+    assert vss.value >= 0 and vss.kind == "lower_bound"
     ws = pd.read_parquet(tmp_path / "robust" / "sweep" / "results.parquet")
-    evpi = summary["expected_value_of_perfect_information_usd_per_year"]
-    assert evpi["mean"] == pytest.approx(
+    evpi = summary.evpi
+    assert evpi.kind == "upper_bound" and evpi.value == pytest.approx(
         means.min() - ws["total_cost_usd_per_year"].mean(), rel=1e-9
     )
     # Wait and see is a lower bound in every scenario (each sweep solve is optimal).
@@ -457,7 +454,7 @@ def schedule_case(tmp_path: Path, uncertainty: dict | None = None, **kw) -> Path
 def test_a_schedule_sweep_reproduces_the_plan_and_is_identical_on_any_workers(tmp_path):
     case = read_case(schedule_case(tmp_path))
     expected = plan_case(case).summary
-    sweep(case, 3, tmp_path / "flat", SETTINGS)
+    sweep(case, tmp_path / "flat", opts(3))
     flat = pd.read_parquet(tmp_path / "flat" / "results.parquet")
     assert flat["objective"].to_numpy() == pytest.approx([expected.objective] * 3, rel=1e-9)
     mix = pd.read_parquet(tmp_path / "flat" / "mix.parquet")
@@ -465,8 +462,8 @@ def test_a_schedule_sweep_reproduces_the_plan_and_is_identical_on_any_workers(tm
     assert set(mix["period"]) == {2026, 2027, 2028}
 
     case = read_case(schedule_case(tmp_path / "uncertain", UNCERTAIN))
-    sweep(case, 8, tmp_path / "one", FarmSettings(workers=1, chunk=3))
-    sweep(case, 8, tmp_path / "two", FarmSettings(workers=2, chunk=5))
+    sweep(case, tmp_path / "one", opts(8, FarmSettings(workers=1, chunk=3)))
+    sweep(case, tmp_path / "two", opts(8, FarmSettings(workers=2, chunk=5)))
     for table in ("results", "mix", "scenarios", "sites"):
         one = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
         two = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
@@ -494,7 +491,7 @@ def test_evaluate_fixes_the_whole_schedule_and_cuts_every_periods_deliveries(tmp
         {"period": [2026, 2027], "site": "s1", "rack_type": "A", "count": [10, 20]}
     )
     counts = plan_counts(build_index(case), schedule, "plan")
-    evaluate(case, {"p": counts}, 2, tmp_path / "ev", SETTINGS)
+    evaluate(case, {"p": counts}, tmp_path / "ev", opts(2))
     results = pd.read_parquet(tmp_path / "ev" / "results.parquet")
     assert results["unmet_share"].to_numpy() == pytest.approx([7 / 30] * 2)
     sites = pd.read_parquet(tmp_path / "ev" / "sites.parquet")
@@ -506,10 +503,10 @@ def test_evaluate_fixes_the_whole_schedule_and_cuts_every_periods_deliveries(tmp
 
 def test_robust_chooses_a_schedule(tmp_path):
     case = read_case(schedule_case(tmp_path, UNCERTAIN))
-    summary = robust(case, 8, tmp_path / "robust", SETTINGS, candidates=3)
+    summary = robust(case, tmp_path / "robust", opts(8), RobustOptions(candidates=3))
     chosen = pd.read_parquet(tmp_path / "robust" / "choice" / "racks.parquet")
     assert list(chosen.columns) == ["period", "site", "rack_type", "count", "installed"]
     assert set(chosen["period"]) == {2026, 2027, 2028}
     results = pd.read_parquet(tmp_path / "robust" / "evaluate" / "results.parquet")
     total = results.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
-    assert summary["chosen_plan"] == total.mean().idxmin()
+    assert summary.chosen_plan == total.mean().idxmin()

@@ -22,11 +22,12 @@ import pandas as pd
 import pytest
 
 from fleetopt.io.case import Case, read_case
+from fleetopt.io.runfolder import RunKind
 from fleetopt.model.build import build_dinkelbach_step, build_evaluate_model, build_plan_model
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.pipelines.plan import plan_case
-from fleetopt.scenarios.job import Mode, PreparedJob, ScenarioJob, for_workers
+from fleetopt.scenarios.job import PreparedJob, ScenarioJob, for_workers
 from fleetopt.testing.synthetic import SyntheticParams, synthetic_case
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -82,10 +83,12 @@ def fingerprint(case: Case) -> dict:
     outcome = plan_case(case)
     counts = outcome.x[outcome.result.model.layout.n]
     summary = {k: v for k, v in outcome.summary.to_json().items() if k not in TIMING}
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver), hint=outcome.x)
+    job = ScenarioJob(
+        case=case, mode=RunKind.SWEEP, options=for_workers(case.solver), hint=outcome.x
+    )
     sweep = job.prepare().solve_scenario(3)
     evaluate = ScenarioJob(
-        case=case, mode=Mode.EVALUATE, options=for_workers(case.solver), plans={"ev": counts}
+        case=case, mode=RunKind.EVALUATE, options=for_workers(case.solver), plans={"ev": counts}
     )
     evaluated = PreparedJob(evaluate).solve_scenario(3)
     return {

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import ray
 
 from fleetopt.core.errors import CaseError
 from fleetopt.io.case import read_case
+from fleetopt.io.ownership import own_entries
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model
 from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import build_index
@@ -26,15 +25,14 @@ from fleetopt.model.measures import shortfall_share
 from fleetopt.model.risk import MEAN, Risk
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool
-from fleetopt.pipelines.runs import FarmSettings
+from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.stochastic import (
-    Method,
-    StochasticSettings,
     load_hedging,
     save_hedging,
     stochastic,
     subproblem_options,
 )
+from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.scenarios.draws import draw
 from fleetopt.scenarios.stage import PreparedStages, StageJob
 from fleetopt.solve.hedging import HedgingSettings, hedge, make_bundles
@@ -49,13 +47,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "fleetopt" / "data" / "exampl
 TIMING = ["solve_seconds", "build_seconds"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    # Test-only job subclasses live in this module: ship them to workers by value.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")  # test-only job subclasses go by value
 
 
 def solve_ef(case, multipliers, *, risk=MEAN, gap=1e-9):
@@ -209,16 +201,12 @@ def test_a_shortfall_penalty_below_the_unmet_penalty_is_refused(tmp_path):
     assert "recourse.capex_premium: must be in [0, 100], got -1" in text
 
 
-def run_stochastic(path: Path, out: Path, method: str, workers: int = 2, **settings) -> dict:
+def run_stochastic(
+    path: Path, out: Path, method: str, workers: int = 2, gap: float = 1e-3
+) -> StochasticSummary:
     case = read_case(path)
-    defaults = {"method": Method(method), "gap": 1e-3, "out_of_sample": 6}
-    return stochastic(
-        case,
-        6,
-        out,
-        FarmSettings(workers=workers, chunk=3),
-        StochasticSettings(**{**defaults, **settings}),
-    )
+    settings = StochasticSettings(Method(method), stop=HedgingSettings(gap=gap), out_of_sample=6)
+    return stochastic(case, out, ScenarioOptions(6, farm=FarmSettings(workers, 3)), settings)
 
 
 def test_progressive_hedging_brackets_the_extensive_form(tmp_path):
@@ -229,27 +217,31 @@ def test_progressive_hedging_brackets_the_extensive_form(tmp_path):
     path = two_site_case(tmp_path, UNCERTAIN)
     ef = run_stochastic(path, tmp_path / "ef", "ef", gap=1e-9)
     ph = run_stochastic(path, tmp_path / "ph", "ph")
-    optimum = ef["objective"]
-    assert ef["gap"] <= 1e-6 and ef["lower_bound"] <= optimum * (1 + 1e-9)
-    assert ef["status"] == "optimal" and ph["status"] == "feasible" and ph["method"] == "ph"
-    assert 0 < ph["gap"] < 0.05
-    assert ph["lower_bound"] <= optimum * (1 + 1e-9)
-    assert optimum * (1 - 1e-9) <= ph["objective"] <= optimum * (1 + ph["gap"]) + 1e-6
+    optimum = ef.objective.value
+    assert ef.gap <= 1e-6 and ef.lower_bound <= optimum * (1 + 1e-9)
+    assert ef.status == "optimal" and ph.status == "feasible" and ph.method == "ph"
+    assert 0 < ph.gap < 0.05
+    assert ph.lower_bound <= optimum * (1 + 1e-9)
+    assert optimum * (1 - 1e-9) <= ph.objective.value <= optimum * (1 + ph.gap) + 1e-6
     history = pd.read_parquet(tmp_path / "ph" / "convergence.parquet")
     assert (history["lower_bound"] <= optimum * (1 + 1e-9)).all()
     assert history["lower_bound"].is_monotonic_increasing
     assert history["upper_bound"].is_monotonic_decreasing
     for summary in (ef, ph):  # the reported values and their relations
-        assert summary["evpi"] == pytest.approx(summary["objective"] - summary["wait_and_see"])
-        assert summary["vss"] == pytest.approx(summary["ev_objective"] - summary["objective"])
-        assert summary["evpi"] >= -1e-6 * optimum and summary["objective_se"] > 0
+        evpi, vss, rp = summary.evpi.value, summary.vss.value, summary.objective.value
+        assert evpi == pytest.approx(rp - summary.wait_and_see.value)
+        assert vss == pytest.approx(summary.ev_objective.value - rp)
+        assert evpi >= -1e-6 * optimum and summary.objective.se > 0
     results = pd.read_parquet(tmp_path / "ph" / "results.parquet")
     assert sorted(results["plan"].unique()) == ["expected-value", "stochastic", "wait-and-see"]
     for _, rows in results.groupby("plan"):
         assert sorted(rows["scenario"]) == list(range(6))
     oos = pd.read_parquet(tmp_path / "ph" / "out_of_sample.parquet")
-    assert len(oos) == 12 and set(ph["out_of_sample"]) == {"stochastic", "expected-value"}
-    assert ph["out_of_sample_seed"] == UNCERTAIN["seed"] + 1
+    assert len(oos) == 12 and set(ph.out_of_sample) == {"stochastic", "expected-value"}
+    assert ph.out_of_sample_seed == UNCERTAIN["seed"] + 1
+    for run in ("ef", "ph"):  # all a re-run may replace is what fleetopt knows it wrote
+        folder = tmp_path / run
+        assert own_entries(folder, "stochastic") == sorted(folder.iterdir())
 
 
 def test_results_do_not_depend_on_the_workers(tmp_path):
@@ -257,7 +249,7 @@ def test_results_do_not_depend_on_the_workers(tmp_path):
     one = run_stochastic(path, tmp_path / "one", "ph", workers=1, gap=1e-2)
     two = run_stochastic(path, tmp_path / "two", "ph", workers=2, gap=1e-2)
     for key in ("objective", "lower_bound", "gap", "wait_and_see", "ev_objective", "iterations"):
-        assert one[key] == two[key], key
+        assert getattr(one, key) == getattr(two, key), key
     for table in ("results", "convergence", "racks", "recourse", "out_of_sample"):
         a = pd.read_parquet(tmp_path / "one" / f"{table}.parquet")
         b = pd.read_parquet(tmp_path / "two" / f"{table}.parquet")
@@ -289,7 +281,7 @@ class CrashingJob(StageJob):
         return CrashingStages(self)
 
 
-def crashing(pool: StagePool, marker: Path, pin=None):
+def crashing(pool: StagePool, marker: Path):
     """`pool.solve` with a worker dying in the middle of the first two calls (rounds)."""
     crashes = []
 
@@ -297,7 +289,7 @@ def crashing(pool: StagePool, marker: Path, pin=None):
         if len(crashes) < 2:
             marker.write_text("")
             crashes.append(True)
-        return pool.solve(tasks, pin=pin)
+        return pool.solve(tasks)
 
     return solve
 
@@ -329,7 +321,7 @@ def test_a_killed_actor_is_restarted_and_hedging_finishes(tmp_path):
     assert state.lower_bound == expected.lower_bound
     assert np.array_equal(state.plan, expected.plan)
     assert len(state.plan_costs) == n and state.stopped == expected.stopped
-    assert state.history[-1]["iteration"] == expected.history[-1]["iteration"]
+    assert state.history[-1].iteration == expected.history[-1].iteration
 
 
 def small_hedging(tmp_path, risk=MEAN):
@@ -372,7 +364,7 @@ def test_hedging_resumed_from_a_checkpoint_ends_where_an_unbroken_run_does(tmp_p
     assert resumed.upper_bound == unbroken.upper_bound
     assert resumed.lower_bound == unbroken.lower_bound
     assert np.array_equal(resumed.plan, unbroken.plan)
-    assert [r["gap"] for r in resumed.history] == [r["gap"] for r in unbroken.history]
+    assert [r.gap for r in resumed.history] == [r.gap for r in unbroken.history]
 
 
 def test_cvar_objective_is_the_risk_of_the_plans_costs(tmp_path):

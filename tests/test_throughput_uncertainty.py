@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 
 from fleetopt.io.case import Uncertainty, read_case
+from fleetopt.io.runfolder import RunKind
 from fleetopt.model.index import build_index
 from fleetopt.pipelines.runs import plan_counts
 from fleetopt.scenarios.draws import draw, draw_many, draws_table, multipliers_from_table
-from fleetopt.scenarios.job import Mode, ScenarioJob, for_workers
+from fleetopt.scenarios.job import ScenarioJob, for_workers
 from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import RACK_A, decode, rack, site, workload
 from tests.test_scenarios import UNCERTAIN, two_site_case
@@ -144,7 +145,7 @@ def test_a_factor_scales_the_served_capacity_of_fixed_racks(tmp_path):
     counts = plan_counts(
         build_index(case), pd.DataFrame({"site": ["s1"], "rack_type": ["A"], "count": [10]}), "p"
     )
-    job = ScenarioJob(case, Mode.EVALUATE, for_workers(case.solver), plans={"p": counts})
+    job = ScenarioJob(case, RunKind.EVALUATE, for_workers(case.solver), plans={"p": counts})
     results, _ = solve_scenarios(job, range(12))
     f = results["factor"].to_numpy()
     assert (f < 1).any() and (f > 1).any()  # both sides of the forecast are exercised
@@ -161,7 +162,7 @@ def test_a_factor_scales_the_served_capacity_of_fixed_racks(tmp_path):
 def test_a_factor_changes_the_racks_bought(tmp_path):
     # All demand must be served: the optimum buys ceil(10,000 / (1,000 x f)) racks.
     case = read_case(single_rack_case(tmp_path, min_served_share=1.0))
-    job = ScenarioJob(case, Mode.SWEEP, for_workers(case.solver))
+    job = ScenarioJob(case, RunKind.SWEEP, for_workers(case.solver))
     results, mix = solve_scenarios(job, range(12))
     assert set(results["status"]) == {"optimal"}
     bought = mix.set_index("scenario")["count"].reindex(results["scenario"]).to_numpy()

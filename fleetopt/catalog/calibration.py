@@ -1,45 +1,66 @@
-"""Fit the performance model to measured DeepSeek-R1 serving and report its error.
+"""Fit the performance model to measured serving of every source, and report its error.
 
-Every measured point (measured.csv, no speculative decoding) is a deployment the model
-can replay: its decode instance size g, how many users were decoding at once, whether
-attention was data-parallel, aggregated or disaggregated serving, input and output
-lengths. For each, the model predicts the time per output token; the error is
-model / measured per-user speed at the same concurrency, which equals model / measured
-tokens per second at that load. Disaggregated runs also give prefill tokens/s per prefill
-GPU; the best one per curve is fitted (at lower loads prefill GPUs wait for work).
+Every measured point is a deployment the model can replay:
 
-Per architecture family (hopper, blackwell, cdna3, cdna4) a coordinate search over grids
-minimizes the squared log error of the fitted points: memory-bandwidth efficiency, MoE
-decode and prefill compute efficiency, and the MoE per-layer step cost (base, and growth
-per doubling of g). One compute/memory overlap for all families is picked from its grid
-by the total error. Held out: every 1k-in/8k-out run, an input length and output/input
-ratio the fit never sees. `python -m fleetopt.catalog.calibration` writes calibration.csv and the
-fitted values into the specs.csv rows whose `perf_arch` names the family.
+- InferenceX (measured.csv, DeepSeek-R1, no speculative decoding): online points at a
+  measured concurrency. The decode instance size g, how many users were decoding at once,
+  whether attention was data-parallel, aggregated or disaggregated serving, input and
+  output lengths; the model predicts the time per output token, and the error is model /
+  measured per-user speed at the same concurrency, which equals model / measured tokens
+  per second at that load. Disaggregated runs also give prefill tokens/s per prefill GPU;
+  the best one per curve is fitted (at lower loads prefill GPUs wait for work).
+- Published figures of other sources (published.csv: TensorRT-LLM's performance
+  overview, NVIDIA NIM, an OCI blog): `online` rows the same way (a fixed concurrency and
+  a measured per-user speed); `offline` rows at the model's maximum throughput on the
+  measured instance, the batch the memory holds at those lengths, prefill and decode on
+  the same GPUs; the error is model / measured output tokens per second per GPU.
+
+The fit minimizes the squared log error, each source weighing the same (a point of a
+source with n points in the fitted set weighs 1/n), over the memory-bandwidth efficiency,
+the MoE and the dense compute efficiencies (decode and prefill), the MoE per-layer step
+cost (base, and growth per doubling of g), and the dense per-layer and collective
+latencies. First one parameter set for all GPU families together (pooled), then, from
+it, each architecture family (hopper, blackwell, cdna3, cdna4) on its own points: a
+parameter its points do not inform keeps the pooled value, and a family without points
+keeps every pooled value. One compute/memory overlap for all families is picked from its
+grid by the total error. Held out of every fit: InferenceX's 1k-in/8k-out runs (an
+output/input ratio the fit never sees). Leave one source out: each source's points
+estimated by the fit made on the other sources only.
+
+`python -m fleetopt.catalog.calibration` writes calibration.csv, the fitted values into
+the specs.csv rows whose `perf_arch` names the family, and calibration_sources.csv (the
+error by source, fitted and left out).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fleetopt.catalog.measured import CATALOG_ISL_OSL, load_measured
-from fleetopt.catalog.operating_point import model_estimates, served_variants
+from fleetopt.catalog.measured import CATALOG_ISL_OSL, RACK_TYPE_OF_HARDWARE, load_measured
+from fleetopt.catalog.operating_point import model_estimates
 from fleetopt.catalog.perf import (
     CATALOG_DIR,
+    apply_efficiencies,
     derive_instances,
     load_catalog,
-    moe_layer_floor_us,
+    served_variants,
     step_time_s,
 )
+from fleetopt.catalog.published import load_published
 from fleetopt.io.store import write_csv_atomic
 
+INFERENCEX = "inferencex"  # the source id of measured.csv's points
 HELD_OUT_ISL_OSL: tuple[int, int] = (1024, 8192)
 LENGTH_FACTOR = 0.9  # InferenceX draws lengths from 80-100% of nominal: 90% on average
-WITHIN = 0.25  # the accuracy goal: model within +-25% of measured
+WITHIN = 0.25  # the accuracy goal on fitted points: model within +-25% of measured
+TRANSFER_FACTOR = 1.5  # the goal by source: model within 1.5x of measured
 ALL = "all"  # the summary row over every hardware
+POOLED = "pooled"  # the parameters of all GPU families fitted together
 ARCH_ORDER: tuple[str, ...] = ("hopper", "blackwell", "cdna3", "cdna4")
 FITTED_COLUMNS: tuple[str, ...] = (
     "mem_bw_efficiency",
@@ -47,7 +68,20 @@ FITTED_COLUMNS: tuple[str, ...] = (
     "moe_prefill_compute_efficiency",
     "moe_layer_latency_us",
     "moe_layer_latency_per_doubling_us",
+    "decode_compute_efficiency",
+    "prefill_compute_efficiency",
+    "layer_latency_us",
+    "collective_latency_us",
 )
+# The fixed costs of a step: fitted on online points only (fit_params).
+LATENCY_COLUMNS: tuple[str, ...] = (
+    "moe_layer_latency_us",
+    "moe_layer_latency_per_doubling_us",
+    "layer_latency_us",
+    "collective_latency_us",
+)
+# Efficiencies stay in (0, 1] and latencies >= 0: no parameter set puts an estimate above
+# the hardware's roofline (docs/performance.md, "Physical bounds").
 GRIDS: dict[str, tuple[float, ...]] = {
     "moe_layer_latency_us": (0, 10, 20, 30, 40, 50, 60, 70, 80, 100, 120, 150, 200, 250),
     "moe_layer_latency_per_doubling_us": (0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80),
@@ -58,22 +92,65 @@ GRIDS: dict[str, tuple[float, ...]] = {
     "moe_prefill_compute_efficiency": (
         0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3,
     ),
+    "decode_compute_efficiency": (
+        0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7,
+    ),
+    "prefill_compute_efficiency": (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "layer_latency_us": (0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80),
+    "collective_latency_us": (0, 2, 4, 6, 8, 10, 15, 20, 30),
 }  # fmt: skip
 OVERLAP_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+# Where the pooled search starts: the priors of docs/performance.md.
 START: dict[str, float] = {
     "mem_bw_efficiency": 0.75,
     "moe_decode_compute_efficiency": 0.1,
     "moe_prefill_compute_efficiency": 0.15,
     "moe_layer_latency_us": 50.0,
     "moe_layer_latency_per_doubling_us": 10.0,
+    "decode_compute_efficiency": 0.1,
+    "prefill_compute_efficiency": 0.5,
+    "layer_latency_us": 10.0,
+    "collective_latency_us": 8.0,
 }
 SWEEPS = 3
-# Each fitted efficiency scales one rate of the replay frame: (rate column, its peak).
-_RATES = {
-    "mem_bw_efficiency": ("bw_bytes_per_s", "peak_bw_bytes_per_s"),
-    "moe_decode_compute_efficiency": ("flops_per_s", "peak_flops_per_s"),
-    "moe_prefill_compute_efficiency": ("prefill_flops_per_s", "peak_prefill_flops_per_s"),
-}
+# Parameters searched jointly: the two parts of a fixed step cost, which trade off.
+COUPLED: tuple[tuple[str, str], ...] = (
+    ("moe_layer_latency_us", "moe_layer_latency_per_doubling_us"),
+    ("layer_latency_us", "collective_latency_us"),
+)
+# Columns a replayed point keeps for the report and the tables built from it.
+_POINT_KEYS: tuple[str, ...] = (
+    "source",
+    "regime",
+    "hardware",
+    "catalog_rack_type",
+    "arch",
+    "model",
+    "framework",
+    "precision",
+    "parallelism",
+    "disagg",
+    "dp_attention",
+    "isl",
+    "osl",
+    "conc",
+    "gpus",
+    "batch",
+    "ttft_ms",
+    "user_tps",
+    "output_tps_per_gpu",
+    "date",
+    "url",
+    "split",
+)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The measured points ready to be estimated under any parameter set."""
+
+    decode: pd.DataFrame  # one row per point of every source (online and offline)
+    prefill: pd.DataFrame  # InferenceX: best prefill point of each disaggregated 8k/1k curve
 
 
 @dataclass(frozen=True)
@@ -81,7 +158,7 @@ class Calibration:
     """A fit: parameters per architecture family and every point's model estimate."""
 
     params: pd.DataFrame  # one row per arch: FITTED_COLUMNS, overlap, points, RMS log error
-    decode: pd.DataFrame  # one row per measured decode point: measured vs model, split
+    decode: pd.DataFrame  # one row per measured point: measured vs model, split, source
     prefill: pd.DataFrame  # best prefill point of each disaggregated curve: measured vs model
 
 
@@ -96,12 +173,12 @@ def load_accelerators(path: str | Path | None = None) -> pd.DataFrame:
 def _hardware_specs(accelerators: pd.DataFrame) -> pd.DataFrame:
     """specs.csv-style rows per measured hardware (a 'rack' = one scale-up domain).
 
-    Efficiencies are 1 and latencies 0: the replay frame then holds peak rates, and each
-    fit evaluation scales them by the parameters it tries.
+    The efficiencies and latencies are the START priors; every fit evaluation overwrites
+    them with the parameters it tries (apply_params).
     """
     a = accelerators
     n = a["scaleup_accelerators"].astype(float)
-    return pd.DataFrame(
+    specs = pd.DataFrame(
         {
             "hardware": a["hardware"],
             "rack_type": a["hardware"],
@@ -117,63 +194,118 @@ def _hardware_specs(accelerators: pd.DataFrame) -> pd.DataFrame:
             "scaleup_accelerators": n,
             "min_weight_bytes_per_param": a["min_weight_bytes_per_param"],
             "mem_usable_frac": 0.9,
-            "mem_bw_efficiency": 1.0,
-            "prefill_compute_efficiency": 1.0,
-            "decode_compute_efficiency": 1.0,
-            "moe_prefill_compute_efficiency": 1.0,
-            "moe_decode_compute_efficiency": 1.0,
-            "layer_latency_us": 0.0,
-            "collective_latency_us": 0.0,
-            "moe_layer_latency_us": 0.0,
-            "moe_layer_latency_per_doubling_us": 0.0,
             "overlap": 0.0,
         }
     )
+    return specs.assign(**START)
+
+
+def _kv_replication(x: pd.DataFrame) -> np.ndarray:
+    """How many copies of a user's KV an instance holds: tensor-parallel attention over g
+    GPUs splits the KV heads, so g > kv_heads stores each user's KV on g / kv_heads GPUs
+    (MLA's latent KV is one head: on all g); data-parallel attention keeps one copy."""
+    g = x["g"].to_numpy(dtype=float)
+    heads = x["kv_heads"].to_numpy(dtype=float)
+    return np.where(x["dp_attention"].to_numpy(dtype=bool), 1.0, g / np.minimum(g, heads))
+
+
+def _decoding_users(conc, osl, user_tps, ttft_ms) -> np.ndarray:
+    """Users decoding at once out of `conc` in flight: each waits TTFT, then decodes osl
+    tokens at user_tps, so the decoding share is (osl / u) / (TTFT + osl / u)."""
+    decode_s = osl / user_tps
+    return conc * decode_s / (np.nan_to_num(ttft_ms) / 1e3 + decode_s)
 
 
 def replay_frame(
     measured: pd.DataFrame, accelerators: pd.DataFrame, models: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per measured point without speculative decoding, with its instance figures.
+    """One row per InferenceX point without speculative decoding, with its instance figures.
 
-    perf.derive_instances at peak rates, for the measured deployment: g accelerators per
-    decode instance; `batch` = users decoding at once per instance (a user waits TTFT, then
-    decodes osl tokens, so the decoding share is (osl/u) / (TTFT + osl/u)); KV read by all
-    g accelerators when attention is tensor-parallel (MLA's latent KV does not split by
-    head), by its own accelerator when data-parallel.
+    perf.derive_instances for the measured deployment: g accelerators per decode instance;
+    `batch` = users decoding at once per instance (_decoding_users over the decode
+    workers); KV copies per _kv_replication.
     """
     m = measured[(measured["spec_method"] == "none") & measured["model"].isin(models["model"])]
-    x = m.rename(columns={"rack_type": "catalog_rack_type"})
+    x = m.rename(columns={"rack_type": "catalog_rack_type", "run_url": "url"})
     x = x.merge(_hardware_specs(accelerators).drop(columns="rack_type"), on="hardware")
     keys = ["model", "precision", "isl", "osl"]
     x = x.merge(served_variants(models, m[keys], LENGTH_FACTOR), on=keys)
     x["g"] = x["decode_instance_gpus"].astype(float)
     x = derive_instances(x)
-    decode_s = x["osl"] * LENGTH_FACTOR / x["user_tps"]
-    x["batch"] = x["conc"] * decode_s / (x["ttft_ms"] / 1e3 + decode_s) / x["decode_workers"]
-    x["kv_bytes_per_user"] *= np.where(x["dp_attention"], 1.0, x["g"])
-    for rate, peak in _RATES.values():
-        x[peak] = x[rate]
+    users = _decoding_users(x["conc"], x["osl"] * LENGTH_FACTOR, x["user_tps"], x["ttft_ms"])
+    x["batch"] = users / x["decode_workers"]
+    x["kv_bytes_per_user"] *= _kv_replication(x)
     held = (x["isl"] == HELD_OUT_ISL_OSL[0]) & (x["osl"] == HELD_OUT_ISL_OSL[1])
     x["split"] = np.where(held, "held-out", "fitted")
+    x["source"] = INFERENCEX
+    x["regime"] = "online"
+    x["parallelism"] = (
+        np.where(
+            x["disagg"],
+            "disagg " + x["prefill_gpus"].astype(str) + "+" + x["decode_gpus"].astype(str),
+            "agg",
+        )
+        + " tp"
+        + x["decode_tp"].astype(str)
+        + np.where(x["dp_attention"], " dp-attn", "")
+    )
     return x
 
 
-def _set_params(x: pd.DataFrame, params: pd.DataFrame, overlap: float) -> None:
-    """Scale peak rates and set the step floor of replay rows to `params` (by arch)."""
+def published_frame(
+    published: pd.DataFrame, accelerators: pd.DataFrame, models: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per published figure (published.csv), with its instance figures.
+
+    Aggregated serving on instances of `instance_gpus`; online rows decode
+    _decoding_users(conc, ...) users at once, offline rows the most users the memory holds
+    at their lengths (KV copies per _kv_replication). Lengths are as published (fixed).
+    """
+    keys = ["model", "precision", "isl", "osl"]
+    x = published.rename(columns={"instance_gpus": "g"}).copy()
+    x = x.merge(_hardware_specs(accelerators).drop(columns="rack_type"), on="hardware")
+    x = x.merge(served_variants(models, published[keys]), on=keys)
+    x["g"] = x["g"].astype(float)
+    x = derive_instances(x)
+    x["kv_bytes_per_user"] *= _kv_replication(x)
+    x["max_batch"] = np.floor((x["mem_bytes"] - x["weight_bytes"]) / x["kv_bytes_per_user"])
+    online = x["regime"] == "online"
+    users = _decoding_users(x["conc"], x["osl"], x["user_tps"], x["ttft_ms"])
+    x["batch"] = np.where(online, users, x["max_batch"])
+    x["gpus"] = x["g"].astype(int)
+    x["disagg"] = False
+    x["catalog_rack_type"] = x["hardware"].map(RACK_TYPE_OF_HARDWARE).fillna("")
+    x["split"] = "fitted"
+    return x
+
+
+def load_replay(
+    measured: pd.DataFrame | None = None,
+    published: pd.DataFrame | None = None,
+    accelerators: pd.DataFrame | None = None,
+    models: pd.DataFrame | None = None,
+) -> Replay:
+    """Every source's points replayed (the catalog's tables where not given)."""
+    measured = load_measured() if measured is None else measured
+    published = load_published() if published is None else published
+    accelerators = load_accelerators() if accelerators is None else accelerators
+    models = load_catalog().models if models is None else models
+    inferencex = replay_frame(measured, accelerators, models)
+    parts = [inferencex]
+    if not published.empty:
+        parts.append(published_frame(published, accelerators, models))
+    decode = pd.concat(parts, ignore_index=True)
+    return Replay(decode=decode, prefill=prefill_points(inferencex))
+
+
+def apply_params(x: pd.DataFrame, params: pd.DataFrame, overlap: float) -> None:
+    """Set the parameters of replay rows from `params` (indexed by arch) and re-derive
+    their rates and step floor (perf.apply_efficiencies)."""
     p = params.reindex(x["arch"])
-    for col, (rate, peak) in _RATES.items():
-        x[rate] = x[peak].to_numpy() * p[col].to_numpy()
-    x["step_floor_s"] = (
-        x["layers"].to_numpy()
-        * moe_layer_floor_us(
-            p["moe_layer_latency_us"].to_numpy(),
-            p["moe_layer_latency_per_doubling_us"].to_numpy(),
-            x["g"].to_numpy(dtype=float),
-        )
-        * 1e-6
-    )
+    for col in FITTED_COLUMNS:
+        x[col] = p[col].to_numpy()
     x["overlap"] = overlap
+    apply_efficiencies(x)
 
 
 def model_user_tps(x: pd.DataFrame) -> np.ndarray:
@@ -190,6 +322,22 @@ def model_user_tps(x: pd.DataFrame) -> np.ndarray:
         / x["prefill_flops_per_s"].to_numpy()
     )
     return 1.0 / np.where(x["disagg"].to_numpy(dtype=bool), step, step + prefill_s)
+
+
+def model_ratio(x: pd.DataFrame) -> np.ndarray:
+    """model / measured of each replayed point.
+
+    Online: model / measured per-user speed at the measured concurrency (= the ratio of
+    tokens/s at that load). Offline: the model's output tokens/s per GPU at the batch the
+    memory holds (batch x per-user speed / g, prefill included) / the measured one.
+    """
+    speed = model_user_tps(x)
+    offline = (x["regime"] == "offline").to_numpy()
+    measured_speed = x["user_tps"].to_numpy(dtype=float)
+    offline_out = x["batch"].to_numpy() * speed / x["g"].to_numpy(dtype=float)
+    return np.where(
+        offline, offline_out / x["output_tps_per_gpu"].to_numpy(), speed / measured_speed
+    )
 
 
 def model_prefill_tps_per_gpu(x: pd.DataFrame) -> np.ndarray:
@@ -214,79 +362,131 @@ def prefill_points(x: pd.DataFrame) -> pd.DataFrame:
 
 
 def _log_errors(x: pd.DataFrame, pre: pd.DataFrame) -> np.ndarray:
-    """Log errors of decode speed and prefill rate (model / measured), concatenated."""
-    dec = np.log(model_user_tps(x) / x["user_tps"].to_numpy())
+    """Log errors (model / measured) of the decode points and the prefill points."""
     pref = np.log(model_prefill_tps_per_gpu(pre) / pre["prefill_tps_per_prefill_gpu"].to_numpy())
-    return np.concatenate([dec, pref])
+    return np.concatenate([np.log(model_ratio(x)), pref])
 
 
-def fit_arch(x: pd.DataFrame, pre: pd.DataFrame, overlap: float) -> tuple[dict, float]:
-    """Coordinate search over GRIDS for one family; returns (parameters, sum of squares)."""
-    best = dict(START)
-    arch = x["arch"].iloc[0]
+def source_weights(x: pd.DataFrame, pre: pd.DataFrame) -> np.ndarray:
+    """Each point's weight in the loss: 1 / (points of its source in x and pre), so that
+    every source weighs the same whatever its number of points."""
+    sources = pd.concat([x["source"], pre["source"]], ignore_index=True)
+    return 1.0 / sources.map(sources.value_counts()).to_numpy(dtype=float)
 
-    def loss(values: dict) -> float:
-        p = pd.DataFrame([values], index=[arch])
-        _set_params(x, p, overlap)
-        _set_params(pre, p, overlap)
-        return float(np.sum(_log_errors(x, pre) ** 2))
+
+def _search(
+    x: pd.DataFrame, pre: pd.DataFrame, start: dict[str, float], columns, overlap: float
+) -> tuple[dict[str, float], float]:
+    """Coordinate search over GRIDS of `columns` from `start` (COUPLED pairs over their
+    joint grid), one parameter set for all rows of x and pre; returns (parameters, weighted
+    sum of squared log errors). A parameter moves only when it lowers the error, so one the
+    rows do not inform keeps its start."""
+    x, pre = x.assign(arch=POOLED), pre.assign(arch=POOLED)
+    weights = source_weights(x, pre)
+    best = dict(start)
+
+    def loss(values: dict[str, float]) -> float:
+        p = pd.DataFrame([values], index=[POOLED])
+        apply_params(x, p, overlap)
+        apply_params(pre, p, overlap)
+        return float(np.sum(weights * _log_errors(x, pre) ** 2))
 
     score = loss(best)
     for _ in range(SWEEPS):
-        for col in FITTED_COLUMNS:
-            for value in GRIDS[col]:
-                trial = {**best, col: float(value)}
+        before = score
+        for group in _coordinates(columns):
+            for values in itertools.product(*(GRIDS[col] for col in group)):
+                trial = {**best, **dict(zip(group, map(float, values), strict=True))}
                 s = loss(trial)
                 if s < score - 1e-12:
                     best, score = trial, s
+        if score == before:  # a sweep that moved nothing: the next would not either
+            break
     return best, score
 
 
+def _coordinates(columns) -> list[tuple[str, ...]]:
+    """The search's coordinates: each column alone, but the two parts of one fixed cost
+    (a base and its growth) together, since they trade off against each other."""
+    groups = [pair for pair in COUPLED if set(pair) <= set(columns)]
+    paired = {col for pair in groups for col in pair}
+    return [*((col,) for col in columns if col not in paired), *groups]
+
+
+def fit_params(
+    x: pd.DataFrame, pre: pd.DataFrame, start: dict[str, float], overlap: float
+) -> tuple[dict[str, float], float]:
+    """One parameter set for the rows of x and pre, in two stages, from `start`.
+
+    A fixed step cost shows only where batches are small, so the latencies are fitted on
+    the online points (a measured concurrency, every parameter searched); then, with the
+    latencies held, the efficiencies on every point, offline maxima included (at their
+    large batches a fixed cost is all but invisible, and an offline point would otherwise
+    move a latency to stand for some other shortfall). Returns (parameters, loss of stage 2).
+    """
+    online = x["regime"] == "online"
+    if online.any() or not pre.empty:
+        start, _ = _search(x[online], pre, start, FITTED_COLUMNS, overlap)
+    rates = [c for c in FITTED_COLUMNS if c not in LATENCY_COLUMNS]
+    return _search(x, pre, start, rates, overlap)
+
+
+def fit_families(x: pd.DataFrame, pre: pd.DataFrame, overlap: float) -> tuple[pd.DataFrame, float]:
+    """Pooled parameters over every row, then each family's from them on its own rows.
+
+    Returns the parameters per arch of ARCH_ORDER (a family without rows keeps the pooled
+    values) with the pooled row, and the families' total loss.
+    """
+    pooled, _ = fit_params(x, pre, START, overlap)
+    fits, total = {POOLED: pooled}, 0.0
+    for arch in ARCH_ORDER:
+        xa, pa = x[x["arch"] == arch], pre[pre["arch"] == arch]
+        if xa.empty and pa.empty:
+            fits[arch] = pooled
+            continue
+        fits[arch], score = fit_params(xa, pa, pooled, overlap)
+        total += score
+    params = pd.DataFrame.from_dict(fits, orient="index")[list(FITTED_COLUMNS)]
+    params.index.name = "arch"
+    return params, total
+
+
 def fit(
-    measured: pd.DataFrame | None = None,
-    accelerators: pd.DataFrame | None = None,
-    models: pd.DataFrame | None = None,
+    replay: Replay | None = None,
     overlaps: tuple[float, ...] = OVERLAP_GRID,
+    sources: tuple[str, ...] | None = None,
 ) -> Calibration:
-    """Fit every family with data on the fitted split; estimate every point with the fit.
+    """Fit on the fitted split of `sources` (default: all); estimate every point with it.
 
     `overlaps`: the compute/memory overlaps tried (all families share the best one).
     """
-    measured = load_measured() if measured is None else measured
-    accelerators = load_accelerators() if accelerators is None else accelerators
-    models = load_catalog().models if models is None else models
-    x = replay_frame(measured, accelerators, models)
-    pre = prefill_points(x)
-    archs = [a for a in ARCH_ORDER if a in set(x["arch"])]
+    replay = load_replay() if replay is None else replay
+    x, pre = replay.decode, replay.prefill
+    keep = sources if sources is not None else tuple(x["source"].unique())
+    train = x[(x["split"] == "fitted") & x["source"].isin(keep)]
+    train_pre = pre[(pre["split"] == "fitted") & pre["source"].isin(keep)]
     best_total, best = np.inf, None
     for overlap in overlaps:
-        fits, total = {}, 0.0
-        for arch in archs:
-            xa = x[(x["arch"] == arch) & (x["split"] == "fitted")].copy()
-            pa = pre[(pre["arch"] == arch) & (pre["split"] == "fitted")].copy()
-            fits[arch], s = fit_arch(xa, pa, overlap)
-            total += s
+        params, total = fit_families(train, train_pre, overlap)
         if total < best_total - 1e-12:
-            best_total, best = total, (overlap, fits)
-    overlap, fits = best
-    params = pd.DataFrame.from_dict(fits, orient="index")[list(FITTED_COLUMNS)]
-    params.index.name = "arch"
-    return evaluate(params, overlap, x, pre)
+            best_total, best = total, (params, overlap)
+    assert best is not None, "every overlap was tried"
+    params, overlap = best
+    return evaluate(params, overlap, replay)
 
 
-def evaluate(
-    params: pd.DataFrame, overlap: float, x: pd.DataFrame, pre: pd.DataFrame
-) -> Calibration:
+def evaluate(params: pd.DataFrame, overlap: float, replay: Replay) -> Calibration:
     """Every point's model estimate and error under `params` (indexed by arch)."""
-    x, pre = x.copy(), pre.copy()
-    _set_params(x, params, overlap)
-    _set_params(pre, params, overlap)
+    x, pre = replay.decode.copy(), replay.prefill.copy()
+    apply_params(x, params, overlap)
+    apply_params(pre, params, overlap)
     x["model_user_tps"] = model_user_tps(x)
-    x["model_output_tps_per_gpu"] = x["output_tps_per_gpu"] * x["model_user_tps"] / x["user_tps"]
-    x["error"] = x["model_user_tps"] / x["user_tps"] - 1
+    x["ratio"] = model_ratio(x)
+    x["error"] = x["ratio"] - 1
+    x["model_output_tps_per_gpu"] = x["output_tps_per_gpu"] * x["ratio"]
     pre["model_prefill_tps_per_gpu"] = model_prefill_tps_per_gpu(pre)
     pre["error"] = pre["model_prefill_tps_per_gpu"] / pre["prefill_tps_per_prefill_gpu"] - 1
-    summary = params.copy()
+    summary = params[list(FITTED_COLUMNS)].copy()
     summary["overlap"] = overlap
     for split in ("fitted", "held-out"):
         errs = x.loc[x["split"] == split].groupby("arch")["error"]
@@ -297,26 +497,44 @@ def evaluate(
     return Calibration(params=summary.reset_index(), decode=x, prefill=pre)
 
 
+def leave_one_source_out(
+    replay: Replay | None = None, overlaps: tuple[float, ...] = OVERLAP_GRID
+) -> pd.DataFrame:
+    """Every point estimated by the fit made without its source (the other sources'
+    fitted split): the decode rows of fit(sources=others), one block per source."""
+    replay = load_replay() if replay is None else replay
+    sources = tuple(replay.decode["source"].unique())
+    parts = []
+    for held in sources:
+        others = tuple(s for s in sources if s != held)
+        cal = fit(replay, overlaps, sources=others)
+        parts.append(cal.decode[cal.decode["source"] == held])
+    return pd.concat(parts, ignore_index=True)
+
+
 def calibration_params(path: str | Path | None = None) -> pd.DataFrame:
-    """The committed fit (calibration.csv): one row per arch family."""
+    """The committed fit (calibration.csv): one row per arch family and the pooled row."""
     return pd.read_csv(Path(path) if path is not None else CATALOG_DIR / "calibration.csv")
 
 
-def committed_calibration() -> Calibration:
-    """The committed parameters evaluated on the measured table (no refit)."""
+def committed_calibration(replay: Replay | None = None) -> Calibration:
+    """The committed parameters evaluated on every source's points (no refit)."""
     c = calibration_params().set_index("arch")
-    x = replay_frame(load_measured(), load_accelerators(), load_catalog().models)
-    overlap = float(c["overlap"].iloc[0])
-    return evaluate(c[list(FITTED_COLUMNS)], overlap, x, prefill_points(x))
+    replay = load_replay() if replay is None else replay
+    return evaluate(c[list(FITTED_COLUMNS)], float(c["overlap"].iloc[0]), replay)
 
 
 def apply_to_specs(specs: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
-    """specs with the fitted columns (and overlap) set on rows whose perf_arch was fitted."""
+    """specs with the fitted columns set on rows whose perf_arch was fitted, and the fitted
+    overlap on every row (running layers in sequence is no family's trait: racks without a
+    fit carry it too)."""
     p = params.set_index("arch") if "arch" in params.columns else params
     out = specs.copy()
     rows = out["perf_arch"].isin(p.index)
-    for col in [*FITTED_COLUMNS, "overlap"]:
+    for col in FITTED_COLUMNS:
+        out[col] = out[col].astype(float)
         out.loc[rows, col] = out.loc[rows, "perf_arch"].map(p[col])
+    out["overlap"] = float(p["overlap"].iloc[0])
     return out
 
 
@@ -356,22 +574,76 @@ def frontier_check(
     return out
 
 
+# --- the error by source -----------------------------------------------------------------
+
+SOURCES_FILE = "calibration_sources.csv"
+SOURCE_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("source",),
+    ("source", "regime"),
+    ("source", "regime", "hardware"),
+)
+
+
+def _transfer_stats(ratio: pd.Series) -> dict[str, float]:
+    """Points, share within TRANSFER_FACTOR, geometric-mean error exp(mean |ln r|), median."""
+    log = np.log(ratio.to_numpy(dtype=float))
+    return {
+        "points": len(log),
+        "within_1_5x": float(np.mean(np.abs(log) <= np.log(TRANSFER_FACTOR))),
+        "gm_error": float(np.exp(np.mean(np.abs(log)))),
+        "median_ratio": float(np.exp(np.median(log))),
+    }
+
+
+def source_table(fitted: pd.DataFrame, left_out: pd.DataFrame) -> pd.DataFrame:
+    """The error by source, regime and hardware: model / measured of every point under the
+    fit of all sources (`fitted_*`) and under the fit without the point's source (`loso_*`).
+    `regime` / `hardware` are `all` on the rows that sum over them."""
+    rows = []
+    for group in SOURCE_GROUPS:
+        for key, f in fitted.groupby(list(group)):
+            key = key if isinstance(key, tuple) else (key,)
+            mask = np.ones(len(left_out), dtype=bool)
+            for col, val in zip(group, key, strict=True):
+                mask &= (left_out[col] == val).to_numpy()
+            row = dict(zip(group, key, strict=True))
+            row = {"source": row["source"], "regime": row.get("regime", ALL),
+                   "hardware": row.get("hardware", ALL)}  # fmt: skip
+            row |= {f"fitted_{k}": v for k, v in _transfer_stats(f["ratio"]).items()}
+            loso = _transfer_stats(left_out.loc[mask, "ratio"])
+            row |= {f"loso_{k}": v for k, v in loso.items() if k != "points"}
+            rows.append(row)
+    table = pd.DataFrame(rows).rename(columns={"fitted_points": "points"})
+    return table.sort_values(["source", "regime", "hardware"], ignore_index=True)
+
+
+def load_source_table(catalog_dir: str | Path | None = None) -> pd.DataFrame:
+    """The committed calibration_sources.csv."""
+    folder = Path(catalog_dir) if catalog_dir is not None else CATALOG_DIR
+    return pd.read_csv(folder / SOURCES_FILE)
+
+
 # --- the report --------------------------------------------------------------------------
 
 
 def summary_table(cal: Calibration) -> pd.DataFrame:
-    """Per hardware, split: points, median and RMS error, share within +-25%, and the
-    error at each measured configuration's maximum-throughput point."""
+    """Per source, hardware and split: points, median and RMS error, share within +-25%,
+    and the error at each measured configuration's maximum-throughput point."""
     x = cal.decode
-    curve = ["hardware", "framework", "precision", "disagg", "isl", "osl", "gpus", "date"]
-    at_max = x.loc[x.groupby(curve)["output_tps_per_gpu"].idxmax()]
+    curve = ["source", "hardware", "framework", "precision", "parallelism", "isl", "osl",
+             "gpus", "date"]  # fmt: skip
+    at_max = x.loc[x.groupby(curve, dropna=False)["output_tps_per_gpu"].idxmax()]
     rows = []
-    groups = [*x.groupby(["hardware", "split"]), *(((ALL, s), d) for s, d in x.groupby("split"))]
-    for (hw, split), d in groups:
-        m = at_max[at_max["split"] == split]
+    groups = [
+        *x.groupby(["source", "hardware", "split"]),
+        *(((s, ALL, split), d) for (s, split), d in x.groupby(["source", "split"])),
+    ]
+    for (source, hw, split), d in groups:
+        m = at_max[(at_max["split"] == split) & (at_max["source"] == source)]
         m = m if hw == ALL else m[m["hardware"] == hw]
         rows.append(
             {
+                "source": source,
                 "hardware": hw,
                 "rack_type": d["catalog_rack_type"].iloc[0] if hw != ALL else "",
                 "split": split,
@@ -387,12 +659,14 @@ def summary_table(cal: Calibration) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write(cal: Calibration, catalog_dir: str | Path | None = None) -> None:
-    """Write calibration.csv and the fitted values into specs.csv (atomically)."""
+def write(cal: Calibration, left_out: pd.DataFrame, catalog_dir: str | Path | None = None) -> None:
+    """Write calibration.csv, the fitted values into specs.csv and calibration_sources.csv
+    (atomically)."""
     folder = Path(catalog_dir) if catalog_dir is not None else CATALOG_DIR
     write_csv_atomic(folder / "calibration.csv", cal.params, float_format="%.6g")
     specs = pd.read_csv(folder / "specs.csv")
     write_csv_atomic(folder / "specs.csv", apply_to_specs(specs, cal.params), float_format="%.10g")
+    write_csv_atomic(folder / SOURCES_FILE, source_table(cal.decode, left_out), float_format="%.6g")
 
 
 def _fmt_table(frame: pd.DataFrame, formats: dict[str, str]) -> str:
@@ -405,13 +679,15 @@ def _fmt_table(frame: pd.DataFrame, formats: dict[str, str]) -> str:
 
 
 _POINT_COLUMNS = {
+    "source": "source",
+    "regime": "regime",
     "hardware": "hardware",
     "catalog_rack_type": "rack_type",
     "model": "model",
     "lengths": "isl/osl",
     "precision": "prec",
     "framework": "framework",
-    "mode": "mode",
+    "parallelism": "parallelism",
     "gpus": "gpus",
     "conc": "conc",
     "user_tps": "user_tps",
@@ -423,23 +699,40 @@ _POINT_COLUMNS = {
 }
 
 
-def format_report(cal: Calibration, frontier: pd.DataFrame) -> str:
-    """The calibration report `fleetopt perf --calibration` prints."""
+def format_report(cal: Calibration, frontier: pd.DataFrame, sources: pd.DataFrame) -> str:
+    """The calibration report `fleetopt perf --calibration` prints (sources: the error by
+    source, source_table)."""
     lo, hi = HELD_OUT_ISL_OSL
     lines = [
-        "Calibration of fleetopt.catalog.perf against measured DeepSeek-R1 serving (InferenceX,",
-        "catalog measured.csv; no speculative decoding). Each point replays its measured",
-        "deployment (instance size, concurrency, attention sharding, aggregated or",
-        "disaggregated); error = model / measured - 1 of tokens/s per GPU at that load.",
-        f"Fitted: all other input/output lengths. Held out (never fitted): {lo}/{hi} runs.",
+        "Calibration of fleetopt.catalog.perf against measured serving of every source:",
+        "InferenceX (measured.csv: DeepSeek-R1, online at a measured concurrency, no",
+        "speculative decoding) and published figures (published.csv: TensorRT-LLM, NVIDIA NIM,",
+        "an OCI blog; online, or offline maximum throughput). Each point replays its measured",
+        "deployment; error = model / measured - 1 of tokens/s per GPU at that load (offline:",
+        f"at the batch the memory holds). Held out of every fit: InferenceX's {lo}/{hi} runs.",
         "",
-        "Fitted parameters per architecture family (calibration.csv)",
+        "Fitted parameters per architecture family (calibration.csv; pooled: all GPU families",
+        "together, kept by a family for what its points do not inform)",
         _fmt_table(
             cal.params,
             {c: "{:.3g}" for c in cal.params.columns if c != "arch" and "points" not in c},
         ),
         "",
-        f"Summary per hardware and model (within = share of points within +-{WITHIN:.0%};",
+        f"Error by source (calibration_sources.csv): within = share of points within "
+        f"{TRANSFER_FACTOR:g}x,",
+        "gm = geometric-mean error exp(mean |ln(model / measured)|), median = median model /",
+        "measured; fitted = under the fit of all sources, loso = under the fit made without",
+        "the point's source (leave one source out)",
+        _fmt_table(
+            sources,
+            {
+                **{f"{k}_within_1_5x": "{:.0%}" for k in ("fitted", "loso")},
+                **{f"{k}_gm_error": "{:.2f}" for k in ("fitted", "loso")},
+                **{f"{k}_median_ratio": "{:.2f}" for k in ("fitted", "loso")},
+            },
+        ),
+        "",
+        f"Summary per source, hardware and split (within = share of points within +-{WITHIN:.0%};",
         "max-tput = each measured configuration's highest-throughput point)",
         _fmt_table(
             summary_table(cal),
@@ -477,7 +770,7 @@ def format_report(cal: Calibration, frontier: pd.DataFrame) -> str:
                     "model_prefill_tps_per_gpu",
                     "error",
                     "date",
-                    "run_url",
+                    "url",
                 ]
             ],
             {
@@ -488,15 +781,15 @@ def format_report(cal: Calibration, frontier: pd.DataFrame) -> str:
         ),
     ]
     x = cal.decode.assign(
-        lengths=cal.decode["isl"].astype(str) + "/" + cal.decode["osl"].astype(str),
-        mode=np.where(cal.decode["disagg"], "disagg", "agg"),
+        lengths=cal.decode["isl"].astype(str) + "/" + cal.decode["osl"].astype(str)
     )
-    x = x.sort_values(["hardware", "model", "isl", "osl", "precision", "framework", "gpus", "conc"])
+    order = ["source", "hardware", "model", "isl", "osl", "precision", "framework", "gpus", "conc"]
+    x = x.sort_values(order)
     for split in ("fitted", "held-out"):
         part = x[x["split"] == split][list(_POINT_COLUMNS)].rename(columns=_POINT_COLUMNS)
         lines += [
             "",
-            f"{split.capitalize()} points ({len(part)})",
+            f"{split.capitalize()} points ({len(part):,})",
             _fmt_table(
                 part,
                 {
@@ -516,8 +809,9 @@ def report() -> str:
     cal = committed_calibration()
     params = calibration_params().set_index("arch")
     frontier = frontier_check(params, load_measured(), load_accelerators(), load_catalog().models)
-    return format_report(cal, frontier)
+    return format_report(cal, frontier, load_source_table())
 
 
 if __name__ == "__main__":
-    write(fit())
+    replay = load_replay()
+    write(fit(replay), leave_one_source_out(replay))

@@ -54,7 +54,7 @@ class ClaimConditions:
 
 
 def decode_at(throughput: pd.DataFrame, model: str, user_tps: float) -> pd.Series:
-    """Decode tokens/s per rack of each rack type at an SLO (MODEL.md effective throughput)."""
+    """Decode tokens/s per rack of each rack type at an SLO (docs/model.md effective throughput)."""
     rows = throughput[
         (throughput["model"] == model)
         & (throughput["phase"] == "decode")

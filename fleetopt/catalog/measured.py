@@ -25,12 +25,17 @@ import pandas as pd
 
 from fleetopt.catalog.perf import (
     CATALOG_DIR,
+    KEY_COLUMNS,
     THROUGHPUT_COLUMNS,
+    Catalog,
     estimate_throughput,
     load_catalog,
     merge_measured,
+    read_checked,
+    write_throughput,
 )
 from fleetopt.core.errors import CaseError, Problem
+from fleetopt.io.schema import SERVING_KEY
 
 MEASURED_COLUMNS: tuple[str, ...] = (
     "hardware",
@@ -99,11 +104,7 @@ _POSITIVE = ("conc", "gpus", "user_tps", "output_tps_per_gpu", "input_tps_per_gp
 
 def load_measured(path: str | Path | None = None) -> pd.DataFrame:
     """Read measured.csv (default: the catalog's) and check it; CaseError lists every problem."""
-    file = Path(path) if path is not None else CATALOG_DIR / "measured.csv"
-    table = pd.read_csv(file)
-    problems = _check(table, file.name)
-    if problems:
-        raise CaseError(problems)
+    table = read_checked(path, "measured.csv", _check)
     table["rack_type"] = table["rack_type"].fillna("")
     return table
 
@@ -128,13 +129,13 @@ def _check(table: pd.DataFrame, name: str) -> list[Problem]:
         bad = ~(pd.to_numeric(table[col], errors="coerce") > 0)
         problems += [
             Problem(name, f"expected a number > 0, got {table.at[i, col]!r}", i + 1, column=col)
-            for i in np.flatnonzero(bad)
+            for i in map(int, np.flatnonzero(bad))
         ]
     urls = table["run_url"].astype(str)
-    for i in np.flatnonzero(~urls.str.startswith("https://")):
+    for i in map(int, np.flatnonzero(~urls.str.startswith("https://"))):
         problems.append(Problem(name, "expected the run's https URL", i + 1, column="run_url"))
     dates = pd.to_datetime(table["date"], format="%Y-%m-%d", errors="coerce")
-    for i in np.flatnonzero(dates.isna()):
+    for i in map(int, np.flatnonzero(dates.isna())):
         problems.append(Problem(name, "expected a YYYY-MM-DD date", i + 1, column="date"))
     return problems
 
@@ -158,11 +159,13 @@ def best_measured(
     isl: int,
     osl: int,
     user_tps: float | None = None,
+    precision: str = "",
 ) -> pd.Series | None:
     """The measured point with the most output tokens/s per GPU meeting user_tps.
 
-    Only points of this rack type's hardware, model and nominal lengths, without
-    speculative decoding (the model does not model it either). None when none qualifies.
+    Only points of this rack type's hardware, model, nominal lengths (and precision when
+    given), without speculative decoding (the model does not model it either). None when
+    none qualifies.
     """
     m = measured
     rows = m[
@@ -171,6 +174,7 @@ def best_measured(
         & (m["isl"] == isl)
         & (m["osl"] == osl)
         & (m["spec_method"] == "none")
+        & ((m["precision"] == precision) | (precision == ""))
     ]
     if user_tps is not None:
         rows = rows[rows["user_tps"] >= user_tps]
@@ -179,27 +183,36 @@ def best_measured(
     return rows.loc[rows["output_tps_per_gpu"].idxmax()]
 
 
-def throughput_rows(measured: pd.DataFrame, specs: pd.DataFrame) -> pd.DataFrame:
+def throughput_rows(
+    measured: pd.DataFrame,
+    specs: pd.DataFrame,
+    lengths: tuple[int, int] = CATALOG_ISL_OSL,
+    precision: str = "",
+) -> pd.DataFrame:
     """throughput.csv rows from the measured curves of catalog rack types.
 
-    Disaggregated runs at the catalog's lengths (CATALOG_ISL_OSL), no speculative
-    decoding, every precision and framework: decode rows = tokens/s per decode GPU x
+    Disaggregated runs at `lengths` (default the catalog's, CATALOG_ISL_OSL), no
+    speculative decoding, every framework and precision (or the one given): decode rows =
+    tokens/s per decode GPU x
     accelerators per rack at the measured per-user speed, prefill rows = tokens/s per
     prefill GPU x accelerators per rack at the measured median TTFT; only the frontier
     (no other point is both faster and more productive) is kept. Each row's source names
     its run. Measured points are lower bounds of what the hardware can do (a handful of
     concurrencies per configuration), so these curves are too.
     """
-    isl, osl = CATALOG_ISL_OSL
+    isl, osl = lengths
     m = measured[
         (measured["rack_type"] != "")
         & measured["disagg"].astype(bool)
         & (measured["spec_method"] == "none")
         & (measured["isl"] == isl)
         & (measured["osl"] == osl)
+        & ((measured["precision"] == precision) | (precision == ""))
     ].copy()
     per_rack = specs.set_index("rack_type")["accelerators_per_rack"]
     m = m[m["rack_type"].isin(per_rack.index)]
+    if m.empty:
+        return pd.DataFrame(columns=list(THROUGHPUT_COLUMNS))
     n_acc = m["rack_type"].map(per_rack).astype(float)
     # Rounded as written, so two runs at the same written speed are not two rows.
     m["decode_per_rack"] = (m["decode_tps_per_decode_gpu"] * n_acc).round(1)
@@ -264,16 +277,47 @@ def throughput_rows(measured: pd.DataFrame, specs: pd.DataFrame) -> pd.DataFrame
     return rows[list(THROUGHPUT_COLUMNS)]
 
 
+def curves_at(measured: pd.DataFrame, specs: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """Measured curves at serving keys (model, isl, osl, precision; blank = the model's own),
+    each row tagged with its key: the curves of the key's model at its lengths (the
+    catalog's 8k/1k when blank) and precision (any when blank). One call of throughput_rows
+    per distinct key (a workloads file holds a handful)."""
+    parts = []
+    for key in keys[list(SERVING_KEY)].drop_duplicates().itertuples(index=False):
+        lengths = CATALOG_ISL_OSL if pd.isna(key.isl) else (int(key.isl), int(key.osl))
+        precision = "" if pd.isna(key.precision) else key.precision
+        rows = throughput_rows(measured, specs, lengths, precision)
+        rows = rows[rows["model"] == key.model]
+        parts.append(rows.assign(isl=key.isl, osl=key.osl, precision=precision))
+    columns = [*THROUGHPUT_COLUMNS, *KEY_COLUMNS]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def rows_at(
+    catalog: Catalog, measured: pd.DataFrame, keys: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """throughput.csv rows of a catalog: measured curves where they exist, the model
+    elsewhere (perf.merge_measured); at serving keys (curves_at, perf.estimate_throughput
+    with keys) when given, else at the catalog's own lengths (generic rows, no key columns).
+    """
+    if keys is None:
+        estimated = estimate_throughput(catalog.specs, catalog.models)
+        return merge_measured(estimated, throughput_rows(measured, catalog.specs))
+    estimated = estimate_throughput(catalog.specs, catalog.models, keys=keys)
+    return merge_measured(estimated, curves_at(measured, catalog.specs, keys))
+
+
 def catalog_throughput(catalog_dir: str | Path | None = None) -> pd.DataFrame:
     """The catalog's throughput.csv: measured curves where they exist, the model elsewhere.
 
     The model (fleetopt.catalog.perf on specs.csv, whose GPU parameters are fitted to measured.csv)
     gives every (rack type, model, phase); each one with a measured curve at the catalog's
-    lengths takes that curve instead (perf.merge_measured). `python -m fleetopt.catalog.perf`
+    lengths takes that curve instead (perf.merge_measured). `python -m fleetopt.catalog.measured`
     rewrites the bundled file from this; a test checks the committed file equals it.
     """
     folder = Path(catalog_dir) if catalog_dir is not None else CATALOG_DIR
-    cat = load_catalog(folder)
-    measured = load_measured(folder / "measured.csv")
-    estimated = estimate_throughput(cat.specs, cat.models)
-    return merge_measured(estimated, throughput_rows(measured, cat.specs))
+    return rows_at(load_catalog(folder), load_measured(folder / "measured.csv"))
+
+
+if __name__ == "__main__":
+    write_throughput(catalog_throughput(), CATALOG_DIR / "throughput.csv")

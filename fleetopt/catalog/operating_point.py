@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from fleetopt.catalog.measured import best_measured
-from fleetopt.catalog.perf import instance_options, max_batch_within, step_time_s
+from fleetopt.catalog.perf import (
+    instance_options,
+    max_batch_within,
+    roofline,
+    served_variants,
+    step_time_s,
+)
 
 ANSWER_FIELDS: tuple[str, ...] = (
     "rack_type",
@@ -37,31 +43,6 @@ ANSWER_FIELDS: tuple[str, ...] = (
 )
 
 
-def served_variants(
-    models: pd.DataFrame, keys: pd.DataFrame, length_factor: float = 1.0
-) -> pd.DataFrame:
-    """Model rows as served at given lengths (and precisions, when `keys` has them).
-
-    keys: model, isl, osl [, precision]. Each variant gets `variant` = an id unique per key,
-    decode context length_factor x (isl + osl/2), prompt length_factor x isl. A variant
-    served in FP8 stores at least 1 byte per weight.
-    """
-    k = keys.drop_duplicates().reset_index(drop=True)
-    v = k.merge(models.drop(columns=["source"]), on="model", how="inner")
-    if "precision" in k.columns:
-        v["compute_precision"] = v["precision"]
-        fp8 = v["precision"] != "fp4"
-        v.loc[fp8, "weight_bytes_per_param"] = np.maximum(v.loc[fp8, "weight_bytes_per_param"], 1.0)
-    else:
-        v["precision"] = v["compute_precision"]
-    v["avg_context_tokens"] = length_factor * (v["isl"] + v["osl"] / 2)
-    v["prompt_tokens"] = length_factor * v["isl"]
-    v["variant"] = (
-        v["model"] + "|" + v["precision"] + "|" + v["isl"].astype(str) + "|" + v["osl"].astype(str)
-    )
-    return v
-
-
 def model_estimates(
     specs: pd.DataFrame,
     models: pd.DataFrame,
@@ -72,8 +53,9 @@ def model_estimates(
 
     user_tps NaN asks for the most tokens (the batch memory allows). Returns the queries
     with output_tps_per_gpu, input_tps_per_gpu, user_tps (the speed reached, >= asked),
-    gpus (instance size), batch, decode_tps_per_gpu, prefill_tps_per_gpu; NaN where the
-    model fits no instance or no instance reaches the speed.
+    gpus (instance size), gpus_per_rack (the GPUs of a rack its instances use: a rack's
+    figures are per-GPU x gpus_per_rack), batch, decode_tps_per_gpu, prefill_tps_per_gpu;
+    NaN where the model fits no instance or no instance reaches the speed.
     """
     q = queries.reset_index(drop=True).rename(columns={"user_tps": "asked_user_tps"})
     q["query"] = np.arange(len(q))
@@ -102,12 +84,14 @@ def model_estimates(
     )
     x["input_tps_per_gpu"] = ratio * x["output_tps_per_gpu"]
     x["gpus"] = x["g"].astype(int)
+    x["gpus_per_rack"] = x["instances_per_rack"] * x["g"]
     best = x.loc[x.groupby("query")["output_tps_per_gpu"].idxmax()].set_index("query")
     cols = [
         "output_tps_per_gpu",
         "input_tps_per_gpu",
         "user_tps",
         "gpus",
+        "gpus_per_rack",
         "batch",
         "decode_tps_per_gpu",
         "prefill_tps_per_gpu",
@@ -125,21 +109,28 @@ def answer(
     isl: int,
     osl: int,
     user_tps: float | None = None,
+    precision: str = "",
 ) -> dict | None:
     """One JSON-ready answer: the best matching measurement, else the model's estimate.
 
     A measurement matches when it is of this rack type's hardware, model and nominal
-    lengths, without speculative decoding, and reaches user_tps. None when neither the
+    lengths (and precision, when given), without speculative decoding, and reaches
+    user_tps. Per GPU and per rack: a measured point's per-GPU rates on every accelerator
+    of the rack, the model's on the accelerators its instances use. None when neither the
     measurements nor the model reach user_tps (or the model fits no instance).
     """
     head = {"rack_type": rack_type, "model": model, "isl": int(isl), "osl": int(osl)}
-    row = best_measured(measured, rack_type, model, isl, osl, user_tps)
+    per_rack = float(specs.set_index("rack_type").at[rack_type, "accelerators_per_rack"])
+    row = best_measured(measured, rack_type, model, isl, osl, user_tps, precision)
     if row is not None:
         return {
             **head,
             "source": "measured",
             "output_tps_per_gpu": float(row["output_tps_per_gpu"]),
             "input_tps_per_gpu": float(row["input_tps_per_gpu"]),
+            "output_tps_per_rack": float(row["output_tps_per_gpu"]) * per_rack,
+            "input_tps_per_rack": float(row["input_tps_per_gpu"]) * per_rack,
+            "gpus_per_rack": int(per_rack),
             "user_tps": float(row["user_tps"]),
             "gpus": int(row["gpus"]),
             "hardware": row["hardware"],
@@ -153,20 +144,35 @@ def answer(
             "run_url": row["run_url"],
         }
     asked = np.nan if user_tps is None else float(user_tps)
-    query = pd.DataFrame([{**head, "user_tps": asked}])
-    est = model_estimates(specs, models, query).iloc[0]
+    key = {**head, "precision": precision}
+    est = model_estimates(specs, models, pd.DataFrame([{**key, "user_tps": asked}])).iloc[0]
     if not math.isfinite(est["output_tps_per_gpu"]):
         return None
+    variant = served_variants(models, pd.DataFrame([key]))
+    bound = roofline(
+        specs[specs["rack_type"] == rack_type],
+        variant.drop(columns="model").rename(columns={"variant": "model"}),
+    ).iloc[0]
+    ratio = isl / osl
+    roof = 1.0 / (1.0 / bound["decode_tokens_per_s"] + ratio / bound["prefill_tokens_per_s"])
+    gpus_per_rack = float(est["gpus_per_rack"])
     return {
         **head,
         "source": "model",
+        "precision": variant["precision"].iloc[0] or variant["compute_precision"].iloc[0],
         "output_tps_per_gpu": float(est["output_tps_per_gpu"]),
         "input_tps_per_gpu": float(est["input_tps_per_gpu"]),
+        "output_tps_per_rack": float(est["output_tps_per_gpu"]) * gpus_per_rack,
+        "input_tps_per_rack": float(est["input_tps_per_gpu"]) * gpus_per_rack,
+        "gpus_per_rack": round(gpus_per_rack),
+        "roofline_output_tps_per_rack": float(roof),
         "user_tps": float(est["user_tps"]),
         "gpus": int(est["gpus"]),
         "batch": int(est["batch"]),
         "decode_tps_per_gpu": float(est["decode_tps_per_gpu"]),
         "prefill_tps_per_gpu": float(est["prefill_tps_per_gpu"]),
-        "note": "gpus = accelerators of one model instance; estimate of fleetopt.catalog.perf "
-        "(calibrated where measured data exists, see `fleetopt perf --calibration`)",
+        "note": "gpus = accelerators of one model instance, gpus_per_rack = those a rack's "
+        "instances use; roofline = the hardware's bound at these lengths (peak bandwidth and "
+        "FLOP/s, no fixed cost); estimate of fleetopt.catalog.perf (calibrated where "
+        "measured data exists, see `fleetopt perf --calibration`)",
     }

@@ -24,7 +24,7 @@ All functions are vectorized over (rack type, model, instance size, target) tabl
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fleetopt.core.errors import CaseError, Problem
+from fleetopt.io.ownership import FileKind
+from fleetopt.io.schema import SERVING_KEY
 from fleetopt.io.store import write_csv_atomic
 
 CATALOG_DIR = Path(str(resources.files("fleetopt") / "data" / "catalog"))
@@ -45,6 +48,8 @@ THROUGHPUT_COLUMNS: tuple[str, ...] = (
     "ttft_ms",
     "source",
 )
+# The serving-key columns throughput rows at a workload's lengths carry (SERVING_KEY).
+KEY_COLUMNS: list[str] = [c for c in SERVING_KEY if c != "model"]
 SPEC_COLUMNS: tuple[str, ...] = (
     "rack_type",
     "accelerator",
@@ -79,6 +84,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "compute_precision",
     "layers",
     "collectives_per_layer",
+    "kv_heads",
     "kv_bytes_per_token",
     "attn_flops_per_ctx_token",
     "prefill_attn_flops_per_ctx_token",
@@ -124,12 +130,27 @@ class Catalog:
     throughput: pd.DataFrame
 
 
+def read_checked(
+    path: str | Path | None, name: str, check: Callable[[pd.DataFrame, str], list[Problem]]
+) -> pd.DataFrame:
+    """A catalog table (default: the bundled catalog's `name`) read and checked: CaseError
+    lists every problem `check` finds."""
+    file = Path(path) if path is not None else CATALOG_DIR / name
+    table = pd.read_csv(file)
+    problems = check(table, file.name)
+    if problems:
+        raise CaseError(problems)
+    return table
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Read racks.csv, specs.csv, models.csv and throughput.csv from a catalog folder.
 
-    throughput.csv may be missing (a catalog being built); it is then empty.
+    throughput.csv may be missing (a catalog being built); it is then empty. specs.csv is
+    checked (check_specs): CaseError lists every problem.
     """
     folder = Path(path) if path is not None else CATALOG_DIR
+    specs = read_checked(folder / "specs.csv", "specs.csv", check_specs)
     throughput_path = folder / "throughput.csv"
     throughput = (
         pd.read_csv(throughput_path)
@@ -138,10 +159,99 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     )
     return Catalog(
         racks=pd.read_csv(folder / "racks.csv"),
-        specs=pd.read_csv(folder / "specs.csv"),
+        specs=specs,
         models=pd.read_csv(folder / "models.csv"),
         throughput=throughput,
     )
+
+
+# Parameters whose range keeps every estimate under the hardware's roofline: a share of
+# peak is in (0, 1], the overlap in [0, 1], a fixed cost >= 0 (docs/performance.md,
+# "Physical bounds").
+_SHARES = (
+    "mem_bw_efficiency",
+    "prefill_compute_efficiency",
+    "decode_compute_efficiency",
+    "moe_prefill_compute_efficiency",
+    "moe_decode_compute_efficiency",
+    "mem_usable_frac",
+)
+_COSTS = (
+    "layer_latency_us",
+    "collective_latency_us",
+    "moe_layer_latency_us",
+    "moe_layer_latency_per_doubling_us",
+)
+_HARDWARE = (
+    "accelerators_per_rack",
+    "fp8_pflops_per_rack",
+    "mem_gb_per_rack",
+    "mem_tb_per_s_per_rack",
+    "scaleup_accelerators",
+    "max_instance_accelerators",
+    "min_weight_bytes_per_param",
+)
+
+
+def check_specs(specs: pd.DataFrame, name: str) -> list[Problem]:
+    """Every problem of a specs table: missing columns, hardware figures not > 0, shares of
+    peak outside (0, 1], an overlap outside [0, 1], a negative fixed cost."""
+    missing = [c for c in SPEC_COLUMNS if c not in specs.columns]
+    if missing:
+        return [Problem(name, f"missing column(s): {', '.join(missing)}")]
+    rules = [
+        *((c, lambda v: v > 0, "expected > 0") for c in _HARDWARE),
+        *((c, lambda v: (v > 0) & (v <= 1), "expected a share of peak in (0, 1]") for c in _SHARES),
+        *((c, lambda v: v >= 0, "expected >= 0") for c in _COSTS),
+        ("overlap", lambda v: (v >= 0) & (v <= 1), "expected in [0, 1]"),
+    ]
+    problems = []
+    for col, ok, message in rules:
+        values = pd.to_numeric(specs[col], errors="coerce")
+        problems += [
+            Problem(name, f"{message}, got {specs[col].iloc[i]}", i + 1, column=col)
+            for i in map(int, np.flatnonzero(~ok(values).fillna(False).to_numpy(dtype=bool)))
+        ]
+    return problems
+
+
+# The bytes per weight a deployment of a precision stores when it is not the model's own
+# format: FP8, or NVFP4 (4-bit values with an FP8 scale per 16: 4.5 bits).
+WEIGHT_BYTES_PER_PARAM: dict[str, float] = {"fp8": 1.0, "fp4": 0.5625}
+
+
+def served_variants(
+    models: pd.DataFrame, keys: pd.DataFrame, length_factor: float = 1.0
+) -> pd.DataFrame:
+    """Model rows as served at given lengths (and precisions, when `keys` has them).
+
+    keys: model, isl, osl [, precision]. Each variant gets `variant` = an id unique per key,
+    decode context length_factor x (isl + osl/2) (the context a request holds on average
+    while it decodes) and prompt length_factor x isl; blank lengths keep the model's own
+    context (models.csv avg_context_tokens, also its prompt). `precision` is the weights'
+    format: the model's own bytes per weight when it is blank or the model's compute
+    precision, else that format's (WEIGHT_BYTES_PER_PARAM); computation runs in it where
+    the hardware can.
+    """
+    k = keys.drop_duplicates().reset_index(drop=True)
+    v = k.merge(models.drop(columns=["source"]), on="model", how="inner")
+    if "precision" in k.columns:
+        asked = v["precision"].fillna("")
+        own = (asked == "") | (asked == v["compute_precision"])
+        v["weight_bytes_per_param"] = v["weight_bytes_per_param"].where(
+            own, asked.map(WEIGHT_BYTES_PER_PARAM)
+        )
+        v["compute_precision"] = v["compute_precision"].where(asked == "", asked)
+        v["precision"] = asked
+    else:
+        v["precision"] = v["compute_precision"]
+    given = v["isl"].notna()
+    own_context = v["avg_context_tokens"]
+    v["avg_context_tokens"] = (length_factor * (v["isl"] + v["osl"] / 2)).where(given, own_context)
+    v["prompt_tokens"] = (length_factor * v["isl"]).where(given, own_context)
+    lengths = v["isl"].map("{:g}".format) + "|" + v["osl"].map("{:g}".format)
+    v["variant"] = v["model"] + "|" + v["precision"] + "|" + lengths
+    return v
 
 
 # --- instances ---------------------------------------------------------------------
@@ -176,16 +286,19 @@ def instance_options(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     inside = (g <= d) & (((g & (g - 1)) == 0) | (g == d))
     beyond = (g > d) & (g % d == 0)
     o = derive_instances(o[(inside | beyond) & (g <= o["max_instance_accelerators"])])
-    o = o[o["max_batch"] >= 1].copy()
-    # HBM/DRAM machines span scale-up domains only when the model needs it: the smallest
-    # spanning size that fits. SRAM machines always spread weights over many chips, and a
-    # bigger instance there is how KV room grows, so every allowed size stays.
-    key = ["rack_type", "model"]
+    # HBM/DRAM machines span scale-up domains only when the weights alone do not fit one
+    # domain, and then at the smallest spanning size that holds them. SRAM machines always
+    # spread weights over many chips, and a bigger instance there is how KV room grows, so
+    # every allowed size stays. The rule looks at weights only, not the context length, so
+    # a longer context only removes options: throughput never rises with it.
+    key = [o["rack_type"], o["model"]]
     spans = o["g"] > o["scaleup_accelerators"]
-    fits_in_domain = (~spans).groupby([o[k] for k in key]).transform("any")
-    smallest_span = o["g"].where(spans).groupby([o[k] for k in key]).transform("min")
-    keep = ~spans | (o["mem_kind"] == "sram") | (~fits_in_domain & (o["g"] == smallest_span))
-    return o[keep].reset_index(drop=True)
+    domain_bytes = o["mem_bytes"] / o["g"] * o["scaleup_accelerators"]
+    holds = o["weight_bytes"] <= o["mem_bytes"]
+    smallest_span = o["g"].where(spans & holds).groupby(key).transform("min")
+    needed = (o["weight_bytes"] > domain_bytes) & (o["g"] == smallest_span)
+    keep = ~spans | (o["mem_kind"] == "sram") | needed
+    return o[keep & (o["max_batch"] >= 1)].reset_index(drop=True)
 
 
 def derive_instances(rows: pd.DataFrame) -> pd.DataFrame:
@@ -218,17 +331,9 @@ def derive_instances(rows: pd.DataFrame) -> pd.DataFrame:
     o["max_batch"] = np.floor((o["mem_bytes"] - o["weight_bytes"]) / o["kv_bytes_per_user"])
 
     use_fp4 = (o["compute_precision"] == "fp4") & (acc_fp4 > 0)
-    acc_flops = np.where(use_fp4, acc_fp4, acc_fp8)
     o["compute_precision_eff"] = np.where(use_fp4, "fp4", "fp8")
-    prefill_eff = np.where(
-        o["moe"], o["moe_prefill_compute_efficiency"], o["prefill_compute_efficiency"]
-    )
-    decode_eff = np.where(
-        o["moe"], o["moe_decode_compute_efficiency"], o["decode_compute_efficiency"]
-    )
-    o["prefill_flops_per_s"] = g * acc_flops * prefill_eff
-    o["flops_per_s"] = g * acc_flops * decode_eff
-    o["bw_bytes_per_s"] = g * acc_bw * o["mem_bw_efficiency"]
+    o["peak_flops_per_s"] = g * np.where(use_fp4, acc_fp4, acc_fp8)
+    o["peak_bw_bytes_per_s"] = g * acc_bw
     active_flops = 2e9 * o["active_params_billion"]
     o["decode_flops_per_token"] = (
         active_flops + o["attn_flops_per_ctx_token"] * o["avg_context_tokens"]
@@ -238,15 +343,7 @@ def derive_instances(rows: pd.DataFrame) -> pd.DataFrame:
     o["prefill_flops_per_token"] = (
         active_flops + o["prefill_attn_flops_per_ctx_token"] * o["prompt_tokens"] / 2
     )
-    sharded = g > 1
-    dense_floor_us = o["layer_latency_us"] + o["collectives_per_layer"] * o[
-        "collective_latency_us"
-    ] * sharded.astype(float)
-    moe_floor_us = moe_layer_floor_us(
-        o["moe_layer_latency_us"], o["moe_layer_latency_per_doubling_us"], g
-    )
-    floor_us = np.where(o["moe"], moe_floor_us, dense_floor_us)
-    o["step_floor_s"] = o["layers"] * floor_us * 1e-6
+    apply_efficiencies(o)
     o["instances_per_rack"] = np.where(
         o["g"] <= o["scaleup_accelerators"],
         np.floor(o["scaleup_accelerators"] / o["g"])
@@ -255,6 +352,32 @@ def derive_instances(rows: pd.DataFrame) -> pd.DataFrame:
         o["accelerators_per_rack"] / o["g"],
     )
     return o.reset_index(drop=True)
+
+
+def apply_efficiencies(o: pd.DataFrame) -> None:
+    """Set the achieved rates and the step floor of instance rows from their parameters.
+
+    prefill / decode FLOP/s = peak x (MoE or dense) compute efficiency, bandwidth = peak x
+    mem_bw_efficiency, step floor = layers x (MoE step cost growing with log2 g, or the
+    dense per-layer latency plus collectives when sharded). In place: the calibration
+    re-applies it to the same rows for every parameter set it tries.
+    """
+    moe = o["moe"].to_numpy(dtype=bool)
+    g = o["g"].to_numpy(dtype=float)
+    prefill_eff = np.where(
+        moe, o["moe_prefill_compute_efficiency"], o["prefill_compute_efficiency"]
+    )
+    decode_eff = np.where(moe, o["moe_decode_compute_efficiency"], o["decode_compute_efficiency"])
+    o["prefill_flops_per_s"] = o["peak_flops_per_s"].to_numpy() * prefill_eff
+    o["flops_per_s"] = o["peak_flops_per_s"].to_numpy() * decode_eff
+    o["bw_bytes_per_s"] = o["peak_bw_bytes_per_s"].to_numpy() * o["mem_bw_efficiency"].to_numpy()
+    dense_floor_us = o["layer_latency_us"].to_numpy() + o["collectives_per_layer"].to_numpy() * o[
+        "collective_latency_us"
+    ].to_numpy() * (g > 1)
+    moe_floor_us = moe_layer_floor_us(
+        o["moe_layer_latency_us"].to_numpy(), o["moe_layer_latency_per_doubling_us"].to_numpy(), g
+    )
+    o["step_floor_s"] = o["layers"].to_numpy() * np.where(moe, moe_floor_us, dense_floor_us) * 1e-6
 
 
 def _touched_share(active_frac: np.ndarray, batch: np.ndarray) -> np.ndarray:
@@ -330,6 +453,32 @@ def max_user_tps(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     return best.rename(columns={"user_tps": "max_user_tps", "g": "instance_accelerators"})[
         ["rack_type", "model", "max_user_tps", "instance_accelerators"]
     ].reset_index(drop=True)
+
+
+def roofline(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
+    """The hardware's bound on tokens per rack of each (rack type, model): what no estimate
+    exceeds, whatever its efficiencies and fixed costs.
+
+    decode: on each instance option, the most users the memory holds (max_batch, at the
+    model's context), every byte at peak bandwidth and every FLOP at peak compute, nothing
+    else in the step: min(B x peak_bw / (W x touched(B) + B x K), peak_flops / F_dec) per
+    instance, x instances per rack, the best option; prefill: rack peak FLOP/s / F_pre.
+    Columns: rack_type, model, decode_tokens_per_s, prefill_tokens_per_s (per rack).
+    """
+    o = instance_options(specs, models)
+    b = o["max_batch"].to_numpy(dtype=float)
+    touched = _touched_share(o["active_frac"].to_numpy(), b)
+    bytes_per_step = o["weight_bytes"].to_numpy() * touched + b * o["kv_bytes_per_user"].to_numpy()
+    peak = o["peak_flops_per_s"].to_numpy()
+    per_instance = np.minimum(
+        b * o["peak_bw_bytes_per_s"].to_numpy() / bytes_per_step,
+        peak / o["decode_flops_per_token"].to_numpy(),
+    )
+    o["decode_tokens_per_s"] = o["instances_per_rack"] * per_instance
+    rack_peak = peak / o["g"] * o["accelerators_per_rack"]
+    o["prefill_tokens_per_s"] = rack_peak / o["prefill_flops_per_token"]
+    best = o.groupby(["rack_type", "model"])[["decode_tokens_per_s", "prefill_tokens_per_s"]]
+    return best.max().reset_index()
 
 
 def decode_points(
@@ -424,39 +573,52 @@ def prefill_points(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
         "tokens_per_s",
         "ttft_ms",
         "instance_accelerators",
-        "avg_context_tokens",
+        "prompt_tokens",
         "compute_precision_eff",
     ]
     return pick[cols].sort_values(["rack_type", "model"], ignore_index=True)
 
 
-def _sig(x: pd.Series, digits: int = 6) -> pd.Series:
-    """Round to `digits` significant digits, so written tables are stable and readable."""
+def _sig(x: pd.Series, digits: int = 6, rounding=np.round) -> pd.Series:
+    """Round to `digits` significant digits, so written tables are stable and readable;
+    `rounding=np.floor` for throughput, so a written row never exceeds its estimate (and
+    so its bounds)."""
     v = x.to_numpy(dtype=float)
     with np.errstate(divide="ignore"):
         mag = np.where(v != 0, np.floor(np.log10(np.abs(v))), 0)
     scale = 10.0 ** (digits - 1 - mag)
-    return pd.Series(np.round(v * scale) / scale, index=x.index)
+    return pd.Series(rounding(v * scale) / scale, index=x.index)
 
 
 def estimate_throughput(
     specs: pd.DataFrame,
     models: pd.DataFrame,
     user_tps_points: Iterable[float] = DEFAULT_USER_TPS_POINTS,
+    keys: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """throughput.csv rows (MODEL.md columns) estimated for every rack type x model.
+    """throughput.csv rows (docs/model.md columns) estimated for every rack type x model.
 
     A (rack type, model) pair whose model fits no allowed instance gets no rows: the rack
     cannot serve it. Every row's source starts with 'estimate:' and names its operating
-    point (instance size, batch, what binds).
+    point (instance size, batch, what binds). With `keys` (model, isl, osl, precision:
+    workloads' serving keys, blank = the model's own), the rows are estimated at each key's
+    lengths and precision (served_variants) and carry its isl, osl and precision columns,
+    so that each workload finds the rows of its own key (docs/model.md section 1).
     """
+    if keys is not None:
+        variants = served_variants(models, keys[list(SERVING_KEY)])
+        served = variants.drop(columns="model").rename(columns={"variant": "model"})
+        rows = estimate_throughput(specs, served, user_tps_points)
+        key = variants.set_index("variant")[list(SERVING_KEY)]
+        rows = rows.drop(columns="model").join(key, on=rows["model"])
+        return rows[[*THROUGHPUT_COLUMNS, *KEY_COLUMNS]].reset_index(drop=True)
     dec = decode_points(specs, models, user_tps_points)
     dec_rows = pd.DataFrame(
         {
             "rack_type": dec["rack_type"],
             "model": dec["model"],
             "phase": "decode",
-            "tokens_per_s": _sig(dec["tokens_per_s"]),
+            "tokens_per_s": _sig(dec["tokens_per_s"], rounding=np.floor),
             "user_tps": dec["user_tps"],
             "ttft_ms": np.nan,
             "source": (
@@ -481,7 +643,7 @@ def estimate_throughput(
             "rack_type": pre["rack_type"],
             "model": pre["model"],
             "phase": "prefill",
-            "tokens_per_s": _sig(pre["tokens_per_s"]),
+            "tokens_per_s": _sig(pre["tokens_per_s"], rounding=np.floor),
             "user_tps": np.nan,
             "ttft_ms": _sig(pre["ttft_ms"], 4),
             "source": (
@@ -489,7 +651,7 @@ def estimate_throughput(
                 + " prefill: rack compute x efficiency, "
                 + pre["compute_precision_eff"]
                 + "; TTFT of one "
-                + pre["avg_context_tokens"].astype(int).astype(str)
+                + pre["prompt_tokens"].astype(int).astype(str)
                 + "-token prompt on "
                 + pre["instance_accelerators"].astype(int).astype(str)
                 + " accelerators"
@@ -507,7 +669,8 @@ def merge_measured(estimated: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFr
 
     A measured curve replaces the whole estimated curve of that (rack_type, model, phase),
     not single points: mixing the two would make a curve that neither source supports.
-    Measured rows without a source get 'measured'.
+    Measured rows without a source get 'measured'. Rows with serving keys (isl, osl,
+    precision) replace only the curve of the same key.
     """
     missing = {"rack_type", "model", "phase", "tokens_per_s"} - set(measured.columns)
     if missing:
@@ -518,16 +681,29 @@ def merge_measured(estimated: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFr
             meas[col] = np.nan
     src = meas["source"]
     meas["source"] = src.where(src.notna() & (src.astype(str).str.strip() != ""), "measured")
-    key = ["rack_type", "model", "phase"]
-    covered = meas[key].drop_duplicates()
-    keep = estimated.merge(covered, on=key, how="left", indicator=True)["_merge"] == "left_only"
-    merged = pd.concat(
-        [estimated.loc[keep.to_numpy(), list(THROUGHPUT_COLUMNS)], meas[list(THROUGHPUT_COLUMNS)]],
-        ignore_index=True,
-    )
+    columns = list(THROUGHPUT_COLUMNS)
+    if any(c in frame for frame in (estimated, meas) for c in KEY_COLUMNS):
+        columns += KEY_COLUMNS
+        estimated, meas = with_key_columns(estimated), with_key_columns(meas)
+    curve = ["rack_type", "model", *columns[len(THROUGHPUT_COLUMNS) :], "phase"]
+    covered = meas[curve].drop_duplicates()
+    found = estimated.merge(covered, on=curve, how="left", indicator=True)["_merge"]
+    keep = (found == "left_only").to_numpy()
+    merged = pd.concat([estimated.loc[keep, columns], meas[columns]], ignore_index=True)
     merged["_p"] = (merged["phase"] == "decode").astype(int)
-    merged = merged.sort_values(["rack_type", "model", "_p", "user_tps"], ignore_index=True)
-    return merged[list(THROUGHPUT_COLUMNS)]
+    order = ["rack_type", "model", *columns[len(THROUGHPUT_COLUMNS) :], "_p", "user_tps"]
+    merged = merged.sort_values(order, ignore_index=True, na_position="first")
+    return merged[columns]
+
+
+def with_key_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """Throughput rows with the serving-key columns (isl, osl, precision; blank when absent)."""
+    out = rows.copy()
+    for col in KEY_COLUMNS:
+        if col not in out:
+            out[col] = "" if col == "precision" else np.nan
+    out["precision"] = out["precision"].fillna("")
+    return out
 
 
 def select(
@@ -545,12 +721,7 @@ def select(
     return frame.loc[keep]
 
 
-def write_throughput(rows: pd.DataFrame, path: str | Path) -> None:
-    """Write throughput rows as CSV with blank cells for NaN (the case format), atomically."""
-    write_csv_atomic(path, rows, float_format="%.10g")
-
-
-if __name__ == "__main__":
-    from fleetopt.catalog.measured import catalog_throughput
-
-    write_throughput(catalog_throughput(), CATALOG_DIR / "throughput.csv")
+def write_throughput(rows: pd.DataFrame, path: str | Path, mark: FileKind | None = None) -> None:
+    """Write throughput rows as CSV with blank cells for NaN (the case format), atomically;
+    with `mark`, its line first (a case reads it as a comment: docs/case-format.md)."""
+    write_csv_atomic(path, rows, preamble=mark.mark if mark else "", float_format="%.10g")

@@ -1,9 +1,9 @@
 """How far each catalog rack type's throughput may be off: the calibration's errors as sigmas.
 
 A scenario multiplies every tokens_per_s of rack type r by exp(sigma_r x Z) (docs/model.md
-section 5). sigma_r is the RMS log error of the calibrated model (model / measured per-user
-speed at the measured deployment, docs/performance.md "Calibration") in the situation r is
-in, tested where the measured table can test it:
+section 5). sigma_r is the RMS log error of the calibrated model (model / measured of each
+measured point of every source, docs/performance.md "Calibration") in the situation r is
+in, tested where the measured points can test it:
 
 - `measured`: r's hardware has measured points: the error on them (fitted and held out);
 - `carried`: r has no measured points and carries a fitted family's parameters (Vera Rubin
@@ -28,15 +28,17 @@ import pandas as pd
 
 from fleetopt.catalog.calibration import (
     FITTED_COLUMNS,
+    POOLED,
+    Replay,
     calibration_params,
     evaluate,
-    fit_arch,
+    fit_params,
     load_accelerators,
-    prefill_points,
-    replay_frame,
+    load_replay,
 )
 from fleetopt.catalog.measured import load_measured
 from fleetopt.catalog.perf import CATALOG_DIR, load_catalog
+from fleetopt.catalog.published import load_published
 from fleetopt.io.store import write_csv_atomic
 
 SIGMA_FILE = "throughput_sigma.csv"
@@ -49,14 +51,15 @@ def rms_log_error(error: pd.Series) -> float:
     return float(np.sqrt(np.mean(np.log1p(error.to_numpy(dtype=float)) ** 2)))
 
 
-def _errors(params: pd.DataFrame, overlap: float, x: pd.DataFrame, pre: pd.DataFrame) -> pd.Series:
-    """Decode-point errors (model / measured - 1) of replayed points under `params` by arch."""
-    return evaluate(params, overlap, x, pre).decode["error"]
+def _subset(replay: Replay, decode: pd.Series, prefill: pd.Series) -> Replay:
+    """The replay's points where the masks hold."""
+    return Replay(decode=replay.decode[decode], prefill=replay.prefill[prefill])
 
 
-def measured_errors(params: pd.DataFrame, overlap: float, x: pd.DataFrame) -> pd.DataFrame:
-    """Per catalog rack type with measured hardware: its hardware, points and RMS log error."""
-    d = evaluate(params, overlap, x, prefill_points(x)).decode
+def measured_errors(params: pd.DataFrame, overlap: float, replay: Replay) -> pd.DataFrame:
+    """Per catalog rack type with measured hardware: its hardware, points (every source's)
+    and RMS log error."""
+    d = evaluate(params, overlap, replay).decode
     d = d[d["catalog_rack_type"] != ""]
     return pd.DataFrame(
         [
@@ -71,37 +74,44 @@ def measured_errors(params: pd.DataFrame, overlap: float, x: pd.DataFrame) -> pd
     )
 
 
-def leave_one_hardware_out(overlap: float, x: pd.DataFrame) -> pd.DataFrame:
+def leave_one_hardware_out(params: pd.DataFrame, overlap: float, replay: Replay) -> pd.DataFrame:
     """Per hardware of a family with two or more: its RMS log error under its family's fit
-    made without it (the fitted split of the others, as the calibration fits)."""
-    pre = prefill_points(x)
+    made without it (the family search from the pooled parameters on the family's other
+    fitted points, as the calibration fits each family)."""
+    x, pre = replay.decode, replay.prefill
+    start = params.loc[POOLED, list(FITTED_COLUMNS)].to_dict()
     rows = []
     for arch, family in x.groupby("arch"):
         hardware = sorted(family["hardware"].unique())
         if len(hardware) < 2:
             continue
         for h in hardware:
-            fitted = (x["arch"] == arch) & (x["split"] == "fitted") & (x["hardware"] != h)
-            fitted_pre = (pre["arch"] == arch) & (pre["split"] == "fitted") & (pre["hardware"] != h)
-            fit, _ = fit_arch(x[fitted].copy(), pre[fitted_pre].copy(), overlap)
-            params = pd.DataFrame([fit], index=pd.Index([arch], name="arch"))
-            err = _errors(params, overlap, x[x["hardware"] == h], pre[pre["hardware"] == h])
+            others = (x["arch"] == arch) & (x["split"] == "fitted") & (x["hardware"] != h)
+            others_pre = (pre["arch"] == arch) & (pre["split"] == "fitted") & (pre["hardware"] != h)
+            fit, _ = fit_params(x[others], pre[others_pre], start, overlap)
+            refit = pd.DataFrame([fit], index=pd.Index([arch], name="arch"))
+            held = _subset(replay, x["hardware"] == h, pre["hardware"] == h)
+            err = evaluate(refit, overlap, held).decode["error"]
             rows.append(
                 {"arch": arch, "hardware": h, "points": len(err), "sigma": rms_log_error(err)}
             )
     return pd.DataFrame(rows)
 
 
-def cross_family(params: pd.DataFrame, overlap: float, x: pd.DataFrame) -> pd.DataFrame:
-    """Per ordered pair of families (a, b): a's points predicted with b's parameters."""
-    pre = prefill_points(x)
+def cross_family(params: pd.DataFrame, overlap: float, replay: Replay) -> pd.DataFrame:
+    """Per ordered pair of fitted families (a, b): a's points predicted with b's parameters."""
+    x, pre = replay.decode, replay.prefill
+    families = [a for a in params.index if a != POOLED]
     rows = []
-    for a in params.index:
-        for b in params.index:
+    for a in families:
+        for b in families:
             if a == b:
                 continue
-            xa = x[x["arch"] == a].assign(arch=b)
-            err = _errors(params, overlap, xa, pre[pre["arch"] == a].assign(arch=b))
+            borrowed = Replay(
+                decode=x[x["arch"] == a].assign(arch=b),
+                prefill=pre[pre["arch"] == a].assign(arch=b),
+            )
+            err = evaluate(params, overlap, borrowed).decode["error"]
             rows.append({"arch": a, "with": b, "points": len(err), "sigma": rms_log_error(err)})
     return pd.DataFrame(rows)
 
@@ -117,15 +127,16 @@ def throughput_sigmas(catalog_dir: str | Path | None = None) -> pd.DataFrame:
     committed = calibration_params(folder / "calibration.csv").set_index("arch")
     overlap = float(committed["overlap"].iloc[0])
     params = committed[list(FITTED_COLUMNS)]
-    x = replay_frame(
+    replay = load_replay(
         load_measured(folder / "measured.csv"),
+        load_published(folder / "published.csv"),
         load_accelerators(folder / "accelerators.csv"),
         load_catalog(folder).models,
     )
 
-    measured = measured_errors(params, overlap, x).set_index("rack_type")
-    loo = leave_one_hardware_out(overlap, x)
-    cross = cross_family(params, overlap, x)
+    measured = measured_errors(params, overlap, replay).set_index("rack_type")
+    loo = leave_one_hardware_out(params, overlap, replay)
+    cross = cross_family(params, overlap, replay)
     carried_sigma, estimated_sigma = pooled(loo["sigma"]), pooled(cross["sigma"])
     loo_text = ", ".join(f"{h} {s:.2f}" for h, s in zip(loo["hardware"], loo["sigma"], strict=True))
     specs = load_catalog(folder).specs
@@ -136,7 +147,7 @@ def throughput_sigmas(catalog_dir: str | Path | None = None) -> pd.DataFrame:
             sigma, basis = m["sigma"], "measured"
             source = (
                 f"fitted: RMS log error of the calibrated model over the {m['points']} measured "
-                f"{m['hardware']} DeepSeek-R1 points (fitted and held out)"
+                f"{m['hardware']} points of every source (fitted and held out)"
             )
         elif arch:
             sigma, basis = carried_sigma, "carried"

@@ -1,59 +1,77 @@
 """The `fleetopt` command line.
 
-Exit codes (errors.ExitCode): 0 success, 1 a solver or infrastructure failure, 2 bad input
-(a bad case, option or output location; nothing was run), 3 an infeasible case (`solve`;
-summary.json's `diagnosis` says why), 130 interrupted by SIGINT, 143 by SIGTERM. Commands
+Exit codes (errors.ExitCode, the failure table of docs/architecture.md): 0 success, 1 a
+solver or infrastructure failure, 2 bad input (a bad case, option, file or output location;
+nothing was run), 3 a case with no feasible plan on its forecast (every command that plans
+it: `solve` writes its folder with the `diagnosis`, the others fail before any scenario
+runs, their run record saying why), 130 interrupted by SIGINT, 143 by SIGTERM. Commands
 that start Ray run supervised (fleetopt.cli.supervise), so that even a run whose Ray
 cluster dies under it ends with one line saying so and a run record marked failed.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
 from fleetopt.cli.catalog import claims_command, perf_command
 from fleetopt.cli.options import (
+    OUT_PATH,
+    alpha_option,
     robust_options,
     scenario_options,
     shortfall_option,
     solver_options,
     stochastic_options,
-    stochastic_settings,
     verbosity_option,
 )
-from fleetopt.cli.supervise import run_supervised, supervised
+from fleetopt.cli.supervise import end_output, run_supervised, supervised
 from fleetopt.core import interrupts, logs
-from fleetopt.core.errors import CaseError, ExitCode, RunFolderError, SolverError
-from fleetopt.io.case import read_case
-from fleetopt.model.index import build_index
-from fleetopt.pipelines.plan import plan_case, write_plan
-from fleetopt.pipelines.runs import (
-    Criterion,
-    FarmSettings,
-    evaluate,
-    read_plan,
-    robust,
-    sweep,
-    with_seed,
+from fleetopt.core.errors import (
+    CaseError,
+    ExitCode,
+    InfeasibleError,
+    RunError,
+    RunFolderError,
+    SolverError,
 )
+from fleetopt.io.case import Case, read_case
+from fleetopt.io.runfolder import RunKind, check_run_files, claimed
+from fleetopt.model.index import build_index
+from fleetopt.pipelines.options import RobustOptions, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.plan import plan_case, write_plan
+from fleetopt.pipelines.runs import evaluate, read_plan, robust, sweep
 from fleetopt.pipelines.stochastic import stochastic
+from fleetopt.results.compare import compare_runs, format_comparison
+from fleetopt.results.export import Format as ExportFormat
+from fleetopt.results.export import export_run
 from fleetopt.results.summary import plan_warnings
 from fleetopt.results.text import format_plan, format_run
 from fleetopt.solve.deadline import Deadline
-from fleetopt.solve.result import SolveStatus
 
 
 def example_case_dir() -> Path:
     """The bundled example case folder inside the installed package."""
     return Path(str(resources.files("fleetopt") / "data" / "example"))
+
+
+SAID = (  # error type, how its line starts, exit code (docs/architecture.md, "Failures")
+    (RunFolderError, "error", ExitCode.BAD_INPUT),
+    (InfeasibleError, "infeasible", ExitCode.INFEASIBLE),
+    (SolverError, "solver error", ExitCode.FAILURE),
+    (RunError, "failed", ExitCode.FAILURE),  # after SolverError, its subclass
+)
 
 
 def report_error(err: BaseException) -> ExitCode:
@@ -67,9 +85,10 @@ def report_error(err: BaseException) -> ExitCode:
         for problem in err.problems:
             click.echo(f"  {problem}", err=True)
         return ExitCode.BAD_INPUT
-    if isinstance(err, RunFolderError):
-        click.echo(f"error: {err}", err=True)
-        return ExitCode.BAD_INPUT
+    for kind, prefix, code in SAID:
+        if isinstance(err, kind):
+            click.echo(f"{prefix}: {err}", err=True)
+            return code
     if isinstance(err, KeyboardInterrupt):
         click.echo(
             f"fleetopt: {interrupts.failure_reason(err)}; a run folder it was writing is "
@@ -77,15 +96,16 @@ def report_error(err: BaseException) -> ExitCode:
             "command again to resume",
             err=True,
         )
+        end_output()  # the line above stays the last (Ray would print its retries after it)
         return interrupts.exit_code(err)
-    if isinstance(err, SolverError):
-        click.echo(f"solver error: {err}", err=True)
-        return ExitCode.FAILURE
-    if isinstance(err, OSError):
-        where = f" {err.filename}" if err.filename else ""
-        click.echo(f"error: cannot write{where}: {err.strerror or err}", err=True)
+    if isinstance(err, OSError):  # reads and writes of fleetopt's own say which they were
+        where = f"{err.filename}: " if err.filename else ""
+        click.echo(f"error: {where}{err.strerror or err}", err=True)
         return ExitCode.BAD_INPUT
     raise err
+
+
+HANDLED = (CaseError, RunFolderError, InfeasibleError, RunError, KeyboardInterrupt, OSError)
 
 
 class _Group(click.Group):
@@ -95,16 +115,26 @@ class _Group(click.Group):
         interrupts.install()
         try:
             return super().invoke(ctx)
-        except (CaseError, RunFolderError, SolverError, KeyboardInterrupt, OSError) as err:
+        except HANDLED as err:
             sys.exit(report_error(err))
 
 
 @click.group(cls=_Group)
 @click.version_option(package_name="fleetopt")
 @verbosity_option()
-def main(verbosity: int) -> None:
+def main(verbosity: int, quiet: bool) -> None:
     """Plan inference rack fleets at the lowest cost per token."""
-    logs.configure(verbosity)
+    logs.configure(verbosity, quiet)
+
+
+OUT = click.option("--out", "out_dir", required=True, type=OUT_PATH)
+PLAN = click.option(
+    "--plan",
+    "plan_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="a `fleetopt solve` run folder",
+)
 
 
 @main.command()
@@ -123,7 +153,7 @@ def validate(case_dir: Path) -> None:
 
 @main.command()
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@OUT
 @solver_options()
 def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> None:
     """Solve a case and write summary.json and the plan tables to OUT, within the time limit.
@@ -136,151 +166,80 @@ def solve(case_dir, out_dir, solver_name, time_limit, gap, threads, seed) -> Non
         name=solver_name, time_limit_s=time_limit, relative_gap=gap, threads=threads, seed=seed
     )
     deadline = Deadline.after(options.time_limit_s, hold=True, started=started)
-    outcome = plan_case(case, options, deadline=deadline)
-    write_plan(outcome, out_dir)
+    with claimed(out_dir, RunKind.PLAN):  # checked and locked before the solve, held to the end
+        outcome = plan_case(case, options, deadline=deadline)
+        write_plan(outcome, out_dir)
     click.echo(format_plan(out_dir))
-    if outcome.summary.status is SolveStatus.ERROR:
-        sys.exit(ExitCode.FAILURE)
-    if outcome.summary.status is SolveStatus.INFEASIBLE:
-        sys.exit(ExitCode.INFEASIBLE)
+    if outcome.summary.exit_code:
+        sys.exit(outcome.summary.exit_code)
 
 
-def _settings(workers, chunk, address, alpha) -> FarmSettings:
-    return FarmSettings(workers=workers, chunk=chunk, address=address, alpha=alpha)
+def scenario_command(
+    name: str, kind: RunKind, *options: Any
+) -> Callable[[Callable[..., None]], Any]:
+    """A command over sampled futures: CASE_DIR and `options` (in the order --help lists
+    them, the scenario options among them). It runs supervised (fleetopt.cli.supervise) on
+    the case read and seeded, into OUT claimed as a run of `kind` (checked and locked
+    before any solve, held to the end), then shows the run folder it wrote (`out_dir`)."""
+
+    def apply(work: Callable[..., None]) -> Any:
+        @functools.wraps(work)
+        def command(case_dir: Path, **given: Any) -> None:
+            out_dir, run = given["out_dir"], given["run"]
+            if not supervised():
+                sys.exit(run_supervised(out_dir))
+            case = run.seeded(read_case(case_dir))
+            with claimed(out_dir, kind):
+                work(case, **given)
+            click.echo(format_run(out_dir))
+
+        for option in reversed(options):
+            command = option(command)
+        command = click.argument("case_dir", type=click.Path(path_type=Path))(command)
+        return main.command(name)(command)
+
+    return apply
 
 
-def _supervise(out_dir: Path) -> None:
-    """In the parent, run this very command in a supervised child and exit with its code."""
-    if not supervised():
-        sys.exit(run_supervised(out_dir))
-
-
-@main.command("sweep")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@scenario_options()
-def sweep_command(
-    case_dir, out_dir, n_scenarios, address, workers, seed, chunk, alpha, overwrite
-) -> None:
+@scenario_command("sweep", RunKind.SWEEP, OUT, scenario_options(), alpha_option())
+def sweep_command(case: Case, out_dir: Path, run: ScenarioOptions, alpha: float) -> None:
     """Wait and see: the best rack mix in each of N sampled futures."""
-    _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    sweep(
-        case, n_scenarios, out_dir, _settings(workers, chunk, address, alpha), overwrite=overwrite
-    )
-    click.echo(format_run(out_dir))
+    sweep(case, out_dir, run, alpha=alpha)
 
 
-@main.command("evaluate")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--plan",
-    "plan_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="a `fleetopt solve` run folder",
+@scenario_command(
+    "evaluate",
+    RunKind.EVALUATE,
+    PLAN,
+    OUT,
+    shortfall_option(),
+    scenario_options(),
+    alpha_option(),
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@shortfall_option()
-@scenario_options()
 def evaluate_command(
-    case_dir,
-    plan_dir,
-    out_dir,
-    shortfall,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
+    case: Case, plan_dir: Path, out_dir: Path, shortfall: bool, run: ScenarioOptions, alpha: float
 ) -> None:
     """What a fixed plan costs, and what it leaves unserved, in each of N futures."""
-    _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    counts = read_plan(build_index(case), plan_dir)
-    evaluate(
-        case,
-        {plan_dir.name or "plan": counts},
-        n_scenarios,
-        out_dir,
-        _settings(workers, chunk, address, alpha),
-        overwrite=overwrite,
-        shortfall=shortfall,
-    )
-    click.echo(format_run(out_dir))
+    plans = {plan_dir.name or "plan": read_plan(build_index(case), plan_dir)}
+    evaluate(case, plans, out_dir, run, alpha=alpha, shortfall=shortfall)
 
 
-@main.command("robust")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@robust_options()
-@shortfall_option()
-@scenario_options()
-def robust_command(
-    case_dir,
-    out_dir,
-    criterion,
-    candidates,
-    shortfall,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
-) -> None:
+@scenario_command("robust", RunKind.ROBUST, OUT, robust_options(), scenario_options())
+def robust_command(case: Case, out_dir: Path, choice: RobustOptions, run: ScenarioOptions) -> None:
     """Choose the plan that holds up best across N futures (mean or CVaR of total cost)."""
-    _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    robust(
-        case,
-        n_scenarios,
-        out_dir,
-        _settings(workers, chunk, address, alpha),
-        criterion=Criterion(criterion),
-        candidates=candidates,
-        overwrite=overwrite,
-        shortfall=shortfall,
-    )
-    click.echo(format_run(out_dir))
+    robust(case, out_dir, run, choice)
 
 
-@main.command("stochastic")
-@click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@stochastic_options()
-@scenario_options()
+@scenario_command("stochastic", RunKind.STOCHASTIC, OUT, stochastic_options(), scenario_options())
 def stochastic_command(
-    case_dir,
-    out_dir,
-    n_scenarios,
-    address,
-    workers,
-    seed,
-    chunk,
-    alpha,
-    overwrite,
-    **options,
+    case: Case, out_dir: Path, settings: StochasticSettings, run: ScenarioOptions
 ) -> None:
     """The plan that hedges best across N futures, with a certified bound, VSS and EVPI."""
-    _supervise(out_dir)
-    case = with_seed(read_case(case_dir), seed)
-    stochastic(
-        case,
-        n_scenarios,
-        out_dir,
-        _settings(workers, chunk, address, alpha),
-        stochastic_settings(alpha=alpha, **options),
-        overwrite=overwrite,
-    )
-    click.echo(format_run(out_dir))
+    stochastic(case, out_dir, run, settings)
 
 
 @main.command()
-@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=OUT_PATH)
 def init(out_dir: Path) -> None:
     """Write the bundled example case into OUT_DIR (a new or empty folder)."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -289,13 +248,19 @@ def init(out_dir: Path) -> None:
         raise RunFolderError(
             f"{out_dir} exists and is not empty; nothing was changed: choose a new folder"
         )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.tmp")
+    target = out_dir.resolve()
+    # A new folder is copied beside its place and renamed into it; an empty one (the
+    # working directory, say) keeps its identity and gets the files moved in.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    inside = target.exists()
+    tmp = (target if inside else target.parent) / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         shutil.copytree(example_case_dir(), tmp)
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
-        os.replace(tmp, out_dir)
+        if inside:
+            for entry in tmp.iterdir():
+                os.replace(entry, target / entry.name)
+        else:
+            os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     click.echo(
@@ -305,9 +270,56 @@ def init(out_dir: Path) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def show(run_dir: Path) -> None:
-    """Print a readable summary of a run folder (a solve, or a scenario run)."""
-    click.echo(format_run(run_dir))
+@click.option(
+    "--year",
+    type=int,
+    default=None,
+    help="a multi-period plan: show the fleet of this year only (default: every year)",
+)
+def show(run_dir: Path, year: int | None) -> None:
+    """Print a readable summary of a run folder (any kind)."""
+    check_run_files(run_dir)
+    click.echo(format_run(run_dir, year))
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
+def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
+    """What changed from run A to run B (two runs of one kind; their cases may differ):
+    headline figures, orders per year, site and rack type, and power headroom."""
+    for folder in (run_a, run_b):
+        check_run_files(folder)
+    comparison = compare_runs(run_a, run_b)
+    if as_json:
+        click.echo(json.dumps(comparison.to_json(), indent=2))
+    else:
+        click.echo(format_comparison(comparison))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in ExportFormat]),
+    default=ExportFormat.CSV.value,
+    show_default=True,
+    help="csv: a folder of CSV files, one a table; xlsx: one Excel workbook, one sheet a table",
+)
+@click.option("--out", "out", required=True, type=OUT_PATH, help="the folder or workbook to write")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="write OUT even if it is not an earlier fleetopt export (a folder keeps its other files)",
+)
+def export(run_dir: Path, fmt: str, out: Path, overwrite: bool) -> None:
+    """Write every table of a run folder (any kind) for a spreadsheet, with its summary and
+    parameters."""
+    check_run_files(run_dir)
+    path = export_run(run_dir, out, ExportFormat(fmt), overwrite=overwrite)
+    click.echo(f"wrote {path}")
 
 
 @main.command("report")
@@ -315,16 +327,18 @@ def show(run_dir: Path) -> None:
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(path_type=Path),
+    type=OUT_PATH,
     default=None,
     help="HTML file to write (default RUN_DIR/report.html); only an earlier fleetopt report is"
-    " ever overwritten",
+    " replaced, unless --overwrite",
 )
-def report_command(run_dir: Path, out_file: Path | None) -> None:
+@click.option("--overwrite", is_flag=True, help="replace OUT even if it is not a fleetopt report")
+def report_command(run_dir: Path, out_file: Path | None, overwrite: bool) -> None:
     """Write one self-contained HTML page of figures for a run folder (any kind)."""
     from fleetopt.report.page import write_report  # Bokeh: imported only when reporting
 
-    path = write_report(run_dir, out_file)
+    check_run_files(run_dir)
+    path = write_report(run_dir, out_file, overwrite=overwrite)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -3,12 +3,18 @@
 One definition per option: its flag, type, range, default and help. Solver and seed options
 take their ranges from the case format (fleetopt.io.schema), so a value refused in case.yaml is
 refused on the command line too, before anything runs (click's usage error, exit 2).
+
+Options come in groups, and each group reaches the command as the one object it describes
+(fleetopt.pipelines.options), built here once: `run` (ScenarioOptions), `choice`
+(RobustOptions), `settings` or `stochastic` (StochasticSettings), as dbt's flags.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,11 +28,18 @@ from fleetopt.io.schema import (
     Range,
     format_number,
 )
-from fleetopt.model.risk import Risk
+from fleetopt.model.risk import MEAN, Risk
 from fleetopt.parallel.farm import CHUNK_SHARE, MAX_CHUNK
-from fleetopt.pipelines.runs import Criterion
-from fleetopt.pipelines.stochastic import Method, StochasticSettings
+from fleetopt.pipelines.options import (
+    Criterion,
+    FarmSettings,
+    Method,
+    RobustOptions,
+    ScenarioOptions,
+    StochasticSettings,
+)
 from fleetopt.solve.benders import Cuts
+from fleetopt.solve.hedging import HedgingSettings
 
 
 class FieldParam(click.ParamType):
@@ -67,6 +80,21 @@ class AutoOr(click.ParamType):
         return self.number.convert(value, param, ctx)
 
 
+class OutPath(click.Path):
+    """An output path: a Path, never an empty string (which would mean the working folder)."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: give a path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+OUT_PATH = OutPath()
+
+
 def _number(type_: FieldType, default: Any, low: float, high: float, **open_: bool) -> FieldParam:
     return FieldParam(Field(type_, default, Range(low, high, **open_)))
 
@@ -85,98 +113,94 @@ OUT_OF_SAMPLE = _number(FieldType.INTEGER, 100, 2, 10_000_000)
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
+def _option(flags: str | tuple[str, ...], kind: Any, default: Any, help: str) -> Decorator:
+    """One option: its flag (or flags and name), type, default (shown where there is one)
+    and help."""
+    decls = (flags,) if isinstance(flags, str) else flags
+    shown = default is not None
+    return click.option(*decls, type=kind, default=default, show_default=shown, help=help)
+
+
+def _collect(name: str, build: Callable[..., Any], options: Sequence[Any]) -> Decorator:
+    """`options` on the command, whose values reach it as one object `name` = build(...)."""
+
+    def probe() -> None: ...
+
+    for option in options:
+        option(probe)
+    names = [param.name for param in getattr(probe, "__click_params__", [])]
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {key: kwargs.pop(key) for key in names}
+            return command(*args, **{name: build(**values)}, **kwargs)
+
+        return _stack(options)(wrapper)
+
+    return apply
+
+
+SEED = FieldParam(UNCERTAINTY_FIELDS["seed"])
+CHUNK_HELP = (
+    f"scenarios per task; {defaults.AUTO}: each chunk 1/({CHUNK_SHARE} x workers)"
+    f" of the scenarios left, 1 to {MAX_CHUNK}"
+)
+RAY_HELP = "Ray cluster to join (default: RAY_ADDRESS, else an embedded local Ray)"
+OVERWRITE_HELP = "start afresh when the output holds a run of the same kind with other parameters"
+
+
 def scenario_options(default_scenarios: int = defaults.SCENARIOS) -> Decorator:
-    """The options every scenario run takes (sweep, evaluate, robust, nightly)."""
+    """The options every scenario run takes (sweep, evaluate, robust, stochastic, nightly),
+    as `run` (ScenarioOptions)."""
     options = [
-        click.option(
-            "-n",
-            "--scenarios",
-            "n_scenarios",
-            type=SCENARIOS,
-            default=default_scenarios,
-            show_default=True,
-            help="scenarios to solve",
+        _option(
+            ("-n", "--scenarios", "n_scenarios"), SCENARIOS, default_scenarios, "scenarios to solve"
         ),
-        click.option(
-            "--address",
-            default=None,
-            help="Ray cluster to join (default: RAY_ADDRESS, else an embedded local Ray)",
-        ),
-        click.option(
-            "--workers",
-            type=WORKERS,
-            default=defaults.WORKERS,
-            show_default=True,
-            help="scenario chunks solved at once",
-        ),
-        click.option(
-            "--seed",
-            type=FieldParam(UNCERTAINTY_FIELDS["seed"]),
-            default=None,
-            help="overrides uncertainty.seed",
-        ),
-        click.option(
-            "--chunk",
-            type=CHUNK,
-            default=defaults.CHUNK,
-            show_default=True,
-            help=(
-                f"scenarios per task; {defaults.AUTO}: each chunk 1/({CHUNK_SHARE} x workers)"
-                f" of the scenarios left, 1 to {MAX_CHUNK}"
-            ),
-        ),
-        click.option(
-            "--alpha", type=ALPHA, default=defaults.ALPHA, show_default=True, help="CVaR level"
-        ),
-        click.option(
-            "--overwrite",
-            is_flag=True,
-            help="start afresh when the output holds a run of the same kind with other parameters",
-        ),
+        _option("--address", None, None, RAY_HELP),
+        _option("--workers", WORKERS, defaults.WORKERS, "scenario chunks solved at once"),
+        _option("--seed", SEED, None, "overrides uncertainty.seed"),
+        _option("--chunk", CHUNK, defaults.CHUNK, CHUNK_HELP),
+        click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP),
     ]
-    return _stack(options)
+
+    def build(
+        n_scenarios: int,
+        address: str | None,
+        workers: int,
+        seed: int | None,
+        chunk: int | str,
+        overwrite: bool,
+    ) -> ScenarioOptions:
+        return ScenarioOptions(n_scenarios, seed, FarmSettings(workers, chunk, address), overwrite)
+
+    return _collect("run", build, options)
+
+
+def alpha_option() -> Decorator:
+    """--alpha: the CVaR level (of the reported distributions; of a risk measure below)."""
+    return _option("--alpha", ALPHA, defaults.ALPHA, "CVaR level")
 
 
 def verbosity_option() -> Decorator:
-    """-v: progress lines on stderr; -vv: debug detail (fleetopt.core.logs)."""
-    return click.option(
-        "-v",
-        "--verbose",
-        "verbosity",
-        count=True,
-        help="log progress to stderr (-vv: debug detail)",
-    )
-
-
-def robust_options() -> Decorator:
-    """How robust selection chooses (robust, nightly)."""
+    """-v: what fleetopt and Ray do, on stderr; -vv: debug detail; -q: no progress either
+    (fleetopt.core.logs)."""
     return _stack(
         [
             click.option(
-                "--criterion",
-                type=click.Choice([c.value for c in Criterion]),
-                default="mean",
-                show_default=True,
-                help="rank candidate plans by mean or CVaR of total cost",
+                "-v",
+                "--verbose",
+                "verbosity",
+                count=True,
+                help="log what runs to stderr, Ray's messages too (-vv: debug detail)",
             ),
             click.option(
-                "--candidates",
-                type=CANDIDATES,
-                default=defaults.CANDIDATES,
-                show_default=True,
-                help="most frequent sweep plans to compare",
+                "-q",
+                "--quiet",
+                is_flag=True,
+                help="no progress bar or lines (warnings and errors still show)",
             ),
         ]
-    )
-
-
-def stochastic_stage_option() -> Decorator:
-    """The nightly run's optional stochastic stage, by method."""
-    return click.option(
-        "--stochastic",
-        type=click.Choice([m.value for m in Method]),
-        default=None,
-        help="also solve the two-stage stochastic program, by this method",
     )
 
 
@@ -190,85 +214,67 @@ def shortfall_option() -> Decorator:
     )
 
 
-def stochastic_options() -> Decorator:
-    """How the two-stage program is solved and checked (stochastic, nightly)."""
-    default = StochasticSettings()
-    return _stack(
-        [
-            click.option(
-                "--method",
-                type=click.Choice([m.value for m in Method]),
-                default=default.method.value,
-                show_default=True,
-                help="ef: one extensive-form MILP; ph: progressive hedging; benders: the"
-                " L-shaped method; auto: by size (ef, or benders beyond its limit)",
-            ),
-            click.option(
-                "--cuts",
-                type=click.Choice([c.value for c in Cuts]),
-                default=default.cuts.value,
-                show_default=True,
-                help="benders: one cut per scenario (multi) or one aggregated (single, mean only)",
-            ),
-            click.option(
-                "--risk",
-                type=click.Choice(["mean", "cvar"]),
-                default="mean",
-                show_default=True,
-                help="minimize mean total cost, or (1 - L) mean + L CVaR at --alpha",
-            ),
-            click.option(
-                "--risk-weight",
-                type=RISK_WEIGHT,
-                default=1.0,
-                show_default=True,
-                help="L, the weight of CVaR with --risk cvar",
-            ),
-            click.option(
-                "--gap",
-                "target_gap",
-                type=TARGET_GAP,
-                default=default.gap,
-                show_default=True,
-                help="stop at this certified relative gap",
-            ),
-            click.option(
-                "--max-iterations",
-                type=ITERATIONS,
-                default=default.max_iterations,
-                show_default=True,
-                help="progressive hedging iterations (Benders rounds) at most",
-            ),
-            click.option(
-                "--time-limit",
-                "run_time_limit",
-                type=RUN_TIME_LIMIT,
-                default=default.time_limit_s,
-                show_default=True,
-                help="seconds for the extensive form, or between PH iterations (Benders rounds)",
-            ),
-            click.option(
-                "--out-of-sample",
-                type=OUT_OF_SAMPLE,
-                default=default.out_of_sample,
-                show_default=True,
-                help="fresh scenarios to check the plans on",
-            ),
-            click.option(
-                "--out-of-sample-seed",
-                type=FieldParam(UNCERTAINTY_FIELDS["seed"]),
-                default=None,
-                help="their seed (default: the run's seed + 1)",
-            ),
-        ]
-    )
+CRITERIA = click.Choice([c.value for c in Criterion])
+METHODS = click.Choice([m.value for m in Method])
 
 
-def stochastic_settings(
+def robust_options(*, shortfall: bool = True) -> Decorator:
+    """How robust selection chooses (robust; nightly without --shortfall), as `choice`."""
+    options = [
+        _option(
+            "--criterion", CRITERIA, "mean", "rank candidate plans by mean or CVaR of total cost"
+        ),
+        _option(
+            "--candidates", CANDIDATES, defaults.CANDIDATES, "most frequent sweep plans to compare"
+        ),
+        alpha_option(),
+        *([shortfall_option()] if shortfall else []),
+    ]
+
+    def build(criterion: str, **rest: Any) -> RobustOptions:
+        return RobustOptions(criterion=Criterion(criterion), **rest)
+
+    return _collect("choice", build, options)
+
+
+def _stopping_options() -> list[Decorator]:
+    """When the two-stage program stops, the out-of-sample check, and Benders' cuts."""
+    default, stop = StochasticSettings(), HedgingSettings()
+    return [
+        _option(
+            ("--gap", "target_gap"), TARGET_GAP, stop.gap, "stop at this certified relative gap"
+        ),
+        _option(
+            "--max-iterations",
+            ITERATIONS,
+            stop.max_iterations,
+            "progressive hedging iterations (Benders rounds) at most",
+        ),
+        _option(
+            ("--time-limit", "run_time_limit"),
+            RUN_TIME_LIMIT,
+            stop.time_limit_s,
+            "seconds for the extensive form, or between PH iterations (Benders rounds)",
+        ),
+        _option(
+            "--out-of-sample",
+            OUT_OF_SAMPLE,
+            default.out_of_sample,
+            "fresh scenarios to check the plans on",
+        ),
+        _option("--out-of-sample-seed", SEED, None, "their seed (default: the run's seed + 1)"),
+        _option(
+            "--cuts",
+            click.Choice([c.value for c in Cuts]),
+            default.cuts.value,
+            "benders: one cut per scenario (multi) or one aggregated (single, mean only)",
+        ),
+    ]
+
+
+def _settings(
     method: str,
-    risk: str,
-    risk_weight: float,
-    alpha: float,
+    risk: Risk,
     target_gap: float,
     max_iterations: int,
     run_time_limit: float,
@@ -276,50 +282,93 @@ def stochastic_settings(
     out_of_sample_seed: int | None,
     cuts: str,
 ) -> StochasticSettings:
-    """The settings the stochastic options describe (--risk mean ignores --risk-weight)."""
-    if cuts == Cuts.SINGLE and risk == "cvar":
-        raise click.UsageError("--cuts single needs --risk mean (CVaR needs a cut per scenario)")
     return StochasticSettings(
         method=Method(method),
-        risk=Risk(weight=risk_weight if risk == "cvar" else 0.0, alpha=alpha),
-        gap=target_gap,
-        max_iterations=max_iterations,
-        time_limit_s=run_time_limit,
+        risk=risk,
+        stop=HedgingSettings(target_gap, max_iterations, run_time_limit),
         out_of_sample=out_of_sample,
         out_of_sample_seed=out_of_sample_seed,
         cuts=Cuts(cuts),
     )
 
 
+def stochastic_options() -> Decorator:
+    """How the two-stage program is solved and checked (stochastic), as `settings`."""
+    method = StochasticSettings().method.value
+    options = [
+        _option(
+            "--method",
+            METHODS,
+            method,
+            "ef: one extensive-form MILP; ph: progressive hedging; benders: the L-shaped"
+            " method; auto: by size (ef, or benders beyond its limit)",
+        ),
+        _option(
+            "--risk",
+            click.Choice(["mean", "cvar"]),
+            "mean",
+            "minimize mean total cost, or (1 - L) mean + L CVaR at --alpha",
+        ),
+        _option("--risk-weight", RISK_WEIGHT, 1.0, "L, the weight of CVaR with --risk cvar"),
+        alpha_option(),
+        *_stopping_options(),
+    ]
+
+    def build(risk: str, risk_weight: float, alpha: float, **rest: Any) -> StochasticSettings:
+        """--risk mean ignores --risk-weight; aggregated cuts need the mean."""
+        if risk == "cvar" and rest["cuts"] == Cuts.SINGLE:
+            raise click.UsageError(
+                "--cuts single needs --risk mean (CVaR needs a cut per scenario)"
+            )
+        weight = risk_weight if risk == "cvar" else 0.0
+        return _settings(risk=Risk(weight=weight, alpha=alpha), **rest)
+
+    return _collect("settings", build, options)
+
+
+def stochastic_stage_options() -> Decorator:
+    """The nightly run's optional stochastic stage: its method and the stochastic command's
+    stopping options (its risk measure is robust selection's criterion), as `stochastic`."""
+    options = [
+        _option(
+            ("--stochastic", "method"),
+            METHODS,
+            None,
+            "also solve the two-stage stochastic program, by this method",
+        ),
+        *_stopping_options(),
+    ]
+
+    def build(method: str | None, **rest: Any) -> StochasticSettings | None:
+        return None if method is None else _settings(method=method, risk=MEAN, **rest)
+
+    return _collect("stochastic", build, options)
+
+
 def solver_options() -> Decorator:
     """Overrides of case.yaml's `solver` section (solve)."""
     return _stack(
         [
-            click.option("--solver", "solver_name", default=None, help="highs (default) or scip"),
-            click.option(
+            _option(("--solver", "solver_name"), None, None, "highs (default) or scip"),
+            _option(
                 "--time-limit",
-                type=FieldParam(SOLVER_FIELDS["time_limit_s"]),
-                default=None,
-                help="seconds of wall clock for the whole solve",
+                FieldParam(SOLVER_FIELDS["time_limit_s"]),
+                None,
+                "seconds of wall clock for the whole solve",
             ),
-            click.option(
+            _option(
                 "--gap",
-                type=FieldParam(SOLVER_FIELDS["relative_gap"]),
-                default=None,
-                help="relative MIP gap at which to stop",
+                FieldParam(SOLVER_FIELDS["relative_gap"]),
+                None,
+                "relative MIP gap at which to stop",
             ),
             click.option("--threads", type=FieldParam(SOLVER_FIELDS["threads"]), default=None),
-            click.option(
-                "--seed",
-                type=FieldParam(SOLVER_FIELDS["seed"]),
-                default=None,
-                help="solver random seed",
-            ),
+            _option("--seed", FieldParam(SOLVER_FIELDS["seed"]), None, "solver random seed"),
         ]
     )
 
 
-def _stack(options: list[Decorator]) -> Decorator:
+def _stack(options: Sequence[Any]) -> Decorator:
     def apply(command: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed(options):
             command = option(command)

@@ -22,6 +22,7 @@ from types import FrameType
 import click
 
 from fleetopt.core.errors import ExitCode
+from fleetopt.io.lock import held_elsewhere
 from fleetopt.io.runfolder import RUN_RECORD, RunStatus
 from fleetopt.io.store import write_json_atomic
 
@@ -31,6 +32,20 @@ ENV = "FLEETOPT_SUPERVISED"
 def supervised() -> bool:
     """Whether this process is the supervised child (or supervision is switched off)."""
     return os.environ.get(ENV) == "1"
+
+
+def end_output() -> None:
+    """In the supervised child, after fleetopt's last line: nothing more on its stdout or
+    stderr. Ray's threads and exit handlers (its retry and shutdown lines after a signal)
+    would otherwise print after that line, which must stay the last one."""
+    if not supervised():
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def run_supervised(run_folder: str | os.PathLike, extra_args: Sequence[str] = ()) -> int:
@@ -77,9 +92,13 @@ def _how(code: int) -> str:
 
 
 def _close_running(folder: Path, code: int) -> list[Path]:
-    """Mark every run record under `folder` (and one level down) still `running` as failed."""
+    """Mark every run record under `folder` (and one level down) still `running` as failed,
+    but those of a run another process is writing (it holds their folder's lock: the child
+    was refused, or the run is not the child's)."""
     closed = []
     for path in [folder / RUN_RECORD, *sorted(folder.glob(f"*/{RUN_RECORD}"))]:
+        if held_elsewhere(path.parent):
+            continue
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):

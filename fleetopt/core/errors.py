@@ -1,4 +1,11 @@
-"""The error types fleetopt raises on purpose; the CLI maps them to exit codes."""
+"""The error types fleetopt raises on purpose; the CLI maps them to exit codes.
+
+The failure policy (docs/architecture.md, "Failures") in one place: bad input (`CaseError`,
+`RunFolderError`, an unreadable or unwritable file) is exit 2 with nothing run; a case with
+no feasible plan on its forecast (`InfeasibleError`) is exit 3; a run that cannot finish
+(`RunError`, `SolverError`) is exit 1; a signal is 128 + its number. A run folder's record
+says `failed` and why for every failure after the folder was claimed.
+"""
 
 from __future__ import annotations
 
@@ -36,8 +43,17 @@ class CaseError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class SolverError(Exception):
+class RunError(Exception):
+    """A run that cannot give its answer although its input is valid (exit 1); its run
+    record says why."""
+
+
+class SolverError(RunError):
     """The solver failed or refused the model; the message is the solver's own, unwrapped."""
+
+
+class InfeasibleError(Exception):
+    """The case has no feasible plan on its forecast (exit 3); the message says why."""
 
 
 class RunFolderError(Exception):

@@ -1,8 +1,11 @@
-"""fleetopt's logging: quiet by default, progress with -v, worker records brought home.
+"""fleetopt's logging: warnings and progress by default, detail with -v, worker records
+brought home.
 
 - Library code logs through `logging.getLogger(__name__)` (under `fleetopt`) and never
-  prints. Entry points (the CLI, the Ray jobs) call `configure(verbosity)`: warnings only
-  by default, INFO with -v (progress lines), DEBUG with -vv, on stderr.
+  prints. Entry points (the CLI, the Ray jobs) call `configure(verbosity, quiet)`: warnings
+  only by default, INFO with -v, DEBUG with -vv, on stderr. Progress
+  (fleetopt.parallel.progress) shows by default: a bar when stderr is a terminal, INFO lines
+  of its own logger otherwise, nothing with -q (`progress_display`).
 - A Ray worker's records would end in the worker's own log file. So a task runs inside
   `captured(level)`, which keeps the records fleetopt emits, each tagged with the
   scenario being solved (`scenario(s)`), as plain `WorkerRecord`s returned with the task's
@@ -14,13 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import enum
 import logging
 import sys
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 ROOT = "fleetopt"
 WORKER = "fleetopt.worker"
+PROGRESS = "fleetopt.parallel.progress"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%H:%M:%S"
 
@@ -43,22 +48,45 @@ class _Stderr(logging.StreamHandler):
         logging.Handler.__init__(self)
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stderr
 
 
-def configure(verbosity: int) -> None:
-    """Send fleetopt's records at the level of `verbosity` to stderr; for entry points.
+class ProgressDisplay(enum.Enum):
+    """How progress shows (fleetopt.parallel.progress)."""
+
+    BAR = "bar"  # a bar redrawn on the terminal
+    LINES = "lines"  # log lines (stderr is not a terminal; library use)
+    NONE = "none"  # -q
+
+
+_display = ProgressDisplay.LINES
+
+
+def progress_display() -> ProgressDisplay:
+    return _display
+
+
+def configure(verbosity: int, quiet: bool = False) -> None:
+    """Send fleetopt's records at the level of `verbosity` to stderr, and progress as a bar
+    (stderr a terminal) or as lines, or none when `quiet`; for entry points.
 
     Calling it again replaces the handler it installed (never one installed by others).
     """
+    global _display
     logger = logging.getLogger(ROOT)
     for handler in [h for h in logger.handlers if isinstance(h, _Stderr)]:
         logger.removeHandler(handler)
     handler = _Stderr()
     handler.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
     logger.addHandler(handler)
-    logger.setLevel(level_of(verbosity))
+    level = level_of(verbosity)
+    logger.setLevel(level)
+    if quiet:
+        _display = ProgressDisplay.NONE
+    else:
+        _display = ProgressDisplay.BAR if sys.stderr.isatty() else ProgressDisplay.LINES
+    logging.getLogger(PROGRESS).setLevel(logging.WARNING if quiet else min(level, logging.INFO))
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Reading a case folder into a typed, validated `Case` (MODEL.md section 1).
+"""Reading a case folder into a typed, validated `Case` (docs/model.md section 1).
 
 This is the one place inputs are checked: every table comes out with exact dtypes and
 defaults filled, so model code never re-checks. Problems are collected across all files
@@ -11,8 +11,10 @@ import dataclasses
 import hashlib
 import math
 import os
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +23,21 @@ import pandas as pd
 import yaml
 
 from fleetopt.core.errors import CaseError, Problem
+from fleetopt.io.fields import INVALID, check_field, type_name
 from fleetopt.io.schema import (
     ALL_REGIONS,
     CASE_FIELDS,
     CASE_FILE,
+    CASE_FILES,
+    DEMAND,
+    DEMAND_COLUMNS,
     INSTALLED,
     PERIOD_COLUMNS,
     PERIOD_TABLES,
     RACKS,
     REGION_LIST,
     REGION_SEPARATOR,
+    SERVING_KEY,
     SITE_PERIODS,
     SITES,
     SOLVER_FIELDS,
@@ -42,82 +49,30 @@ from fleetopt.io.schema import (
     WORKLOADS,
     Column,
     ColumnType,
-    Field,
-    FieldType,
     FromCase,
     Objective,
     SolverName,
     TableSpec,
     format_number,
 )
+from fleetopt.io.solver import SolverOptions
 
 __all__ = [
     "Case",
     "Objective",
-    "SolverName",
-    "SolverOptions",
     "Uncertainty",
     "case_digest",
     "case_fingerprint",
     "case_warnings",
+    "demand_factors",
     "read_case",
+    "read_table_file",
 ]
-
-COMMAND_LINE = "command line"
-
-
-@dataclass(frozen=True)
-class SolverOptions:
-    """How to solve: which MILP solver and its limits (case.yaml `solver`)."""
-
-    name: SolverName = SolverName.HIGHS
-    time_limit_s: float = 60.0
-    relative_gap: float = 1e-6
-    threads: int = 0  # 0 = solver default
-    seed: int = 0
-
-    def as_params(self) -> dict[str, str]:
-        """These options as run-record parameters (every value as text)."""
-        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
-
-    def with_overrides(
-        self,
-        *,
-        name: str | SolverName | None = None,
-        time_limit_s: float | None = None,
-        relative_gap: float | None = None,
-        threads: int | None = None,
-        seed: int | None = None,
-    ) -> SolverOptions:
-        """These options with the given ones replaced (None keeps), checked like case.yaml.
-
-        Raises CaseError with file "command line" naming each bad option.
-        """
-        given = {
-            "name": name,
-            "time_limit_s": time_limit_s,
-            "relative_gap": relative_gap,
-            "threads": threads,
-            "seed": seed,
-        }
-        problems: list[Problem] = []
-        changes: dict[str, Any] = {}
-        for key, value in given.items():
-            if value is None:
-                continue
-            if isinstance(value, SolverName):
-                value = value.value
-            checked = _check_field(value, key, SOLVER_FIELDS[key], COMMAND_LINE, problems)
-            if checked is not _INVALID:
-                changes[key] = SolverName(checked) if key == "name" else checked
-        if problems:
-            raise CaseError(problems)
-        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """Scenario draws (MODEL.md section 5); omitted parts draw nothing."""
+    """Scenario draws (docs/model.md section 5); omitted parts draw nothing."""
 
     seed: int = 0
     growth_median: float = 1.0
@@ -139,7 +94,7 @@ class Case:
     object dtype, numbers float64 (integer columns too, whole, with inf for unlimited and
     -inf for an `available_from` left blank), liquid_cooling bool; workloads has an extra
     `region_list` tuple column (() means `*`). `periods` are the years of a multi-period
-    case (MODEL.md section 8), () for one steady-state year; site_periods values left blank
+    case (docs/model.md section 8), () for one steady-state year; site_periods values left blank
     are NaN (the site's own).
     """
 
@@ -163,7 +118,7 @@ class Case:
 
     @property
     def multi_period(self) -> bool:
-        """Whether the case plans an order schedule over `periods` (MODEL.md section 8)."""
+        """Whether the case plans an order schedule over `periods` (docs/model.md section 8)."""
         return bool(self.periods)
 
     def replace(self, **changes: Any) -> Case:
@@ -182,16 +137,19 @@ def read_case(path: str | os.PathLike[str]) -> Case:
     if problems:
         raise CaseError(problems)
 
-    config = _read_config(folder, problems)
+    config, invalid = _read_config(folder, problems)
     tables: dict[str, pd.DataFrame | None] = {}
     files: dict[str, str] = {}
     for spec in TABLES:
         files[spec.stem], tables[spec.stem] = _read_table(folder, spec, config, problems)
     _check_references(tables, files, problems)
     _check_regions(tables, files, problems)
+    _check_serving_keys(tables, files, problems)
     _check_installed_cooling(tables, files, problems)
     _check_installed_fits(tables, files, problems)
-    _check_periods(config, tables, files, problems)
+    if "periods" not in invalid:  # else the rules that depend on periods would all fire
+        _check_periods(config, tables, files, problems)
+        _check_demand(config, tables, files, problems)
     _check_objective(config, tables, problems)
     _check_shortfall_penalty(config, tables, problems)
     if problems:
@@ -225,6 +183,20 @@ def read_case(path: str | os.PathLike[str]) -> Case:
     )
 
 
+def read_table_file(path: str | os.PathLike[str], spec: TableSpec) -> pd.DataFrame:
+    """One table file (CSV or Parquet), outside a case, read and checked by `spec` as a case
+    table is (case.yaml defaults; no references to other tables); raises CaseError."""
+    file = Path(path)
+    problems: list[Problem] = []
+    config = {key: field.default for key, field in CASE_FIELDS.items()}
+    read = _read_parquet_text if file.suffix == ".parquet" else _read_csv_text
+    raw = read(file, str(file), problems)
+    table = None if raw is None else _parse_table(raw, spec, str(file), config, problems)
+    if problems or table is None:
+        raise CaseError(problems)
+    return table
+
+
 def case_digest(path: str | os.PathLike[str]) -> str:
     """sha256 (hex) over the case files, sorted by name, for run manifests.
 
@@ -237,10 +209,12 @@ def case_digest(path: str | os.PathLike[str]) -> str:
     _check_folder(folder, problems)
     if problems:
         raise CaseError(problems)
-    names = {CASE_FILE} | {f"{t.stem}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS}
     digest = hashlib.sha256()
-    for name in sorted(n for n in names if (folder / n).is_file()):
-        data = (folder / name).read_bytes()
+    for name in sorted(n for n in CASE_FILES if (folder / n).is_file()):
+        try:
+            data = (folder / name).read_bytes()
+        except OSError as exc:
+            raise CaseError([Problem(name, f"cannot read: {exc.strerror or exc}")]) from None
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()
@@ -268,9 +242,35 @@ def case_fingerprint(case: Case) -> str:
 
 
 def case_warnings(case: Case) -> list[str]:
-    """What a planner should look at that is not an error: racks no period can take new,
-    odd throughput curves."""
-    return _never_available(case) + _dominated_decode_points(case)
+    """What a planner should look at that is not an error: racks no site can take or no
+    period can take new, odd throughput curves."""
+    return _fits_no_site(case) + _never_available(case) + _dominated_decode_points(case)
+
+
+def _fits_no_site(case: Case) -> list[str]:
+    """Rack types no site can hold: their cooling, floor slots or power (one rack at the
+    site's PUE against its largest cap in any period) fit nowhere; the model never buys
+    them."""
+    racks, sites = case.racks, case.sites
+    caps = case.site_periods.groupby("site")["power_cap_mw"].max()
+    cap_mw = np.fmax(sites["power_cap_mw"].to_numpy(), sites["site"].map(caps).to_numpy(float))
+    cooled = (racks["cooling"].to_numpy() != "liquid")[:, None] | sites["liquid_cooling"].to_numpy(
+        dtype=bool
+    )[None, :]
+    room = racks["slots"].to_numpy()[:, None] <= sites["max_slots"].to_numpy()[None, :]
+    rack_mw = racks["power_kw"].to_numpy()[:, None] * sites["pue"].to_numpy()[None, :] / 1000
+    powered = rack_mw <= cap_mw[None, :]
+    lines = []
+    for r in np.flatnonzero(~(cooled & room & powered).any(axis=1)):
+        why = (
+            "it is liquid-cooled and no site has liquid_cooling"
+            if not cooled[r].any()
+            else "one rack needs more floor slots or power than any site whose cooling fits it has"
+        )
+        lines.append(
+            f"rack type {racks['rack_type'].iloc[r]}: fits no site ({why}); the plan never uses it"
+        )
+    return lines
 
 
 def _never_available(case: Case) -> list[str]:
@@ -305,11 +305,15 @@ def _dominated_decode_points(case: Case) -> list[str]:
     well defined either way (each SLO takes the best point at or above it, so the beaten
     row is never used).
     """
-    decode = case.throughput[case.throughput["phase"] == "decode"]
-    decode = decode.sort_values(["rack_type", "model", "user_tps"], ascending=[True, True, False])
-    curve = decode.groupby(["rack_type", "model"], sort=False)
-    faster_best = curve["tokens_per_s"].cummax().groupby([decode["rack_type"], decode["model"]])
-    faster_best = faster_best.shift(1)
+    rows = case.throughput.reset_index(drop=True)
+    keyed = pd.concat(
+        [rows[["rack_type", "phase", "tokens_per_s", "user_tps"]], serving_keys(rows)], axis=1
+    )
+    curve_key = ["rack_type", *SERVING_KEY]
+    decode = keyed[keyed["phase"] == "decode"]
+    decode = decode.sort_values([*curve_key, "user_tps"], ascending=[True] * 5 + [False])
+    faster_best = decode.groupby(curve_key, sort=False)["tokens_per_s"].cummax()
+    faster_best = faster_best.groupby([decode[c] for c in curve_key]).shift(1)
     beaten = decode[faster_best > decode["tokens_per_s"]].sort_index()
     lines = [
         f"{THROUGHPUT.stem}.csv row {i + 1} ({r.rack_type}, {r.model}, decode at {r.user_tps:g}"
@@ -330,7 +334,7 @@ _FILE_ORDER = {CASE_FILE: 0} | {
 
 
 def _problem_order(problem: Problem) -> tuple[int, int]:
-    """Problems grouped by file (case.yaml, then tables in MODEL.md order), then by row."""
+    """Problems grouped by file (case.yaml, then tables in docs/model.md order), then by row."""
     return _FILE_ORDER.get(problem.file, len(_FILE_ORDER)), problem.row or 0
 
 
@@ -345,18 +349,13 @@ def _check_folder(folder: Path, problems: list[Problem]) -> None:
 # --- case.yaml --------------------------------------------------------------------------
 
 
-class _INVALID_TYPE:
-    """Marks a value that failed its check (the problem is already recorded)."""
-
-
-_INVALID = _INVALID_TYPE()
-
-
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys, which plain YAML silently lets win last."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(
+    loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -374,33 +373,40 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _read_config(folder: Path, problems: list[Problem]) -> dict[str, Any]:
-    """case.yaml as {dotted key: checked value}, defaults filled; bad values get defaults."""
+def _read_config(folder: Path, problems: list[Problem]) -> tuple[dict[str, Any], set[str]]:
+    """case.yaml as {dotted key: checked value}, defaults filled; bad values get defaults
+    and are named in the second result."""
     config = {key: field.default for key, field in CASE_FIELDS.items()}
+    invalid: set[str] = set()
     path = folder / CASE_FILE
     if not path.is_file():
         problems.append(Problem(CASE_FILE, "missing required file"))
-        return config
+        return config, invalid
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except OSError as exc:
+        problems.append(Problem(CASE_FILE, f"cannot read: {exc.strerror or exc}"))
+        return config, invalid
     except UnicodeDecodeError as exc:
         problems.append(Problem(CASE_FILE, f"not UTF-8 text: {exc.reason}"))
-        return config
+        return config, invalid
     except yaml.YAMLError as exc:
         problems.append(Problem(CASE_FILE, _yaml_error_message(exc)))
-        return config
+        return config, invalid
     if data is None:
         data = {}
     if not isinstance(data, dict):
         problems.append(
-            Problem(CASE_FILE, f"must be a mapping of keys to values, got {_type_name(data)}")
+            Problem(CASE_FILE, f"must be a mapping of keys to values, got {type_name(data)}")
         )
-        return config
+        return config, invalid
     for key, value in _flatten(data, "", problems).items():
-        checked = _check_field(value, key, CASE_FIELDS[key], CASE_FILE, problems)
-        if checked is not _INVALID:
+        checked = check_field(value, key, CASE_FIELDS[key], CASE_FILE, problems)
+        if checked is INVALID:
+            invalid.add(key)
+        else:
             config[key] = checked
-    return config
+    return config, invalid
 
 
 def _yaml_error_message(exc: yaml.YAMLError) -> str:
@@ -438,96 +444,13 @@ def _flatten(data: Mapping[Any, Any], prefix: str, problems: list[Problem]) -> d
             problems.append(
                 Problem(
                     CASE_FILE,
-                    f"must be a mapping with keys {', '.join(children)}, got {_type_name(value)}",
+                    f"must be a mapping with keys {', '.join(children)}, got {type_name(value)}",
                     column=key,
                 )
             )
         else:
             leaves.update(_flatten(value, f"{key}.", problems))
     return leaves
-
-
-def _check_field(value: Any, key: str, field: Field, file: str, problems: list[Problem]) -> Any:
-    """One case.yaml (or command-line) value checked against its Field; _INVALID if bad."""
-
-    def bad(message: str) -> _INVALID_TYPE:
-        problems.append(Problem(file, message, column=key))
-        return _INVALID
-
-    if value is None:
-        return field.default
-    if field.type is FieldType.TEXT:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return bad(f"must be text, got {_type_name(value)}")
-        return str(value)
-    if field.type is FieldType.YEARS:
-        return _check_years(value, field, bad)
-    if field.type is FieldType.CHOICE:
-        text = str(value).strip()
-        if text.lower() in field.refused:
-            return bad(field.refusal)
-        if text not in field.choices:
-            return bad(f"must be one of {', '.join(field.choices)}; got {value!r}")
-        return text
-    number = _as_number(value)
-    if number is None:
-        kind = "a whole number" if field.type is FieldType.INTEGER else "a number"
-        return bad(f"must be {kind}, got {value!r}")
-    if not math.isfinite(number):
-        return bad(f"must be a finite number, got {value!r}")
-    if field.type is FieldType.INTEGER and not number.is_integer():
-        return bad(f"must be a whole number, got {value!r}")
-    if field.range is not None and not field.range.contains(number):
-        return bad(f"must be {field.range.describe()}, got {format_number(number)}")
-    return int(number) if field.type is FieldType.INTEGER else number
-
-
-def _check_years(
-    value: Any, field: Field, bad: Callable[[str], _INVALID_TYPE]
-) -> tuple[int, ...] | _INVALID_TYPE:
-    """A list of whole years, strictly increasing and equally spaced (MODEL.md section 8)."""
-    if not isinstance(value, list) or not value:
-        return bad(f"must be a list of years such as [2026, 2027, 2028], got {value!r}")
-    numbers = [_as_number(v) for v in value]
-    wrong = [v for v, x in zip(value, numbers, strict=True) if x is None or not x.is_integer()]
-    if wrong:
-        return bad(f"must be whole years; got {', '.join(repr(v) for v in wrong)}")
-    outside = [x for x in numbers if not field.range.contains(x)]  # type: ignore[union-attr]
-    if outside:
-        return bad(
-            f"years must be {field.range.describe()}, got "  # type: ignore[union-attr]
-            + ", ".join(format_number(x) for x in outside)
-        )
-    steps = np.diff(numbers)
-    if (steps <= 0).any():
-        return bad(f"must be strictly increasing, got {value!r}")
-    if len(set(steps.tolist())) > 1:
-        return bad(f"must be equally spaced (the spacing is the period length), got {value!r}")
-    return tuple(int(x) for x in numbers)
-
-
-def _as_number(value: Any) -> float | None:
-    """A YAML scalar as float, or None. Accepts numeric text such as '1e-6', which YAML 1.1
-    reads as a string; refuses booleans, which are never meant as numbers here."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _type_name(value: Any) -> str:
-    """How a YAML value's type reads in a message."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
 
 
 # --- tables -----------------------------------------------------------------------------
@@ -565,8 +488,19 @@ def _read_csv_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFra
     """A CSV as a frame of stripped str cells with a header checked for duplicates."""
     try:
         grid = pd.read_csv(
-            path, header=None, dtype=str, keep_default_na=False, encoding="utf-8-sig"
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            skiprows=_comment_lines(path),
+            # pandas < 3's C parser ends a cell at a NUL byte, hiding it from the check that
+            # names it; the python parser keeps it.
+            engine="python" if b"\0" in path.read_bytes() else "c",
         )
+    except OSError as exc:
+        problems.append(Problem(file, f"cannot read: {exc.strerror or exc}"))
+        return None
     except pd.errors.EmptyDataError:
         problems.append(Problem(file, "file is empty; expected a header line with column names"))
         return None
@@ -580,6 +514,21 @@ def _read_csv_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFra
     body = grid.iloc[1:].reset_index(drop=True)
     body.columns = range(len(header))
     return _text_frame(body, header, file, problems)
+
+
+def _comment_lines(path: Path) -> int:
+    """Lines before the header that start with '#': comments (fleetopt perf marks its output
+    with one). Unreadable: 0 (the read that follows says why)."""
+    count = 0
+    try:
+        with path.open("rb") as f:
+            for line in f:
+                if not line.removeprefix(b"\xef\xbb\xbf" if count == 0 else b"").startswith(b"#"):
+                    break
+                count += 1
+    except OSError:
+        return 0
+    return count
 
 
 def _read_parquet_text(path: Path, file: str, problems: list[Problem]) -> pd.DataFrame | None:
@@ -701,7 +650,7 @@ def _parse_table(
     for column in spec.columns:
         parsed[column.name] = _parse_column(column, raw, check, config)
     for column in spec.columns:
-        if column.type is ColumnType.REGIONS:  # the tuple column goes last, after MODEL.md's
+        if column.type is ColumnType.REGIONS:  # the tuple column goes last, after docs/model.md's
             parsed[REGION_LIST] = _region_lists(parsed[column.name], check, column.name)
     for column in spec.columns:
         if column.required_when is not None:
@@ -724,6 +673,17 @@ def _parse_column(
     if column.required:
         check.report(blank, name, lambda i: "must not be blank")
 
+    if column.type in (ColumnType.STR, ColumnType.REGIONS):
+        hidden = cells.map(_hidden_character)
+        check.report(
+            hidden != "",
+            name,
+            lambda i: (
+                f"holds an invisible or control character ({hidden.iloc[i]}) in"
+                f" {cells.iloc[i]!r}: names are compared as written, so it would make a different"
+                " name that looks the same; remove it"
+            ),
+        )
     if column.type is ColumnType.STR:
         return cells.where(~blank, "" if default is None else default).astype(object)
     if column.type is ColumnType.REGIONS:
@@ -745,6 +705,18 @@ def _parse_column(
         check.report(wrong, name, lambda i: f"must be true or false, got {cells.iloc[i]!r}")
         return (true | (blank & bool(default))).astype(bool)
     return _parse_number(column, cells, blank, default, check)
+
+
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _hidden_character(text: str) -> str:
+    """'U+200B' for the first control, format (zero-width), private or unassigned
+    character of `text`; '' when it has none."""
+    for char in text:
+        if unicodedata.category(char) in HIDDEN_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return ""
 
 
 def _parse_number(
@@ -770,6 +742,7 @@ def _parse_number(
             inside &= values > rule.low if rule.low_open else values >= rule.low
         if rule.high is not None:
             inside &= values < rule.high if rule.high_open else values <= rule.high
+        inside |= unlimited_ok & (values == math.inf)  # `inf`: unlimited, as blank is
         check.report(
             ok & ~inside,
             name,
@@ -781,8 +754,12 @@ def _parse_number(
 
 def _region_lists(regions: pd.Series, check: _TableCheck, name: str) -> pd.Series:
     """`*` -> (), `a; b` -> ('a', 'b'); empty names and `*` inside a list are problems."""
-    parts = regions.map(lambda text: tuple(p.strip() for p in text.split(REGION_SEPARATOR)))
     star = regions == ALL_REGIONS
+    parts = regions.map(
+        lambda text: (
+            () if text == ALL_REGIONS else tuple(p.strip() for p in text.split(REGION_SEPARATOR))
+        )
+    )
     empty_part = ~star & parts.map(lambda names: "" in names)
     check.report(
         empty_part,
@@ -793,9 +770,8 @@ def _region_lists(regions: pd.Series, check: _TableCheck, name: str) -> pd.Serie
     check.report(
         starred, name, lambda i: f"`*` stands alone (all regions), got {regions.iloc[i]!r}"
     )
-    lists = parts.where(~star, ())
-    regions.update(lists[~star].map(REGION_SEPARATOR.join))
-    return pd.Series(list(lists), index=regions.index, dtype=object)
+    regions.update(parts[~star].map(REGION_SEPARATOR.join))
+    return pd.Series(list(parts), index=regions.index, dtype=object)
 
 
 def _apply_required_when(
@@ -877,12 +853,87 @@ def _check_references(
             values = table[ref.column]
             unknown = ~values.isin(set(target[ref.target])) & (values != "")
             check = _checker_for(table, spec, files, problems)
-            message = ref.message
+
+            def says(i: int, values: pd.Series = values, message: str = ref.message) -> str:
+                return message.format(value=values.iloc[i])
+
+            check.report(unknown, ref.column, says)
+
+
+def _not_blank_with(given: str, i: int) -> str:
+    """The problem of a row that gives `given` (isl or osl) without the other."""
+    return f"must not be blank when {given} is given (isl and osl go together)"
+
+
+def _check_serving_keys(
+    tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
+) -> None:
+    """isl and osl go together; a workload's model, lengths and precision have throughput rows.
+
+    A workload is served by the throughput rows of its model with the same isl, osl and
+    precision (blank matching blank), so a 32k-context workload never takes the figures of
+    rows measured or estimated at another length (docs/model.md section 1).
+    """
+    for spec in (WORKLOADS, THROUGHPUT):
+        table = tables[spec.stem]
+        if table is None:
+            continue
+        check = _checker_for(table, spec, files, problems)
+        for blank, given in (("osl", "isl"), ("isl", "osl")):
             check.report(
-                unknown,
-                ref.column,
-                lambda i, values=values, message=message: message.format(value=values.iloc[i]),
+                table[given].notna() & table[blank].isna(), blank, partial(_not_blank_with, given)
             )
+    workloads, throughput = tables["workloads"], tables["throughput"]
+    if workloads is None or throughput is None:
+        return
+    served = serving_keys(throughput).drop_duplicates()
+    keys = serving_keys(workloads)
+    found = keys.merge(served, how="left", indicator=True)["_merge"] == "both"
+    modelled = workloads["model"].isin(set(throughput["model"]))
+    # A row whose key itself is wrong (already reported) is not looked up.
+    wrong = {
+        p.row
+        for p in problems
+        if p.file == files["workloads"]
+        and p.column in ("isl", "osl", "precision")
+        and p.row is not None
+    }
+    keyed = ~np.isin(np.arange(1, len(workloads) + 1), list(wrong))
+    check = _checker_for(workloads, WORKLOADS, files, problems)
+    check.report(
+        pd.Series(modelled.to_numpy() & ~found.to_numpy() & keyed, index=workloads.index),
+        "model",
+        lambda i: (
+            f"no row in throughput.csv for model {workloads['model'].iloc[i]!r} at "
+            f"{_serving_text(workloads.iloc[i])}: a workload uses the rows with its own isl, osl "
+            "and precision"
+        ),
+    )
+
+
+def serving_keys(table: pd.DataFrame) -> pd.DataFrame:
+    """The SERVING_KEY columns of a workloads or throughput table, blank lengths as 0 and
+    blank precision as '' (so that blank matches blank in a merge); a table without the
+    optional columns (a case built in memory) has them blank."""
+    return pd.DataFrame(
+        {
+            "model": table["model"].to_numpy(),
+            "isl": table["isl"].fillna(0.0).to_numpy() if "isl" in table else 0.0,
+            "osl": table["osl"].fillna(0.0).to_numpy() if "osl" in table else 0.0,
+            "precision": table["precision"].fillna("").to_numpy() if "precision" in table else "",
+        },
+        columns=list(SERVING_KEY),
+    )
+
+
+def _serving_text(row: pd.Series) -> str:
+    """'isl 32768, osl 1024, precision fp4' of a row, blank parts said as such."""
+    lengths = (
+        f"isl {format_number(row['isl'])}, osl {format_number(row['osl'])}"
+        if pd.notna(row["isl"])
+        else "blank isl/osl"
+    )
+    return f"{lengths}, precision {row['precision'] or 'blank'}"
 
 
 def _check_regions(
@@ -919,7 +970,7 @@ def _check_installed_cooling(
     tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
 ) -> None:
     """Installed liquid-cooled racks must stand at a liquid-cooled site (else n[s, r] has no
-    variable to hold them, MODEL.md section 3)."""
+    variable to hold them, docs/model.md section 3)."""
     installed, racks, sites = tables["installed"], tables["racks"], tables["sites"]
     if installed is None or racks is None or sites is None or installed.empty:
         return
@@ -945,7 +996,7 @@ def _check_installed_fits(
     tables: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], problems: list[Problem]
 ) -> None:
     """Racks already installed must fit: their slots within each site's max_slots, their
-    count within each rack type's max_count (installed racks stay, MODEL.md section 1, so
+    count within each rack type's max_count (installed racks stay, docs/model.md section 1, so
     otherwise no plan exists)."""
     installed, racks, sites = tables["installed"], tables["racks"], tables["sites"]
     if installed is None or racks is None or sites is None:
@@ -1005,14 +1056,14 @@ def _check_periods(
             check = _checker_for(table, specs[stem], files, problems)
             for name in columns:
                 default = specs[stem].column(name).default
-                check.report(
-                    table[name] != default,
-                    name,
-                    lambda i, table=table, name=name: (
+
+                def needs(i: int, table: pd.DataFrame = table, name: str = name) -> str:
+                    return (
                         f"{format_number(table[name].iloc[i])} needs `periods` in case.yaml "
                         "(a case without periods is one steady-state year); leave it blank"
-                    ),
-                )
+                    )
+
+                check.report(table[name] != default, name, needs)
         for stem in PERIOD_TABLES:
             table = tables[stem]
             if table is not None and len(table):
@@ -1030,14 +1081,14 @@ def _check_periods(
         if table is None:
             continue
         check = _checker_for(table, spec, files, problems)
-        check.report(
-            ~table["period"].isin(periods),
-            "period",
-            lambda i, table=table: (
+
+        def unknown_period(i: int, table: pd.DataFrame = table) -> str:
+            return (
                 f"{format_number(table['period'].iloc[i])} is not one of case.yaml periods"
                 f" ({listed})"
-            ),
-        )
+            )
+
+        check.report(~table["period"].isin(periods), "period", unknown_period)
     racks = tables["racks"]
     if racks is not None:
         check = _checker_for(racks, RACKS, files, problems)
@@ -1062,19 +1113,79 @@ def _check_periods(
         )
 
 
+def demand_factors(
+    periods: tuple[int, ...] | None, workloads: pd.DataFrame, workload_periods: pd.DataFrame
+) -> np.ndarray:
+    """g[w, k]: workload w's demand in period k as a multiple of its workloads.csv demand
+    (MODEL.md section 8): workload_periods' demand_multiplier where given, else
+    (1 + growth_per_year)^(Y_k - Y_0); one column of ones for a case without periods."""
+    years = np.asarray(periods or (0,), dtype=float)
+    elapsed = years - years[0]
+    growth = workloads["growth_per_year"].to_numpy(dtype=float)
+    factors: np.ndarray = (1.0 + growth[:, None]) ** elapsed[None, :]
+    w = pd.Index(workloads["workload"]).get_indexer(workload_periods["workload"])
+    k = pd.Index(years).get_indexer(workload_periods["period"].to_numpy(dtype=float))
+    given = (w >= 0) & (k >= 0)
+    factors[w[given], k[given]] = workload_periods["demand_multiplier"].to_numpy(float)[given]
+    return factors
+
+
+def _check_demand(
+    config: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame | None],
+    files: Mapping[str, str],
+    problems: list[Problem],
+) -> None:
+    """Demand stays within its plausible range in every period, not just in each cell:
+    growth compounds (10 a year over 10 years is 11^10) and multipliers multiply."""
+    workloads, given = tables["workloads"], tables["workload_periods"]
+    if workloads is None or given is None or not config["periods"]:
+        return
+    base = workloads[list(DEMAND_COLUMNS)].to_numpy(dtype=float).max(axis=1)
+    given = given[_within(given, WORKLOAD_PERIODS, "demand_multiplier")]
+    factors = demand_factors(config["periods"], workloads, given)
+    # A cell out of its own range has said so already: no follow-on here.
+    sane = _within(workloads, WORKLOADS, "growth_per_year") & (base <= DEMAND.high)
+    peak = np.where(sane[:, None], base[:, None] * factors, 0.0)
+    worst = peak.argmax(axis=1)
+    years = config["periods"]
+    _checker_for(workloads, WORKLOADS, files, problems).report(
+        pd.Series(peak.max(axis=1) > DEMAND.high, index=workloads.index),
+        None,
+        lambda i: (
+            f"demand reaches {peak[i, worst[i]]:.4g} tokens/s in {years[worst[i]]}"
+            f" ({format_number(base[i])} x {factors[i, worst[i]]:.4g}: growth_per_year or"
+            f" {files['workload_periods']}); it must stay {DEMAND.describe()} every year"
+        ),
+    )
+
+
+def _within(table: pd.DataFrame, spec: TableSpec, column: str) -> np.ndarray:
+    """Rows whose `column` is a number in its range."""
+    rule = spec.column(column).range
+    return np.array([rule is None or rule.contains(v) for v in table[column]], dtype=bool)
+
+
 def _check_objective(
     config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame | None], problems: list[Problem]
 ) -> None:
-    """min_cost_per_token needs mandatory serving, or serving nothing would be optimal."""
-    workloads = tables["workloads"]
+    """min_cost_per_token needs mandatory serving of some demand, or serving nothing would
+    be optimal (and cost per token undefined)."""
+    workloads, given = tables["workloads"], tables["workload_periods"]
     if config["objective"] != Objective.MIN_COST_PER_TOKEN or workloads is None:
         return
-    if not (workloads["min_served_share"] > 0).any():
+    mandatory = (workloads["min_served_share"] > 0).to_numpy()
+    if given is not None:
+        demand = workloads[list(DEMAND_COLUMNS)].to_numpy(dtype=float).sum(axis=1)
+        factors = demand_factors(config["periods"], workloads, given)
+        mandatory = mandatory & ((demand[:, None] * factors) > 0).any(axis=1)
+    if not mandatory.any():
         problems.append(
             Problem(
                 CASE_FILE,
-                "min_cost_per_token needs some workload with min_served_share > 0 in "
-                "workloads.csv (else serving nothing is optimal); none has",
+                "min_cost_per_token needs some workload with min_served_share > 0 and demand"
+                " in workloads.csv (else serving nothing is optimal and a cost per token"
+                " undefined); none has",
                 column="objective",
             )
         )
@@ -1084,7 +1195,7 @@ def _check_shortfall_penalty(
     config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame | None], problems: list[Problem]
 ) -> None:
     """Falling short of a minimum served share may not cost less than plain unmet demand
-    (MODEL.md section 9): else the shortfall would be used first."""
+    (docs/model.md section 9): else the shortfall would be used first."""
     workloads, penalty = tables["workloads"], config["shortfall_penalty_usd_per_mtok"]
     if penalty is None or workloads is None:
         return

@@ -1,5 +1,5 @@
 """The case format as data: every table's columns and every case.yaml key, with types,
-defaults, ranges, allowed values, ids and references (MODEL.md section 1).
+defaults, ranges, allowed values, ids and references (docs/model.md section 1).
 
 `fleetopt.io.case` reads and checks files against these specs; nothing else in fleetopt
 re-checks inputs, so a rule that is not written here is not enforced anywhere.
@@ -74,8 +74,9 @@ def up_to(high: float) -> Range:
 # Ceilings beyond which a value is a typo or a unit slip, not a plan (docs/case-format.md).
 # Demand: 1e11 tokens/s is some 200x the whole industry's inference traffic of 2025.
 DEMAND = up_to(1e11)
+DEMAND_COLUMNS: tuple[str, str] = ("prefill_tokens_per_s", "decode_tokens_per_s")  # by phase
 PENALTY = up_to(1e6)  # USD per million tokens
-YEAR = Range(low=1900, high=2200)  # a calendar year (MODEL.md section 8)
+YEAR = Range(low=1900, high=2200)  # a calendar year (docs/model.md section 8)
 SINCE_ALWAYS = -math.inf  # available_from left blank: from the first period
 SHORTFALL_PENALTY = positive(1e7)  # USD per million tokens below a minimum served share
 CAPEX_PREMIUM = up_to(100)  # a recourse rack's price over capex_usd, as a share: 100 = 101x
@@ -123,7 +124,7 @@ class Reference:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One case table: its file stem, its columns in MODEL.md order, and its rules."""
+    """One case table: its file stem, its columns in docs/model.md order, and its rules."""
 
     stem: str
     columns: tuple[Column, ...]
@@ -139,13 +140,27 @@ class TableSpec:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Column names in MODEL.md order."""
+        """Column names in docs/model.md order."""
         return tuple(c.name for c in self.columns)
 
 
 RACK_KINDS = ("gpu", "lpu", "cpu", "wafer", "other")
 COOLING = ("air", "liquid")
 PHASES = ("prefill", "decode")
+PRECISIONS = ("fp8", "fp4")  # the weights' format a model is served in
+LENGTH = positive(1e7)  # tokens per request
+NOT_GIVEN = math.nan  # isl / osl left blank: the throughput rows' own lengths
+# What ties a workload to its throughput rows: the model, the tokens per request and the
+# precision it is served at (blank lengths and precision on both sides: a v1 case).
+SERVING_KEY: tuple[str, ...] = ("model", "isl", "osl", "precision")
+# The optional serving-key columns workloads.csv and throughput.csv share (docs/model.md section 1).
+SERVING_COLUMNS: tuple[Column, ...] = (
+    Column("isl", ColumnType.INT, NOT_GIVEN, LENGTH, meaning="input tokens per request"),
+    Column("osl", ColumnType.INT, NOT_GIVEN, LENGTH, meaning="output tokens per request"),
+    Column(
+        "precision", ColumnType.CHOICE, "", choices=PRECISIONS, meaning="weights' format served"
+    ),
+)
 ALL_REGIONS = "*"
 REGION_SEPARATOR = ";"
 REGION_LIST = "region_list"  # the column added next to workloads.regions
@@ -241,6 +256,7 @@ WORKLOADS = TableSpec(
             Range(low=-1, high=10, low_open=True),
             meaning="compound demand growth from year 0",
         ),
+        *SERVING_COLUMNS,
     ),
     unique=("workload",),
     row_id=("workload",),
@@ -265,8 +281,9 @@ THROUGHPUT = TableSpec(
         ),
         Column("ttft_ms", C.FLOAT, 0.0, positive(1e8), meaning="prefill rows: time to first token"),
         Column("source", C.STR, "", meaning="where the figure comes from"),
+        *SERVING_COLUMNS,
     ),
-    unique=("rack_type", "model", "phase", "user_tps", "ttft_ms"),
+    unique=("rack_type", "model", "phase", "user_tps", "ttft_ms", "isl", "osl", "precision"),
     row_id=("rack_type", "model", "phase"),
     references=(
         Reference(
@@ -343,7 +360,7 @@ TABLES: tuple[TableSpec, ...] = (
     SITE_PERIODS,
     WORKLOAD_PERIODS,
 )
-# The inputs of multi-period procurement (MODEL.md section 8): a case without `periods`
+# The inputs of multi-period procurement (docs/model.md section 8): a case without `periods`
 # must leave these columns at their defaults and these tables empty.
 PERIOD_COLUMNS: dict[str, tuple[str, ...]] = {
     "racks": (
@@ -359,13 +376,14 @@ PERIOD_COLUMNS: dict[str, tuple[str, ...]] = {
 PERIOD_TABLES: tuple[str, ...] = ("site_periods", "workload_periods")
 TABLE_FORMATS = ("csv", "parquet")
 CASE_FILE = "case.yaml"
+CASE_FILES = (CASE_FILE, *(f"{t.stem}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS))
 
 
 # --- case.yaml ------------------------------------------------------------------------
 
 
 class Objective(enum.StrEnum):
-    """What the solve minimizes (MODEL.md section 4)."""
+    """What the solve minimizes (docs/model.md section 4)."""
 
     MIN_COST = "min_cost"
     MIN_COST_PER_TOKEN = "min_cost_per_token"
@@ -461,7 +479,7 @@ CASE_FIELDS: dict[str, Field] = {
     "unmet_penalty_usd_per_mtok": Field(F.NUMBER, 100.0, PENALTY),
     "max_utilization": Field(F.NUMBER, 1.0, OPEN_SHARE),
     "periods": Field(F.YEARS, None, YEAR),  # None: one steady-state year (no periods)
-    # Two-stage stochastic runs (MODEL.md section 9); None: 10x each workload's unmet penalty.
+    # Two-stage stochastic runs (docs/model.md section 9); None: 10x each workload's unmet penalty.
     "shortfall_penalty_usd_per_mtok": Field(F.NUMBER, None, SHORTFALL_PENALTY),
     # None: no recourse purchases (only operations adapt to a scenario).
     "recourse.capex_premium": Field(F.NUMBER, None, CAPEX_PREMIUM),

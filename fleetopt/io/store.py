@@ -1,8 +1,10 @@
 """Writing results without ever leaving something that looks complete but is not.
 
-A run folder is written under a temporary sibling name and renamed into place as a
-whole; single files are written to a temporary name and renamed. A reader therefore sees
-either nothing or the complete folder.
+Single files are written to a temporary name and renamed. A plan folder's files are
+written in a hidden staging folder inside it, then renamed into place, `_SUCCESS` last; a
+scenario run's as its chunks finish, `_SUCCESS` last. A folder is complete only once
+`_SUCCESS` is in it. Every writer claims its folder first (fleetopt.io.runfolder: the
+checks and the lock) and replaces only fleetopt's own outputs there (fleetopt.io.ownership).
 """
 
 from __future__ import annotations
@@ -13,26 +15,33 @@ import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fleetopt.core.errors import RunFolderError
 from fleetopt.core.interrupts import failure_reason
+from fleetopt.io.ownership import SCENARIO_TABLES, SUMMARY_FILE, remove_outputs
 from fleetopt.io.runfolder import (
     RUN_RECORD,
+    SUCCESS_MARKER,
     RunKind,
     RunStatus,
     claim_output,
+    claimed,
     is_complete,
     normalized,
     record_payload,
+    release_output,
     write_success,
 )
 
+T = TypeVar("T")
 
-def write_json_atomic(path: str | os.PathLike, payload: Mapping) -> None:
+
+def write_json_atomic(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> None:
     """Write JSON to `path` through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
 
@@ -41,95 +50,106 @@ def run_into(
     out: Path,
     kind: RunKind,
     params: Mapping[str, Any],
-    work: Callable[[], dict],
+    work: Callable[[], T],
     *,
+    write: Callable[[Path, T], None],
+    read: Callable[[Path], T],
     overwrite: bool = False,
-) -> dict:
+) -> T:
     """Run `work` (which returns the run's summary) into the run folder `out` of `kind`.
 
-    The folder is claimed first (fleetopt.io.runfolder.claim_output); a complete run with
-    the same parameters is not run again, its summary is returned. Otherwise the run record
-    says `running` while `work` runs, then `failed` and why, or `succeeded`, after which
-    summary.json and, last, _SUCCESS are written.
+    The folder is claimed (fleetopt.io.runfolder.claimed: checked and locked) for the whole
+    run; a complete run with the same parameters is not run again, its summary is `read`
+    back. Otherwise the run record says `running` while `work` runs, then `failed` and why,
+    or `succeeded`, after the summary is written (`write`, into the folder) and before,
+    last, _SUCCESS.
     """
-    claim_output(out, kind, params, overwrite=overwrite)
-    if is_complete(out):
-        return json.loads((out / "summary.json").read_text())
-    out.mkdir(parents=True, exist_ok=True)
-    record = out / RUN_RECORD
-    write_json_atomic(record, record_payload(kind, RunStatus.RUNNING, params))
-    try:
-        summary = work()
-    except BaseException as err:
-        reason = failure_reason(err)
-        write_json_atomic(record, record_payload(kind, RunStatus.FAILED, params, reason))
-        raise
-    write_json_atomic(out / "summary.json", summary)
-    write_json_atomic(record, record_payload(kind, RunStatus.SUCCEEDED, params))
-    write_success(out)
-    return summary
+    with claimed(out, kind, params, overwrite=overwrite):
+        if is_complete(out):
+            return read(out)
+        record = out / RUN_RECORD
+        write_json_atomic(record, record_payload(kind, RunStatus.RUNNING, params))
+        try:
+            summary = work()
+        except BaseException as err:
+            reason = failure_reason(err)
+            write_json_atomic(record, record_payload(kind, RunStatus.FAILED, params, reason))
+            raise
+        write(out, summary)
+        write_json_atomic(record, record_payload(kind, RunStatus.SUCCEEDED, params))
+        write_success(out)
+        return summary
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write text (UTF-8) to `path` through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write bytes to `path` through a temporary file and a rename."""
     _atomic_file(Path(path), lambda tmp: tmp.write_bytes(data))
 
 
-def write_parquet_atomic(path: str | os.PathLike, table: pd.DataFrame) -> None:
+def write_parquet_atomic(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
     """Write one table as Parquet through a temporary file and a rename."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     _atomic_file(Path(path), lambda tmp: pq.write_table(arrow, tmp))
 
 
-def write_csv_atomic(path: str | os.PathLike, table: pd.DataFrame, **to_csv) -> None:
-    """Write one table as CSV through a temporary file and a rename."""
-    _atomic_file(Path(path), lambda tmp: table.to_csv(tmp, index=False, **to_csv))
+def write_csv_atomic(
+    path: str | os.PathLike[str], table: pd.DataFrame, *, preamble: str = "", **to_csv: Any
+) -> None:
+    """Write one table as CSV (after `preamble`, say a comment line) through a temporary
+    file and a rename."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            f.write(preamble)
+            table.to_csv(f, index=False, **to_csv)
+
+    _atomic_file(Path(path), write)
+
+
+def write_file_atomic(path: str | os.PathLike[str], write: Callable[[Path], object]) -> None:
+    """`write(tmp)` a file beside `path`, then rename it to `path` (any format)."""
+    _atomic_file(Path(path), write)
 
 
 def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """`write` a temporary file beside `path`, then rename it to `path`; a failure says
+    which file could not be written (RunFolderError), never the temporary name."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        raise RunFolderError(f"cannot write {path}: {err.strerror or err}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def write_folder_atomic(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     tables: Mapping[str, pd.DataFrame],
-    summary: Mapping,
-    *,
-    record: Mapping | None = None,
-    complete: bool = False,
+    summary: Mapping[str, Any],
 ) -> Path:
-    """Write `name.parquet` per table, summary.json (and a run record, and `_SUCCESS` when
-    `complete`) into `out_dir`, all or nothing.
+    """Write `name.parquet` per table and summary.json as the folder `out_dir`, all or
+    nothing: for a folder fleetopt owns whole, inside a claimed run (robust's `choice`)."""
+    return replace_folder_atomic(out_dir, lambda tmp: _write_files(tmp, tables, summary))
 
-    The folder is built beside its destination and renamed into place; an existing
-    folder of the same name is replaced only once the new one is complete. Callers claim
-    `out_dir` first (runfolder.claim_output): this replaces whatever is there.
-    """
+
+def replace_folder_atomic(out_dir: str | os.PathLike[str], fill: Callable[[Path], object]) -> Path:
+    """`fill` a new folder, then make it `out_dir`, all or nothing: the folder is built
+    beside its destination and renamed into place; an existing folder of that name (one
+    fleetopt owns whole) is replaced only once the new one is complete."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
     tmp.mkdir()
     try:
-        for name, table in tables.items():
-            pq.write_table(
-                pa.Table.from_pandas(table, preserve_index=False), tmp / f"{name}.parquet"
-            )
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if record is not None:
-            (tmp / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n")
-        if complete:
-            write_success(tmp)
+        fill(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.{uuid.uuid4().hex}.old")
             os.replace(out, old)
@@ -143,24 +163,55 @@ def write_folder_atomic(
     return out
 
 
-SCENARIO_TABLES = ("results", "mix", "sites", "scenarios")
+def _write_files(
+    folder: Path,
+    tables: Mapping[str, pd.DataFrame],
+    summary: Mapping[str, Any],
+    record: Mapping[str, Any] | None = None,
+) -> None:
+    """`name.parquet` per table, summary.json and (given) run.json, into `folder`."""
+    for name, table in tables.items():
+        pq.write_table(
+            pa.Table.from_pandas(table, preserve_index=False), folder / f"{name}.parquet"
+        )
+    (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    if record is not None:
+        (folder / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+
+
 MERGE_ROW_GROUP_ROWS = 8192
 
 
 def write_plan_folder(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     tables: Mapping[str, pd.DataFrame],
-    summary: Mapping,
-    params: Mapping,
+    summary: Mapping[str, Any],
+    params: Mapping[str, Any],
 ) -> Path:
-    """Write a plan run folder (tables, summary.json, run.json, `_SUCCESS`), all or nothing.
+    """Write a plan run folder (tables, summary.json, run.json, `_SUCCESS`).
 
     Only a missing or empty folder, or an earlier plan run, may be at `out_dir`
-    (runfolder.claim_output); anything else is refused untouched.
+    (runfolder.claim_output); anything else is refused untouched. The new files are
+    written in a staging folder inside it; then `_SUCCESS` goes, the earlier plan's outputs
+    go (a report of it with them: fleetopt.io.ownership), the new files are renamed into
+    place and `_SUCCESS` comes back last. Whatever else the folder holds stays.
     """
-    claim_output(out_dir, RunKind.PLAN)
+    out = Path(out_dir)
     record = record_payload(RunKind.PLAN, RunStatus.SUCCEEDED, params)
-    return write_folder_atomic(out_dir, tables, summary, record=record, complete=True)
+    with claimed(out, RunKind.PLAN):
+        staging = out / f".staging.{uuid.uuid4().hex}.tmp"
+        staging.mkdir()
+        try:
+            _write_files(staging, tables, summary, record)
+            (out / SUCCESS_MARKER).unlink(missing_ok=True)
+            new = frozenset(entry.name for entry in staging.iterdir())
+            remove_outputs(out, RunKind.PLAN.value, keep=new | {staging.name})
+            for entry in staging.iterdir():
+                os.replace(entry, out / entry.name)
+            write_success(out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return out
 
 
 class ScenarioStore:
@@ -175,13 +226,14 @@ class ScenarioStore:
 
     The folder is claimed first (runfolder.claim_output): the same run resumes, another
     run of the same kind is refused unless `overwrite`, anything else is never touched.
+    The claim (and the folder's lock) is held until `finish`, `fail` or `close`.
     """
 
     def __init__(
         self,
-        out_dir: str | os.PathLike,
+        out_dir: str | os.PathLike[str],
         kind: RunKind,
-        params: Mapping,
+        params: Mapping[str, Any],
         *,
         overwrite: bool = False,
     ):
@@ -189,7 +241,13 @@ class ScenarioStore:
         self.kind = kind
         self.params = normalized(params)
         claim_output(self.root, kind, self.params, overwrite=overwrite)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._closed = False
+
+    def close(self) -> None:
+        """End the claim on the folder (its lock goes with the last claim); once only."""
+        if not self._closed:
+            self._closed = True
+            release_output(self.root)
 
     @property
     def complete(self) -> bool:
@@ -251,14 +309,20 @@ class ScenarioStore:
             finally:
                 tmp.unlink(missing_ok=True)
 
-    def finish(self, summary: Mapping) -> None:
-        write_json_atomic(self.root / "summary.json", summary)
-        self._manifest(RunStatus.SUCCEEDED)
-        write_success(self.root)
-        shutil.rmtree(self.root / "parts", ignore_errors=True)
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        try:
+            write_json_atomic(self.root / SUMMARY_FILE, summary)
+            self._manifest(RunStatus.SUCCEEDED)
+            write_success(self.root)
+            shutil.rmtree(self.root / "parts", ignore_errors=True)
+        finally:
+            self.close()
 
     def fail(self, reason: str) -> None:
-        self._manifest(RunStatus.FAILED, reason)
+        try:
+            self._manifest(RunStatus.FAILED, reason)
+        finally:
+            self.close()
 
     def _manifest(self, status: RunStatus, reason: str | None = None) -> None:
         write_json_atomic(

@@ -95,6 +95,5 @@ def delivered_racks(index: ModelIndex, data: ModelData, counts: np.ndarray) -> n
     delivered_share[r]); a supply cut means new racks that were not delivered."""
     installed = index.sr["installed"].to_numpy()
     delivered_share = data.delivered_share[index.sr["r"].to_numpy()]
-    return installed + np.floor(
-        (np.asarray(counts, dtype=float) - installed) * delivered_share + EPS
-    )
+    new = np.asarray(counts, dtype=float) - installed
+    return np.asarray(installed + np.floor(new * delivered_share + EPS))

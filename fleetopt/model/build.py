@@ -40,19 +40,9 @@ import pandas as pd
 
 from fleetopt.io.case import Case
 from fleetopt.model.bounds import RackBounds, delivered_racks, rack_count_bounds
-from fleetopt.model.constraints import (
-    RowBlock,
-    define_capacity,
-    define_deliveries,
-    define_phase,
-    define_power,
-    define_powered,
-    define_serve,
-    define_space,
-    define_stock,
-    define_supply,
-)
+from fleetopt.model.constraints import RowBlock
 from fleetopt.model.costs import Costs, compute_costs
+from fleetopt.model.families import EVALUATE_FAMILIES, PLAN_FAMILIES, RowInputs, define_rows
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 from fleetopt.model.layout import VariableLayout
@@ -84,6 +74,13 @@ class LinearModel:
     row_ub: np.ndarray
     families: dict[str, slice]
     row_over: dict[str, tuple[str, np.ndarray]]
+
+    @property
+    def priced(self) -> Costs:
+        """The cost coefficients of a model of one scenario (what every figure is made of)."""
+        if self.costs is None:
+            raise ValueError("a model of several scenarios has no figures of its own")
+        return self.costs
 
     @property
     def n_variables(self) -> int:
@@ -119,7 +116,7 @@ def build_plan_model(index: ModelIndex, case: Case, data: ModelData) -> LinearMo
     lb, ub, integer = _plan_bounds(index, layout, rack_count_bounds(index, case, data))
     objective = fleet_objective(index, layout, costs)
     objective[layout.m] = costs.penalty_m * level_of(index.wk, costs)
-    rows = _plan_rows(index, case, data, layout)
+    rows = define_rows(RowInputs(index, case, data, layout), PLAN_FAMILIES)
     return stack_rows(layout, costs, lb, ub, integer, objective, 0.0, rows)
 
 
@@ -136,7 +133,7 @@ def build_dinkelbach_step(
     weighted_tokens = costs.tokens_per_year * level_of(index.wk, costs)
     objective[layout.m] = price_usd_per_token * weighted_tokens
     offset = -price_usd_per_token * weighted_tokens.sum()
-    rows = _plan_rows(index, case, data, layout)
+    rows = define_rows(RowInputs(index, case, data, layout), PLAN_FAMILIES)
     return stack_rows(layout, costs, lb, ub, integer, objective, offset, rows)
 
 
@@ -165,13 +162,7 @@ def build_evaluate_model(
     objective[layout.m] = costs.penalty_m * level_of(index.wk, costs)
     if shortfall:
         objective[layout.u] = costs.shortfall_u * level_of(index.wk, costs)
-    rows = [
-        define_serve(index, layout),
-        define_phase(index, layout, data),
-        define_capacity(index, layout, case),
-        define_power(index, layout, data),
-        define_stock(index, layout),
-    ]
+    rows = define_rows(RowInputs(index, case, data, layout), EVALUATE_FAMILIES)
     return stack_rows(layout, costs, lb, ub, integer, objective, 0.0, rows)
 
 
@@ -181,18 +172,18 @@ def first_stage_columns(index: ModelIndex, layout: VariableLayout) -> np.ndarray
     every b[s, r, k] whose order date Y_k - lead_time_years[r] falls before the second
     period (Y_0 + the period length): an order that cannot wait for the next decision."""
     mask = np.zeros(layout.size, dtype=bool)
-    mask[layout.n.start + np.flatnonzero(index.sr["k"].to_numpy() == 0)] = True
+    mask[layout.col("n", np.flatnonzero(index.sr["k"].to_numpy() == 0))] = True
     periods = index.periods
     length = float(periods["elapsed_years"].iloc[1]) if len(periods) > 1 else 1.0
     elapsed = periods["elapsed_years"].to_numpy()[index.buy["k"].to_numpy()]
     lead = index.racks["lead_time_years"].to_numpy(dtype=float)[index.buy["r"].to_numpy()]
-    mask[layout.b.start + np.flatnonzero(elapsed - lead < length)] = True
+    mask[layout.col("b", np.flatnonzero(elapsed - lead < length))] = True
     return mask
 
 
 def level_of(table: pd.DataFrame, costs: Costs) -> np.ndarray:
     """The levelizing weight w_k / sum w of each row of an index table (by its period)."""
-    return costs.level[table["k"].to_numpy()]
+    return np.asarray(costs.level[table["k"].to_numpy()])
 
 
 def common_bounds(
@@ -205,8 +196,8 @@ def common_bounds(
     ub[layout.f] = 1.0
     min_served = index.workloads["min_served_share"].to_numpy(dtype=float)
     ub[layout.m] = 1.0 - min_served[index.wk["w"].to_numpy()]
-    if "u" in layout:
-        ub[layout.u] = min_served[index.wk["w"].to_numpy()]
+    for block in layout.present("u"):
+        ub[layout.block(block).slice] = min_served[index.wk["w"].to_numpy()]
     return lb, ub, np.zeros(layout.size, dtype=bool)
 
 
@@ -235,25 +226,9 @@ def fleet_objective(index: ModelIndex, layout: VariableLayout, costs: Costs) -> 
         service["buy"].to_numpy(), costs.level[service["k"].to_numpy()], len(index.buy)
     )
     objective[layout.b] = costs.capex_b * serving_level
-    if "e" in layout:
-        objective[layout.e] = (costs.capex_e + costs.opex_n) * level_sr
+    for block in layout.present("e"):
+        objective[layout.block(block).slice] = (costs.capex_e + costs.opex_n) * level_sr
     return objective
-
-
-def _plan_rows(
-    index: ModelIndex, case: Case, data: ModelData, layout: VariableLayout
-) -> list[RowBlock]:
-    return [
-        define_serve(index, layout),
-        define_phase(index, layout, data),
-        define_capacity(index, layout, case),
-        define_power(index, layout, data),
-        define_powered(index, layout),
-        define_space(index, layout),
-        define_supply(index, layout, data),
-        define_stock(index, layout),
-        define_deliveries(index, layout, data),
-    ]
 
 
 def stack_rows(

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetopt.io.case import Case
-from fleetopt.model.bounds import delivered_racks
+from fleetopt.model.bounds import EPS, delivered_racks
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
-from fleetopt.model.layout import VariableLayout
+from fleetopt.model.layout import SCENARIO_TABLE, VariableLayout
+
+COST_BLOCKS = ("n", "a", "y", "m", "u", "b", "e")  # blocks with a cost (structure, not values)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def define_serve(index: ModelIndex, layout: VariableLayout) -> RowBlock:
     """
     wk_of_f = index.sw["wk"].to_numpy()
     n_wk = len(index.wk)
-    unmet = [layout.cols("m"), *([layout.cols("u")] if "u" in layout else [])]
+    unmet = [layout.cols(block) for block in layout.present("m", "u")]
     return RowBlock(
         name="serve",
         row=np.concatenate([wk_of_f, *[np.arange(n_wk)] * len(unmet)]),
@@ -75,7 +77,7 @@ def define_phase(index: ModelIndex, layout: VariableLayout, data: ModelData) -> 
     return RowBlock(
         name="phase",
         row=np.concatenate([y_swp, np.arange(n_rows)]),
-        col=np.concatenate([layout.cols("y"), layout.f.start + swp["sw"].to_numpy()]),
+        col=np.concatenate([layout.cols("y"), layout.col("f", swp["sw"].to_numpy())]),
         val=np.concatenate(
             [
                 data.tp_tokens_per_s / forecast[y_swp],
@@ -101,7 +103,7 @@ def define_capacity(index: ModelIndex, layout: VariableLayout, case: Case) -> Ro
     return RowBlock(
         name="capacity",
         row=np.concatenate([row_of_sr[y_sr], np.arange(len(used_sr))]),
-        col=np.concatenate([layout.cols("y"), layout.a.start + used_sr]),
+        col=np.concatenate([layout.cols("y"), layout.col("a", used_sr)]),
         val=np.concatenate([np.ones(len(y_sr)), np.full(len(used_sr), -case.max_utilization)]),
         lb=np.full(len(used_sr), -np.inf),
         ub=np.zeros(len(used_sr)),
@@ -146,18 +148,18 @@ def define_power(index: ModelIndex, layout: VariableLayout, data: ModelData) -> 
     )
 
 
-def define_delivered(
+def define_delivered_limit(
     index: ModelIndex, layout: VariableLayout, data: ModelData, counts: np.ndarray
 ) -> RowBlock:
-    """delivered: a[s, r] <= installed + floor((n - installed) x delivered_share[r])   for (s, r)
-    in SR, n a plan's fixed counts.
+    """delivered_limit: a[s, r] <= installed + floor((n - installed) x delivered_share[r])
+    for (s, r) in SR, n a plan's fixed counts.
 
     The evaluate model holds this as a bound on a; it is a row only where it must be
-    relaxed (fleetopt.solve.diagnose).
+    relaxed (fleetopt.solve.diagnose), so it is no family of a model.
     """
     n_sr = len(index.sr)
     return RowBlock(
-        name="delivered",
+        name="delivered_limit",
         row=np.arange(n_sr),
         col=layout.cols("a"),
         val=np.ones(n_sr),
@@ -168,46 +170,48 @@ def define_delivered(
     )
 
 
-def _owned(index: ModelIndex, layout: VariableLayout) -> tuple[np.ndarray, np.ndarray]:
-    """Columns of every rack owned (n, and the recourse racks e where the model has them),
-    with their `sr` rows."""
-    blocks = ["n", "e"] if "e" in layout else ["n"]
-    sr = np.arange(len(index.sr))
-    return np.concatenate([layout.cols(b) for b in blocks]), np.concatenate([sr] * len(blocks))
+def _owned_limit(
+    index: ModelIndex,
+    layout: VariableLayout,
+    name: str,
+    over: str,
+    weight: np.ndarray,
+    limit: np.ndarray,
+) -> RowBlock:
+    """sum weight[r] * (n[s, r, k] + e[s, r, k]) <= limit per row of `over` ("sk" or "rk",
+    each `sr` row's group by its column of that name): every rack owned counts, n and the
+    recourse racks e where the model has them, delivered or not."""
+    blocks = layout.present("n", "e")
+    sr = np.concatenate([np.arange(len(index.sr))] * len(blocks))
+    return limited_sum(
+        name,
+        over=over,
+        group=index.sr[over].to_numpy()[sr],
+        cols=np.concatenate([layout.cols(b) for b in blocks]),
+        weights=weight[index.sr["r"].to_numpy()[sr]],
+        limit=limit,
+    )
 
 
 def define_space(index: ModelIndex, layout: VariableLayout) -> RowBlock:
     """space: sum_r slots[r] * (n[s, r, k] + e[s, r, k]) <= max_slots[s]   for sites with a
     floor limit (e: recourse racks, section 9; ordered racks take floor space, delivered
     or not)."""
-    cols, sr = _owned(index, layout)
-    return limited_sum(
-        "space",
-        over="sk",
-        group=index.sr["sk"].to_numpy()[sr],
-        cols=cols,
-        weights=index.racks["slots"].to_numpy(dtype=float)[index.sr["r"].to_numpy()[sr]],
-        limit=index.sites["max_slots"].to_numpy(dtype=float)[index.sk["s"].to_numpy()],
-    )
+    slots = index.racks["slots"].to_numpy(dtype=float)
+    max_slots = index.sites["max_slots"].to_numpy(dtype=float)[index.sk["s"].to_numpy()]
+    return _owned_limit(index, layout, "space", "sk", slots, max_slots)
 
 
 def define_supply(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
     """supply: sum_s (n[s, r, k] + e[s, r, k]) <= max_count[r]   for rack types with a
     supply limit."""
-    cols, sr = _owned(index, layout)
-    return limited_sum(
-        "supply",
-        over="rk",
-        group=index.sr["rk"].to_numpy()[sr],
-        cols=cols,
-        weights=np.ones(len(sr)),
-        limit=data.max_count[index.rk["r"].to_numpy()],
-    )
+    limit = data.max_count[index.rk["r"].to_numpy()]
+    return _owned_limit(index, layout, "supply", "rk", np.ones(index.n_racks), limit)
 
 
 def define_stock(index: ModelIndex, layout: VariableLayout) -> RowBlock:
     """stock: racks in service = installed still serving + every vintage still serving,
-    for every (s, r) in SR and period k >= 1 (MODEL.md section 8):
+    for every (s, r) in SR and period k >= 1 (docs/model.md section 8):
 
         n[s, r, k] - [k in T(r, 0)] n[s, r, 0] - sum_{1 <= j <= k, k in T(r, j)} b[s, r, j]
             = inst[s, r, k] - [k in T(r, 0)] inst[s, r, 0]
@@ -232,9 +236,9 @@ def define_stock(index: ModelIndex, layout: VariableLayout) -> RowBlock:
         ),
         col=np.concatenate(
             [
-                layout.n.start + later,
-                layout.n.start + first_sr,
-                layout.b.start + service["buy"].to_numpy(),
+                layout.col("n", later),
+                layout.col("n", first_sr),
+                layout.col("b", service["buy"].to_numpy()),
             ]
         ),
         val=np.concatenate([np.ones(len(later)), -np.ones(len(first) + len(service))]),
@@ -264,7 +268,7 @@ def define_deliveries(index: ModelIndex, layout: VariableLayout, data: ModelData
         "deliveries",
         over="rk",
         group=np.concatenate([sr["rk"].to_numpy()[first], buy_rk]),
-        cols=np.concatenate([layout.n.start + first, layout.cols("b")]),
+        cols=np.concatenate([layout.col("n", first), layout.cols("b")]),
         weights=np.ones(len(first) + len(buy_rk)),
         limit=limit,
     )
@@ -292,4 +296,61 @@ def limited_sum(
         ub=limit[limited].astype(float),
         over=over,
         keys=limited,
+    )
+
+
+# --- the two-stage model's own families (docs/model.md section 9) -------------------
+
+
+def define_delivered(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
+    """delivered: d[s, r, k] <= installed + q[r] (n[s, r, k] - installed), q = 1 - cut.
+
+    With d integer where q < 1, at most installed + floor(q (n - installed)) racks arrive:
+    evaluate's delivery rule (section 5), now with n a decision.
+    """
+    n_sr = len(index.sr)
+    installed = index.sr["installed"].to_numpy()
+    share = data.delivered_share[index.sr["r"].to_numpy()]
+    rows = np.arange(n_sr)
+    return RowBlock(
+        name="delivered",
+        row=np.concatenate([rows, rows]),
+        col=np.concatenate([layout.cols("d"), layout.cols("n")]),
+        val=np.concatenate([np.ones(n_sr), -share]),
+        lb=np.full(n_sr, -np.inf),
+        ub=installed * (1.0 - share) + EPS,
+        over="sr",
+        keys=rows,
+    )
+
+
+def define_at_hand(index: ModelIndex, layout: VariableLayout) -> RowBlock:
+    """at_hand: a[s, r, k] <= d[s, r, k] + e[s, r, k]   (only racks at hand can be powered)."""
+    n_sr = len(index.sr)
+    rows = np.arange(n_sr)
+    at_hand = [layout.cols(block) for block in layout.present("d", "e")]
+    return RowBlock(
+        name="at_hand",
+        row=np.concatenate([rows] * (1 + len(at_hand))),
+        col=np.concatenate([layout.cols("a"), *at_hand]),
+        val=np.concatenate([np.ones(n_sr), *[-np.ones(n_sr)] * len(at_hand)]),
+        lb=np.full(n_sr, -np.inf),
+        ub=np.zeros(n_sr),
+        over="sr",
+        keys=rows,
+    )
+
+
+def define_tail(layout: VariableLayout, cost: np.ndarray) -> RowBlock:
+    """tail: z - cost(x) + eta >= 0   (z = the scenario's cost above the VaR level eta)."""
+    priced = np.concatenate([layout.cols(b) for b in layout.present(*COST_BLOCKS)])
+    return RowBlock(
+        name="tail",
+        row=np.zeros(len(priced) + 2, dtype=np.int64),
+        col=np.concatenate([priced, layout.cols("z"), layout.cols("eta")]),
+        val=np.concatenate([-cost[priced], [1.0, 1.0]]),
+        lb=np.zeros(1),
+        ub=np.full(1, np.inf),
+        over=SCENARIO_TABLE,
+        keys=np.zeros(1, dtype=np.int64),
     )

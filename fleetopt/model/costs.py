@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fleetopt.core.errors import CaseError, Problem
 from fleetopt.core.units import (
     MWH_PER_KW_YEAR,
     SECONDS_PER_YEAR,
@@ -32,6 +33,7 @@ from fleetopt.core.units import (
     capital_recovery_factor,
 )
 from fleetopt.io.case import Case
+from fleetopt.io.schema import CASE_FILE, WORKLOADS
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 
@@ -110,7 +112,7 @@ def vintage_capex_usd(index: ModelIndex) -> np.ndarray:
     racks = index.racks
     elapsed = index.periods["elapsed_years"].to_numpy()[index.sr["k"].to_numpy()]
     change = racks["capex_change_per_year"].to_numpy(dtype=float)[r_of]
-    return racks["capex_usd"].to_numpy(dtype=float)[r_of] * (1.0 + change) ** elapsed
+    return np.asarray(racks["capex_usd"].to_numpy(dtype=float)[r_of] * (1.0 + change) ** elapsed)
 
 
 SHORTFALL_PENALTY_FACTOR = 10.0  # default shortfall penalty, times the unmet penalty
@@ -120,5 +122,30 @@ def shortfall_usd_per_mtok(case: Case, workloads: pd.DataFrame) -> np.ndarray:
     """Per workload: case.yaml's shortfall_penalty_usd_per_mtok, else 10 x its unmet penalty."""
     unmet = workloads["unmet_penalty_usd_per_mtok"].to_numpy(dtype=float)
     if case.shortfall_penalty_usd_per_mtok is None:
-        return SHORTFALL_PENALTY_FACTOR * unmet
+        return np.asarray(SHORTFALL_PENALTY_FACTOR * unmet)
     return np.full(len(unmet), case.shortfall_penalty_usd_per_mtok)
+
+
+def check_shortfall_priced(case: Case) -> None:
+    """Refuse (CaseError, exit 2) a case whose shortfall would be free: a workload with a
+    minimum served share, no case.yaml shortfall_penalty_usd_per_mtok and an unmet penalty
+    of 0 (the default, 10 x 0, is 0). Runs that price shortfalls (stochastic, evaluate and
+    robust with --shortfall) call this before any scenario runs: else the minimum would be
+    dropped without a word."""
+    workloads = case.workloads
+    price = shortfall_usd_per_mtok(case, workloads)
+    free = np.flatnonzero((workloads["min_served_share"].to_numpy() > 0) & (price <= 0))
+    if len(free):
+        raise CaseError(
+            Problem(
+                f"{WORKLOADS.stem}.csv",
+                f"min_served_share {workloads['min_served_share'].iloc[i]:g} with an unmet"
+                " penalty of 0: a shortfall below it would cost the default 10 x 0 = 0, so"
+                " the minimum would be dropped; set shortfall_penalty_usd_per_mtok in"
+                f" {CASE_FILE}, or a positive unmet_penalty_usd_per_mtok",
+                int(i) + 1,
+                f"workload={workloads['workload'].iloc[i]}",
+                "unmet_penalty_usd_per_mtok",
+            )
+            for i in free
+        )

@@ -6,12 +6,13 @@ loop over variables:
 
     columns: the first stage once (shared by every scenario), then each scenario's other
              columns, scenario after scenario;
-    rows:    scenario k's rows at k x rows-per-scenario (block diagonal, linked only
-             through the shared first-stage columns);
-    objective: sum_k p[k] x (scenario k's objective).
+    rows:    scenario s's rows at s x rows-per-scenario (block diagonal, linked only
+             through the shared first-stage columns), each of its families kept as
+             `scenario_family(family, s)` (so a row is "power at site S in scenario 7");
+    objective: sum_s p[s] x (scenario s's objective).
 
-`columns[k, j]` is the extensive-form column of scenario k's column j, so scenario k's
-solution is `x[columns[k]]`.
+`columns[s, j]` is the extensive-form column of scenario s's column j, so scenario s's
+solution is `x[columns[s]]`. (k is a period in the model's index; here scenarios are s.)
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetopt.model.build import LinearModel
-from fleetopt.model.layout import VariableLayout
-from fleetopt.model.stage import SCENARIO_TABLE, StageModel
+from fleetopt.model.families import scenario_family
+from fleetopt.model.layout import SCENARIO_TABLE, VariableLayout
+from fleetopt.model.stage import StageModel
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class ExtensiveForm:
 
     def scenario_x(self, x: np.ndarray, scenario: int) -> np.ndarray:
         """Scenario `scenario`'s solution vector (its stage model's columns)."""
-        return x[self.columns[scenario]]
+        return np.asarray(x[self.columns[scenario]])
 
 
 def build_extensive(stages: Sequence[StageModel], probabilities: np.ndarray) -> ExtensiveForm:
@@ -47,28 +49,28 @@ def build_extensive(stages: Sequence[StageModel], probabilities: np.ndarray) -> 
     n_scen, n_cols, n_rows = len(stages), first.n_variables, first.n_constraints
     p = np.asarray(probabilities, dtype=float)
 
-    k = int(mask.sum())
+    n_first = int(mask.sum())
     position = np.cumsum(~mask) - 1  # each second-stage column's place among them
-    m2 = n_cols - k
+    n_second = n_cols - n_first
     scen = np.arange(n_scen)[:, None]
-    columns = np.where(mask, np.cumsum(mask) - 1, k + scen * m2 + position)
+    columns = np.where(mask, np.cumsum(mask) - 1, n_first + scen * n_second + position)
 
     def stacked(field: str) -> np.ndarray:
         return np.stack([getattr(s.model, field) for s in stages])
 
     lb, ub, objective = stacked("lb"), stacked("ub"), stacked("objective")
-    size = k + n_scen * m2
+    size = n_first + n_scen * n_second
     first_cols = np.flatnonzero(mask)
     second = ~mask
     out = {name: np.empty(size) for name in ("lb", "ub", "objective")}
     for name, values in (("lb", lb), ("ub", ub)):
-        out[name][:k] = values[0, first_cols]
-        out[name][k:] = values[:, second].ravel()
-    out["objective"][:k] = p @ objective[:, first_cols]
-    out["objective"][k:] = (p[:, None] * objective[:, second]).ravel()
+        out[name][:n_first] = values[0, first_cols]
+        out[name][n_first:] = values[:, second].ravel()
+    out["objective"][:n_first] = p @ objective[:, first_cols]
+    out["objective"][n_first:] = (p[:, None] * objective[:, second]).ravel()
     integer = np.empty(size, dtype=bool)
-    integer[:k] = first.integer[first_cols]
-    integer[k:] = stacked("integer")[:, second].ravel()
+    integer[:n_first] = first.integer[first_cols]
+    integer[n_first:] = stacked("integer")[:, second].ravel()
 
     # Moving the first stage to the front can reorder a row's columns (a first-stage column
     # after a second-stage one in the stage model); the proto wants them sorted per row.
@@ -77,7 +79,8 @@ def build_extensive(stages: Sequence[StageModel], probabilities: np.ndarray) -> 
     order = np.lexsort((col, row))
 
     layout = VariableLayout.of(
-        ("first_stage", k, "first_stage"), ("recourse", m2 * n_scen, SCENARIO_TABLE)
+        ("first_stage", n_first, "first_stage"),
+        ("recourse", n_second * n_scen, SCENARIO_TABLE),
     )
     model = LinearModel(
         layout=layout,
@@ -92,8 +95,16 @@ def build_extensive(stages: Sequence[StageModel], probabilities: np.ndarray) -> 
         val=stacked("val").ravel()[order],
         row_lb=stacked("row_lb").ravel(),
         row_ub=stacked("row_ub").ravel(),
-        families={SCENARIO_TABLE: slice(0, n_scen * n_rows)},
-        row_over={SCENARIO_TABLE: (SCENARIO_TABLE, np.repeat(np.arange(n_scen), n_rows))},
+        families={
+            scenario_family(name, s): slice(s * n_rows + rows.start, s * n_rows + rows.stop)
+            for s in range(n_scen)
+            for name, rows in first.families.items()
+        },
+        row_over={
+            scenario_family(name, s): over
+            for s in range(n_scen)
+            for name, over in first.row_over.items()
+        },
     )
     return ExtensiveForm(model, columns, p)
 
@@ -122,9 +133,9 @@ def bundle_stage(stages: Sequence[StageModel], probabilities: np.ndarray) -> Sta
     q = np.asarray(probabilities, dtype=float)
     q = q / q.sum()
     ef = build_extensive(stages, q)
-    k = int(stages[0].first_stage.sum())
+    n_first = int(stages[0].first_stage.sum())
     first_stage = np.zeros(ef.model.n_variables, dtype=bool)
-    first_stage[:k] = True
+    first_stage[:n_first] = True
     cost = np.zeros(ef.model.n_variables)
     weighted = q[:, None] * np.stack([s.cost for s in stages])
     np.add.at(cost, ef.columns.ravel(), weighted.ravel())

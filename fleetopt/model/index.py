@@ -1,4 +1,4 @@
-"""The model's index sets (MODEL.md sections 2 and 8) as integer-coded pandas tables.
+"""The model's index sets (docs/model.md sections 2 and 8) as integer-coded pandas tables.
 
 Everything downstream is vectorized over these tables: a row of `y` is one variable
 y[s, r, w, p, k], carrying the integer codes of its site, rack type, workload, phase and
@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fleetopt.io.case import Case
-from fleetopt.io.schema import PHASES
+from fleetopt.io.case import Case, demand_factors, serving_keys
+from fleetopt.io.schema import DEMAND_COLUMNS, PHASES, SERVING_KEY
 
-DEMAND_COLUMNS: tuple[str, str] = ("prefill_tokens_per_s", "decode_tokens_per_s")
 STEADY_STATE_YEAR = 0  # the one period of a case without `periods`
 
 
@@ -32,7 +31,7 @@ STEADY_STATE_YEAR = 0  # the one period of a case without `periods`
 class ModelIndex:
     """Integer-coded sets of one case, each row in one period `k` (its year: `period`).
 
-    - `periods`: k, period (year), elapsed_years (Y_k - Y_0), weight (w_k of MODEL.md
+    - `periods`: k, period (year), elapsed_years (Y_k - Y_0), weight (w_k of docs/model.md
       section 8: the period's length in years, discounted; 1 without periods).
     - `sk`, `rk`, `wk`: (site, period), (rack type, period), (workload, period) pairs, with
       the period's forecast `power_cap_mw` and `energy_usd_per_mwh` on `sk`.
@@ -68,22 +67,10 @@ class ModelIndex:
     service: pd.DataFrame
     multi_period: bool
     warnings: tuple[str, ...]
-
-    @property
-    def n_sites(self) -> int:
-        return len(self.sites)
-
-    @property
-    def n_racks(self) -> int:
-        return len(self.racks)
-
-    @property
-    def n_workloads(self) -> int:
-        return len(self.workloads)
-
-    @property
-    def n_periods(self) -> int:
-        return len(self.periods)
+    n_sites: int  # the rows of `sites`, `racks`, `workloads`, `periods`
+    n_racks: int
+    n_workloads: int
+    n_periods: int
 
     def period_rows(self, table: str) -> list[slice]:
         """The rows of each period in index table `table` (tables are period-major)."""
@@ -93,7 +80,7 @@ class ModelIndex:
 
 
 def build_index(case: Case) -> ModelIndex:
-    """Derive the index sets of `case` (MODEL.md sections 2 and 8, and the domain of y)."""
+    """Derive the index sets of `case` (docs/model.md sections 2 and 8, and the domain of y)."""
     periods = _periods(case)
     sites = case.sites.assign(s=np.arange(len(case.sites)))
     racks = case.racks.assign(r=np.arange(len(case.racks)))
@@ -135,6 +122,10 @@ def build_index(case: Case) -> ModelIndex:
         service=_service(sr, buy.reset_index(drop=True), racks, periods),
         multi_period=case.multi_period,
         warnings=_unservable_warnings(workloads, wp, y),
+        n_sites=len(sites),
+        n_racks=len(racks),
+        n_workloads=len(workloads),
+        n_periods=len(periods),
     )
 
 
@@ -161,7 +152,7 @@ def _per_period(table: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
 
 def _row_of(k: pd.Series, code: pd.Series, size: int) -> np.ndarray:
     """Row of (code, k) in a table of `size` entities repeated per period, period-major."""
-    return k.to_numpy() * size + code.to_numpy()
+    return np.asarray(k.to_numpy() * size + code.to_numpy())
 
 
 def _site_periods(case: Case, sites: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
@@ -213,7 +204,7 @@ def _service(
     sr: pd.DataFrame, buy: pd.DataFrame, racks: pd.DataFrame, periods: pd.DataFrame
 ) -> pd.DataFrame:
     """(buy, sr) pairs: racks entering service in period j serve in period k of the same
-    (site, rack type) when j <= k and Y_k < Y_j + lifetime_years (MODEL.md section 8)."""
+    (site, rack type) when j <= k and Y_k < Y_j + lifetime_years (docs/model.md section 8)."""
     later = buy.reset_index(names="buy")[["buy", "pair", "k"]].merge(
         sr.reset_index(names="sr")[["sr", "pair", "k", "r"]], on="pair", suffixes=("_j", "")
     )
@@ -241,27 +232,19 @@ def _site_workload_pairs(sites: pd.DataFrame, workloads: pd.DataFrame) -> pd.Dat
 def _workload_phases(case: Case, workloads: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
     """P_wk: the phases of each workload with positive demand in each period.
 
-    D[w, p, k] = D[w, p] x g[w, k]: workload_periods' demand_multiplier where given, else
-    (1 + growth_per_year)^(Y_k - Y_0) (1 in a case without periods).
+    D[w, p, k] = D[w, p] x g[w, k] (fleetopt.io.case.demand_factors: workload_periods'
+    demand_multiplier where given, else (1 + growth_per_year)^(Y_k - Y_0); 1 in a case
+    without periods).
     """
     parts = [
         pd.DataFrame(
-            {
-                "w": workloads["w"].to_numpy(),
-                "workload": workloads["workload"].to_numpy(),
-                "p": p,
-                "base": workloads[col].to_numpy(dtype=float),
-                "growth": workloads["growth_per_year"].to_numpy(dtype=float),
-            }
+            {"w": workloads["w"].to_numpy(), "p": p, "base": workloads[col].to_numpy(dtype=float)}
         )
         for p, col in enumerate(DEMAND_COLUMNS)
     ]
     wp = _per_period(pd.concat(parts, ignore_index=True), periods)
-    given = case.workload_periods.astype({"period": np.int64})
-    wp = wp.merge(given, on=["workload", "period"], how="left")
-    elapsed = periods["elapsed_years"].to_numpy()[wp["k"].to_numpy()]
-    grown = (1.0 + wp["growth"].to_numpy()) ** elapsed
-    factor = wp["demand_multiplier"].fillna(pd.Series(grown, index=wp.index)).to_numpy()
+    factors = demand_factors(case.periods, case.workloads, case.workload_periods)
+    factor = factors[wp["w"].to_numpy(), wp["k"].to_numpy()]
     wp["demand_tokens_per_s"] = wp["base"].to_numpy() * factor
     wp = wp[wp["demand_tokens_per_s"] > 0].sort_values(["k", "w", "p"], ignore_index=True)
     wp["wk"] = _row_of(wp["k"], wp["w"], len(workloads))
@@ -271,14 +254,23 @@ def _workload_phases(case: Case, workloads: pd.DataFrame, periods: pd.DataFrame)
 def effective_throughput(case: Case, racks: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame:
     """tp[r, w, p]: the best qualifying operating point of each rack type on each workload.
 
+    A workload's rows are its model's with the same isl, osl and precision (blank matching
+    blank: a case without these columns keys by model alone, docs/model.md section 1).
+
     decode:  max tokens_per_s over rows with user_tps >= min_user_tps[w]
     prefill: max tokens_per_s over rows with ttft_ms <= max_ttft_ms[w]
     A (r, w, p) with no qualifying row is absent: that rack cannot serve that phase of w.
     `source` is the chosen row's (among rows tied at the max, one not marked an estimate,
     so a figure a measurement backs is never reported as estimated).
     """
-    rows = case.throughput.merge(racks[["r", "rack_type"]], on="rack_type").merge(
-        workloads[["w", "model", "min_user_tps", "max_ttft_ms"]], on="model"
+    points = case.throughput[
+        ["rack_type", "phase", "tokens_per_s", "user_tps", "ttft_ms", "source"]
+    ]
+    points = pd.concat([points.reset_index(drop=True), serving_keys(case.throughput)], axis=1)
+    slos = workloads[["w", "min_user_tps", "max_ttft_ms"]].reset_index(drop=True)
+    served = pd.concat([slos, serving_keys(workloads)], axis=1)
+    rows = points.merge(racks[["r", "rack_type"]], on="rack_type").merge(
+        served, on=list(SERVING_KEY)
     )
     is_decode = rows["phase"] == PHASES[1]
     qualifies = np.where(

@@ -1,9 +1,9 @@
 """The numbers one solve uses: the case's data, times a scenario's multipliers.
 
 The model's structure comes from the index (fleetopt.model.index); everything a scenario may
-change (MODEL.md section 5) is gathered here as arrays aligned with the index tables, so a
+change (docs/model.md section 5) is gathered here as arrays aligned with the index tables, so a
 worker rebuilds only these arrays, never the index, from one scenario to the next. A
-scenario's multipliers apply to every period alike (MODEL.md section 8).
+scenario's multipliers apply to every period alike (docs/model.md section 8).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fleetopt.model.index import ModelIndex
 
 @dataclass(frozen=True)
 class Multipliers:
-    """One scenario's draws (MODEL.md section 5); all ones is the forecast itself.
+    """One scenario's draws (docs/model.md section 5); all ones is the forecast itself.
 
     `demand` is growth x workload factor per workload; `energy_price` and `power_cap` are
     per site (the region's energy factor already mapped to its sites); `supply` is

@@ -13,7 +13,9 @@ import pandas as pd
 
 from fleetopt.io.schema import PHASES
 from fleetopt.model.build import LinearModel
+from fleetopt.model.families import split_family
 from fleetopt.model.index import ModelIndex
+from fleetopt.model.layout import SCENARIO_TABLE
 
 ID_COLUMNS = ("site", "rack_type", "workload", "phase", "period")
 
@@ -21,7 +23,10 @@ ID_COLUMNS = ("site", "rack_type", "workload", "phase", "period")
 def ids_of(index: ModelIndex, table: str, positions: np.ndarray) -> pd.DataFrame:
     """The ids (site, rack_type, workload, phase, period: the year; None where the table
     has no such axis) of rows `positions` of index table `table` ("sites", "racks",
-    "workloads", "sk", "rk", "wk", "sr", "sw", "wp", "swp", "y" or "buy")."""
+    "workloads", "sk", "rk", "wk", "sr", "sw", "wp", "swp", "y" or "buy"; the
+    one-per-scenario rows and blocks, `scenario`, have none)."""
+    if table == SCENARIO_TABLE:
+        return pd.DataFrame(None, index=pd.RangeIndex(len(positions)), columns=list(ID_COLUMNS))
     rows = getattr(index, table).iloc[positions]
     codes = {"s": "site", "r": "rack_type", "w": "workload"}
     names = {
@@ -49,10 +54,14 @@ def variable_labels(index: ModelIndex, model: LinearModel) -> pd.DataFrame:
 
 
 def row_labels(index: ModelIndex, model: LinearModel) -> pd.DataFrame:
-    """One row per constraint row of `model`: row, family and the ids it constrains."""
+    """One row per constraint row of `model`: row, family, scenario (in an extensive form;
+    else None) and the ids it constrains."""
     frames = []
-    for family, rows in model.families.items():
-        table, keys = model.row_over[family]
+    for key, rows in model.families.items():
+        table, keys = model.row_over[key]
+        family, scenario = split_family(key)
         ids = ids_of(index, table, keys)
-        frames.append(ids.assign(row=np.arange(rows.start, rows.stop), family=family))
-    return pd.concat(frames, ignore_index=True)[["row", "family", *ID_COLUMNS]]
+        frames.append(
+            ids.assign(row=np.arange(rows.start, rows.stop), family=family, scenario=scenario)
+        )
+    return pd.concat(frames, ignore_index=True)[["row", "family", "scenario", *ID_COLUMNS]]

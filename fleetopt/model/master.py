@@ -44,7 +44,7 @@ def master_structure(stage: StageModel) -> MasterStructure:
     model = stage.model
     first = stage.first_cols
     later = np.concatenate(
-        [model.layout.cols(name) for name in LATER_BLOCKS if name in model.layout]
+        [model.layout.cols(name) for name in model.layout.present(*LATER_BLOCKS)]
     )
     later = later[~stage.first_stage[later]]
     kept = np.concatenate([first, later])

@@ -35,82 +35,91 @@ def period_sums(rows: list[slice], values: np.ndarray) -> np.ndarray:
 
 def levelized(model: LinearModel, per_period: np.ndarray) -> float:
     """sum_k w_k x_k / sum_k w_k of a per-period figure."""
-    return float(model.costs.level @ per_period)
+    return float(model.priced.level @ per_period)
 
 
 def vintage_capex_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
     """The vintages' price changes per period: capex_b of every b serving in it."""
     buy, k = (index.service[c].to_numpy() for c in ("buy", "k"))
-    return np.bincount(k, model.costs.capex_b[buy] * x[model.layout.b][buy], index.n_periods)
+    return np.bincount(k, model.priced.capex_b[buy] * x[model.layout.b][buy], index.n_periods)
 
 
 def _recourse_by_period(
     index: ModelIndex, model: LinearModel, x: np.ndarray, coefficients: np.ndarray
-) -> np.ndarray | float:
+) -> np.ndarray:
     """coefficients @ e per period where the model has recourse racks e (section 9), else 0."""
-    if "e" not in model.layout:
-        return 0.0
-    return period_dots(index.period_rows("sr"), coefficients, x[model.layout.e])
+    rows = index.period_rows("sr")
+    lay = model.layout
+    return sum(
+        (period_dots(rows, coefficients, x[lay.block(b).slice]) for b in lay.present("e")),
+        np.zeros(index.n_periods),
+    )
 
 
 def capex_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
     """capex_k: the base annuity of every rack in service plus the vintages' price changes
     (and recourse racks at their premium, where the model has them)."""
-    c = model.costs
+    c = model.priced
     base = period_dots(index.period_rows("sr"), c.capex_n, x[model.layout.n])
     recourse = _recourse_by_period(index, model, x, c.capex_e)
-    return base + vintage_capex_usd_by_period(index, model, x) + recourse
+    capex: np.ndarray = base + vintage_capex_usd_by_period(index, model, x) + recourse
+    return capex
 
 
 def opex_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
     """opex_k of the racks in service (recourse racks included)."""
-    c = model.costs
+    c = model.priced
     base = period_dots(index.period_rows("sr"), c.opex_n, x[model.layout.n])
-    return base + _recourse_by_period(index, model, x, c.opex_n)
+    opex: np.ndarray = base + _recourse_by_period(index, model, x, c.opex_n)
+    return opex
 
 
 def fleet_cost_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
     """fleet_k = capex_k + opex_k + energy_k of solution x, USD per year."""
-    lay, c = model.layout, model.costs
+    lay, c = model.layout, model.priced
     sr_rows = index.period_rows("sr")
-    return (
+    fleet: np.ndarray = (
         period_dots(sr_rows, c.capex_n + c.opex_n, x[lay.n])
         + period_dots(sr_rows, c.idle_energy_a, x[lay.a])
         + period_dots(index.period_rows("y"), c.busy_energy_y, x[lay.y])
         + vintage_capex_usd_by_period(index, model, x)
         + _recourse_by_period(index, model, x, c.capex_e + c.opex_n)
     )
+    return fleet
 
 
 def penalty_usd_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
     """penalty_k: unmet demand at its penalty, and shortfall below a minimum share at its own."""
-    lay, c = model.layout, model.costs
+    lay, c = model.layout, model.priced
     wk_rows = index.period_rows("wk")
-    penalty = period_dots(wk_rows, c.penalty_m, x[lay.m])
-    return penalty + period_dots(wk_rows, c.shortfall_u, x[lay.u]) if "u" in lay else penalty
+    price = {"m": c.penalty_m, "u": c.shortfall_u}
+    parts = [period_dots(wk_rows, price[b], x[lay.block(b).slice]) for b in lay.present("m", "u")]
+    return np.asarray(np.sum(parts, axis=0))
 
 
 def unmet_by_workload(model: LinearModel, x: np.ndarray) -> np.ndarray:
     """Unmet share per `wk` row: m, plus the shortfall u where the model has it."""
     lay = model.layout
-    return x[lay.m] + x[lay.u] if "u" in lay else x[lay.m]
+    return np.asarray(np.sum([x[lay.block(b).slice] for b in lay.present("m", "u")], axis=0))
 
 
 def served_tokens_by_period(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
     """served_k = sum_w (1 - unmet[w, k]) * tokens[w, k]: the demanded tokens served, per year."""
     return period_dots(
-        index.period_rows("wk"), model.costs.tokens_per_year, 1.0 - unmet_by_workload(model, x)
+        index.period_rows("wk"), model.priced.tokens_per_year, 1.0 - unmet_by_workload(model, x)
     )
 
 
 def shortfall_share(index: ModelIndex, model: LinearModel, x: np.ndarray) -> float:
     """The share of all demanded tokens (levelized) short of the minimum served shares (0
     without u)."""
-    if "u" not in model.layout:
-        return 0.0
-    wk_rows, tokens = index.period_rows("wk"), model.costs.tokens_per_year
+    lay = model.layout
+    wk_rows, tokens = index.period_rows("wk"), model.priced.tokens_per_year
     demanded = levelized(model, period_sums(wk_rows, tokens))
-    short = levelized(model, period_dots(wk_rows, tokens, x[model.layout.u]))
+    short = sum(
+        levelized(model, period_dots(wk_rows, tokens, x[lay.block(b).slice]))
+        for b in lay.present("u")
+    )
     return short / demanded if demanded > 0 else 0.0
 
 
@@ -126,7 +135,7 @@ def served_tokens_per_year(index: ModelIndex, model: LinearModel, x: np.ndarray)
 
 def unmet_share(index: ModelIndex, model: LinearModel, x: np.ndarray) -> float:
     """The share of all demanded tokens (levelized) left unserved."""
-    demanded_by_period = period_sums(index.period_rows("wk"), model.costs.tokens_per_year)
+    demanded_by_period = period_sums(index.period_rows("wk"), model.priced.tokens_per_year)
     demanded = levelized(model, demanded_by_period)
     served = served_tokens_per_year(index, model, x)
     return 1.0 - served / demanded if demanded > 0 else 0.0
@@ -154,7 +163,8 @@ def powered_mw_by_site(index: ModelIndex, model: LinearModel, x: np.ndarray) -> 
     sk_of, r_of = index.sr["sk"].to_numpy(), index.sr["r"].to_numpy()
     power_kw = index.racks["power_kw"].to_numpy(dtype=float)[r_of]
     powered_kw = np.bincount(sk_of, x[model.layout.a] * power_kw, len(index.sk))
-    return index.sites["pue"].to_numpy()[index.sk["s"].to_numpy()] * powered_kw / 1000.0
+    pue = index.sites["pue"].to_numpy()[index.sk["s"].to_numpy()]
+    return np.asarray(pue * powered_kw / 1000.0)
 
 
 def new_racks(index: ModelIndex, model: LinearModel, x: np.ndarray) -> np.ndarray:
@@ -195,7 +205,7 @@ def with_period(index: ModelIndex, table: pd.DataFrame, years: np.ndarray) -> pd
 def energy_usd_by_site(index: ModelIndex, data: ModelData, avg_it_kw: np.ndarray) -> np.ndarray:
     """energy[s, k] = e[s, k] * pue[s] * avg_it_kw[s, k] * 8.76 per `sk` row, USD per year."""
     pue = index.sites["pue"].to_numpy()[index.sk["s"].to_numpy()]
-    return data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR
+    return np.asarray(data.energy_usd_per_mwh * pue * avg_it_kw * MWH_PER_KW_YEAR)
 
 
 def site_costs(
@@ -204,16 +214,17 @@ def site_costs(
     """Capex, opex and energy cost per `sk` row (site and period) in USD per year of that
     period: per period they sum to fleet_k. Capex includes the vintages' price changes and
     recourse racks at their premium."""
-    lay, c = model.layout, model.costs
+    lay, c = model.layout, model.priced
     sk_of, n_sk = index.sr["sk"].to_numpy(), len(index.sk)
     buy, served_sr = (index.service[col].to_numpy() for col in ("buy", "sr"))
-    capex = np.bincount(sk_of, c.capex_n * x[lay.n], n_sk) + np.bincount(
+    capex: np.ndarray = np.bincount(sk_of, c.capex_n * x[lay.n], n_sk) + np.bincount(
         sk_of[served_sr], c.capex_b[buy] * x[lay.b][buy], n_sk
     )
     owned = x[lay.n]
-    if "e" in lay:  # recourse racks (section 9)
-        capex = capex + np.bincount(sk_of, c.capex_e * x[lay.e], n_sk)
-        owned = owned + x[lay.e]
+    for block in lay.present("e"):  # recourse racks (section 9)
+        recourse = x[lay.block(block).slice]
+        capex = capex + np.bincount(sk_of, c.capex_e * recourse, n_sk)
+        owned = owned + recourse
     return {
         "capex_cost_usd_per_year": capex,
         "opex_cost_usd_per_year": np.bincount(sk_of, c.opex_n * owned, n_sk),

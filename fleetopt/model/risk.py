@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fleetopt.core.stats import tail_contributions
+
 
 @dataclass(frozen=True)
 class Risk:
@@ -30,21 +32,13 @@ class Risk:
         """Whether the objective has a CVaR part (and so the VaR level eta as a variable)."""
         return self.weight > 0
 
-    def value_at_risk(self, costs: np.ndarray, probabilities: np.ndarray) -> float:
-        """The smallest eta minimizing the Rockafellar-Uryasev expression: the alpha-quantile."""
-        order = np.argsort(costs, kind="stable")
-        cumulative = np.cumsum(probabilities[order])
-        at = np.searchsorted(cumulative, self.alpha * cumulative[-1] - 1e-12)
-        return float(costs[order][min(at, len(costs) - 1)])
-
     def contributions(self, costs: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-        """Per scenario r[k], with sum p[k] r[k] = risk(costs): (1 - L) cost + L (eta +
+        """Per scenario r[s], with sum p[s] r[s] = risk(costs): (1 - L) cost + L (eta +
         (cost - eta)+ / (1 - alpha)) at eta = VaR. Their spread gives the standard error."""
         costs = np.asarray(costs, dtype=float)
         if not self.has_tail:
             return costs.copy()
-        eta = self.value_at_risk(costs, probabilities)
-        tail = eta + np.maximum(costs - eta, 0.0) / (1.0 - self.alpha)
+        tail = tail_contributions(costs, self.alpha, probabilities)
         return (1.0 - self.weight) * costs + self.weight * tail
 
     def value(self, costs: np.ndarray, probabilities: np.ndarray) -> float:

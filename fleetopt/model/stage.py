@@ -46,24 +46,12 @@ from fleetopt.model.build import (
     plan_layout,
     stack_rows,
 )
-from fleetopt.model.constraints import (
-    RowBlock,
-    define_capacity,
-    define_deliveries,
-    define_phase,
-    define_power,
-    define_serve,
-    define_space,
-    define_stock,
-    define_supply,
-)
 from fleetopt.model.costs import compute_costs
+from fleetopt.model.families import STAGE_FAMILIES, RowInputs, define_rows
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
-from fleetopt.model.layout import VariableLayout
+from fleetopt.model.layout import SCENARIO_TABLE, VariableLayout
 from fleetopt.model.risk import MEAN, Risk
-
-SCENARIO_TABLE = "scenario"  # `over` of the one-per-scenario blocks and rows (eta, z, tail)
 
 
 @dataclass(frozen=True)
@@ -116,8 +104,8 @@ def stage_layout(index: ModelIndex, *, recourse: bool, risk: Risk) -> VariableLa
 def first_stage_mask(index: ModelIndex, layout: VariableLayout) -> np.ndarray:
     """The columns decided here and now: the racks ordered now, and eta where there is one."""
     mask = first_stage_columns(index, layout)
-    if "eta" in layout:
-        mask[layout.cols("eta")] = True
+    for block in layout.present("eta"):
+        mask[layout.cols(block)] = True
     return mask
 
 
@@ -184,7 +172,7 @@ def first_stage_bounds(
 def _floor_limit(index: ModelIndex) -> np.ndarray:
     s_of, r_of = index.sr["s"].to_numpy(), index.sr["r"].to_numpy()
     max_slots = index.sites["max_slots"].to_numpy(dtype=float)[s_of]
-    return np.floor(max_slots / index.racks["slots"].to_numpy(dtype=float)[r_of] + EPS)
+    return np.asarray(np.floor(max_slots / index.racks["slots"].to_numpy(dtype=float)[r_of] + EPS))
 
 
 def build_stage_model(
@@ -215,67 +203,18 @@ def build_stage_model(
         costs.penalty_m * level_wk,
         costs.shortfall_u * level_wk,
     )
-    rows = [
-        define_serve(index, layout),
-        define_phase(index, layout, data),
-        define_capacity(index, layout, case),
-        define_power(index, layout, data),
-        define_delivered(index, layout, data),
-        define_at_hand(index, layout),
-        define_space(index, layout),
-        define_supply(index, layout, own),
-        define_stock(index, layout),
-        define_deliveries(index, layout, own),
-    ]
     cost = cost_usd * OBJECTIVE_SCALE  # as stack_rows scales the objective
+    # The case's own supply limits (`own`: the scenario's numbers otherwise) on orders.
+    families = (*STAGE_FAMILIES, *(("tail",) if risk.has_tail else ()))
+    rows = define_rows(RowInputs(index, case, own, layout, cost), families)
     objective_usd = cost_usd
     if risk.has_tail:  # eta and z are in the scaled unit (millions of USD per year)
         lb[layout.eta] = -np.inf
-        rows.append(define_tail(layout, cost))
         objective_usd = (1.0 - risk.weight) * cost_usd
         objective_usd[layout.eta] = risk.weight / OBJECTIVE_SCALE
         objective_usd[layout.z] = risk.weight / ((1.0 - risk.alpha) * OBJECTIVE_SCALE)
     model = stack_rows(layout, costs, lb, ub, integer, objective_usd, 0.0, rows)
     return StageModel(model, first_stage_mask(index, layout), cost, risk)
-
-
-def define_delivered(index: ModelIndex, layout: VariableLayout, data: ModelData) -> RowBlock:
-    """delivered: d[s, r, k] <= installed + q[r] (n[s, r, k] - installed), q = 1 - cut.
-
-    With d integer where q < 1, at most installed + floor(q (n - installed)) racks arrive:
-    evaluate's delivery rule (section 5), now with n a decision.
-    """
-    n_sr = len(index.sr)
-    installed = index.sr["installed"].to_numpy()
-    share = data.delivered_share[index.sr["r"].to_numpy()]
-    rows = np.arange(n_sr)
-    return RowBlock(
-        name="delivered",
-        row=np.concatenate([rows, rows]),
-        col=np.concatenate([layout.cols("d"), layout.cols("n")]),
-        val=np.concatenate([np.ones(n_sr), -share]),
-        lb=np.full(n_sr, -np.inf),
-        ub=installed * (1.0 - share) + EPS,
-        over="sr",
-        keys=rows,
-    )
-
-
-def define_at_hand(index: ModelIndex, layout: VariableLayout) -> RowBlock:
-    """at_hand: a[s, r, k] <= d[s, r, k] + e[s, r, k]   (only racks at hand can be powered)."""
-    n_sr = len(index.sr)
-    rows = np.arange(n_sr)
-    at_hand = [layout.cols("d"), *([layout.cols("e")] if "e" in layout else [])]
-    return RowBlock(
-        name="at_hand",
-        row=np.concatenate([rows] * (1 + len(at_hand))),
-        col=np.concatenate([layout.cols("a"), *at_hand]),
-        val=np.concatenate([np.ones(n_sr), *[-np.ones(n_sr)] * len(at_hand)]),
-        lb=np.full(n_sr, -np.inf),
-        ub=np.zeros(n_sr),
-        over="sr",
-        keys=rows,
-    )
 
 
 ROUNDING_ORDER = (("b", "e"), ("d",))  # groups of recourse blocks, rounded in this order
@@ -289,24 +228,6 @@ def rounding_groups(stage: StageModel) -> list[np.ndarray]:
     layout, model = stage.model.layout, stage.model
     groups = []
     for names in ROUNDING_ORDER:
-        cols = np.concatenate([layout.cols(name) for name in names if name in layout])
+        cols = np.concatenate([layout.cols(name) for name in layout.present(*names)])
         groups.append(cols[model.integer[cols] & ~stage.first_stage[cols]])
     return [group for group in groups if len(group)]
-
-
-COST_BLOCKS = ("n", "a", "y", "m", "u", "b", "e")  # blocks with a cost (structure, not values)
-
-
-def define_tail(layout: VariableLayout, cost: np.ndarray) -> RowBlock:
-    """tail: z - cost(x) + eta >= 0   (z = the scenario's cost above the VaR level eta)."""
-    priced = np.concatenate([layout.cols(b) for b in COST_BLOCKS if b in layout])
-    return RowBlock(
-        name="tail",
-        row=np.zeros(len(priced) + 2, dtype=np.int64),
-        col=np.concatenate([priced, layout.cols("z"), layout.cols("eta")]),
-        val=np.concatenate([-cost[priced], [1.0, 1.0]]),
-        lb=np.zeros(1),
-        ub=np.full(1, np.inf),
-        over=SCENARIO_TABLE,
-        keys=np.zeros(1, dtype=np.int64),
-    )

@@ -6,8 +6,8 @@
 - `StagePool.solve(tasks)` cuts the tasks into chunks and hands them out as actors free up
   (two in flight each, so none idles while the driver collects), then returns the replies
   in task order. Which actor solves what does not matter: a reply depends on its task
-  alone. With `pin`, each task goes to the actor `pin(task) % workers` instead (Benders'
-  cut tasks: every actor keeps its own scenarios' models warm, built once).
+  alone. Benders' cut tasks are pinned instead: scenario s to actor s % workers, so that
+  every actor keeps its own scenarios' models warm, built once.
 - `rack_needs` spreads the first-stage bounds' pass over all scenarios across Ray tasks,
   each drawing its share of the scenarios one at a time (nothing is held per scenario).
 - An actor that dies (its process killed, its node lost) is restarted by Ray
@@ -20,7 +20,8 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Any, overload
 
 import numpy as np
 import ray
@@ -29,7 +30,8 @@ from fleetopt.core import defaults
 from fleetopt.core.errors import SolverError
 from fleetopt.io.case import Case
 from fleetopt.model.stage import RackNeeds
-from fleetopt.parallel.farm import CHUNK_RETRIES, auto_chunk
+from fleetopt.parallel.farm import CHUNK_RETRIES, auto_chunk, chunks_of
+from fleetopt.parallel.progress import Progress
 from fleetopt.scenarios.stage import PreparedStages, StageJob, scenario_needs
 from fleetopt.solve.benders import CutReply, CutTask
 from fleetopt.solve.hedging import Reply, Task
@@ -75,8 +77,10 @@ class StagePool:
         self.actors = [self._new_actor() for _ in range(workers)]
         self.replaced = 0
 
-    def _new_actor(self):
-        return StageActor.options(scheduling_strategy="SPREAD").remote()
+    def _new_actor(self) -> ray.actor.ActorHandle:
+        """A new actor, spread over the nodes (`options` is what ray.remote adds)."""
+        spread = StageActor.options(scheduling_strategy="SPREAD")  # type: ignore[attr-defined]
+        return spread.remote()
 
     def nodes(self) -> list[str]:
         """The node each actor runs on."""
@@ -86,20 +90,36 @@ class StagePool:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
 
-    def solve(
-        self, tasks: Sequence[AnyTask], pin: Callable[[AnyTask], int] | None = None
-    ) -> list[AnyReply]:
-        """Every task's reply, in task order; with `pin`, task t on actor pin(t) % workers."""
+    @overload
+    def solve(self, tasks: Sequence[Task], label: str | None = None) -> list[Reply]: ...
+
+    @overload
+    def solve(self, tasks: Sequence[CutTask], label: str | None = None) -> list[CutReply]: ...
+
+    def solve(self, tasks: Sequence[AnyTask], label: str | None = None) -> list[Any]:
+        """Every task's reply, in task order; with a `label`, its progress shows (a step of
+        its own, such as evaluating a plan in every scenario). Cut tasks are pinned: scenario
+        s goes to actor s % workers, which keeps its scenarios' models warm."""
+        if label is None:
+            return self._solve(tasks, None)
+        with Progress(label, len(tasks)) as progress:
+            return self._solve(tasks, progress)
+
+    def _solve(self, tasks: Sequence[AnyTask], progress: Progress | None) -> list[AnyReply]:
         size = (
             (lambda left: auto_chunk(left, self.workers))
             if self.chunk == defaults.AUTO
             else max(1, int(self.chunk))
         )
-        n_queues = len(self.actors) if pin is not None else 1
-        mine = [[] for _ in range(n_queues)]
+        pinned = bool(tasks) and isinstance(tasks[0], CutTask)
+        n_queues = len(self.actors) if pinned else 1
+        mine: list[list[int]] = [[] for _ in range(n_queues)]
         for i, task in enumerate(tasks):
-            mine[pin(task) % n_queues if pin is not None else 0].append(i)
-        chunks = [_cut(indices, size) for indices in mine]
+            mine[task.scenario % n_queues if isinstance(task, CutTask) else 0].append(i)
+        chunks = [
+            [[indices[j] for j in c.scenarios] for c in chunks_of(range(len(indices)), size)]
+            for indices in mine
+        ]
         pending = [deque((q, c, 0) for c in range(len(chunks[q]))) for q in range(n_queues)]
         replies: list[AnyReply | None] = [None] * len(tasks)
         in_flight: dict[ray.ObjectRef, tuple[int, object, int, int, int]] = {}
@@ -107,12 +127,13 @@ class StagePool:
 
         def fill() -> None:
             for slot in range(len(self.actors)):
-                queue = pending[slot if pin is not None else 0]
+                queue = pending[slot if pinned else 0]
                 while queue and load[slot] < IN_FLIGHT_PER_ACTOR:
                     q, chunk, attempt = queue.popleft()
                     actor = self.actors[slot]
-                    ref = actor.solve.remote(self.job_box, [tasks[i] for i in chunks[q][chunk]])
-                    in_flight[ref] = (slot, actor, q, chunk, attempt)
+                    batch = [tasks[i] for i in chunks[q][chunk]]
+                    call: ray.ObjectRef = actor.solve.remote(self.job_box, batch)
+                    in_flight[call] = (slot, actor, q, chunk, attempt)
                     load[slot] += 1
 
         fill()
@@ -132,6 +153,8 @@ class StagePool:
             else:
                 for i, answer in zip(chunks[q][chunk], answers, strict=True):
                     replies[i] = answer
+                if progress is not None:
+                    progress.advance(len(answers))
             fill()
         return replies  # type: ignore[return-value]
 
@@ -145,16 +168,6 @@ class StagePool:
             ) from None
         self.replaced += 1
         self.actors[slot] = self._new_actor()
-
-
-def _cut(indices: list[int], size: Callable[[int], int] | int) -> list[list[int]]:
-    """`indices` in order, in pieces of `size` (a number, or one of how many are left)."""
-    pieces, at = [], 0
-    while at < len(indices):
-        step = size(len(indices) - at) if callable(size) else size
-        pieces.append(indices[at : at + step])
-        at += step
-    return pieces
 
 
 def _last_line(err: Exception) -> str:

@@ -31,6 +31,7 @@ from fleetopt.parallel.progress import Progress
 from fleetopt.scenarios.job import ChunkResult, PreparedJob, ScenarioJob, error_rows, solve_chunk
 
 log = logging.getLogger(__name__)
+WAKE_S = 5.0  # the driver wakes this often while chunks run (progress, signals)
 
 CHUNK_RETRIES = 2
 CHUNK_SHARE = 2  # an automatic chunk takes 1 / (CHUNK_SHARE x workers) of what is left
@@ -94,8 +95,9 @@ def connect(address: str | None, workers: int) -> dict:
     """
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS")
+        quiet = _ray_quiet()
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=quiet)
             log.info("joined the Ray cluster at %s", address)
         else:
             ray.init(
@@ -104,10 +106,20 @@ def connect(address: str | None, workers: int) -> dict:
                 include_dashboard=False,
                 log_to_driver=False,
                 object_store_memory=256 * 1024**2,
+                logging_level=quiet,
             )
             log.info("started a local Ray with %d CPUs", max(workers, 1))
         interrupts.install()  # Ray's driver just replaced the SIGTERM handler with its own
     return {k: float(v) for k, v in ray.cluster_resources().items()}
+
+
+def _ray_quiet() -> int:
+    """The level of Ray's own driver messages (its start-up lines, the token-authentication
+    warning): shown with -v (fleetopt at INFO or below), errors only otherwise."""
+    shown = logging.getLogger(logs.ROOT).getEffectiveLevel() <= logging.INFO
+    level = logging.INFO if shown else logging.ERROR
+    logging.getLogger("ray").setLevel(level)  # its messages before init sets it
+    return level
 
 
 def _prepared(job_box: list, key: str) -> PreparedJob:
@@ -146,32 +158,32 @@ def run_chunks(
     pending = list(reversed(chunks))
     in_flight: dict[ray.ObjectRef, Chunk] = {}
     limit = in_flight_limit(workers, ray.cluster_resources().get("CPU", 0.0))
-    progress = Progress(progress_label, sum(len(c.scenarios) for c in chunks))
-    while pending or in_flight:
-        while pending and len(in_flight) < limit:
-            chunk = pending.pop()
-            in_flight[_chunk_task.remote(job_box, key, chunk.scenarios, False, level)] = chunk
-        done, _ = ray.wait(list(in_flight), num_returns=1, timeout=progress.every_s)
-        if not done:
-            progress.tick()
-        for ref in done:
-            chunk = in_flight.pop(ref)
-            try:
-                result, records = ray.get(ref)
-            except ray.exceptions.RayError as err:
-                log.warning(
-                    "%s: chunk %s failed after %d retries (%s); solving its %d scenarios"
-                    " one at a time",
-                    progress_label,
-                    chunk.name,
-                    CHUNK_RETRIES,
-                    _first_line(err),
-                    len(chunk.scenarios),
-                )
-                result, records = _isolated(job, job_box, key, chunk.scenarios, level)
-            logs.replay(records)
-            on_chunk(chunk, result)
-            progress.advance(len(chunk.scenarios))
+    with Progress(progress_label, sum(len(c.scenarios) for c in chunks)) as progress:
+        while pending or in_flight:
+            while pending and len(in_flight) < limit:
+                chunk = pending.pop()
+                in_flight[_chunk_task.remote(job_box, key, chunk.scenarios, False, level)] = chunk
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=WAKE_S)
+            if not done:
+                progress.tick()
+            for ref in done:
+                chunk = in_flight.pop(ref)
+                try:
+                    result, records = ray.get(ref)
+                except ray.exceptions.RayError as err:
+                    log.warning(
+                        "%s: chunk %s failed after %d retries (%s); solving its %d scenarios"
+                        " one at a time",
+                        progress_label,
+                        chunk.name,
+                        CHUNK_RETRIES,
+                        _first_line(err),
+                        len(chunk.scenarios),
+                    )
+                    result, records = _isolated(job, job_box, key, chunk.scenarios, level)
+                logs.replay(records)
+                on_chunk(chunk, result)
+                progress.advance(len(chunk.scenarios))
 
 
 def in_flight_limit(workers: int, cluster_cpus: float) -> int:

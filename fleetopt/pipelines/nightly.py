@@ -15,27 +15,27 @@ back, `_SUCCESS` last. A run therefore never looks complete at OUT before it is.
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import datetime as dt
 import json
-import logging
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow.fs as pafs
 
 from fleetopt import __version__
-from fleetopt.core import defaults
+from fleetopt.core import defaults, formats
 from fleetopt.core.errors import RunFolderError
 from fleetopt.core.interrupts import failure_reason
 from fleetopt.io.case import Case, case_digest, read_case
+from fleetopt.io.ownership import RUN_OUTPUTS
 from fleetopt.io.runfolder import (
     RUN_RECORD,
     SUCCESS_MARKER,
@@ -46,53 +46,82 @@ from fleetopt.io.runfolder import (
     claim_output,
     is_complete,
     normalized,
+    release_output,
     write_success,
 )
+from fleetopt.io.schema import CASE_FILES
 from fleetopt.io.store import write_json_atomic
+from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.index import build_index
-from fleetopt.model.risk import Risk
 from fleetopt.parallel.farm import connect
-from fleetopt.pipelines.plan import plan_case, write_plan
-from fleetopt.pipelines.runs import Criterion, FarmSettings, evaluate, robust, with_seed
-from fleetopt.pipelines.stochastic import Method, StochasticSettings, stochastic
+from fleetopt.parallel.progress import announce
+from fleetopt.pipelines.options import Method, RobustOptions, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.plan import plan_case, require_plan, write_plan
+from fleetopt.pipelines.runs import evaluate, robust
+from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.report.page import REPORT_FILE, write_report
-from fleetopt.report.statistics import nightly_metrics
-
-log = logging.getLogger(__name__)
+from fleetopt.results.compare import count_changes, figure_changes, nightly_figures
+from fleetopt.results.nightly import (
+    STAGES,
+    CompareResult,
+    InstalledStageResult,
+    NightlyRecord,
+    PlanStageResult,
+    ReportResult,
+    RobustStageResult,
+    StochasticStageResult,
+    ValidateResult,
+    earlier_runs,
+)
+from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, to_json
 
 
 @dataclass(frozen=True)
 class NightlyParams:
-    """What a nightly run was asked to do (recorded in its run record as `request`)."""
+    """What a nightly run was asked to do (recorded in its run record as `request`): the
+    scenario, robust and stochastic options, each the same object its command takes. The
+    stochastic stage runs when `stochastic` is given (its risk: robust selection's
+    criterion, `stochastic_settings`)."""
 
     case_dir: str
     out: str
-    scenarios: int = defaults.NIGHTLY_SCENARIOS
     run_id: str | None = None
-    seed: int | None = None
-    workers: int = defaults.WORKERS
-    chunk: int | str = defaults.CHUNK
-    address: str | None = None
-    criterion: str = Criterion.MEAN.value
-    alpha: float = defaults.ALPHA
-    candidates: int = defaults.CANDIDATES
-    overwrite: bool = False
-    stochastic: str | None = None  # a method (ef, ph, auto) runs the stochastic stage
+    run: ScenarioOptions = field(
+        default_factory=lambda: ScenarioOptions(scenarios=defaults.NIGHTLY_SCENARIOS)
+    )
+    robust: RobustOptions = field(default_factory=RobustOptions)
+    stochastic: StochasticSettings | None = None
 
-    def identity(self, case_sha256: str) -> dict:
+    def identity(self, case_sha256: str) -> dict[str, Any]:
         """What the run's results depend on: the case's files and the scenario settings.
 
         Not where it runs (workers, address) nor where the case or the output lie.
         """
         return {
             "case_sha256": case_sha256,
-            "scenarios": self.scenarios,
-            "seed": self.seed,
-            "criterion": self.criterion,
-            "alpha": self.alpha,
-            "candidates": self.candidates,
-            "stochastic": self.stochastic,
+            "scenarios": self.run.scenarios,
+            "seed": self.run.seed,
+            "criterion": self.robust.criterion.value,
+            "alpha": self.robust.alpha,
+            "candidates": self.robust.candidates,
+            "stochastic": None if self.stochastic is None else self.stochastic_identity(),
         }
+
+    def stochastic_identity(self) -> str | dict[str, Any]:
+        """The stochastic stage in the run's identity: its method while every other setting
+        is the default (as records of earlier runs say), else all its settings."""
+        assert self.stochastic is not None
+        if replace(self.stochastic, method=Method.AUTO) == StochasticSettings():
+            return self.stochastic.method.value
+        settings: dict[str, Any] = to_json(self.stochastic_settings())
+        return settings
+
+    def stochastic_settings(self) -> StochasticSettings | None:
+        """The stochastic stage's settings, its risk measure robust selection's criterion
+        (the mean, or CVaR at alpha: L = 1), so both rank plans alike."""
+        if self.stochastic is None:
+            return None
+        return replace(self.stochastic, risk=self.robust.risk)
 
 
 class Output:
@@ -117,15 +146,18 @@ class Output:
                 return date
         return None
 
-    def manifests(self) -> list[dict]:
-        """Every run manifest under OUT, as dicts with their `path` added."""
+    def manifests(self) -> list[NightlyRecord]:
+        """Every nightly run record under OUT, with where it was found (`path`)."""
         found = []
         for date in self._dirs(self.base):
             for run in self._dirs(self.path(date)):
                 path = self.path(date, run, RUN_RECORD)
                 if self.exists(path):
                     with self.fs.open_input_stream(path) as f:
-                        found.append({**json.loads(f.read()), "path": self.path(date, run)})
+                        data = json.loads(f.read())
+                    if data.get("kind") == RunKind.NIGHTLY:
+                        record = NightlyRecord.from_json(data)
+                        found.append(replace(record, path=self.path(date, run)))
         return found
 
     def pull(self, remote: str, local: Path) -> None:
@@ -154,6 +186,38 @@ class Output:
             with self.fs.open_output_stream(remote) as out:
                 out.write(local.read_bytes())
 
+    def check_root(self) -> None:
+        """OUT holds date folders of nightly runs: a file, a case folder or a run folder
+        (of any kind: a nightly run's own folder is OUT/DATE/RUN_ID) is refused untouched."""
+        where = self.uri
+        if self.exists(self.base) and not self._is_dir(self.base):
+            raise RunFolderError(f"{where} is a file, not a folder; nothing was changed")
+        if self.exists(self.path(RUN_RECORD)):
+            raise RunFolderError(
+                f"{where} is a fleetopt run folder, not a nightly output root (it holds"
+                " DATE/RUN_ID folders); nothing was changed: choose another --out"
+            )
+        if any(self.exists(self.path(name)) for name in CASE_FILES):
+            raise RunFolderError(
+                f"{where} is a case folder; nothing was changed: give the nightly runs a folder"
+                " of their own"
+            )
+
+    def remove_outputs(self, remote: str) -> None:
+        """Delete a nightly run's own outputs at `remote` (fleetopt.io.ownership), nothing else."""
+        own = RUN_OUTPUTS[RunKind.NIGHTLY.value]
+        selector = pafs.FileSelector(remote, allow_not_found=True)
+        for info in self.fs.get_file_info(selector):
+            if info.base_name not in own:
+                continue
+            if info.type == pafs.FileType.Directory:
+                self.fs.delete_dir(info.path)
+            else:
+                self.fs.delete_file(info.path)
+
+    def _is_dir(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type == pafs.FileType.Directory
+
     def _dirs(self, path: str) -> list[str]:
         info = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
         return sorted(i.base_name for i in info if i.type == pafs.FileType.Directory)
@@ -168,8 +232,7 @@ class NightlyRun:
     def __init__(self, params: NightlyParams, now: dt.datetime | None = None):
         self.params = params
         self.output = Output(params.out)
-        if self.output.local and Path(self.output.base).is_file():
-            raise RunFolderError(f"{params.out} is a file, not a folder; nothing was changed")
+        self.output.check_root()
         now = now or dt.datetime.now(dt.UTC)
         generated = f"{now:%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.run_id = check_run_id(generated if params.run_id is None else params.run_id)
@@ -183,16 +246,26 @@ class NightlyRun:
             self._scratch = Path(tempfile.mkdtemp(prefix="fleetopt-nightly-"))
             self.dir = self._scratch / self.run_id
             self.output.pull(self.remote, self.dir)
-        claim = claim_output(self.dir, RunKind.NIGHTLY, self.identity, overwrite=params.overwrite)
-        if claim is Claim.FRESH and self.output.exists(self.remote):
-            self.output.fs.delete_dir(self.remote)  # a nightly run of ours, --overwrite given
-        if claim is Claim.FRESH:
-            self.date = f"{now:%Y-%m-%d}"  # a run started afresh belongs to today
-            self.remote = self.output.path(self.date, self.run_id)
-            self.dir = Path(self.remote) if self.output.local else self.dir
-        self.dir.mkdir(parents=True, exist_ok=True)
+        claim = claim_output(
+            self.dir, RunKind.NIGHTLY, self.identity, overwrite=params.run.overwrite
+        )
+        if claim is Claim.FRESH and not self.output.local:
+            self.output.remove_outputs(self.remote)  # a nightly run of ours, --overwrite given
+        today = f"{now:%Y-%m-%d}"
+        if claim is Claim.FRESH and self.date != today:  # a run started afresh is today's
+            self.date, self.remote = today, self.output.path(today, self.run_id)
+            if self.output.local:
+                self._move_claim(Path(self.remote))
         path = self.dir / RUN_RECORD
         self.manifest = json.loads(path.read_text()) if path.exists() else {"stages": {}}
+
+    def _move_claim(self, folder: Path) -> None:
+        """Claim `folder` instead of the (emptied) run folder of an earlier day."""
+        release_output(self.dir)
+        with contextlib.suppress(OSError):
+            self.dir.rmdir()  # when empty: files of the user's there stay, and the folder
+        self.dir = folder
+        claim_output(self.dir, RunKind.NIGHTLY, self.identity)
 
     def done(self, stage: str) -> bool:
         return self.manifest["stages"].get(stage, {}).get("status") == RunStatus.SUCCEEDED
@@ -203,12 +276,19 @@ class NightlyRun:
         if not self.output.local:
             self.output.push(self.dir / RUN_RECORD, f"{self.remote}/{RUN_RECORD}")
 
-    def stage(self, name: str, work: Callable[[Path], dict | None]) -> dict | None:
-        """Run a stage into its folder unless a previous attempt finished it."""
+    @property
+    def record(self) -> NightlyRecord:
+        """The run record as it stands, typed."""
+        return NightlyRecord.from_json(self.manifest)
+
+    def stage(self, name: str, work: Callable[[Path], Any]) -> None:
+        """Run a stage (one of results.nightly.STAGES) into its folder unless a previous
+        attempt finished it; its typed result goes into the run record."""
+        assert name in STAGES, f"unknown nightly stage {name!r}"
         if self.done(name):
-            log.info("stage %s: done in an earlier attempt", name)
-            return self.manifest["stages"][name].get("result")
-        log.info("stage %s: started", name)
+            announce(f"stage {name}: done in an earlier attempt")
+            return
+        announce(f"stage {name}: started")
         started = time.perf_counter()
         self.manifest["stages"][name] = {"status": RunStatus.RUNNING.value}
         self.save()
@@ -216,19 +296,24 @@ class NightlyRun:
         self.manifest["stages"][name] = {
             "status": RunStatus.SUCCEEDED.value,
             "seconds": round(time.perf_counter() - started, 3),
-            "result": result,
+            "result": to_json(result),
         }
         if not self.output.local and (self.dir / name).exists():
             self.output.push(self.dir / name, f"{self.remote}/{name}")
         self.save()
-        log.info("stage %s: finished in %.1f s", name, self.manifest["stages"][name]["seconds"])
-        return result
+        announce(
+            f"stage {name}: finished in {formats.seconds(self.manifest['stages'][name]['seconds'])}"
+        )
 
     def succeed(self) -> None:
         self.save(status=RunStatus.SUCCEEDED.value, finished_at=_now())
         write_success(self.dir)
         if not self.output.local:
             self.output.push(self.dir / SUCCESS_MARKER, f"{self.remote}/{SUCCESS_MARKER}")
+
+    def release(self) -> None:
+        """End the claim on the run folder (and its lock)."""
+        release_output(self.dir)
 
     def cleanup(self) -> None:
         if self._scratch is not None:
@@ -240,10 +325,20 @@ def _now() -> str:
 
 
 def run_nightly(params: NightlyParams) -> NightlyRun:
-    """Run (or resume) the whole pipeline; raises on failure after recording it."""
+    """Run (or resume) the whole pipeline; raises on failure after recording it. The run
+    folder stays claimed (locked: one writer) until the run ends."""
     run = NightlyRun(params)
+    try:
+        _run_stages(run, params)
+    finally:
+        run.release()
+    return run
+
+
+def _run_stages(run: NightlyRun, params: NightlyParams) -> None:
+    """Every stage not finished yet, then `_SUCCESS`."""
     if is_complete(run.dir):
-        return run
+        return
     run.save(
         kind=RunKind.NIGHTLY.value,
         status=RunStatus.RUNNING.value,
@@ -252,139 +347,122 @@ def run_nightly(params: NightlyParams) -> NightlyRun:
         date=run.date,
         started_at=run.manifest.get("started_at") or _now(),
         fleetopt_version=__version__,
-        request=dataclasses.asdict(params),
+        request=to_json(params),
         reason=None,
+        **{VERSION_KEY: SCHEMA_VERSION},
     )
-    settings = FarmSettings(params.workers, params.chunk, params.address, params.alpha)
+    scenarios = replace(params.run, overwrite=False)  # the stages' own runs resume
     try:
-        case = with_seed(read_case(params.case_dir), params.seed)
+        case = params.run.seeded(read_case(params.case_dir))
+        if params.stochastic is not None:
+            check_shortfall_priced(case)  # before any stage runs a scenario
+        farm = params.run.farm
         run.save(
             case=case.name,
             case_sha256=case_digest(params.case_dir),
             seed=case.uncertainty.seed,
-            ray_resources=connect(params.address, params.workers),
+            ray_resources=connect(farm.address, farm.workers),
         )
-        run.stage("validate", lambda d: {"warnings": build_index(case).warnings})
+        run.stage("validate", lambda d: ValidateResult(list(build_index(case).warnings)))
         run.stage("plan", lambda d: _plan_stage(case, d))
-        run.stage("robust", lambda d: _robust_stage(case, d, params, settings))
-        if params.stochastic is not None:
-            run.stage("stochastic", lambda d: _stochastic_stage(case, d, params, settings))
-        run.stage("installed", lambda d: _installed_stage(case, d, params, settings))
+        run.stage("robust", lambda d: _robust_stage(case, d, scenarios, params.robust))
+        stochastic_settings = params.stochastic_settings()
+        if stochastic_settings is not None:
+            run.stage(
+                "stochastic", lambda d: _stochastic_stage(case, d, scenarios, stochastic_settings)
+            )
+        run.stage("installed", lambda d: _installed_stage(case, d, scenarios, params.robust))
         run.stage("compare", lambda d: _compare_stage(run, d))
         run.stage("report", lambda d: _report_stage(run))
     except BaseException as err:
         run.save(status=RunStatus.FAILED.value, reason=failure_reason(err), finished_at=_now())
         raise
     run.succeed()
-    return run
 
 
-def _plan_stage(case: Case, folder: Path) -> dict:
+def _plan_stage(case: Case, folder: Path) -> PlanStageResult:
+    """The expected-value plan, written as a plan folder; without a plan the run fails
+    (exit 3 for an infeasible case), before any scenario runs."""
     outcome = plan_case(case)
     write_plan(outcome, folder)
-    s = outcome.summary
-    if not s.has_plan:
-        raise RuntimeError(f"the expected-value plan could not be solved: {s.status}")
-    return {
-        "status": s.status.value,
-        "objective": s.objective,
-        "cost_per_mtok_usd": s.figures.cost_per_mtok_usd,
-        "mip_gap": s.mip_gap,
-    }
+    s = require_plan(outcome).summary
+    return PlanStageResult(s.status, s.objective, s.figures.cost_per_mtok_usd, s.mip_gap)
 
 
-def _robust_stage(case: Case, folder: Path, params: NightlyParams, settings) -> dict:
-    summary = robust(
-        case,
-        params.scenarios,
-        folder,
-        settings,
-        criterion=Criterion(params.criterion),
-        candidates=params.candidates,
+def _robust_stage(
+    case: Case, folder: Path, run: ScenarioOptions, choice: RobustOptions
+) -> RobustStageResult:
+    summary = robust(case, folder, run, choice)
+    chosen = summary.chosen
+    return RobustStageResult(
+        chosen_plan=summary.chosen_plan,
+        cost_per_mtok_usd=chosen.cost_per_mtok_usd,
+        total_cost_usd_per_year=chosen.total_cost_usd_per_year,
+        probability_unmet_above_1pct=chosen.probability_unmet_above_1pct,
+        vss=summary.vss,
+        evpi=summary.evpi,
     )
-    chosen = summary["candidates"][summary["chosen_plan"]]
-    return {
-        "chosen_plan": summary["chosen_plan"],
-        "cost_per_mtok_usd": chosen["cost_per_mtok_usd"],
-        "total_cost_usd_per_year": chosen["total_cost_usd_per_year"],
-        "probability_unmet_above_1pct": chosen["probability_unmet_above_1pct"],
-        "vss_usd_per_year": summary["value_of_stochastic_solution_usd_per_year"],
-        "evpi_usd_per_year": summary["expected_value_of_perfect_information_usd_per_year"],
-    }
 
 
-def _stochastic_stage(case: Case, folder: Path, params: NightlyParams, settings) -> dict:
-    """The two-stage plan, on the robust stage's scenarios and by its criterion (CVaR: L = 1)."""
-    risk = Risk(weight=1.0 if params.criterion == Criterion.CVAR else 0.0, alpha=params.alpha)
-    chosen = StochasticSettings(method=Method(params.stochastic), risk=risk)
-    summary = stochastic(case, params.scenarios, folder, settings, chosen)
-    keys = ("status", "method", "objective", "lower_bound", "gap", "vss", "evpi")
-    return {key: summary[key] for key in keys}
+def _stochastic_stage(
+    case: Case, folder: Path, run: ScenarioOptions, settings: StochasticSettings
+) -> StochasticStageResult:
+    """The two-stage plan, on the robust stage's scenarios and by its criterion."""
+    s = stochastic(case, folder, run, settings)
+    return StochasticStageResult(
+        s.status, s.method, s.objective, s.lower_bound, s.gap, s.vss, s.evpi
+    )
 
 
-def _installed_stage(case: Case, folder: Path, params: NightlyParams, settings) -> dict | None:
+def _installed_stage(
+    case: Case, folder: Path, run: ScenarioOptions, choice: RobustOptions
+) -> InstalledStageResult | None:
     index = build_index(case)
     installed = index.sr["installed"].to_numpy()
     if not installed.any():
         return None  # nothing owned yet: nothing to evaluate
-    summary = evaluate(case, {"installed": installed}, params.scenarios, folder, settings)
-    stats = summary["plans"]["installed"]
-    return {
-        "total_cost_usd_per_year": stats["total_cost_usd_per_year"],
-        "probability_unmet_above_1pct": stats["probability_unmet_above_1pct"],
-    }
+    summary = evaluate(case, {"installed": installed}, folder, run, alpha=choice.alpha)
+    stats = summary.plans["installed"]
+    return InstalledStageResult(stats.total_cost_usd_per_year, stats.probability_unmet_above_1pct)
 
 
-def _compare_stage(run: NightlyRun, folder: Path) -> dict:
-    """What changed since the previous successful run of the same case."""
-    previous = _previous_run(run)
+def _compare_stage(run: NightlyRun, folder: Path) -> CompareResult:
+    """What changed since the previous successful run of the same case: the robust choice's
+    racks and the compared figures (fleetopt.results.compare, as `fleetopt compare`)."""
+    current_record = run.record
+    earlier = earlier_runs(current_record, run.output.manifests())
+    previous = earlier[-1] if earlier else None
     current = _racks(run.dir)
-    before = _racks_remote(run.output, previous["path"]) if previous else None
-    keys = [c for c in ("period", "site", "rack_type") if c in current.columns]
-    if before is None or not set(keys) <= set(before.columns):  # none, or not comparable
-        before = current.iloc[0:0].rename(columns={"count": "count_previous"})
-    racks = (
-        current.merge(before, on=keys, how="outer", suffixes=("", "_previous"))
-        .fillna(0)
-        .astype({"count": np.int64, "count_previous": np.int64})
+    before = _racks_remote(run.output, previous.path) if previous and previous.path else None
+    if before is None or set(current.columns) != set(before.columns):  # none, or not comparable
+        before = current.iloc[0:0]
+    racks = count_changes(before, current)
+    figures = figure_changes(
+        nightly_figures(previous) if previous else [], nightly_figures(current_record)
     )
-    racks["change"] = racks["count"] - racks["count_previous"]
-    figures = nightly_metrics(run.manifest)
-    old = nightly_metrics(previous) if previous else {}
     metrics = pd.DataFrame(
         {
-            "metric": list(figures),
-            "value": list(figures.values()),
-            "previous": [old.get(k) for k in figures],
+            "metric": [f.name for f in figures],
+            "value": [f.b for f in figures],
+            "previous": [f.a for f in figures],
+            "change": [f.change for f in figures],
         }
-    )
-    metrics["change"] = metrics["value"] - metrics["previous"].astype(float)
+    ).astype({"value": float, "previous": float, "change": float})
     folder.mkdir(parents=True, exist_ok=True)
     racks.to_parquet(folder / "racks.parquet", index=False)
     metrics.to_parquet(folder / "metrics.parquet", index=False)
-    return {
-        "previous_run": previous["path"] if previous else None,
-        "rack_changes": int((racks["change"] != 0).sum()),
-    }
+    return CompareResult(
+        previous_run=previous.path if previous else None,
+        rack_changes=int((racks["change"] != 0).sum()),
+    )
 
 
-def _report_stage(run: NightlyRun) -> dict:
+def _report_stage(run: NightlyRun) -> ReportResult:
     """report.html in the run folder: last, as it reads every other stage's output."""
     path = write_report(run.dir, complete=False, manifests=run.output.manifests())
     if not run.output.local:
         run.output.push(path, f"{run.remote}/{REPORT_FILE}")
-    return {"file": REPORT_FILE, "bytes": path.stat().st_size}
-
-
-def _previous_run(run: NightlyRun) -> dict | None:
-    same = [
-        m
-        for m in run.output.manifests()
-        if m.get("status") == RunStatus.SUCCEEDED
-        and m.get("case") == run.manifest.get("case")
-        and m.get("run_id") != run.run_id
-    ]
-    return max(same, key=lambda m: m.get("finished_at", "")) if same else None
+    return ReportResult(REPORT_FILE, path.stat().st_size)
 
 
 def _racks(run_dir: Path) -> pd.DataFrame:
@@ -393,7 +471,7 @@ def _racks(run_dir: Path) -> pd.DataFrame:
 
 def _racks_remote(output: Output, run_path: str) -> pd.DataFrame:
     with output.fs.open_input_file(f"{run_path}/robust/choice/racks.parquet") as f:
-        return _plan_counts(pd.read_parquet(f)).rename(columns={"count": "count_previous"})
+        return _plan_counts(pd.read_parquet(f))
 
 
 def _plan_counts(racks: pd.DataFrame) -> pd.DataFrame:

@@ -7,10 +7,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from fleetopt.io.case import Case, SolverOptions, case_fingerprint
+from fleetopt.core.errors import InfeasibleError, SolverError
+from fleetopt.io.case import Case, case_fingerprint
+from fleetopt.io.solver import SolverOptions
 from fleetopt.io.store import write_plan_folder
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, Multipliers, model_data
+from fleetopt.results.schema import summary_json
 from fleetopt.results.summary import Summary, summarize
 from fleetopt.results.tables import PlanTables, clean_solution, operating_points, plan_tables
 from fleetopt.solve.deadline import Deadline
@@ -33,6 +36,13 @@ class PlanOutcome:
 
     @property
     def x(self) -> np.ndarray | None:
+        return self.result.x
+
+    @property
+    def solution(self) -> np.ndarray:
+        """The plan's solution vector (require_plan made sure there is one)."""
+        if self.result.x is None:
+            raise ValueError(f"no plan: {self.summary.status}")
         return self.result.x
 
 
@@ -66,6 +76,25 @@ def plan_case(
     return PlanOutcome(case, options, index, data, result, summary, tables)
 
 
+def expected_value_plan(case: Case, index: ModelIndex | None = None) -> PlanOutcome:
+    """The case solved on its forecast: what robust selection, the stochastic program and
+    the nightly run start from, before any scenario runs (`require_plan`)."""
+    return require_plan(plan_case(case, index=index))
+
+
+def require_plan(outcome: PlanOutcome) -> PlanOutcome:
+    """`outcome` if it has a plan. Else the run fails (docs/architecture.md, "Failures"):
+    an infeasible case raises InfeasibleError with its diagnosis (exit 3), any other status
+    SolverError (exit 1)."""
+    summary = outcome.summary
+    if summary.status is SolveStatus.INFEASIBLE:
+        raise InfeasibleError(f"the case has no feasible plan on its forecast: {summary.diagnosis}")
+    if outcome.x is None:
+        why = f": {summary.message}" if summary.message else ""
+        raise SolverError(f"the expected-value plan ended {summary.status.value}{why}")
+    return outcome
+
+
 def write_plan(outcome: PlanOutcome, out_dir: str | os.PathLike) -> None:
     """Write the plan run folder (summary.json, tables, run record), atomically.
 
@@ -80,4 +109,4 @@ def write_plan(outcome: PlanOutcome, out_dir: str | os.PathLike) -> None:
         "case": case_fingerprint(outcome.case),
         "solver": outcome.options.as_params(),
     }
-    write_plan_folder(out_dir, tables, outcome.summary.to_json(), params)
+    write_plan_folder(out_dir, tables, summary_json(outcome.summary), params)

@@ -1,7 +1,7 @@
 """Scenario runs into folders: sweep (wait and see), evaluate (fixed plans), robust selection.
 
 Each run is a `ScenarioStore` folder: resumable chunk by chunk, complete only once
-`_SUCCESS` is down. Robust selection (MODEL.md section 5) compares candidate plans on the
+`_SUCCESS` is down. Robust selection (docs/model.md section 5) compares candidate plans on the
 same scenarios (common random numbers) by total cost = fleet + penalty, the quantity
 evaluate measures; so its expected-value plan and its sweep are solved with `min_cost`,
 which makes the EVPI a true gap (chosen plan minus wait-and-see, both in total cost).
@@ -10,40 +10,39 @@ which makes the EVPI a true gap (chosen plan minus wait-and-see, both in total c
 from __future__ import annotations
 
 import dataclasses
-import enum
-import json
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from fleetopt.core import defaults
-from fleetopt.core.errors import CaseError, Problem
+from fleetopt.core.errors import CaseError, Problem, RunError, RunFolderError
 from fleetopt.core.interrupts import failure_reason
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.runfolder import (
     RunKind,
     normalized,
+    read_record,
 )
 from fleetopt.io.store import ScenarioStore, run_into, write_folder_atomic
+from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.measures import rack_mix
-from fleetopt.parallel.farm import Chunk, auto_chunk, chunks_of, connect, run_chunks
-from fleetopt.pipelines.plan import plan_case
+from fleetopt.parallel.farm import Chunk, connect, run_chunks
+from fleetopt.pipelines.options import Criterion, RobustOptions, ScenarioOptions
+from fleetopt.pipelines.plan import expected_value_plan, plan_case
+from fleetopt.results.runs import Distribution, EstimateKind, RobustSummary, ScenarioSummary
+from fleetopt.results.schema import read_summary, summary_json, write_summary
 from fleetopt.results.tables import operating_points
 from fleetopt.scenarios.job import (
     ChunkResult,
-    Mode,
     ScenarioJob,
     conform_results,
     for_workers,
 )
 from fleetopt.scenarios.stats import (
-    distribution,
     paired_difference,
     plan_summaries,
     rack_type_summary,
@@ -59,31 +58,6 @@ ROBUST_BOUNDS_NOTE = (
     " information an upper bound: the chosen plan is the best of the candidates, not the"
     " optimum over all plans (`fleetopt stochastic` solves for that, with certified bounds)"
 )
-
-
-class Criterion(enum.StrEnum):
-    MEAN = "mean"
-    CVAR = "cvar"
-
-
-@dataclass(frozen=True)
-class FarmSettings:
-    """How scenarios are farmed out: how many at once, chunk size, which cluster.
-
-    `chunk` is a count of scenarios per task, or `defaults.AUTO`: chunks sized to the
-    scenarios left and the workers, shrinking towards the end (parallel.farm.auto_chunk).
-    """
-
-    workers: int = defaults.WORKERS
-    chunk: int | str = defaults.CHUNK
-    address: str | None = None
-    alpha: float = defaults.ALPHA
-
-    def chunks(self, scenarios: Sequence[int]) -> list[Chunk]:
-        """The chunks to solve `scenarios` (those left of a run) in."""
-        if self.chunk == defaults.AUTO:
-            return chunks_of(scenarios, lambda left: auto_chunk(left, self.workers))
-        return chunks_of(scenarios, int(self.chunk))
 
 
 SUMMARY_RESULT_COLUMNS = [
@@ -102,26 +76,27 @@ def open_store(
 ) -> ScenarioStore:
     """The run folder of `job` over `n_scenarios` scenarios, claimed (see ScenarioStore)."""
     params = {**job.identity(), "scenarios": n_scenarios}
-    return ScenarioStore(out_dir, RunKind(job.mode.value), params, overwrite=overwrite)
+    return ScenarioStore(out_dir, job.mode, params, overwrite=overwrite)
 
 
 def run_scenarios(
     job: ScenarioJob,
-    n_scenarios: int,
     out_dir: str | Path,
-    settings: FarmSettings,
-    *,
-    overwrite: bool = False,
-) -> dict:
-    """Solve scenarios 0..n-1 of `job` into `out_dir`; resumes finished chunks; returns summary.
+    run: ScenarioOptions,
+    alpha: float = defaults.ALPHA,
+) -> ScenarioSummary:
+    """Solve scenarios 0..n-1 of `job` into `out_dir`; resumes finished chunks; returns summary
+    (its distributions' CVaR at `alpha`).
 
     The same run (same job and scenario count) resumes or, once complete, returns its
-    summary; another run of the same kind there is refused unless `overwrite`.
+    summary; another run of the same kind there is refused unless `run.overwrite`.
     """
-    store = open_store(job, n_scenarios, out_dir, overwrite=overwrite)
+    n_scenarios, settings = run.scenarios, run.farm
+    store = open_store(job, n_scenarios, out_dir, overwrite=run.overwrite)
     if store.complete:
         log.info("%s: %s holds this run complete already", job.mode.value, store.root)
-        return json.loads((store.root / "summary.json").read_text())
+        store.close()
+        return read_summary(store.root, ScenarioSummary)
     store.start()
     try:
         connect(settings.address, settings.workers)
@@ -153,17 +128,17 @@ def run_scenarios(
         run_chunks(job, todo, settings.workers, keep, progress_label=job.mode.value)
         started = time.perf_counter()
         store.merge()
-        summary = summarize_run(store.root, job, n_scenarios, settings.alpha)
+        summary = summarize_run(store.root, job, n_scenarios, alpha)
         merged_s = time.perf_counter() - started
         log.debug("%s: merged and summarized in %.2f s", job.mode.value, merged_s)
     except BaseException as err:
         store.fail(failure_reason(err))
         raise
-    store.finish(summary)
+    store.finish(summary_json(summary))
     return summary
 
 
-def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) -> dict:
+def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) -> ScenarioSummary:
     """summary.json of a scenario run, computed from its merged tables.
 
     Only the columns the summaries use are read, so the driver holds a few numbers per
@@ -173,21 +148,23 @@ def summarize_run(root: Path, job: ScenarioJob, n_scenarios: int, alpha: float) 
     period = ["period"] if job.case.multi_period else []
     mix = _read_optional(root / "mix.parquet", ["scenario", *period, "rack_type", "count"])
     sites = _read_optional(root / "sites.parquet", ["site", "power_mw", "power_cap_mw"])
-    summary = {
-        "kind": job.mode.value,
-        "case": job.case.name,
-        "scenarios": n_scenarios,
-        "seed": job.case.uncertainty.seed,
-        "alpha": alpha,
-        "errors": int((results["status"] == SolveStatus.ERROR).sum()),
-        "plans": plan_summaries(results, alpha),
-        "sites": site_summary(sites) if len(sites) else {},
-    }
-    if job.mode is Mode.SWEEP:
+    rack_types, left_out = None, None
+    if job.mode is RunKind.SWEEP:
         solved = results.loc[results["status"].isin(SOLVED), "scenario"]
-        summary["rack_types"] = rack_type_summary(mix, pd.Index(sorted(solved)))
-        summary["rack_types_left_out"] = n_scenarios - len(solved)
-    return summary
+        rack_types = rack_type_summary(mix, pd.Index(sorted(solved)))
+        left_out = n_scenarios - len(solved)
+    return ScenarioSummary(
+        kind=job.mode.value,
+        case=job.case.name,
+        scenarios=n_scenarios,
+        seed=job.case.uncertainty.seed,
+        alpha=alpha,
+        errors=int((results["status"] == SolveStatus.ERROR).sum()),
+        plans=plan_summaries(results, alpha),
+        sites=site_summary(sites) if len(sites) else {},
+        rack_types=rack_types,
+        rack_types_left_out=left_out,
+    )
 
 
 def _read_optional(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -196,47 +173,38 @@ def _read_optional(path: Path, columns: list[str]) -> pd.DataFrame:
     return pd.read_parquet(path, columns=columns)
 
 
-def with_seed(case: Case, seed: int | None) -> Case:
-    """The case with its uncertainty seed replaced (None keeps it)."""
-    if seed is None:
-        return case
-    return case.replace(uncertainty=dataclasses.replace(case.uncertainty, seed=seed))
-
-
 def sweep(
-    case: Case,
-    n_scenarios: int,
-    out_dir: str | Path,
-    settings: FarmSettings,
-    *,
-    overwrite: bool = False,
-) -> dict:
+    case: Case, out_dir: str | Path, run: ScenarioOptions, *, alpha: float = defaults.ALPHA
+) -> ScenarioSummary:
     """Wait and see: the full model in every scenario."""
     expected = plan_case(case)
-    job = ScenarioJob(case=case, mode=Mode.SWEEP, options=for_workers(case.solver), hint=expected.x)
-    return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
+    job = ScenarioJob(
+        case=case, mode=RunKind.SWEEP, options=for_workers(case.solver), hint=expected.x
+    )
+    return run_scenarios(job, out_dir, run, alpha)
 
 
 def evaluate(
     case: Case,
     plans: dict[str, np.ndarray],
-    n_scenarios: int,
     out_dir: str | Path,
-    settings: FarmSettings,
+    run: ScenarioOptions,
     *,
-    overwrite: bool = False,
+    alpha: float = defaults.ALPHA,
     shortfall: bool = False,
-) -> dict:
+) -> ScenarioSummary:
     """Fix each plan's rack counts and solve the placement LP in every scenario; with
-    `shortfall`, a share short of a min_served_share is paid for (MODEL.md section 9)."""
+    `shortfall`, a share short of a min_served_share is paid for (docs/model.md section 9)."""
+    if shortfall:
+        check_shortfall_priced(case)
     job = ScenarioJob(
         case=case,
-        mode=Mode.EVALUATE,
+        mode=RunKind.EVALUATE,
         options=for_workers(case.solver),
         plans=plans,
         shortfall=shortfall,
     )
-    return run_scenarios(job, n_scenarios, out_dir, settings, overwrite=overwrite)
+    return run_scenarios(job, out_dir, run, alpha)
 
 
 def plan_keys(index: ModelIndex) -> list[str]:
@@ -285,8 +253,29 @@ def plan_counts(index: ModelIndex, racks: pd.DataFrame, file: str) -> np.ndarray
 
 
 def read_plan(index: ModelIndex, run_dir: str | Path) -> np.ndarray:
-    """A plan's rack counts from a solve run folder (its racks.parquet)."""
-    path = Path(run_dir) / "racks.parquet"
+    """A plan's rack counts from a solve run folder (its racks.parquet), or from a stochastic
+    run of a case without periods (its first stage is the whole plan). A stochastic run of a
+    schedule fixes only the racks ordered now, not a schedule: refused (exit 2), as is a
+    folder of another kind."""
+    folder = Path(run_dir)
+    record = read_record(folder)
+    kind = record.kind if record is not None else None
+    if kind == RunKind.STOCHASTIC and (folder / "racks.parquet").exists():
+        racks = pd.read_parquet(folder / "racks.parquet")
+        if "period" in racks.columns:
+            raise RunFolderError(
+                f"{folder} is a stochastic run of a schedule: its plan fixes only the racks"
+                " ordered now (its orders.parquet); the later years are decided in each future,"
+                " so it is no schedule that evaluate can fix. Its own check on fresh futures is"
+                f" its out-of-sample result (`fleetopt show {folder}`); or evaluate a"
+                " `fleetopt solve` run of the case"
+            )
+    elif kind not in (None, RunKind.PLAN):
+        raise RunFolderError(
+            f"{folder} is a {kind} run: --plan must name a `fleetopt solve` run (or a"
+            " stochastic run of a case without periods)"
+        )
+    path = folder / "racks.parquet"
     if not path.exists():
         raise CaseError([Problem(str(path), "missing: --plan must name a `fleetopt solve` run")])
     return plan_counts(index, pd.read_parquet(path), str(path))
@@ -317,75 +306,58 @@ def distinct_plans(
 
 def robust(
     case: Case,
-    n_scenarios: int,
     out_dir: str | Path,
-    settings: FarmSettings,
-    *,
-    criterion: Criterion = Criterion.MEAN,
-    candidates: int = defaults.CANDIDATES,
-    overwrite: bool = False,
-    shortfall: bool = False,
-) -> dict:
-    """Choose the plan that holds up best across the scenarios (MODEL.md section 5); with
-    `shortfall`, candidates are evaluated with the shortfall rule (section 9).
+    run: ScenarioOptions,
+    choice: RobustOptions,
+) -> RobustSummary:
+    """Choose the plan that holds up best across the scenarios (docs/model.md section 5); with
+    `choice.shortfall`, candidates are evaluated with the shortfall rule (section 9).
 
     The folder holds its own run record (kind robust) over its sweep and evaluate runs:
     the same robust run resumes or returns its summary; other parameters are refused
-    unless `overwrite`.
+    unless `run.overwrite` (its sweep and evaluate runs are its own: they resume).
     """
+    if choice.shortfall:
+        check_shortfall_priced(case)
     out = Path(out_dir)
     case = case.replace(objective=Objective.MIN_COST)
     params = normalized(
         {
             "case": case_fingerprint(case),
             "seed": case.uncertainty.seed,
-            "scenarios": n_scenarios,
-            "criterion": criterion.value,
-            "alpha": settings.alpha,
-            "candidates": candidates,
-            "shortfall": shortfall,
+            "scenarios": run.scenarios,
+            "criterion": choice.criterion.value,
+            "alpha": choice.alpha,
+            "candidates": choice.candidates,
+            "shortfall": choice.shortfall,
         }
     )
     return run_into(
         out,
         RunKind.ROBUST,
         params,
-        lambda: _robust(case, n_scenarios, out, settings, criterion, candidates, shortfall),
-        overwrite=overwrite,
+        lambda: _robust(case, out, dataclasses.replace(run, overwrite=False), choice),
+        write=write_summary,
+        read=lambda folder: read_summary(folder, RobustSummary),
+        overwrite=run.overwrite,
     )
 
 
-def _robust(
-    case: Case,
-    n_scenarios: int,
-    out: Path,
-    settings: FarmSettings,
-    criterion: Criterion,
-    candidates: int,
-    shortfall: bool,
-) -> dict:
+def _robust(case: Case, out: Path, run: ScenarioOptions, choice: RobustOptions) -> RobustSummary:
     """Robust selection's work: sweep, candidates, evaluate, choice; returns its summary."""
     index = build_index(case)
-    expected = plan_case(case, index=index)
-    if expected.x is None:
-        raise CaseError(
-            [
-                Problem(
-                    "case",
-                    f"the expected-value plan could not be solved: {expected.summary.status}",
-                )
-            ]
-        )
+    expected = expected_value_plan(case, index)
     sweep_job = ScenarioJob(
-        case=case, mode=Mode.SWEEP, options=for_workers(case.solver), hint=expected.x
+        case=case, mode=RunKind.SWEEP, options=for_workers(case.solver), hint=expected.x
     )
-    sweep_summary = run_scenarios(sweep_job, n_scenarios, out / "sweep", settings)
+    alpha = choice.alpha
+    sweep_summary = run_scenarios(sweep_job, out / "sweep", run, alpha)
     mix = pd.read_parquet(out / "sweep" / "mix.parquet")
 
-    ev_counts = expected.x[expected.result.model.layout.n]
+    ev_counts = expected.solution[expected.result.model.layout.n]
     plans = {EXPECTED_VALUE: ev_counts}
-    frequency = {EXPECTED_VALUE: None}
-    for counts, seen in distinct_plans(mix, index, candidates):
+    frequency: dict[str, int | None] = {EXPECTED_VALUE: None}
+    for counts, seen in distinct_plans(mix, index, choice.candidates):
         same = next((k for k, c in plans.items() if np.array_equal(c, counts)), None)
         if same is not None:  # the expected-value plan was also a sweep plan
             frequency[same] = seen
@@ -393,11 +365,13 @@ def _robust(
         name = f"sweep-{len(plans):02d}"
         plans[name], frequency[name] = counts, seen
 
-    evaluation = evaluate(case, plans, n_scenarios, out / "evaluate", settings, shortfall=shortfall)
+    evaluation = evaluate(
+        case, plans, out / "evaluate", run, alpha=alpha, shortfall=choice.shortfall
+    )
     costs = ["scenario", "plan", "status", "total_cost_usd_per_year"]
     results = pd.read_parquet(out / "evaluate" / "results.parquet", columns=costs)
     ws = pd.read_parquet(out / "sweep" / "results.parquet", columns=costs)
-    chosen, scores = choose(results, criterion, settings.alpha)
+    chosen, scores = choose(results, choice.criterion, alpha)
     total = results.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
     ws_total = ws.set_index("scenario")["total_cost_usd_per_year"]
 
@@ -405,28 +379,23 @@ def _robust(
     chosen_racks = candidates_table[candidates_table["plan"] == chosen][
         [*plan_keys(index), "count", "installed"]
     ]
-    summary = {
-        "kind": "robust",
-        "case": case.name,
-        "scenarios": n_scenarios,
-        "seed": case.uncertainty.seed,
-        "criterion": criterion.value,
-        "alpha": settings.alpha,
-        "chosen_plan": chosen,
-        "scores": scores,
-        "candidates": evaluation["plans"],
-        "value_of_stochastic_solution_usd_per_year": paired_difference(
-            total[EXPECTED_VALUE], total[chosen]
-        ),
-        "expected_value_of_perfect_information_usd_per_year": paired_difference(
-            total[chosen], ws_total
-        ),
-        "wait_and_see_total_cost_usd_per_year": distribution(ws_total.to_numpy(), settings.alpha),
-        "shortfall": shortfall,
-        "bounds_note": ROBUST_BOUNDS_NOTE,
-        "sweep_errors": sweep_summary["errors"],
-        "evaluate_errors": evaluation["errors"],
-    }
+    summary = RobustSummary(
+        case=case.name,
+        scenarios=run.scenarios,
+        seed=case.uncertainty.seed,
+        criterion=choice.criterion.value,
+        alpha=alpha,
+        chosen_plan=chosen,
+        scores=scores,
+        candidates=evaluation.plans,
+        vss=paired_difference(total[EXPECTED_VALUE], total[chosen], EstimateKind.LOWER_BOUND),
+        evpi=paired_difference(total[chosen], ws_total, EstimateKind.UPPER_BOUND),
+        wait_and_see_total_cost_usd_per_year=Distribution.of(ws_total, alpha),
+        shortfall=choice.shortfall,
+        bounds_note=ROBUST_BOUNDS_NOTE,
+        sweep_errors=sweep_summary.errors,
+        evaluate_errors=evaluation.errors,
+    )
     write_folder_atomic(
         out / "choice",
         {
@@ -434,12 +403,14 @@ def _robust(
             "racks": chosen_racks.reset_index(drop=True),
             "operating_points": operating_points(case, index),
         },
-        summary,
+        summary_json(summary),
     )
     return summary
 
 
-def choose(results: pd.DataFrame, criterion: Criterion, alpha: float) -> tuple[str, dict]:
+def choose(
+    results: pd.DataFrame, criterion: Criterion, alpha: float
+) -> tuple[str, dict[str, float]]:
     """The plan to buy: fewest unsolvable scenarios first, then the least mean (or CVaR)
     total cost over the scenarios that every candidate solved.
 
@@ -453,9 +424,9 @@ def choose(results: pd.DataFrame, criterion: Criterion, alpha: float) -> tuple[s
     )
     total = total.dropna()
     if total.empty:
-        raise CaseError([Problem("evaluate", "no scenario was solved for every candidate plan")])
+        raise RunError("no scenario was solved for every candidate plan")
     scores = {
-        str(plan): distribution(total[plan].to_numpy(), alpha)[criterion.value]
+        str(plan): getattr(Distribution.of(total[plan], alpha), criterion.value)
         for plan in total.columns
     }
     order = list(dict.fromkeys(results["plan"]))  # first-listed wins ties

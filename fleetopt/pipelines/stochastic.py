@@ -24,50 +24,55 @@ process. The run's objective is total cost (fleet + penalty), whatever the case'
 
 from __future__ import annotations
 
-import enum
 import io
 import json
 import logging
-import math
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fleetopt.core import formats
 from fleetopt.core.errors import CaseError, Problem, SolverError
+from fleetopt.core.stats import SHORTFALL_THRESHOLD, Z95, share_above, standard_error
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.runfolder import (
     RunKind,
     normalized,
 )
-from fleetopt.io.schema import MAX_SCENARIO_SEED
 from fleetopt.io.store import (
     run_into,
     write_bytes_atomic,
     write_json_atomic,
     write_parquet_atomic,
 )
+from fleetopt.model.bounds import RackBounds
 from fleetopt.model.build import OBJECTIVE_SCALE
+from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import ModelIndex, build_index
-from fleetopt.model.inputs import model_data
+from fleetopt.model.inputs import ModelData, model_data
 from fleetopt.model.master import master_structure
 from fleetopt.model.measures import rack_mix
-from fleetopt.model.risk import MEAN, Risk
+from fleetopt.model.risk import Risk
 from fleetopt.model.stage import RackNeeds, build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool, rack_needs
 from fleetopt.parallel.farm import connect
-from fleetopt.pipelines.plan import plan_case
-from fleetopt.pipelines.runs import FarmSettings
+from fleetopt.parallel.progress import Progress
+from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.plan import expected_value_plan
+from fleetopt.results.runs import Estimate
+from fleetopt.results.schema import read_summary, write_summary
 from fleetopt.results.stochastic import (
     EXPECTED_VALUE_PLAN,
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
-    Estimate,
     OutOfSample,
+    RiskMeasure,
     StochasticSummary,
 )
 from fleetopt.results.summary import TOTAL_COST
@@ -75,18 +80,10 @@ from fleetopt.results.tables import clean_solution, orders_table
 from fleetopt.scenarios.draws import draw, draw_many
 from fleetopt.scenarios.job import conform_results, for_workers
 from fleetopt.scenarios.sizing import available_bytes, probe, refusal
-from fleetopt.scenarios.stage import RECOURSE_COLUMNS, STAGE_RESULT_COLUMNS, StageJob
-from fleetopt.solve.benders import (
-    BendersSettings,
-    BendersState,
-    Cuts,
-    CutTask,
-    Phase,
-    decompose,
-)
+from fleetopt.scenarios.stage import RECOURSE_COLUMNS, STAGE_RESULT_COLUMNS, StageJob, StageResult
+from fleetopt.solve.benders import BendersState, Cuts, Phase, decompose
 from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.hedging import (
-    HedgingSettings,
     HedgingState,
     Reply,
     Task,
@@ -95,43 +92,16 @@ from fleetopt.solve.hedging import (
     make_bundles,
 )
 from fleetopt.solve.mathopt import OPTIMAL_GAP, relative_gap, solve_model
-from fleetopt.solve.result import SolveStatus
+from fleetopt.solve.result import CONVERGENCE_COLUMNS, ConvergenceRow, SolveStatus
 
 # `auto` solves the extensive form up to this size, and Benders decomposition beyond
 # (docs/scenarios.md, benchmarks/README.md): measured on 2 cores, EF reached a 1% gap faster
 # than progressive hedging at every size tried, and Benders faster than both beyond it.
 EF_MAX_COLUMNS = 250_000
 SUBPROBLEM_GAP_SHARE = 0.1  # subproblems are solved to this share of the target gap
-Z95 = 1.959963984540054  # the normal 97.5% quantile, for 95% intervals
 SAMPLE, OUT_OF_SAMPLE = 0, 1  # scenario sets: the run's own, and fresh ones
 
 log = logging.getLogger(__name__)
-
-
-class Method(enum.StrEnum):
-    EF = "ef"  # the extensive form: one MILP
-    PH = "ph"  # progressive hedging on Ray actors
-    BENDERS = "benders"  # the L-shaped method, subproblems on Ray actors
-    AUTO = "auto"  # by size: ef up to EF_MAX_COLUMNS columns, else benders
-
-
-@dataclass(frozen=True)
-class StochasticSettings:
-    """How to solve the two-stage program and what to check it on."""
-
-    method: Method = Method.AUTO
-    risk: Risk = MEAN
-    gap: float = 0.01  # certified relative gap to stop at
-    max_iterations: int = 100
-    time_limit_s: float = 900.0
-    out_of_sample: int = 100
-    out_of_sample_seed: int | None = None  # default: the run's seed + 1
-    cuts: Cuts = Cuts.MULTI  # Benders: one cut per scenario, or one aggregated
-
-    def oos_seed(self, seed: int) -> int:
-        if self.out_of_sample_seed is not None:
-            return self.out_of_sample_seed
-        return (seed + 1) % (MAX_SCENARIO_SEED + 1)
 
 
 def choose_method(method: Method, n_scenarios: int, stage_columns: int) -> Method:
@@ -148,18 +118,17 @@ def subproblem_options(case: Case, gap: float):
 
 def stochastic(
     case: Case,
-    n_scenarios: int,
     out_dir: str | Path,
-    farm: FarmSettings,
-    settings: StochasticSettings = StochasticSettings(),
-    *,
-    overwrite: bool = False,
-) -> dict:
+    run: ScenarioOptions,
+    settings: StochasticSettings,
+) -> StochasticSummary:
     """Solve the two-stage program on scenarios 0..n-1 into `out_dir`; returns its summary.
 
     The same run resumes (or returns its summary once complete); a run with other
-    parameters there is refused unless `overwrite`.
+    parameters there is refused unless `run.overwrite`.
     """
+    check_shortfall_priced(case)
+    n_scenarios, stop = run.scenarios, settings.stop
     out = Path(out_dir)
     case = case.replace(objective=Objective.MIN_COST)
     seed = case.uncertainty.seed
@@ -170,22 +139,24 @@ def stochastic(
             "scenarios": n_scenarios,
             "method": settings.method.value,
             "risk": settings.risk.as_params(),
-            "gap": settings.gap,
-            "max_iterations": settings.max_iterations,
-            "time_limit_s": settings.time_limit_s,
+            "gap": stop.gap,
+            "max_iterations": stop.max_iterations,
+            "time_limit_s": stop.time_limit_s,
             "out_of_sample": settings.out_of_sample,
             "out_of_sample_seed": settings.oos_seed(seed),
-            "solver": subproblem_options(case, settings.gap).as_params(),
+            "solver": subproblem_options(case, stop.gap).as_params(),
             "cuts": settings.cuts.value,
         }
     )
-    check_size(case, n_scenarios, farm, settings)
+    check_size(case, n_scenarios, run.farm, settings)
     summary = run_into(
         out,
         RunKind.STOCHASTIC,
         params,
-        lambda: StochasticRun(case, n_scenarios, out, farm, settings).run(),
-        overwrite=overwrite,
+        lambda: StochasticRun(case, n_scenarios, out, run.farm, settings).run(),
+        write=write_summary,
+        read=lambda folder: read_summary(folder, StochasticSummary),
+        overwrite=run.overwrite,
     )
     shutil.rmtree(out / "state", ignore_errors=True)
     return summary
@@ -194,22 +165,22 @@ def stochastic(
 def check_size(case: Case, n_scenarios: int, farm: FarmSettings, settings: StochasticSettings):
     """Refuse (bad input, exit 2) a run that cannot fit this machine or the cluster, as
     measured on its first scenarios; joins (or starts) the Ray cluster to ask it."""
-    options = subproblem_options(case, settings.gap)
+    options = subproblem_options(case, settings.stop.gap)
     sizing = probe(case, n_scenarios, options, settings.risk, farm.workers, settings.out_of_sample)
     method = choose_method(settings.method, n_scenarios, sizing.columns)
     cluster = connect(farm.address, farm.workers)
     why = refusal(
         sizing,
         method.value,
-        settings.max_iterations,
+        settings.stop.max_iterations,
         multi_cut=settings.cuts is Cuts.MULTI,
         available=available_bytes(),
         cluster_bytes=cluster.get("memory"),
     )
     log.info(
-        "%d scenarios: about %.0f s of solves without a time limit on %d worker(s)",
+        "%d scenarios: about %s of solves without a time limit on %d worker(s)",
         n_scenarios,
-        sizing.solve_seconds(),
+        formats.seconds(sizing.solve_seconds()),
         farm.workers,
     )
     if why is not None:
@@ -229,14 +200,14 @@ class StochasticRun:
         self.p = np.full(n, 1.0 / n)
         self.risk = settings.risk
         self.seeds = (case.uncertainty.seed, settings.oos_seed(case.uncertainty.seed))
-        self.options = subproblem_options(case, settings.gap)
+        self.options = subproblem_options(case, settings.stop.gap)
         self.evaluated: dict[bytes, list[Reply]] = {}  # plan -> its reported evaluation
 
-    def data(self, scenario: int):
+    def data(self, scenario: int) -> ModelData:
         """Scenario `scenario`'s numbers, drawn from (seed, scenario)."""
         return model_data(self.index, draw(self.index, self.case.uncertainty, scenario))
 
-    def run(self) -> dict:
+    def run(self) -> StochasticSummary:
         connect(self.farm.address, self.farm.workers)
         self.first_bounds = self._first_stage_bounds()
         self.stage0 = build_stage_model(
@@ -246,12 +217,11 @@ class StochasticRun:
         job = StageJob(self.case, self.options, self.first_bounds, self.risk, self.seeds)
         pool = StagePool(job, self.farm.workers, self.farm.chunk)
         try:
-            ev_plan, ev_message = self._expected_value()
+            ev_plan = self._expected_value()
+            plans = {EXPECTED_VALUE_PLAN: ev_plan}
             self._wait_and_see(pool)
             solution = self._first_stage(pool, ev_plan)
-            plans = {STOCHASTIC_PLAN: np.asarray(solution["plan"])}
-            if ev_plan is not None:
-                plans[EXPECTED_VALUE_PLAN] = ev_plan
+            plans = {STOCHASTIC_PLAN: np.asarray(solution["plan"]), **plans}
             rows, recourse = self._evaluate(pool, plans, SAMPLE, self.n)
             oos, _ = self._evaluate(pool, plans, OUT_OF_SAMPLE, self.settings.out_of_sample)
             nodes = len(set(pool.nodes()))
@@ -260,11 +230,11 @@ class StochasticRun:
         ws_rows = pd.read_parquet(self.state / "ws.parquet")
         ws_recourse = pd.read_parquet(self.state / "ws-recourse.parquet")
         self._write_tables(solution, rows, ws_rows, recourse, ws_recourse, oos)
-        return self._summary(solution, rows, ws_rows, oos, ev_message, nodes).to_json()
+        return self._summary(solution, rows, ws_rows, oos, nodes)
 
     # --- steps ---------------------------------------------------------------------------
 
-    def _first_stage_bounds(self):
+    def _first_stage_bounds(self) -> RackBounds:
         """The first stage's bounds from every scenario's needs, gathered on the workers."""
         path = self.state / "first-stage-needs.npz"
         if not path.exists():
@@ -274,25 +244,17 @@ class StochasticRun:
             needs = RackNeeds(saved["n"], saved["b"])
         return first_stage_bounds(self.index, self.case, needs)
 
-    def _expected_value(self) -> tuple[np.ndarray | None, str]:
-        """The expected-value plan's first stage (None, and why, if it has none)."""
+    def _expected_value(self) -> np.ndarray:
+        """The expected-value plan's first stage; the run fails without one (exit 3 for an
+        infeasible case, fleetopt.pipelines.plan.require_plan), before any scenario runs."""
         path = self.state / "expected-value.json"
         if not path.exists():
-            outcome = plan_case(self.case, index=self.index)
-            payload = {"counts": None, "new": None, "message": ""}
-            if outcome.x is not None:
-                layout = outcome.result.model.layout
-                payload["counts"] = outcome.x[layout.n].tolist()
-                payload["new"] = outcome.x[layout.b].tolist()
-            else:
-                payload["message"] = (
-                    f"the expected-value plan could not be solved: {outcome.summary.status}"
-                )
-            write_json_atomic(path, payload)
+            outcome = expected_value_plan(self.case, self.index)
+            layout = outcome.result.model.layout
+            x = outcome.solution
+            write_json_atomic(path, {"counts": x[layout.n].tolist(), "new": x[layout.b].tolist()})
         payload = json.loads(path.read_text())
-        if payload["counts"] is None:
-            return None, payload["message"]
-        return self._first_of(np.asarray(payload["counts"]), np.asarray(payload["new"])), ""
+        return self._first_of(np.asarray(payload["counts"]), np.asarray(payload["new"]))
 
     def _first_of(self, counts: np.ndarray, new: np.ndarray) -> np.ndarray:
         """A first stage from a plan's racks in service per `sr` row and new racks per `buy`
@@ -307,8 +269,8 @@ class StochasticRun:
         path = self.state / "ws.parquet"
         if path.exists():
             return
-        tasks = [Task((k,), TaskKind.FREE, report=True) for k in range(self.n)]
-        replies = pool.solve(tasks)
+        tasks = [Task((s,), TaskKind.FREE, report=True) for s in range(self.n)]
+        replies = pool.solve(tasks, "wait and see")
         for reply in replies:
             if not reply.status.has_plan:
                 raise SolverError(
@@ -319,7 +281,7 @@ class StochasticRun:
         write_parquet_atomic(self.state / "ws-recourse.parquet", recourse)
         write_parquet_atomic(path, results)
 
-    def _first_stage(self, pool: StagePool, ev_plan: np.ndarray | None) -> dict:
+    def _first_stage(self, pool: StagePool, ev_plan: np.ndarray) -> dict:
         """The plan, its certified lower bound and how it was found (scaled units)."""
         path = self.state / "solution.json"
         if not path.exists():
@@ -336,17 +298,15 @@ class StochasticRun:
 
     def _extensive(self) -> dict:
         stages = [
-            build_stage_model(self.index, self.case, self.data(k), self.first_bounds, self.risk)
-            for k in range(self.n)
+            build_stage_model(self.index, self.case, self.data(s), self.first_bounds, self.risk)
+            for s in range(self.n)
         ]
         ef = build_extensive(stages, self.p)
-        options = replace(
-            self.case.solver,
-            relative_gap=self.settings.gap,
-            time_limit_s=self.settings.time_limit_s,
-        )
-        deadline = Deadline.after(self.settings.time_limit_s, hold=True)
-        solution = solve_model(ef.model, options, deadline=deadline)
+        stop = self.settings.stop
+        options = replace(self.case.solver, relative_gap=stop.gap, time_limit_s=stop.time_limit_s)
+        deadline = Deadline.after(stop.time_limit_s, hold=True)
+        with Progress(f"extensive form ({ef.model.n_variables:,d} columns)", None, unit="MILP"):
+            solution = solve_model(ef.model, options, deadline=deadline)
         if solution.x is None:
             raise SolverError(
                 f"the extensive form ended {solution.status.value}"
@@ -354,19 +314,19 @@ class StochasticRun:
             )
         x = clean_solution(ef.model, solution.x)
         plan = ef.scenario_x(x, 0)[self.stage0.first_cols]
-        row = {
-            "iteration": 0,
-            "lower_bound": solution.bound,
-            "upper_bound": solution.objective,
-            "gap": solution.gap,
-            "solve_seconds": solution.seconds,
-            "elapsed_seconds": solution.seconds,
-        }
+        row = ConvergenceRow(
+            iteration=0,
+            lower_bound=solution.bound,
+            upper_bound=solution.objective,
+            gap=solution.gap,
+            solve_seconds=solution.seconds,
+            elapsed_seconds=solution.seconds,
+        )
         return {
             "plan": plan.tolist(),
             "lower_bound": solution.bound,
             "iterations": 0,
-            "history": [row],
+            "history": [asdict(row)],
             "message": solution.message,
             "stopped": f"the extensive form ended {solution.status.value}",
             "columns": ef.model.n_variables,
@@ -376,49 +336,37 @@ class StochasticRun:
         path = self.state / "hedging.json"
         state = load_hedging(path) if path.exists() else None
         bundles = make_bundles(self.n, self.stage0.model.n_variables)
-        settings = HedgingSettings(
-            gap=self.settings.gap,
-            max_iterations=self.settings.max_iterations,
-            time_limit_s=self.settings.time_limit_s,
-        )
+        settings = self.settings.stop
 
-        def checkpoint(state: HedgingState) -> None:
-            save_hedging(path, state)
-            log.info(
-                "hedging: iteration %d of at most %d, certified gap %.2e",
-                state.iteration,
-                settings.max_iterations,
-                state.gap,
-            )
+        with Progress("progressive hedging", settings.max_iterations, unit="iterations") as shown:
+            shown.advance(state.iteration if state is not None else 0)
 
-        state = hedge(self.stage0, bundles, self.p, pool.solve, settings, state, checkpoint)
+            def checkpoint(state: HedgingState) -> None:
+                save_hedging(path, state)
+                shown.advance(state.iteration - shown.done, f"gap {formats.gap(state.gap)}")
+
+            state = hedge(self.stage0, bundles, self.p, pool.solve, settings, state, checkpoint)
+        assert state.plan is not None, "hedging evaluates plans before it stops"
         return {
             "plan": state.plan.tolist(),
             "lower_bound": state.lower_bound,
             "iterations": state.iteration,
-            "history": state.history,
+            "history": [asdict(row) for row in state.history],
             "message": f"progressive hedging stopped: {state.stopped}",
             "stopped": state.stopped,
             "bundles": len(bundles),
         }
 
-    def _benders(self, pool: StagePool, ev_plan: np.ndarray | None) -> dict:
+    def _benders(self, pool: StagePool, ev_plan: np.ndarray) -> dict:
         path = self.state / "benders.npz"
         state = load_benders(path) if path.exists() else None
-        settings = BendersSettings(
-            gap=self.settings.gap,
-            max_rounds=self.settings.max_iterations,
-            time_limit_s=self.settings.time_limit_s,
-            cuts=self.settings.cuts,
-        )
+        stop = self.settings.stop
 
-        def solve(tasks: list) -> list:
-            cuts = bool(tasks) and isinstance(tasks[0], CutTask)
-            return pool.solve(tasks, pin=(lambda task: task.scenario) if cuts else None)
+        best = [np.inf]
 
         def evaluate(plan: np.ndarray) -> np.ndarray:
             """A plan's integer-recourse costs, its reported rows kept for step 4."""
-            tasks = [Task((k,), TaskKind.EVALUATE, plan=plan, report=True) for k in range(self.n)]
+            tasks = [Task((s,), TaskKind.EVALUATE, plan=plan, report=True) for s in range(self.n)]
             replies = pool.solve(tasks)
             costs = np.array([r.cost if r.status.has_plan else np.inf for r in replies])
             value = self.risk.value(costs, self.p)
@@ -427,37 +375,34 @@ class StochasticRun:
                 self.evaluated = {plan.tobytes(): replies}
             return costs
 
-        best = [np.inf]
+        with Progress("Benders decomposition", stop.max_iterations, unit="rounds") as shown:
+            shown.advance(state.round if state is not None else 0)
 
-        def checkpoint(state: BendersState) -> None:
-            save_benders(path, state)
-            log.info(
-                "benders: round %d (%s phase) of at most %d, certified gap %.2e",
-                state.round,
-                state.phase.value,
-                settings.max_rounds,
-                state.gap,
+            def checkpoint(state: BendersState) -> None:
+                save_benders(path, state)
+                note = f"{state.phase.value} phase, gap {formats.gap(state.gap)}"
+                shown.advance(state.round - shown.done, note)
+
+            state = decompose(
+                self.stage0,
+                master_structure(self.stage0),
+                self.p,
+                pool.solve,
+                stop,
+                self.case.solver,
+                cuts=self.settings.cuts,
+                starts=[ev_plan],
+                state=state,
+                checkpoint=checkpoint,
+                evaluate=evaluate,
             )
-
-        state = decompose(
-            self.stage0,
-            master_structure(self.stage0),
-            self.p,
-            solve,
-            settings,
-            self.case.solver,
-            starts=[ev_plan] if ev_plan is not None else [],
-            state=state,
-            checkpoint=checkpoint,
-            evaluate=evaluate,
-        )
         if state.plan is None:
             raise SolverError(f"Benders decomposition found no plan: {state.stopped}")
         return {
             "plan": state.plan.tolist(),
             "lower_bound": state.lower_bound,
             "iterations": state.round,
-            "history": state.history,
+            "history": [asdict(row) for row in state.history],
             "message": f"Benders decomposition stopped: {state.stopped}",
             "stopped": state.stopped,
             "cuts": len(state.cut_constant),
@@ -473,11 +418,12 @@ class StochasticRun:
             tables = []
             for plan, first in plans.items():
                 tasks = [
-                    Task((k,), TaskKind.EVALUATE, plan=first, report=True, sample=sample)
-                    for k in range(n)
+                    Task((s,), TaskKind.EVALUATE, plan=first, report=True, sample=sample)
+                    for s in range(n)
                 ]
+                label = f"{plan} plan, {'scenarios' if sample == SAMPLE else 'out of sample'}"
                 known = self.evaluated.get(first.tobytes()) if sample == SAMPLE else None
-                tables.append(_gather(known or pool.solve(tasks), plan))
+                tables.append(_gather(known or pool.solve(tasks, label), plan))
             write_parquet_atomic(
                 self.state / f"{name}-recourse.parquet",
                 pd.concat([t[1] for t in tables], ignore_index=True),
@@ -492,15 +438,15 @@ class StochasticRun:
         x = np.zeros(self.stage0.model.n_variables)
         x[self.stage0.first_cols] = solution["plan"]
         racks = rack_mix(self.index, x[self.stage0.model.layout.n])
-        if self.index.multi_period:  # the first period's racks, and every order placed now
+        orders = orders_table(self.index, self.stage0.model, x)  # every order placed now
+        if self.index.multi_period:  # and the first period's racks
             racks = racks[racks["period"] == self.case.periods[0]].reset_index(drop=True)
-            write_parquet_atomic(
-                out / "orders.parquet", orders_table(self.index, self.stage0.model, x)
-            )
-        history = pd.DataFrame(solution["history"])
+        else:  # one period: everything is ordered now, for the one year
+            orders = orders.drop(columns=["period", "order_by_year"])
+        write_parquet_atomic(out / "orders.parquet", orders)
+        history = pd.DataFrame(solution["history"], columns=list(CONVERGENCE_COLUMNS))
         for column in ("lower_bound", "upper_bound", "relaxed_objective"):
-            if column in history:
-                history[column] = history[column] / OBJECTIVE_SCALE
+            history[column] = history[column].astype(float) / OBJECTIVE_SCALE
         results = pd.concat([rows, ws_rows], ignore_index=True)
         write_parquet_atomic(
             out / "scenarios.parquet", draw_many(self.index, self.case.uncertainty, range(self.n))
@@ -522,64 +468,65 @@ class StochasticRun:
         ]
         write_parquet_atomic(out / "out_of_sample.parquet", oos[columns])
 
-    def _summary(self, solution, rows, ws_rows, oos, ev_message, nodes) -> StochasticSummary:
+    def _summary(self, solution, rows, ws_rows, oos, nodes) -> StochasticSummary:
+        """The plan's risk (RP) with its certified bound, and EEV, WS, VSS and EVPI as
+        estimates over the scenarios (equally likely: the mean of the per-scenario risk
+        contributions, differences paired scenario by scenario)."""
         p, risk = self.p, self.risk
-        rp = _costs(rows, STOCHASTIC_PLAN, self.n)
-        ws = _costs(ws_rows, WAIT_AND_SEE_PLAN, self.n)
-        ev = (
-            _costs(rows, EXPECTED_VALUE_PLAN, self.n)
-            if EXPECTED_VALUE_PLAN in set(rows["plan"])
-            else None
+        r_rp, r_ws, r_ev = (
+            risk.contributions(_costs(table, plan, self.n), p)
+            for table, plan in (
+                (rows, STOCHASTIC_PLAN),
+                (ws_rows, WAIT_AND_SEE_PLAN),
+                (rows, EXPECTED_VALUE_PLAN),
+            )
         )
-        r_rp, r_ws = risk.contributions(rp, p), risk.contributions(ws, p)
-        objective = float(p @ r_rp)
+        objective = Estimate.mean_of(r_rp)
         lower = solution["lower_bound"] / OBJECTIVE_SCALE
-        gap = relative_gap(objective, lower)
-        r_ev = risk.contributions(ev, p) if ev is not None else None
+        gap = relative_gap(float(p @ r_rp), lower)
         chosen = rows[rows["plan"] == STOCHASTIC_PLAN]
         oos_plans = {
             plan: _out_of_sample(group, risk) for plan, group in oos.groupby("plan", sort=False)
         }
-        message = "; ".join(m for m in (solution["message"], ev_message) if m)
         return StochasticSummary(
-            status=(SolveStatus.OPTIMAL if gap <= OPTIMAL_GAP else SolveStatus.FEASIBLE).value,
+            status=SolveStatus.OPTIMAL if gap <= OPTIMAL_GAP else SolveStatus.FEASIBLE,
             method=self.method.value,
             case=self.case.name,
             scenarios=self.n,
             seed=self.seeds[SAMPLE],
-            risk=risk.as_params(),
-            objective=Estimate(objective, _se(r_rp)),
+            risk=RiskMeasure.of(risk),
+            objective=objective,
             lower_bound=lower,
             gap=gap,
-            ev_objective=Estimate(float(p @ r_ev), _se(r_ev))
-            if r_ev is not None
-            else Estimate(None),
-            wait_and_see=Estimate(float(p @ r_ws), _se(r_ws)),
-            vss=Estimate(float(p @ (r_ev - r_rp)), _se(r_ev - r_rp))
-            if r_ev is not None
-            else Estimate(None),
-            evpi=Estimate(float(p @ (r_rp - r_ws)), _se(r_rp - r_ws)),
-            probability_shortfall=float((chosen["shortfall_share"] > SHORTFALL_ZERO).mean()),
+            ev_objective=Estimate.mean_of(r_ev),
+            wait_and_see=Estimate.mean_of(r_ws),
+            vss=Estimate.mean_of(r_ev - r_rp),
+            evpi=Estimate.mean_of(r_rp - r_ws),
+            probability_shortfall=share_above(chosen["shortfall_share"], SHORTFALL_THRESHOLD),
             expected_recourse_racks=float(chosen["recourse_racks"].mean()),
             out_of_sample_scenarios=self.settings.out_of_sample,
             out_of_sample_seed=self.seeds[OUT_OF_SAMPLE],
             out_of_sample=oos_plans,
             iterations=int(solution["iterations"]),
             solve_seconds=float(solution["seconds"]),
-            message=message,
+            message=solution["message"],
             recourse_capex_premium=self.case.recourse_capex_premium,
             nodes=nodes,
         )
 
 
-SHORTFALL_ZERO = 1e-9  # a shortfall share below this is solver noise
-
-
 def _gather(replies: list[Reply], plan: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reported replies' rows, labelled with the plan, in the results schema."""
-    results = pd.concat([r.detail.results for r in replies], ignore_index=True).assign(plan=plan)
-    recourse = pd.concat([r.detail.recourse for r in replies], ignore_index=True).assign(plan=plan)
+    details = [_detail(r) for r in replies]
+    results = pd.concat([d.results for d in details], ignore_index=True).assign(plan=plan)
+    recourse = pd.concat([d.recourse for d in details], ignore_index=True).assign(plan=plan)
     return conform_results(results, STAGE_RESULT_COLUMNS), recourse.astype(RECOURSE_COLUMNS)
+
+
+def _detail(reply: Reply) -> StageResult:
+    """A reported reply's rows."""
+    assert isinstance(reply.detail, StageResult), "a reported reply carries its rows"
+    return reply.detail
 
 
 def _costs(rows: pd.DataFrame, plan: str, n: int) -> np.ndarray:
@@ -588,17 +535,10 @@ def _costs(rows: pd.DataFrame, plan: str, n: int) -> np.ndarray:
     return mine.reindex(range(n)).to_numpy(dtype=float)
 
 
-def _se(values: np.ndarray) -> float | None:
-    """Standard error of a mean over equally likely scenarios."""
-    if len(values) < 2:
-        return None
-    return float(np.std(values, ddof=1) / math.sqrt(len(values)))
-
-
 def _out_of_sample(rows: pd.DataFrame, risk: Risk) -> OutOfSample:
     costs = rows[TOTAL_COST].to_numpy(dtype=float)
     p = np.full(len(costs), 1.0 / len(costs))
-    mean, se = float(costs.mean()), _se(costs)
+    mean, se = float(costs.mean()), standard_error(costs)
     half = Z95 * se if se is not None else None
     return OutOfSample(
         mean=mean,
@@ -606,7 +546,7 @@ def _out_of_sample(rows: pd.DataFrame, risk: Risk) -> OutOfSample:
         ci95_low=mean - half if half is not None else None,
         ci95_high=mean + half if half is not None else None,
         risk=risk.value(costs, p),
-        probability_shortfall=float((rows["shortfall_share"] > SHORTFALL_ZERO).mean()),
+        probability_shortfall=share_above(rows["shortfall_share"], SHORTFALL_THRESHOLD),
     )
 
 
@@ -628,7 +568,7 @@ def save_hedging(path: Path, state: HedgingState) -> None:
         "iteration": state.iteration,
         "elapsed_s": state.elapsed_s,
         "stopped": state.stopped,
-        "history": state.history,
+        "history": [asdict(row) for row in state.history],
     }
     write_json_atomic(path, payload)
 
@@ -648,7 +588,7 @@ def load_hedging(path: Path) -> HedgingState:
         iteration=data["iteration"],
         elapsed_s=data["elapsed_s"],
         stopped=data["stopped"],
-        history=data["history"],
+        history=[ConvergenceRow(**row) for row in data["history"]],
     )
 
 
@@ -667,7 +607,8 @@ _BENDERS_ARRAYS = (
 )
 
 
-def _npz(**arrays: np.ndarray) -> bytes:
+def _npz(**arrays: Any) -> bytes:
+    """Arrays as the bytes of one .npz file."""
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -686,7 +627,7 @@ def save_benders(path: Path, state: BendersState) -> None:
         "round": state.round,
         "elapsed_s": state.elapsed_s,
         "stopped": state.stopped,
-        "history": state.history,
+        "history": [asdict(row) for row in state.history],
     }
     plan = {} if state.plan is None else {"plan": state.plan, "plan_costs": state.plan_costs}
     arrays = {name: getattr(state, name) for name in _BENDERS_ARRAYS}
@@ -713,5 +654,5 @@ def load_benders(path: Path) -> BendersState:
         round=scalars["round"],
         elapsed_s=scalars["elapsed_s"],
         stopped=scalars["stopped"],
-        history=scalars["history"],
+        history=[ConvergenceRow(**row) for row in scalars["history"]],
     )

@@ -9,30 +9,30 @@ figures with an outside legend wrongly (bokeh/bokeh#15014, open in Bokeh 3.9).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from bokeh.models import (
-    BasicTicker,
     ColumnDataSource,
+    FixedTicker,
     HoverTool,
     Legend,
     LegendItem,
-    LinearAxis,
-    LogAxis,
-    NumeralTickFormatter,
     Range1d,
     Span,
 )
 from bokeh.palettes import Category20_20, Colorblind8
 from bokeh.plotting import figure
 
-from fleetopt.report import formats
+from fleetopt.core import formats
 
 WIDTH = 620
 ROW_PX = 26  # height per bar row
-AXIS_FORMATS = {"usd": "$0,0.[000]a", "share": "0%", "number": "0,0.[00]a", "integer": "0,0"}
+LEGEND_ROW_PX = 21  # height per legend entry
 MUTED = "#b8b8b8"
 EMPHASIS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
 Formatter = Callable[[float], str]
@@ -71,11 +71,109 @@ def _figure(height: int, **kw) -> figure:
     return fig
 
 
-def _value_axis(axis: LinearAxis | LogAxis, kind: str) -> None:
-    """Tick labels for `kind` (usd, share, number, integer); whole numbers tick by >= 1."""
-    axis.formatter = NumeralTickFormatter(format=AXIS_FORMATS[kind])
-    if kind == "integer" and isinstance(axis.ticker, BasicTicker):
-        axis.ticker.min_interval = 1
+def nice_ticks(low: float, high: float, *, whole: bool = False, log: bool = False) -> list[float]:
+    """About five round tick values covering [low, high]: steps of 1, 2, 2.5 or 5 times a
+    power of ten (whole numbers when `whole`); on a log axis, 1, 2 and 5 times the powers
+    of ten inside the range."""
+    if log:
+        first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+        ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
+        inside = [t for t in ticks if low <= t <= high]
+        return inside if len(inside) >= 2 else [10.0**e for e in range(first, last + 1)]
+    span = high - low if high > low else abs(high) or 1.0
+    raw = span / 5
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if whole:
+        step = max(1.0, math.ceil(step))
+    start = math.floor(low / step + 1e-9) * step
+    count = math.ceil((high - start) / step - 1e-9) + 1
+    return [round(start + i * step, 12) for i in range(count)]
+
+
+_TRAILING = re.compile(r"\.?0+(?=[kMBT]?%?$)")
+TICK_FORMATS: dict[str, Formatter] = {
+    "usd": formats.usd,
+    "share": formats.share,
+    "number": formats.number,
+    "integer": formats.integer,
+}
+
+
+def _plain(text: str) -> str:
+    """A label without trailing zeros: '$2.50B' -> '$2.5B', '10.0%' -> '10%'."""
+    return _TRAILING.sub("", text) if "." in text else text
+
+
+def tick_labels(ticks: Sequence[float], kind: str) -> list[str]:
+    """The ticks written as the page writes its numbers (fleetopt.core.formats), without
+    trailing zeros ('$1B', '$2.5B', '2.25%'); ticks closer than the format can tell apart
+    get as many significant digits as keep their labels apart."""
+    write = TICK_FORMATS[kind]
+    labels = [_plain(write(t)) for t in ticks]
+    scale, prefix, suffix = {"usd": (1.0, "$", ""), "share": (100.0, "", "%")}.get(
+        kind, (1.0, "", "")
+    )
+    digits = 4
+    while len(set(labels)) < len(labels) and digits < 12:
+        digits += 1
+        labels = [f"{prefix}{t * scale:.{digits}g}{suffix}" for t in ticks]
+    return labels
+
+
+def _value_axis(
+    fig: figure,
+    dimension: str,
+    kind: str,
+    values: Any,
+    *,
+    zero: bool = True,
+    fixed: tuple[float, float] | None = None,
+    log: bool = False,
+) -> None:
+    """The `dimension` ('x' or 'y') axis of `fig` for `values` of `kind` (usd, share,
+    number, integer): a fixed range around the values (from zero when `zero`, or `fixed`)
+    and round ticks labelled by the page's own formats, so an axis never writes '$1b' or
+    the same label twice."""
+    if fixed is not None:
+        low, high = fixed
+    else:
+        data = np.asarray(values, dtype=float).ravel()
+        data = data[np.isfinite(data) & ((data > 0) if log else True)]
+        if zero and not log:
+            data = np.append(data, 0.0)
+        low, high = (float(data.min()), float(data.max())) if len(data) else (0.0, 1.0)
+        if log:
+            low, high = low / 1.15, high * 1.15
+        else:
+            pad = 0.05 * (high - low) if high > low else max(abs(high) * 0.1, 1.0)
+            low, high = (low if zero and low == 0 else low - pad), high + pad
+    ticks = [t for t in nice_ticks(low, high, whole=kind == "integer", log=log) if low <= t <= high]
+    axis = fig.xaxis[0] if dimension == "x" else fig.yaxis[0]
+    axis.ticker = FixedTicker(ticks=ticks)
+    axis.major_label_overrides = dict(zip(ticks, tick_labels(ticks, kind), strict=True))
+    bounds = Range1d(low, high)
+    if dimension == "x":
+        fig.x_range = bounds
+    else:
+        fig.y_range = bounds
+
+
+def _whole_axis(fig: figure, values: np.ndarray) -> None:
+    """An x axis of whole numbers written plainly (years: '2026', iterations): a tick at each
+    value while there are few, else round whole steps."""
+    low, high = int(values.min()), int(values.max())
+    ticks = list(range(low, high + 1))
+    if len(ticks) > 15:
+        ticks = [int(t) for t in nice_ticks(low, high, whole=True) if low <= t <= high]
+    fig.xaxis[0].ticker = FixedTicker(ticks=ticks)
+    fig.xaxis[0].major_label_overrides = {t: str(t) for t in ticks}
+    fig.x_range = Range1d(low - 0.5, high + 0.5)
+
+
+def _legend_px(items: Sequence[str]) -> int:
+    """The height a legend of `items` needs: a figure at least this tall shows all of them."""
+    return 40 + LEGEND_ROW_PX * len(items)
 
 
 def _legend_right(fig: figure, items: list[LegendItem]) -> None:
@@ -130,21 +228,22 @@ def stacked_bars(
             ),
         }
     )
-    glyph = {"fill_color": "color", "line_color": "white", "hatch_pattern": "hatch"}
+    glyph: dict[str, object] = {"fill_color": "color", "line_color": "white"}
+    glyph |= {"hatch_pattern": "hatch"}
     glyph |= {"hatch_color": "hatch_color", "hatch_alpha": 0.8, "hatch_scale": 8}
     if vertical:
         fig = _figure(320, x_range=categories)
         bars = fig.vbar(x="category", bottom="start", top="end", width=0.7, source=source, **glyph)
         fig.yaxis.axis_label = axis_label
-        _value_axis(fig.yaxis[0], axis)
-        fig.y_range.start = 0
+        _value_axis(fig, "y", axis, source.data["end"])
         fig.xgrid.grid_line_color = None
     else:
-        fig = _figure(60 + ROW_PX * len(categories), y_range=categories[::-1])
+        fig = _figure(
+            max(60 + ROW_PX * len(categories), _legend_px(stacks)), y_range=categories[::-1]
+        )
         bars = fig.hbar(y="category", left="start", right="end", height=0.7, source=source, **glyph)
         fig.xaxis.axis_label = axis_label
-        _value_axis(fig.xaxis[0], axis)
-        fig.x_range.start = 0
+        _value_axis(fig, "x", axis, source.data["end"])
         fig.ygrid.grid_line_color = None
     items = [
         LegendItem(
@@ -194,9 +293,7 @@ def bars(
         source=source,
     )
     fig.xaxis.axis_label = axis_label
-    _value_axis(fig.xaxis[0], axis)
-    if x_range is not None:
-        fig.x_range = Range1d(*x_range)
+    _value_axis(fig, "x", axis, source.data["value"], fixed=x_range)
     fig.ygrid.grid_line_color = None
     fig.add_layout(Span(location=0, dimension="height", line_color="#666666", line_width=1))
     _hover(fig, [bar], [("", "@category"), ("", "@label"), ("", "@details")])
@@ -241,8 +338,7 @@ def share_bars(
         line_color=None,
         source=source,
     )
-    fig.x_range = Range1d(0, max(1.05, float(table["share"].max()) * 1.05))
-    _value_axis(fig.xaxis[0], "share")
+    _value_axis(fig, "x", "share", [], fixed=(0, max(1.05, float(table["share"].max()) * 1.05)))
     fig.xaxis.axis_label = "share of the limit in use"
     fig.ygrid.grid_line_color = None
     fig.add_layout(Span(location=1.0, dimension="height", line_color="#C00000", line_dash="dashed"))
@@ -269,9 +365,9 @@ def ecdf_lines(
     log = _log_axis(frame["value"].to_numpy(dtype=float))
     fig = _figure(300, x_axis_type="log" if log else "linear", y_range=(0, 1.02))
     fig.xaxis.axis_label = axis_label + (" (log scale)" if log else "")
-    _value_axis(fig.xaxis[0], axis)
+    _value_axis(fig, "x", axis, frame["value"], zero=False, log=log)
     fig.yaxis.axis_label = "share of scenarios at or below"
-    _value_axis(fig.yaxis[0], "share")
+    _value_axis(fig, "y", "share", [], fixed=(0, 1.02))
     plans = list(pd.unique(frame["plan"]))
     if not emphasis and len(plans) <= len(EMPHASIS):
         emphasis = plans
@@ -342,9 +438,8 @@ def intervals(
     )
     dots = fig.scatter("mid", "category", source=source, size=9, color=EMPHASIS[0])
     fig.xaxis.axis_label = axis_label
-    _value_axis(fig.xaxis[0], axis)
-    if x_range is not None:
-        fig.x_range = Range1d(*x_range)
+    reach = [data["low"], data["high"], [reference] if reference is not None else []]
+    _value_axis(fig, "x", axis, np.concatenate(reach), zero=False, fixed=x_range)
     fig.ygrid.grid_line_color = None
     if reference is not None:
         fig.add_layout(
@@ -401,7 +496,7 @@ def dots(
         renderers.append(glyph)
         items.append(LegendItem(label=label, renderers=[glyph]))
     fig.xaxis.axis_label = axis_label + (" (log scale)" if log else "")
-    _value_axis(fig.xaxis[0], axis)
+    _value_axis(fig, "x", axis, values, zero=False, log=log)
     _legend_right(fig, items)
     _hover(fig, renderers, [("", "@category"), ("", "@measure"), ("", "@label")])
     return fig
@@ -420,16 +515,17 @@ def lines(
     x_type: str = "linear",
     dashed: Sequence[str] = (),
     y_range: tuple[float, float] | None = None,
+    y_zero: bool = True,
     palette: dict[str, str] | None = None,
+    hover: str | None = None,
 ) -> figure:
     """One line with markers per `group` over `x` (long form: x, y, group); whole-number
-    x (iterations, years) ticks by whole numbers. `palette` may colour groups alike."""
+    x (iterations, years) ticks at its values (or by whole numbers when there are many).
+    The y axis starts at zero when `y_zero`. `palette` may colour groups alike; `hover`
+    names a column of hover text (default: the y value, formatted)."""
     fig = _figure(300, x_axis_type=x_type)
-    if y_range is not None:
-        fig.y_range = Range1d(*y_range)
     if pd.api.types.is_integer_dtype(frame[x]):
-        _value_axis(fig.xaxis[0], "integer")
-        fig.xaxis[0].formatter = NumeralTickFormatter(format="0")
+        _whole_axis(fig, frame[x].to_numpy())
     groups = [str(g) for g in pd.unique(frame[group])]
     palette = palette or colors(groups)
     items, renderers = [], []
@@ -443,7 +539,7 @@ def lines(
             {
                 "x": xs,
                 "y": rows[y].to_numpy(dtype=float),
-                "label": [fmt(v) for v in rows[y]],
+                "label": rows[hover].astype(str).tolist() if hover else [fmt(v) for v in rows[y]],
                 "x_label": [str(v) for v in rows[x]],
                 "group": [name] * len(rows),
             }
@@ -455,7 +551,7 @@ def lines(
         items.append(LegendItem(label=name, renderers=[line, marks]))
     fig.xaxis.axis_label = x_label
     fig.yaxis.axis_label = y_label
-    _value_axis(fig.yaxis[0], axis)
+    _value_axis(fig, "y", axis, frame[y], zero=y_zero, fixed=y_range)
     _legend_right(fig, items)
     _hover(fig, renderers, [("", "@group"), ("", "@x_label"), ("", "@label")])
     return fig

@@ -2,8 +2,9 @@
 
 Bokeh's JavaScript is inlined once for the whole page, the styles are inline, and a
 Content-Security-Policy forbids the page any request: it opens with no network, and
-anything that tried to fetch would fail loudly rather than leak. The page carries a
-generator marker; only a file carrying it is ever overwritten.
+anything that tried to fetch would fail loudly rather than leak. The page starts with the
+report's mark (fleetopt.io.ownership.FileKind.REPORT: its head up to a generator meta tag);
+only a file that starts with it is replaced without --overwrite.
 """
 
 from __future__ import annotations
@@ -11,21 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from bokeh.embed import components
 from bokeh.resources import Resources
 
 from fleetopt import __version__
-from fleetopt.core.errors import RunFolderError
+from fleetopt.io.ownership import REPORT_FILE, FileKind, claim_file
 from fleetopt.io.store import write_text_atomic
-from fleetopt.report.sections import Section, sections_for
+from fleetopt.report.blocks import Block, Section
+from fleetopt.report.sections import sections_for
 from fleetopt.report.statistics import Run, open_run, run_status
+from fleetopt.results.nightly import NightlyRecord
 
-REPORT_FILE = "report.html"
-GENERATOR = "fleetopt report"
-MARKER = f'<meta name="generator" content="{GENERATOR}">'
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline';"
     " img-src data:; font-src data:; connect-src 'none'"
@@ -46,6 +46,8 @@ section { padding-top: 10px; border-bottom: 1px solid var(--rule); }
 section h2 { font-size: 18px; margin: 12px 0 6px; }
 .blocks { display: flex; flex-wrap: wrap; gap: 10px 32px; align-items: flex-start; }
 figure.block { margin: 0 0 14px; width: 620px; max-width: 100%; }
+figure.block.wide { width: 1272px; }
+figure.block.wide table { width: auto; min-width: 620px; }
 figure.block h3 { font-size: 14px; margin: 6px 0 4px; }
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; }
 .plot { min-height: 40px; overflow-x: auto; }
@@ -61,15 +63,23 @@ table.facts th { width: 38%; font-weight: 500; color: var(--muted); }
 .card dd { margin: 2px 0 0; font-size: 18px; font-weight: 600; }
 .card small { display: block; font-size: 12px; font-weight: 400; color: var(--muted); }
 .note { color: var(--muted); font-style: italic; }
+.blocks[hidden] { display: none; }
+.years { margin: 4px 0 10px; font-size: 13px; color: var(--muted); }
+.years button { font: inherit; margin-left: 4px; padding: 2px 10px; cursor: pointer;
+  border: 1px solid var(--rule); border-radius: 4px; background: #fff; color: var(--ink); }
+.years button[aria-pressed="true"] { background: var(--accent); border-color: var(--accent);
+  color: #fff; }
 footer { color: var(--muted); font-size: 12px; padding-top: 10px; padding-bottom: 24px; }
 @page { size: auto; margin: 12mm; }
 @media print {
   body { font-size: 10pt; }
   header, main, footer, nav { max-width: none; padding: 0; }
-  nav { display: none; }
+  nav, .years { display: none; }
+  .year[hidden] { display: flex; }
   section { break-inside: auto; border-bottom: none; }
   section h2 { break-after: avoid; }
-  figure.block { break-inside: avoid; width: 100%; }
+  figure.block, figure.block.wide { break-inside: avoid; width: 100%; }
+  figure.block.wide table { min-width: 0; }
   .plot { overflow: visible; }
   .cards { grid-template-columns: repeat(3, 1fr); }
   a { color: inherit; text-decoration: none; }
@@ -77,24 +87,38 @@ footer { color: var(--muted); font-size: 12px; padding-top: 10px; padding-bottom
 """
 
 
-def render(run: Run, manifests: list[dict[str, Any]] | None = None) -> str:
+# The year selector: a year chosen in any section is shown in every section that has it.
+YEAR_SCRIPT = """
+document.addEventListener("click", function (event) {
+  var button = event.target.closest(".years button");
+  if (!button) return;
+  var year = button.dataset.year;
+  document.querySelectorAll("section").forEach(function (section) {
+    if (!section.querySelector('.years button[data-year="' + year + '"]')) return;
+    section.querySelectorAll(".year").forEach(function (panel) {
+      panel.hidden = panel.dataset.year !== year;
+    });
+    section.querySelectorAll(".years button").forEach(function (other) {
+      other.setAttribute("aria-pressed", String(other.dataset.year === year));
+    });
+  });
+});
+"""
+
+
+def render(run: Run, manifests: list[NightlyRecord] | None = None) -> str:
     """The whole HTML page for `run`."""
     sections = sections_for(run, manifests)
-    figures = [b.figure for s in sections for b in s.blocks if b.figure is not None]
+    figures = [b.figure for s in sections for b in _page_order(s) if b.figure is not None]
     script, divs = components(figures) if figures else ("", ())
     slots = iter(divs)
     body = "\n".join(_section_html(s, slots) for s in sections)
-    case = run.summary.get("case") or run.record.get("case") or "?"
+    case = (run.nightly.case if run.nightly else getattr(run.summary, "case", None)) or "?"
     title = f"fleetopt report: {run.kind} run of case {case}"
     toc = "\n".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in sections)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     bokeh_js = Resources(mode="inline", components=["bokeh"]).render_js()
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-{MARKER}
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
+    return f"""{FileKind.REPORT.mark}<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <style>{CSS}</style>
@@ -112,46 +136,52 @@ def render(run: Run, manifests: list[dict[str, Any]] | None = None) -> str:
 <footer>Made by <code>fleetopt report</code> from the run folder alone: every number is read
 from its tables; nothing on this page is fetched from the network.</footer>
 {script}
+<script>{YEAR_SCRIPT}</script>
 </body>
 </html>
 """
 
 
-def _section_html(section: Section, slots) -> str:
-    blocks = []
-    for block in section.blocks:
-        content = next(slots) if block.figure is not None else block.html
-        caption = f"<figcaption>{html.escape(block.caption)}</figcaption>" if block.caption else ""
-        blocks.append(
-            f'<figure class="block"><h3>{html.escape(block.title)}</h3>'
-            f'<div class="plot{" figure" if block.figure is not None else ""}">{content}</div>'
-            f"{caption}</figure>"
-        )
+def _page_order(section: Section) -> list[Block]:
+    """The section's blocks in the order the page lays them out: those of every year, then
+    each year's."""
+    shared = [b for b in section.blocks if b.year is None]
+    return shared + [b for y in section.years for b in section.blocks if b.year == y]
+
+
+def _block_html(block: Block, slots: Iterator[str]) -> str:
+    content = next(slots) if block.figure is not None else block.html
+    caption = f"<figcaption>{html.escape(block.caption)}</figcaption>" if block.caption else ""
     return (
-        f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>'
-        f'<div class="blocks">{"".join(blocks)}</div></section>'
+        f'<figure class="block{" wide" if block.wide else ""}"><h3>{html.escape(block.title)}</h3>'
+        f'<div class="plot{" figure" if block.figure is not None else ""}">{content}</div>'
+        f"{caption}</figure>"
     )
 
 
-def is_report(path: Path) -> bool:
-    """Whether `path` is a file fleetopt's report wrote (it carries the generator marker)."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    return MARKER.encode() in head
-
-
-def check_target(out: Path) -> None:
-    """Refuse an output that exists and is not a fleetopt report (nothing is touched)."""
-    if out.is_dir():
-        raise RunFolderError(f"{out} is a folder; give a file name for the report")
-    if out.exists() and not is_report(out):
-        raise RunFolderError(
-            f"{out} exists and is not a fleetopt report; nothing was changed: choose another"
-            " --out (only an earlier fleetopt report is ever overwritten)"
+def _section_html(section: Section, slots: Iterator[str]) -> str:
+    """A section: its blocks for every year, then, in a multi-period run, a year selector
+    and one panel per year (the first year shown; every year when printed)."""
+    parts = []
+    shared = [_block_html(b, slots) for b in section.blocks if b.year is None]
+    if shared:
+        parts.append(f'<div class="blocks">{"".join(shared)}</div>')
+    years = section.years
+    if len(years) > 1:
+        buttons = "".join(
+            f'<button type="button" data-year="{y}" aria-pressed="{str(y == years[0]).lower()}">'
+            f"{y}</button>"
+            for y in years
         )
+        parts.append(f'<div class="years" role="group" aria-label="year">Year {buttons}</div>')
+    for year in years:
+        panel = [_block_html(b, slots) for b in section.blocks if b.year == year]
+        hidden = "" if year == years[0] else " hidden"
+        parts.append(f'<div class="blocks year" data-year="{year}"{hidden}>{"".join(panel)}</div>')
+    return (
+        f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>'
+        f"{''.join(parts)}</section>"
+    )
 
 
 def write_report(
@@ -159,16 +189,18 @@ def write_report(
     out: str | os.PathLike | None = None,
     *,
     complete: bool = True,
-    manifests: list[dict[str, Any]] | None = None,
+    manifests: list[NightlyRecord] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write the report of the run in `run_dir` to `out` (default RUN/report.html).
 
     The run must be complete (`_SUCCESS`) unless `complete` is False (the nightly pipeline
     reports its own run before marking it complete). `manifests`: the run records of
-    earlier nightly runs (default: those beside the run folder).
+    earlier nightly runs (default: those beside the run folder). An existing `out` is
+    replaced only when it is a fleetopt report, or with `overwrite`.
     """
     run = open_run(run_dir, complete=complete)
     target = Path(out) if out is not None else run.path / REPORT_FILE
-    check_target(target)
+    claim_file(target, FileKind.REPORT, overwrite=overwrite)
     write_text_atomic(target, render(run, manifests))
     return target

@@ -1,53 +1,60 @@
 """The numbers behind every figure and table of the report, read from run folders only.
 
-One function per figure: each takes a run's tables (pandas) or JSON and returns a small
-table or dict, so the numbers are tested on their own, apart from the drawing. A table or
-column that a run does not hold (an older run, a run kind that lacks it) gives None and
-the page leaves that figure out, saying why.
-
-Formats assumed for outputs still being built, used as soon as such folders exist:
-
-- multi-period plans: a `period` column in racks, sites and placement; `orders.parquet`
-  (period, site, rack_type, count: racks ordered in that period); `periods.parquet`
-  (period, year). Without `year`, periods are labelled by their number.
-- stochastic runs: run kind `stochastic`; `racks.parquet` (site, rack_type, count),
-  `results.parquet` as a scenario run's, and `convergence.parquet` (iteration,
-  lower_bound, upper_bound, gap) with one row per progressive-hedging iteration.
+One function per figure: each takes a run's tables (pandas) or its typed summary
+(fleetopt.results) and returns a small table, so the numbers are tested on their own, apart
+from the drawing. A table or column that a run does not hold (an older run, a run kind
+that lacks it) gives None and the page leaves that figure out, saying why.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from fleetopt.core.errors import RunFolderError
-from fleetopt.io.runfolder import RUN_RECORD, SUCCESS_MARKER, is_complete, read_record
-from fleetopt.scenarios.stats import QUANTILES, SOLVED, rack_type_summary, site_summary
+from fleetopt.core.stats import QUANTILES, Z95
+from fleetopt.io.runfolder import (
+    RUN_RECORD,
+    SUCCESS_MARKER,
+    RunKind,
+    RunRecord,
+    is_complete,
+    read_record,
+)
+from fleetopt.results import yearly
+from fleetopt.results.nightly import NightlyRecord, earlier_runs, nightly_metrics
+from fleetopt.results.read import RunSummary, nightly_record, run_summary
+from fleetopt.results.runs import Estimate, PlanStats
+from fleetopt.results.schema import read_json
+from fleetopt.results.stochastic import StochasticSummary
+from fleetopt.results.summary import Figures, Summary
+from fleetopt.scenarios.stats import rack_type_summary, site_summary
+from fleetopt.solve.result import CONVERGENCE_COLUMNS, SOLVED
 
-REPORTABLE = ("plan", "sweep", "evaluate", "robust", "nightly", "stochastic")
+REPORTABLE = tuple(kind.value for kind in RunKind)
 COST_PARTS = ("capex", "opex", "energy", "penalty")
-REPORT_STAGE = "report"  # the nightly stage that writes the report
-Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
 @dataclass(frozen=True)
 class Run:
-    """A run folder as the report reads it: its record, its summary, its tables."""
+    """A run folder as the report reads it: its run record (None: a folder of tables that
+    is no run, such as a robust run's `choice`), its typed summary (a nightly run: its
+    typed record), its tables."""
 
     path: Path
-    record: dict[str, Any]
-    summary: dict[str, Any]
+    record: RunRecord | None
+    summary: RunSummary | None = None
+    nightly: NightlyRecord | None = None
 
     @property
     def kind(self) -> str:
-        return str(self.record.get("kind") or self.summary.get("kind") or "")
+        return self.record.kind if self.record is not None else ""
 
     def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
         """`name.parquet` (only those of `columns` it has), or None when absent."""
@@ -62,12 +69,24 @@ class Run:
     def part(self, *names: str) -> Run | None:
         """A folder inside this run (a stage, a sub-run), or None when absent."""
         folder = self.path.joinpath(*names)
-        if not folder.is_dir():
-            return None
-        return Run(folder, _json(folder / RUN_RECORD), _json(folder / "summary.json"))
+        return _load(folder) if folder.is_dir() else None
 
 
-def open_run(folder: str | Path, *, complete: bool = True) -> Run:
+def _load(folder: Path) -> Run:
+    """A folder's run: its record and, when complete, its typed summary (a folder that is no
+    run, such as a robust run's `choice`, has tables only)."""
+    record = read_record(folder)
+    run = Run(folder, record)
+    if record is None:
+        return run
+    if record.kind == RunKind.NIGHTLY:
+        return replace(run, nightly=nightly_record(folder))
+    if record.kind in REPORTABLE and is_complete(folder):
+        return replace(run, summary=run_summary(folder, record.kind))
+    return run
+
+
+def open_run(folder: str | os.PathLike[str], *, complete: bool = True) -> Run:
     """The run in `folder`; refuses (RunFolderError, exit 2) a folder that is not a run, a
     kind the report does not know, or, when `complete`, a run without `_SUCCESS`."""
     path = Path(folder)
@@ -90,15 +109,7 @@ def open_run(folder: str | Path, *, complete: bool = True) -> Run:
             f"{path} is an incomplete {record.kind} run (status {record.status or 'unknown'}"
             f"{reason}; no {SUCCESS_MARKER}): finish or resume it first; nothing was written"
         )
-    return Run(path, _json(path / RUN_RECORD), _json(path / "summary.json"))
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return _load(path)
 
 
 RACK_TABLES = ("racks", "mix", "candidates", "placement", "orders")
@@ -117,37 +128,9 @@ def rack_types(run: Run) -> list[str]:
 # --- plans ------------------------------------------------------------------------------
 
 
-def unmet_share(workloads: pd.DataFrame | None) -> float | None:
-    """Share of demanded tokens left unserved, weighted by each workload's demand (as a
-    scenario run's `unmet_share`); None without the demand column."""
-    if workloads is None or "demand_tokens_per_s" not in workloads:
-        return None
-    demand = workloads["demand_tokens_per_s"].to_numpy(dtype=float)
-    if demand.sum() <= 0:
-        return 0.0
-    return float((workloads["unmet_share"].to_numpy(dtype=float) * demand).sum() / demand.sum())
-
-
-def plan_headline(summary: dict[str, Any], workloads: pd.DataFrame | None) -> dict[str, Any]:
-    """The plan's headline figures: summary.json's, and the unmet share of tokens."""
-    keys = (
-        "status",
-        "mip_gap",
-        "cost_per_mtok_usd",
-        "tokens_per_joule",
-        "served_tokens_per_s",
-        "fleet_cost_usd_per_year",
-        "capex_cost_usd_per_year",
-        "opex_cost_usd_per_year",
-        "energy_cost_usd_per_year",
-        "penalty_cost_usd_per_year",
-    )
-    return {**{k: summary.get(k) for k in keys}, "unmet_share": unmet_share(workloads)}
-
-
-def cost_parts(summary: dict[str, Any]) -> pd.DataFrame | None:
+def cost_parts(figures: Figures) -> pd.DataFrame | None:
     """Yearly cost by part (capex, opex, energy, penalty); None when the plan has no costs."""
-    values = [summary.get(f"{part}_cost_usd_per_year") for part in COST_PARTS]
+    values = [getattr(figures, f"{part}_cost_usd_per_year") for part in COST_PARTS]
     if any(v is None for v in values):
         return None
     return pd.DataFrame({"part": COST_PARTS, "usd_per_year": np.asarray(values, dtype=float)})
@@ -165,17 +148,17 @@ def cost_by_site(sites: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def power_use(sites: pd.DataFrame) -> pd.DataFrame:
-    """Per site: power of the powered racks at full load against the cap, the average
-    draw, and floor slots used against the limit (NaN share where the floor is unlimited)."""
-    out = sites[["site", "power_mw", "power_cap_mw", "avg_facility_mw"]].copy()
-    out["power_share"] = out["power_mw"] / out["power_cap_mw"]
+    """Per (year and) site: power of the powered racks at full load against the cap, the
+    headroom and the average draw (fleetopt.results.yearly), and floor slots used against
+    the limit (NaN share where the floor is unlimited)."""
+    out = yearly.power_use(sites)
     if {"slots", "max_slots"} <= set(sites.columns):
-        limit = sites["max_slots"].astype(float)
+        limit = sites["max_slots"].astype(float).reset_index(drop=True)
         limited = np.isfinite(limit) & (limit > 0)
-        out["slots"] = sites["slots"].astype(float)
+        out["slots"] = sites["slots"].astype(float).to_numpy()
         out["max_slots"] = limit.where(limited)
         out["floor_share"] = (out["slots"] / limit).where(limited)
-    return out.reset_index(drop=True)
+    return out
 
 
 def rack_mix(racks: pd.DataFrame) -> pd.DataFrame:
@@ -225,8 +208,9 @@ def estimate_flags(
 
 
 def workload_service(workloads: pd.DataFrame) -> pd.DataFrame:
-    """Per workload: demand, served and unmet share, and the penalty its unmet part costs."""
-    columns = ["workload", "demand_tokens_per_s", "served_share", "unmet_share"]
+    """Per (year and) workload: demand, served and unmet share, and the penalty its unmet
+    part costs."""
+    columns = ["period", "workload", "demand_tokens_per_s", "served_share", "unmet_share"]
     columns += ["penalty_cost_usd_per_year"]
     return workloads[[c for c in columns if c in workloads]].reset_index(drop=True)
 
@@ -234,18 +218,7 @@ def workload_service(workloads: pd.DataFrame) -> pd.DataFrame:
 # --- multi-period plans -----------------------------------------------------------------
 
 
-def is_multi_period(table: pd.DataFrame | None) -> bool:
-    return table is not None and "period" in table.columns
-
-
-def last_period(table: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The rows of the last period of a multi-period table; the table itself otherwise."""
-    if not is_multi_period(table):
-        return table
-    return table[table["period"] == table["period"].max()].reset_index(drop=True)
-
-
-def order_schedule(orders: pd.DataFrame) -> pd.DataFrame:
+def orders_by_type(orders: pd.DataFrame) -> pd.DataFrame:
     """New racks entering service per year (`period`) and rack type, over all sites."""
     out = orders.groupby(["period", "rack_type"], as_index=False)["new_racks"].sum()
     return out[out["new_racks"] > 0].rename(columns={"period": "year"}).reset_index(drop=True)
@@ -257,11 +230,13 @@ def racks_in_service(racks: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"period": "year"})
 
 
-def power_ramp(sites: pd.DataFrame) -> pd.DataFrame:
-    """Per year and site: power of the powered racks and the cap."""
-    table = sites.rename(columns={"period": "year"})
-    columns = ["year", "site", "power_mw", "power_cap_mw"]
-    return table[columns].sort_values(["site", "year"], ignore_index=True)
+def cash_parts(cash: pd.DataFrame) -> pd.DataFrame:
+    """The cash paid out per year by part (long: year, part, usd), from
+    fleetopt.results.yearly.cash_out."""
+    columns = {f"{part}_usd": part for part in yearly.CASH_PARTS}
+    long = cash[["period", *columns]].melt("period", var_name="part", value_name="usd")
+    long["part"] = long["part"].map(columns)
+    return long.rename(columns={"period": "year"})
 
 
 # --- scenario runs ----------------------------------------------------------------------
@@ -296,7 +271,7 @@ def ecdf(results: pd.DataFrame, metric: str, max_points: int = ECDF_POINTS) -> p
 
 
 def plan_comparison(
-    plans: dict[str, dict],
+    plans: dict[str, PlanStats],
     results: pd.DataFrame | None = None,
     scores: dict[str, float] | None = None,
 ) -> pd.DataFrame:
@@ -306,13 +281,13 @@ def plan_comparison(
     selection ranked it by."""
     rows = []
     for plan, stats in plans.items():
-        row: dict[str, Any] = {"plan": plan, "scenarios": stats.get("scenarios")}
+        row: dict[str, object] = {"plan": plan, "scenarios": stats.scenarios}
         for metric in ("cost_per_mtok_usd", "total_cost_usd_per_year"):
-            dist = stats.get(metric) or {}
+            dist = getattr(stats, metric)
             for key in ("mean", "se", "p95", "cvar"):
-                row[f"{metric}_{key}"] = dist.get(key)
-        row["unsolved_share"] = stats.get("probability_unsolved")
-        row["p_unmet_above_1pct"] = stats.get("probability_unmet_above_1pct")
+                row[f"{metric}_{key}"] = getattr(dist, key)
+        row["unsolved_share"] = stats.probability_unsolved
+        row["p_unmet_above_1pct"] = stats.probability_unmet_above_1pct
         rows.append(row)
     out = pd.DataFrame(rows)
     if results is not None:
@@ -329,7 +304,7 @@ def rack_type_frequency(mix: pd.DataFrame, results: pd.DataFrame) -> pd.DataFram
     scenarios = pd.Index(sorted(solved(results)["scenario"].unique()))
     summary = rack_type_summary(mix, scenarios)
     out = pd.DataFrame(
-        [{"rack_type": rack, **stats} for rack, stats in summary.items()],
+        [{"rack_type": rack, **asdict(stats)} for rack, stats in summary.items()],
         columns=["rack_type", "share_of_scenarios", *QUANTILES],
     )
     return out.sort_values(
@@ -344,125 +319,150 @@ def site_utilisation(sites: pd.DataFrame, plan: str | None = None) -> pd.DataFra
         sites = sites[sites["plan"] == plan]
     summary = site_summary(sites)
     return pd.DataFrame(
-        [{"site": site, **q} for site, q in summary.items()], columns=["site", *QUANTILES]
+        [{"site": site, **asdict(q)} for site, q in summary.items()],
+        columns=["site", *QUANTILES],
     )
 
 
-def value_of_information(summary: dict[str, Any]) -> pd.DataFrame:
+def value_of_information(vss: Estimate, evpi: Estimate) -> pd.DataFrame:
     """The value of the stochastic solution and the expected value of perfect information:
-    mean, standard error and a 95% normal interval, per year."""
-    rows = []
-    for label, key in (
-        ("VSS", "value_of_stochastic_solution_usd_per_year"),
-        ("EVPI", "expected_value_of_perfect_information_usd_per_year"),
-    ):
-        stats = summary.get(key) or {}
-        mean, se = stats.get("mean"), stats.get("se")
-        half = Z_95 * se if mean is not None and se is not None else math.nan
-        rows.append(
-            {
-                "measure": label,
-                "mean": math.nan if mean is None else mean,
-                "se": math.nan if se is None else se,
-                "low": (mean - half) if mean is not None else math.nan,
-                "high": (mean + half) if mean is not None else math.nan,
-                "scenarios": stats.get("scenarios"),
-            }
-        )
-    return pd.DataFrame(rows)
+    value, standard error and a 95% normal interval, per year, and whether each is an
+    estimate or a bound."""
+    return pd.DataFrame([_interval(label, e) for label, e in (("VSS", vss), ("EVPI", evpi))])
 
 
-def scenario_headline(plan_stats: dict[str, Any], results: pd.DataFrame | None, plan: str):
+def _interval(label: str, estimate: Estimate) -> dict[str, object]:
+    """An estimate's row: value, standard error, 95% normal interval, kind (NaN unknown)."""
+    mean = math.nan if estimate.value is None else estimate.value
+    se = math.nan if estimate.se is None else estimate.se
+    return {
+        "measure": label,
+        "mean": mean,
+        "se": se,
+        "low": mean - Z95 * se,
+        "high": mean + Z95 * se,
+        "kind": estimate.kind.value,
+    }
+
+
+@dataclass(frozen=True)
+class ScenarioHeadline:
+    """Headline figures of one plan of a scenario run: its summary and mean unmet share."""
+
+    plan: str
+    stats: PlanStats
+    unmet_share_mean: float | None
+
+
+def scenario_headline(
+    plan_stats: PlanStats, results: pd.DataFrame | None, plan: str
+) -> ScenarioHeadline:
     """Headline figures of one plan of a scenario run."""
     mean_unmet = None
     if results is not None:
         rows = solved(results)
         rows = rows[rows["plan"] == plan]["unmet_share"]
         mean_unmet = float(rows.mean()) if len(rows) else None
-    return {
-        "plan": plan,
-        "scenarios": plan_stats.get("scenarios"),
-        "status_counts": plan_stats.get("status_counts") or {},
-        "cost_per_mtok_usd": plan_stats.get("cost_per_mtok_usd") or {},
-        "total_cost_usd_per_year": plan_stats.get("total_cost_usd_per_year") or {},
-        "p_unmet_above_1pct": plan_stats.get("probability_unmet_above_1pct"),
-        "unmet_share_mean": mean_unmet,
-    }
+    return ScenarioHeadline(plan, plan_stats, mean_unmet)
 
 
 # --- stochastic runs --------------------------------------------------------------------
 
-CONVERGENCE_COLUMNS = ("iteration", "lower_bound", "upper_bound")
+BOUND_COLUMNS = ("iteration", "lower_bound", "upper_bound")
 
 
 def convergence(table: pd.DataFrame, file: str = "convergence.parquet") -> pd.DataFrame:
-    """Bounds and relative gap per progressive-hedging iteration, in iteration order.
-
-    A table without `gap` gets (upper - lower) / |upper|.
-    """
-    missing = [c for c in CONVERGENCE_COLUMNS if c not in table.columns]
+    """The rows a method recorded per iteration (fleetopt.solve.result.ConvergenceRow, and
+    a method's own columns), in iteration order, without columns it left empty."""
+    missing = [c for c in BOUND_COLUMNS if c not in table.columns]
     if missing:
         raise RunFolderError(
-            f"{file}: missing column(s) {', '.join(missing)}; expected iteration, lower_bound,"
-            " upper_bound, gap"
+            f"{file}: missing column(s) {', '.join(missing)}; expected"
+            f" {', '.join(CONVERGENCE_COLUMNS)}"
         )
-    out = table[[*CONVERGENCE_COLUMNS, *(["gap"] if "gap" in table else [])]].copy()
-    if "gap" not in out:
-        upper = out["upper_bound"].abs().replace(0.0, np.nan)
-        out["gap"] = (out["upper_bound"] - out["lower_bound"]) / upper
-    return out.sort_values("iteration", ignore_index=True)
+    rows = table.sort_values("iteration", ignore_index=True)
+    return rows.dropna(axis="columns", how="all")
+
+
+def bound_lines(history: pd.DataFrame) -> pd.DataFrame:
+    """The bounds per iteration in long form (iteration, bound, usd), without those that say
+    nothing: an upper bound before any plan (infinite), a lower bound below zero (costs are
+    not negative: a decomposition's first rounds)."""
+    long = history.melt(
+        id_vars="iteration",
+        value_vars=["lower_bound", "upper_bound"],
+        var_name="bound",
+        value_name="usd",
+    )
+    usd = long["usd"].astype(float)
+    long = long[np.isfinite(usd) & (usd >= 0)].assign(usd=usd)
+    long["bound"] = long["bound"].str.replace("_", " ")
+    return long.reset_index(drop=True)
+
+
+def stochastic_estimates(summary: StochasticSummary) -> pd.DataFrame:
+    """The figures of a stochastic run over its scenarios, each with its standard error and
+    95% normal interval: the plan's objective (RP), the expected-value plan's (EEV), wait
+    and see (WS), VSS and EVPI; and the certified lower bound (no interval: a bound)."""
+    rows = [
+        _interval(label, estimate)
+        for label, estimate in (
+            ("hedged plan (RP)", summary.objective),
+            ("expected-value plan (EEV)", summary.ev_objective),
+            ("wait and see (WS)", summary.wait_and_see),
+            ("value of the stochastic solution (VSS = EEV - RP)", summary.vss),
+            ("expected value of perfect information (EVPI = RP - WS)", summary.evpi),
+        )
+    ]
+    rows.append({"measure": "certified lower bound", "mean": summary.lower_bound, "kind": "bound"})
+    return pd.DataFrame(rows)
+
+
+def out_of_sample(summary: StochasticSummary) -> pd.DataFrame:
+    """Each plan checked on fresh scenarios: mean total cost, its 95% interval, the run's
+    risk measure and P(shortfall)."""
+    return pd.DataFrame(
+        [
+            {
+                "plan": plan,
+                "mean": oos.mean,
+                "low": oos.ci95_low,
+                "high": oos.ci95_high,
+                "risk": oos.risk,
+                "probability_shortfall": oos.probability_shortfall,
+            }
+            for plan, oos in summary.out_of_sample.items()
+        ],
+        columns=["plan", "mean", "low", "high", "risk", "probability_shortfall"],
+    )
 
 
 # --- nightly runs -----------------------------------------------------------------------
 
 
-def nightly_metrics(manifest: dict[str, Any]) -> dict[str, float | None]:
-    """The figures a nightly run is compared on, from its manifest's stage results."""
-    stages = manifest["stages"]
-    plan, rob = stages["plan"]["result"], stages["robust"]["result"]
-    return {
-        "expected_value_cost_per_mtok_usd": plan["cost_per_mtok_usd"],
-        "robust_mean_cost_per_mtok_usd": rob["cost_per_mtok_usd"]["mean"],
-        "robust_p95_cost_per_mtok_usd": rob["cost_per_mtok_usd"]["p95"],
-        "robust_cvar_total_cost_usd_per_year": rob["total_cost_usd_per_year"]["cvar"],
-        "robust_probability_unmet_above_1pct": rob["probability_unmet_above_1pct"],
-    }
-
-
-def sibling_manifests(run_dir: Path) -> list[dict[str, Any]]:
+def sibling_manifests(run_dir: Path) -> list[NightlyRecord]:
     """The run records of every nightly run beside `run_dir` (OUT/DATE/RUN_ID layout)."""
     root = Path(run_dir).resolve().parent.parent
     found = []
     for path in sorted(root.glob(f"*/*/{RUN_RECORD}")):
-        record = _json(path)
-        if record.get("kind") == "nightly":
-            found.append({**record, "path": str(path.parent)})
+        record = read_record(path.parent)
+        if record is not None and record.kind == RunKind.NIGHTLY:
+            data = read_json(path)
+            found.append(NightlyRecord.from_json(data | {"path": str(path.parent)}))
     return found
 
 
-def nightly_history(current: dict[str, Any], manifests: list[dict[str, Any]]) -> pd.DataFrame:
-    """The compared figures of every successful nightly run of the same case, oldest first,
+def nightly_history(current: NightlyRecord, manifests: list[NightlyRecord]) -> pd.DataFrame:
+    """The compared figures of every earlier run this one is compared with, oldest first,
     then this run (`current` True); each run at its finish time (this one: its start)."""
-    earlier = [
-        m
-        for m in manifests
-        if m.get("status") == "succeeded"
-        and m.get("case") == current.get("case")
-        and m.get("run_id") != current.get("run_id")
-    ]
     rows = [
-        {
-            "run_id": m.get("run_id"),
-            "time": m.get("finished_at"),
-            **nightly_metrics(m),
-            "current": False,
-        }
-        for m in earlier
+        {"run_id": m.run_id, "time": m.finished_at, **nightly_metrics(m), "current": False}
+        for m in earlier_runs(current, manifests)
     ]
     rows.append(
         {
-            "run_id": current.get("run_id"),
-            "time": current.get("finished_at") or current.get("started_at"),
+            "run_id": current.run_id,
+            "time": current.finished_at or current.started_at,
             **nightly_metrics(current),
             "current": True,
         }
@@ -473,26 +473,19 @@ def nightly_history(current: dict[str, Any], manifests: list[dict[str, Any]]) ->
 
 
 def run_status(run: Run) -> str:
-    """The run's status as its record says; a nightly run writing its own report (its last
-    stage, still running) has succeeded once every other stage has."""
-    status = str(run.record.get("status") or "unknown")
-    stages = run.record.get("stages") or {}
-    if run.kind == "nightly" and status == "running" and REPORT_STAGE in stages:
-        others = [stage.get("status") for name, stage in stages.items() if name != REPORT_STAGE]
-        if all(s == "succeeded" for s in others):
-            return "succeeded"
-    return status
+    """The run's status as its record says; a plan without a solution says its solve's
+    status and exit code (its run finished, but found no plan); a nightly run writing its
+    own report (its last stage, still running) has succeeded once every other stage has."""
+    if run.nightly is not None and run.nightly.report_pending:
+        return "succeeded"
+    if isinstance(run.summary, Summary) and not run.summary.has_plan:
+        return f"{run.summary.status.value} (exit code {int(run.summary.exit_code)})"
+    return (run.record.status if run.record is not None else "") or "unknown"
 
 
-def nightly_stages(manifest: dict[str, Any]) -> pd.DataFrame:
-    """Per stage of a nightly run: its status and seconds (the report stage only once it
-    has finished: while running, it is writing this very report)."""
-    rows = [
-        {"stage": name, "status": stage.get("status"), "seconds": stage.get("seconds")}
-        for name, stage in manifest.get("stages", {}).items()
-        if not (name == REPORT_STAGE and stage.get("status") == "running")
-    ]
-    return pd.DataFrame(rows, columns=["stage", "status", "seconds"])
+def nightly_stages(record: NightlyRecord) -> pd.DataFrame:
+    """Per stage of a nightly run: its status and seconds (NightlyRecord.stage_times)."""
+    return pd.DataFrame(record.stage_times(), columns=["stage", "status", "seconds"])
 
 
 def rack_changes(racks: pd.DataFrame) -> pd.DataFrame:

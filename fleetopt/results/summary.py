@@ -9,18 +9,16 @@ are levelized (docs/model.md section 8); `period_figures` gives them period by p
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fleetopt import __version__
+from fleetopt.core.errors import ExitCode
 from fleetopt.core.units import SECONDS_PER_YEAR, TOKENS_PER_MTOK
 from fleetopt.io.case import Case, case_warnings
-from fleetopt.io.store import write_json_atomic
 from fleetopt.model.build import LinearModel
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
@@ -35,9 +33,9 @@ from fleetopt.model.measures import (
     period_sums,
     served_tokens_by_period,
 )
+from fleetopt.results.schema import SCHEMA_VERSION, read_summary
 from fleetopt.solve.result import PlanResult, SolveStatus
 
-SUMMARY_FILE = "summary.json"
 TOTAL_COST = "total_cost_usd_per_year"  # fleet + penalty: what scenario runs compare
 
 
@@ -128,7 +126,7 @@ def period_figures(
 def npv_cost_usd(index: ModelIndex, data: ModelData, model: LinearModel, x: np.ndarray) -> float:
     """sum_k w_k (fleet_k + penalty_k): the plan's cost over the horizon, USD at year 0."""
     totals = _period_totals(index, data, model, x)
-    return float(model.costs.weight @ (totals["fleet"] + totals["penalty"]))
+    return float(model.priced.weight @ (totals["fleet"] + totals["penalty"]))
 
 
 @dataclass(frozen=True)
@@ -158,6 +156,14 @@ class Summary:
     def has_plan(self) -> bool:
         return self.status.has_plan
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """What `fleetopt solve` exits with for this outcome (docs/architecture.md)."""
+        return {
+            SolveStatus.INFEASIBLE: ExitCode.INFEASIBLE,
+            SolveStatus.ERROR: ExitCode.FAILURE,
+        }.get(self.status, ExitCode.OK)
+
     def to_json(self) -> dict[str, Any]:
         """The file's keys, in the contract's order (figures inline, after `objective`);
         the multi-period keys only in a multi-period case."""
@@ -178,12 +184,10 @@ class Summary:
             **{k: data[k] for k in known - {"status"} if k in data},
         )
 
-    def write(self, folder: str | os.PathLike) -> None:
-        write_json_atomic(Path(folder) / SUMMARY_FILE, self.to_json())
-
     @classmethod
-    def read(cls, folder: str | os.PathLike) -> Summary:
-        return cls.from_json(json.loads((Path(folder) / SUMMARY_FILE).read_text()))
+    def read(cls, folder: str | os.PathLike[str]) -> Summary:
+        """A plan folder's summary (plan summaries kept their keys since schema 1)."""
+        return read_summary(folder, cls, readable=(1, SCHEMA_VERSION))
 
 
 def summarize(

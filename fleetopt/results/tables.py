@@ -116,14 +116,14 @@ def plan_tables(
     ].assign(**site_costs(index, data, model, x))
 
     # Nothing demanded (a period before a workload starts): nothing unmet, whatever m is.
-    unmet = np.where(model.costs.tokens_per_year > 0, unmet_by_workload(model, x), 0.0)
+    unmet = np.where(model.priced.tokens_per_year > 0, unmet_by_workload(model, x), 0.0)
     workloads_table = pd.DataFrame(
         {
             "workload": index.workloads["workload"].to_numpy()[index.wk["w"].to_numpy()],
             "served_share": 1.0 - unmet,
             "unmet_share": unmet,
-            "demand_tokens_per_s": model.costs.tokens_per_year / SECONDS_PER_YEAR,
-            "penalty_cost_usd_per_year": model.costs.penalty_m * unmet,
+            "demand_tokens_per_s": model.priced.tokens_per_year / SECONDS_PER_YEAR,
+            "penalty_cost_usd_per_year": model.priced.penalty_m * unmet,
         }
     )
     workloads_table = with_period(index, workloads_table, index.wk["period"].to_numpy())
@@ -168,7 +168,7 @@ def periods_table(
     figures = pd.DataFrame([f.as_dict() for f in period_figures(index, data, model, x)])
     power = sites_table.groupby("period")[["power_mw", "power_cap_mw", "avg_facility_mw"]].sum()
     table = pd.concat(
-        [index.periods[["period"]], pd.Series(model.costs.weight, name="weight"), figures],
+        [index.periods[["period"]], pd.Series(model.priced.weight, name="weight"), figures],
         axis=1,
     )
     return table.merge(power.reset_index(), on="period")

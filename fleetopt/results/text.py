@@ -1,43 +1,72 @@
-"""Readable text for a run folder (`fleetopt show`)."""
+"""Readable text for a run folder (`fleetopt show`): the report's figures and tables as
+text, every number written by fleetopt.core.formats.
+
+A multi-period plan is shown year by year (its cash out, order schedule and power against
+the caps per year, then each year's fleet; `year` picks one), never summed over years; a
+stochastic run opens with the orders to place now.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from fleetopt.core import formats
 from fleetopt.core.errors import RunFolderError
 from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
-from fleetopt.results.stochastic import format_stochastic
+from fleetopt.results import yearly
+from fleetopt.results.nightly import METRIC_LABELS
+from fleetopt.results.read import nightly_record, run_summary
+from fleetopt.results.runs import (
+    Distribution,
+    Estimate,
+    EstimateKind,
+    RobustSummary,
+    ScenarioSummary,
+)
+from fleetopt.results.stochastic import StochasticSummary, method_name
 from fleetopt.results.summary import Summary
 from fleetopt.solve.result import SolveStatus
 
 
-def _money(usd: float | None) -> str:
-    if usd is None:
-        return "n/a"
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(usd) >= scale:
-            return f"${usd / scale:,.2f}{suffix}"
-    return f"${usd:,.2f}" if abs(usd) >= 10 else f"${usd:.4g}"
+def text_table(
+    frame: pd.DataFrame, columns: Sequence[yearly.Column], indent: str = "  "
+) -> list[str]:
+    """`columns` (column, header, format) of `frame` as aligned lines: text to the left,
+    numbers to the right."""
+    present = [(c, h, f) for c, h, f in columns if c in frame]
+    cells = [[h for _, h, _ in present]]
+    cells += [[f(row[c]) for c, _, f in present] for _, row in frame.iterrows()]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(present))]
+    left = [f in yearly.TEXT_FORMATS for _, _, f in present]
+    return [
+        indent
+        + "  ".join(
+            cell.ljust(w) if is_text else cell.rjust(w)
+            for cell, w, is_text in zip(row, widths, left, strict=True)
+        ).rstrip()
+        for row in cells
+    ]
 
 
-def _num(value: float | None, fmt: str = "{:,.3g}") -> str:
-    return "n/a" if value is None else fmt.format(value)
+# --- plans ------------------------------------------------------------------------------
 
 
-def format_plan(run_dir: str | Path) -> str:
-    """The plan per site (a schedule: the orders year by year), power used against the
-    caps, and the headline figures."""
+def format_plan(run_dir: str | Path, year: int | None = None) -> str:
+    """A plan: its headline figures (levelized over a schedule's years, and said so), then a
+    schedule's years (cash out, orders with their order-by dates, power against the caps),
+    then the fleet per site of each year (only `year`, when given)."""
     run = Path(run_dir)
     summary = Summary.read(run)
     fig = summary.figures
     lines = [
         f"case {summary.case}: {summary.status}"
         f" (objective {summary.objective_kind}, solver {summary.solver},"
-        f" gap {_num(summary.mip_gap, '{:.2e}')},"
-        f" build {summary.build_seconds:.2f} s, solve {summary.solve_seconds:.2f} s)",
+        f" gap {formats.gap(summary.mip_gap)},"
+        f" build {formats.seconds(summary.build_seconds)},"
+        f" solve {formats.seconds(summary.solve_seconds)})",
     ]
     if summary.message and summary.status is not SolveStatus.OPTIMAL:
         lines.append(f"  solver says: {summary.message}")
@@ -45,182 +74,323 @@ def format_plan(run_dir: str | Path) -> str:
         lines.append("  why:")
         lines += [f"    {part}" for part in summary.diagnosis.split("; ")]
     if not summary.has_plan:
+        lines.append(f"  no plan: fleetopt solve exits {int(summary.exit_code)}")
         lines += [f"  warning: {w}" for w in summary.warnings]
         return "\n".join(lines)
-    if summary.periods:
-        lines.append(
-            f"  periods {summary.periods[0]}-{summary.periods[-1]}: figures per year, levelized"
-            f" (discounted average); cost over the horizon {_money(summary.npv_cost_usd)}"
-            f" at {summary.periods[0]} value"
-        )
-    lines += [
-        f"  cost per million tokens  {_money(fig.cost_per_mtok_usd)}",
-        f"  tokens per joule         {_num(fig.tokens_per_joule)}",
-        f"  served tokens per second {_num(fig.served_tokens_per_s, '{:,.0f}')}",
-        f"  fleet cost per year      {_money(fig.fleet_cost_usd_per_year)}"
-        f" = capex {_money(fig.capex_cost_usd_per_year)}"
-        f" + opex {_money(fig.opex_cost_usd_per_year)}"
-        f" + energy {_money(fig.energy_cost_usd_per_year)}",
-        f"  unmet-demand penalty     {_money(fig.penalty_cost_usd_per_year)}",
-    ]
-    racks = pd.read_parquet(run / "racks.parquet")
-    sites = pd.read_parquet(run / "sites.parquet")
-    placement = pd.read_parquet(run / "placement.parquet")
+    years = summary.periods or []
+    level = ", levelized" if years else ""
     workloads = pd.read_parquet(run / "workloads.parquet")
-    if summary.periods:
-        lines += _schedule_lines(run, summary.periods, racks, sites)
-        last = summary.periods[-1]
-        lines.append(f"\nthe fleet in {last}:")
-        racks, sites, placement, workloads = (
-            t[t["period"] == last] for t in (racks, sites, placement, workloads)
+    if years:
+        lines.append(
+            f"  years {years[0]}-{years[-1]}: figures marked levelized are discounted averages"
+            " over the years; each year follows on its own"
         )
-    lines += _site_lines(racks, sites, placement)
-    short = workloads[workloads["unmet_share"] > 1e-6]
-    if len(short):
-        lines.append("\nunmet demand:")
-        lines += [
-            f"  {_when(w)}{w.workload}: {w.unmet_share:.1%} unmet" for w in short.itertuples()
-        ]
+    heads = [
+        ("cost per million tokens" + level, formats.usd(fig.cost_per_mtok_usd)),
+        ("tokens per joule" + level, formats.number(fig.tokens_per_joule)),
+        ("served tokens per second" + level, formats.number(fig.served_tokens_per_s)),
+        (
+            "fleet cost per year" + level,
+            f"{formats.usd(fig.fleet_cost_usd_per_year)}"
+            f" = capex {formats.usd(fig.capex_cost_usd_per_year)} (annualised)"
+            f" + opex {formats.usd(fig.opex_cost_usd_per_year)}"
+            f" + energy {formats.usd(fig.energy_cost_usd_per_year)}",
+        ),
+        ("unmet-demand penalty" + level, formats.usd(fig.penalty_cost_usd_per_year)),
+        (
+            "unmet share of tokens" + (f", {years[0]}-{years[-1]}" if years else ""),
+            formats.share(yearly.unmet_share(workloads)),
+        ),
+    ]
+    if years:
+        heads.append(
+            (
+                "cost over the horizon",
+                f"{formats.usd(summary.npv_cost_usd)} (fleet + penalty, discounted to {years[0]})",
+            )
+        )
+    width = max(len(label) for label, _ in heads)
+    lines += [f"  {label:<{width}}  {value}" for label, value in heads]
+    tables = {
+        name: pd.read_parquet(run / f"{name}.parquet")
+        for name in ("racks", "sites", "placement", "workloads")
+    }
+    if years:
+        lines += _years_lines(run, tables)
+    for period, fleet in _by_year(tables):
+        if year is not None and period != year:
+            continue
+        if period is not None:
+            lines.append(f"\n== {period} ==")
+        lines += _fleet_lines(*fleet)
     lines += [f"\nwarning: {w}" for w in summary.warnings]
     return "\n".join(lines)
 
 
-def _schedule_lines(
-    run: Path, periods: list[int], racks: pd.DataFrame, sites: pd.DataFrame
-) -> list[str]:
-    """The order schedule year by year, and each site's power against each year's cap."""
+def _by_year(
+    tables: dict[str, pd.DataFrame],
+) -> list[tuple[int | None, tuple[pd.DataFrame, ...]]]:
+    """Each year's racks, sites, placement and workloads (one entry without periods)."""
+    names = ("racks", "sites", "placement", "workloads")
+    found = yearly.years(tables["sites"])
+    if not found:
+        return [(None, tuple(tables[n] for n in names))]
+    return [(y, tuple(tables[n][tables[n][yearly.PERIOD] == y] for n in names)) for y in found]
+
+
+def _years_lines(run: Path, tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Cash out per year, the order schedule, and each site's power against each year's cap."""
     orders = pd.read_parquet(run / "orders.parquet")
-    totals = pd.read_parquet(run / "periods.parquet").set_index("period")
-    lines = ["\norder schedule (racks entering service; order by the year given):"]
-    for year in periods:
-        here = orders[orders["period"] == year]
-        in_service = int(racks.loc[racks["period"] == year, "count"].sum())
-        cost = totals.loc[year]
-        lines.append(
-            f"  {year}: {int(here['new_racks'].sum()):,d} new, {in_service:,d} in service;"
-            f" {_money(cost['fleet_cost_usd_per_year'])}/year fleet,"
-            f" {_money(cost['cost_per_mtok_usd'])} per million tokens"
-        )
-        lines += [
-            f"    order by {f'{o.order_by_year:g}:':<7} {o.new_racks:>5,d} x {o.rack_type:<16}"
-            f" at {o.site} ({_money(o.capex_usd_each)} each)"
-            for o in here.sort_values(["order_by_year", "site", "rack_type"]).itertuples()
-        ]
-    lines.append("\npower used / cap per year (facility MW):")
-    width = max(len(str(s)) for s in sites["site"])
-    lines.append("  " + " " * width + "".join(f"{year:>16}" for year in periods))
-    for site, rows in sites.groupby("site", sort=False):
-        by_year = rows.set_index("period")
-        cells = [
-            f"{by_year.loc[y, 'power_mw']:,.1f}/{by_year.loc[y, 'power_cap_mw']:,.1f}"
-            for y in periods
-        ]
-        lines.append(f"  {site:<{width}}" + "".join(f"{c:>16}" for c in cells))
-    return lines
+    periods = pd.read_parquet(run / "periods.parquet")
+    cash = yearly.cash_out(orders, periods, tables["workloads"])
+    lines = [
+        "\nyear by year (cash out: the capex of the racks entering service that year, at that"
+        " year's price, + opex + energy; fleet cost: capex annualised):"
+    ]
+    lines += text_table(cash, yearly.CASH_COLUMNS)
+    schedule = yearly.order_schedule(orders)
+    lines.append(
+        "\norder schedule (racks enter service at the start of the year; order them by the"
+        " date given):"
+    )
+    lines += text_table(schedule, yearly.ORDER_COLUMNS) if len(schedule) else ["  no new racks"]
+    use = yearly.power_use(tables["sites"])
+    use["cell"] = [
+        f"{formats.mw(p)}/{formats.mw(c)} ({formats.share(s)})"
+        for p, c, s in zip(use["power_mw"], use["power_cap_mw"], use["power_share"], strict=True)
+    ]
+    grid = use.pivot(index="site", columns=yearly.PERIOD, values="cell")
+    grid = grid.reindex(pd.unique(use["site"])).reset_index()
+    columns: list[yearly.Column] = [("site", "site", str)]
+    columns += [(y, str(y), str) for y in grid.columns if y != "site"]
+    lines.append("\npower used / cap per year (facility MW at full load, share of the cap):")
+    return lines + text_table(grid, columns)
 
 
-def _site_lines(racks: pd.DataFrame, sites: pd.DataFrame, placement: pd.DataFrame) -> list[str]:
-    """Per site: power against its cap, floor use, and each rack type's count and work."""
+def _fleet_lines(
+    racks: pd.DataFrame, sites: pd.DataFrame, placement: pd.DataFrame, workloads: pd.DataFrame
+) -> list[str]:
+    """Per site: power against its cap, floor use, and each rack type's count and work;
+    then the workloads left short."""
     lines = []
     for site in sites.itertuples():
-        share = site.power_mw / site.power_cap_mw if site.power_cap_mw else float("nan")
-        lines.append(
-            f"\nsite {site.site}: {site.power_mw:,.1f} of {site.power_cap_mw:,.1f} MW"
-            f" ({share:.0%}), average draw {site.avg_facility_mw:,.1f} MW,"
-            f" {site.slots:,.0f} slots"
-            + (
-                f" of {site.max_slots:,.0f}"
-                if pd.notna(site.max_slots) and site.max_slots != float("inf")
-                else ""
-            )
+        share = site.power_mw / site.power_cap_mw if site.power_cap_mw else None
+        floor = (
+            f" of {formats.integer(site.max_slots)}"
+            if pd.notna(site.max_slots) and site.max_slots != float("inf")
+            else ""
         )
-        here = racks[racks["site"] == site.site]
-        for rack in here.itertuples():
-            new = rack.count - rack.installed
+        lines.append(
+            f"site {site.site}: {formats.mw(site.power_mw)} of"
+            f" {formats.megawatts(site.power_cap_mw)} ({formats.share(share)}), average draw"
+            f" {formats.megawatts(site.avg_facility_mw)}, {formats.integer(site.slots)} slots"
+            + floor
+        )
+        for rack in racks[racks["site"] == site.site].itertuples():
             uses = placement[
                 (placement["site"] == site.site) & (placement["rack_type"] == rack.rack_type)
             ]
             work = ", ".join(
-                f"{p.workload}/{p.phase} {p.racks:,.1f}"
+                f"{p.workload}/{p.phase} {formats.number(p.racks)}"
                 for p in uses.sort_values("racks", ascending=False).itertuples()
             )
             lines.append(
                 f"  {rack.rack_type:<18} {rack.count:>6,d} racks ({rack.installed:,d} installed,"
-                f" {new:,d} new)" + (f": {work}" if work else ": idle")
+                f" {rack.count - rack.installed:,d} new)" + (f": {work}" if work else ": idle")
             )
+    short = workloads[workloads["unmet_share"] > 1e-6]
+    lines.append(
+        "unmet demand: "
+        + (
+            ", ".join(f"{w.workload} {formats.share(w.unmet_share)}" for w in short.itertuples())
+            if len(short)
+            else "none"
+        )
+    )
     return lines
 
 
-def _when(row) -> str:
-    """'2027 ' for a row of a schedule (a table with a period column), '' otherwise."""
-    period = getattr(row, "period", None)
-    return "" if period is None else f"{period} "
+# --- scenario runs ----------------------------------------------------------------------
 
 
-def _dist_line(label: str, dist: dict, money: bool = True) -> str:
-    fmt = _money if money else (lambda v: _num(v))
-    se = f" ± {fmt(dist['se'])}" if dist.get("se") is not None else ""
+def _dist_line(label: str, dist: Distribution) -> str:
+    se = "" if formats.absent(dist.se) else f" ± {formats.usd(dist.se)}"
     return (
-        f"  {label:<26} mean {fmt(dist['mean'])}{se}, p5 {fmt(dist['p5'])},"
-        f" p50 {fmt(dist['p50'])}, p95 {fmt(dist['p95'])}, CVaR {fmt(dist['cvar'])}"
+        f"  {label:<26} mean {formats.usd(dist.mean)}{se}, p5 {formats.usd(dist.p5)},"
+        f" p50 {formats.usd(dist.p50)}, p95 {formats.usd(dist.p95)},"
+        f" CVaR {formats.usd(dist.cvar)}"
     )
 
 
-def format_scenarios(run_dir: str | Path) -> str:
+BOUND_WORDS = {
+    EstimateKind.ESTIMATE: "",
+    EstimateKind.LOWER_BOUND: " (a lower bound)",
+    EstimateKind.UPPER_BOUND: " (an upper bound)",
+}
+
+
+def _estimate(label: str, estimate: Estimate) -> str:
+    """'value of ... $1.20M ± $300.0k per year (a lower bound)' ('n/a' where unknown)."""
+    value = formats.usd_plus_minus(estimate.value, estimate.se)
+    return f"  {label} {value} per year{BOUND_WORDS[estimate.kind]}"
+
+
+def format_scenarios(summary: ScenarioSummary | RobustSummary) -> str:
     """A sweep, evaluate or robust run: distributions per plan, rack and site use."""
-    run = Path(run_dir)
-    summary = json.loads((run / "summary.json").read_text())
-    kind = summary["kind"]
     lines = [
-        f"{kind} of case {summary['case']}: {summary['scenarios']} scenarios, seed"
-        f" {summary['seed']}, CVaR at alpha {summary['alpha']}"
+        f"{summary.kind} of case {summary.case}: {summary.scenarios} scenarios, seed"
+        f" {summary.seed}, CVaR at alpha {summary.alpha}"
     ]
-    if kind == "robust":
-        vss = summary["value_of_stochastic_solution_usd_per_year"]
-        evpi = summary["expected_value_of_perfect_information_usd_per_year"]
+    if isinstance(summary, RobustSummary):
         lines += [
-            f"  chosen plan: {summary['chosen_plan']} (by {summary['criterion']} total cost)",
-            f"  value of the stochastic solution {_money(vss['mean'])}"
-            f" ± {_money(vss['se'])} per year",
-            f"  expected value of perfect information {_money(evpi['mean'])}"
-            f" ± {_money(evpi['se'])} per year",
+            f"  chosen plan: {summary.chosen_plan} (by {summary.criterion} total cost)",
+            _estimate("value of the stochastic solution", summary.vss),
+            _estimate("expected value of perfect information", summary.evpi),
         ]
-        plans = summary["candidates"]
+        plans = summary.candidates
     else:
-        plans = summary["plans"]
-        if summary["errors"]:
-            lines.append(f"  {summary['errors']} scenario(s) ended in error: see results.parquet")
+        plans = summary.plans
+        if summary.errors:
+            lines.append(f"  {summary.errors} scenario(s) ended in error: see results.parquet")
     for plan, stats in plans.items():
-        statuses = ", ".join(f"{k} {v}" for k, v in stats["status_counts"].items())
+        statuses = ", ".join(f"{k} {v}" for k, v in stats.status_counts.items())
         lines += [
             f"\nplan {plan} ({statuses})",
-            _dist_line("cost per million tokens", stats["cost_per_mtok_usd"]),
-            _dist_line("total cost per year", stats["total_cost_usd_per_year"]),
-            f"  P(unmet demand > 1%)       {_num(stats['probability_unmet_above_1pct'], '{:.1%}')}",
+            _dist_line("cost per million tokens", stats.cost_per_mtok_usd),
+            _dist_line("total cost per year", stats.total_cost_usd_per_year),
+            f"  P(unmet demand > 1%)       {formats.share(stats.probability_unmet_above_1pct)}",
         ]
-    if summary.get("rack_types"):
-        left_out = summary.get("rack_types_left_out") or 0
+    if isinstance(summary, ScenarioSummary) and summary.rack_types:
+        left_out = summary.rack_types_left_out or 0
         note = f"; {left_out} unsolved scenario(s) left out" if left_out else ""
         lines.append(
             "\nrack types in the best mix (share of solved scenarios; total count"
             f" p5/p50/p95{note}):"
         )
         lines += [
-            f"  {rack:<18} {r['share_of_scenarios']:6.1%}   {r['p5']:,.0f} / {r['p50']:,.0f}"
-            f" / {r['p95']:,.0f}"
-            for rack, r in summary["rack_types"].items()
+            f"  {rack:<18} {formats.share(r.share_of_scenarios):>7}   {formats.integer(r.p5)}"
+            f" / {formats.integer(r.p50)} / {formats.integer(r.p95)}"
+            for rack, r in summary.rack_types.items()
         ]
-    if summary.get("sites"):
+    if isinstance(summary, ScenarioSummary) and summary.sites:
         lines.append("\nsite power-cap utilisation p5/p50/p95:")
         lines += [
-            f"  {site:<18} {u['p5']:.0%} / {u['p50']:.0%} / {u['p95']:.0%}"
-            for site, u in summary["sites"].items()
+            f"  {site:<18} {formats.share(u.p5)} / {formats.share(u.p50)} / {formats.share(u.p95)}"
+            for site, u in summary.sites.items()
         ]
     return "\n".join(lines)
 
 
-def format_run(run_dir: str | Path) -> str:
-    """Whatever kind of run folder this is, in readable form; an incomplete run says so."""
+# --- stochastic runs --------------------------------------------------------------------
+
+
+def format_stochastic(run_dir: str | Path, summary: StochasticSummary) -> str:
+    """A stochastic run: the orders to place now first, then the plan's value with its
+    certified bound, VSS and EVPI with their 95% intervals, the out-of-sample check and the
+    spread of each scenario's cost, shortfall and recourse."""
+    run, s = Path(run_dir), summary
+    name = method_name(s.method)
+    lines = [
+        f"stochastic plan of case {s.case} ({name}, {s.scenarios} scenarios, seed {s.seed},"
+        f" {s.risk.measure} total cost): {s.status}"
+    ]
+    schedule = first_stage_orders(run)
+    if schedule is None:
+        lines.append("\norders to place now: this run does not record them")
+    else:
+        lines.append(
+            f"\norders to place now ({formats.integer(schedule['new_racks'].sum())} racks,"
+            f" capex {formats.usd(schedule['capex_usd'].sum(min_count=1))}):"
+        )
+        lines += text_table(schedule, yearly.ORDER_COLUMNS) if len(schedule) else ["  none"]
+    lines.append("\nper year, over the run's scenarios (± standard error, 95% interval):")
+    estimates = [
+        ("hedged plan (RP)", s.objective),
+        ("expected-value plan (EEV)", s.ev_objective),
+        ("wait and see (WS)", s.wait_and_see),
+        ("value of the stochastic solution", s.vss),
+        ("expected value of perfect information", s.evpi),
+    ]
+    lines += [
+        f"  {label:<38} {formats.usd_plus_minus(e.value, e.se)}"
+        + ("" if e.value is None or e.se is None else f"  {_interval(e)}")
+        for label, e in estimates
+    ]
+    lines.append(
+        f"  {'certified lower bound':<38} {formats.usd(s.lower_bound)} (gap {formats.gap(s.gap)})"
+    )
+    lines.append(
+        f"  P(shortfall below a minimum served share) {formats.share(s.probability_shortfall)};"
+        f" recourse racks per scenario, mean {formats.number(s.expected_recourse_racks)}"
+    )
+    lines.append(
+        f"\nout of sample ({s.out_of_sample_scenarios} scenarios, seed"
+        f" {s.out_of_sample_seed}), total cost per year:"
+    )
+    for plan, oos in s.out_of_sample.items():
+        lines.append(
+            f"  {plan:<16} mean {formats.usd(oos.mean)}, 95% interval"
+            f" {formats.usd_interval(oos.ci95_low, oos.ci95_high)}"
+        )
+    results_path = run / "results.parquet"
+    if results_path.exists():
+        lines += _spread_lines(pd.read_parquet(results_path))
+    history = run / "convergence.parquet"
+    rows = len(pd.read_parquet(history)) if history.exists() else 0
+    if rows > 1:
+        lines.append(f"\n{name}: {s.iterations} iterations, {formats.seconds(s.solve_seconds)}")
+    else:
+        lines.append(f"\n{name}: solved in {formats.seconds(s.solve_seconds)}")
+    if s.message and s.status is not SolveStatus.OPTIMAL:
+        lines.append(f"  {s.message}")
+    return "\n".join(lines)
+
+
+def _interval(estimate: Estimate) -> str:
+    assert estimate.value is not None and estimate.se is not None
+    half = 1.959963984540054 * estimate.se
+    return formats.usd_interval(estimate.value - half, estimate.value + half)
+
+
+SPREAD = (
+    ("total_cost_usd_per_year", "total cost per year", formats.usd),
+    ("shortfall_share", "shortfall share", formats.share),
+    ("recourse_racks", "recourse racks", formats.number),
+)
+
+
+def _spread_lines(results: pd.DataFrame) -> list[str]:
+    """p5 / p50 / p95 over the solved scenarios, per plan, of cost, shortfall and recourse."""
+    solved = results[results["status"].isin([s.value for s in SolveStatus if s.has_plan])]
+    lines = ["\neach scenario, p5 / p50 / p95 over the run's scenarios:"]
+    for column, label, write in SPREAD:
+        if column not in solved:
+            continue
+        for plan, rows in solved.groupby("plan", sort=False):
+            q = rows[column].quantile([0.05, 0.5, 0.95]).tolist()
+            lines.append(f"  {label:<20} {plan:<16} " + " / ".join(write(v) for v in q))
+    return lines
+
+
+def first_stage_orders(run_dir: str | Path) -> pd.DataFrame | None:
+    """A stochastic run's orders placed now (orders.parquet) as an order schedule; from its
+    first year's racks where a run wrote no orders (no prices then); None with neither."""
+    run = Path(run_dir)
+    if (run / "orders.parquet").exists():
+        return yearly.order_schedule(pd.read_parquet(run / "orders.parquet"))
+    if not (run / "racks.parquet").exists():
+        return None
+    _, first = next(yearly.by_year(pd.read_parquet(run / "racks.parquet")))
+    new = first.assign(new_racks=first["count"] - first["installed"], capex_usd_each=float("nan"))
+    return yearly.order_schedule(new)
+
+
+# --- any run ----------------------------------------------------------------------------
+
+
+def format_run(run_dir: str | Path, year: int | None = None) -> str:
+    """Whatever kind of run folder this is, in readable form; an incomplete run says so.
+    `year`: a multi-period plan's fleet in that year only."""
     run = Path(run_dir)
     record = read_record(run)
     if record is None:
@@ -229,12 +399,14 @@ def format_run(run_dir: str | Path) -> str:
         reason = f": {record.reason}" if record.reason else ""
         return f"{run}: incomplete {record.kind} run, {record.status}{reason}"
     if record.kind == RunKind.PLAN:
-        return format_plan(run)
+        return format_plan(run, year)
     if record.kind == RunKind.NIGHTLY:
         return format_nightly(run)
-    if record.kind == RunKind.STOCHASTIC:
-        return format_stochastic(run)
-    return format_scenarios(run)
+    summary = run_summary(run, record.kind)
+    if isinstance(summary, StochasticSummary):
+        return format_stochastic(run, summary)
+    assert isinstance(summary, ScenarioSummary | RobustSummary)
+    return format_scenarios(summary)
 
 
 def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
@@ -243,49 +415,64 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
     `location` names where the run lives when that is not `run_dir` (a URI output).
     """
     run = Path(run_dir)
-    m = json.loads((run / RUN_RECORD).read_text())
-    plan, rob = m["stages"]["plan"]["result"], m["stages"]["robust"]["result"]
+    m = nightly_record(run)
+    plan, rob = m.results.plan, m.results.robust
+    assert plan is not None and rob is not None, "a complete nightly run has both stages"
+    cost = rob.cost_per_mtok_usd
     lines = [
-        f"nightly run {m['run_id']} of case {m['case']}: {m['status']}",
+        f"nightly run {m.run_id} of case {m.case}: {m.status}",
         f"  output: {location or run}",
-        f"  expected-value plan: ${plan['cost_per_mtok_usd']:.4g} per million tokens",
-        f"  robust choice {rob['chosen_plan']}: mean ${rob['cost_per_mtok_usd']['mean']:.4g},"
-        f" p95 ${rob['cost_per_mtok_usd']['p95']:.4g} per million tokens;"
-        f" P(unmet > 1%) {rob['probability_unmet_above_1pct']:.1%}",
-        f"  value of the stochastic solution ${rob['vss_usd_per_year']['mean']:,.0f}/year,"
-        f" EVPI ${rob['evpi_usd_per_year']['mean']:,.0f}/year",
+        f"  expected-value plan: {formats.usd(plan.cost_per_mtok_usd)} per million tokens"
+        + (", levelized" if (run / "plan" / "orders.parquet").exists() else ""),
+        f"  robust choice {rob.chosen_plan}: mean {formats.usd(cost.mean)},"
+        f" p95 {formats.usd(cost.p95)} per million tokens;"
+        f" P(unmet > 1%) {formats.share(rob.probability_unmet_above_1pct)}",
+        f"  value of the stochastic solution {formats.usd(rob.vss.value)}/year"
+        f"{BOUND_WORDS[rob.vss.kind]}, EVPI {formats.usd(rob.evpi.value)}/year"
+        f"{BOUND_WORDS[rob.evpi.kind]}",
     ]
-    two_stage = m["stages"].get("stochastic", {}).get("result")
+    two_stage = m.results.stochastic
     if two_stage:
         lines.append(
-            f"  stochastic plan ({two_stage['method']}): ${two_stage['objective']:,.0f}/year,"
-            f" certified gap {two_stage['gap']:.2%}, VSS ${two_stage['vss'] or 0:,.0f}/year,"
-            f" EVPI ${two_stage['evpi']:,.0f}/year"
+            f"  stochastic plan ({method_name(two_stage.method)}):"
+            f" {formats.usd(two_stage.objective.value)}/year,"
+            f" certified gap {formats.gap(two_stage.gap)}, VSS {formats.usd(two_stage.vss.value)}"
+            f"/year, EVPI {formats.usd(two_stage.evpi.value)}/year"
         )
-    installed = m["stages"]["installed"]["result"]
+        orders = first_stage_orders(run / "stochastic")
+        if orders is not None and len(orders):
+            lines.append(
+                f"    orders to place now ({formats.integer(orders['new_racks'].sum())} racks,"
+                f" capex {formats.usd(orders['capex_usd'].sum(min_count=1))}):"
+            )
+            lines += text_table(orders, yearly.ORDER_COLUMNS, indent="    ")
+    installed = m.results.installed
     if installed:
-        unmet = installed["probability_unmet_above_1pct"]
-        share = "n/a (no scenario solved)" if unmet is None else f"{unmet:.1%}"
+        unmet_alone = installed.probability_unmet_above_1pct
+        share = "n/a (no scenario solved)" if unmet_alone is None else formats.share(unmet_alone)
         lines.append(f"  installed fleet alone: P(unmet > 1%) {share}")
-    compare = m["stages"]["compare"]["result"]
-    if compare["previous_run"]:
-        lines.append(f"  since {compare['previous_run']}:")
+    compare = m.results.compare
+    if compare is not None and compare.previous_run:
+        lines.append(f"  since {compare.previous_run}:")
         racks = pd.read_parquet(run / "compare" / "racks.parquet")
         lines += [
-            f"    {_when(r)}{r.site} {r.rack_type}: {r.count_previous} -> {r.count} racks"
+            f"    {'' if getattr(r, 'period', None) is None else f'{r.period} '}{r.site}"
+            f" {r.rack_type}: {r.count_previous} -> {r.count} racks"
             for r in racks[racks["change"] != 0].itertuples()
         ] or ["    rack counts unchanged"]
         metrics = pd.read_parquet(run / "compare" / "metrics.parquet")
-        lines += [
-            f"    {r.metric}: {r.previous:.4g} -> {r.value:.4g}"
-            for r in metrics.dropna().itertuples()
-            if r.change != 0
-        ]
+        for r in metrics.dropna().itertuples():
+            label, kind = METRIC_LABELS.get(r.metric, (r.metric, "number"))
+            if r.change != 0:
+                write = formats.BY_KIND[kind]
+                lines.append(f"    {label}: {write(r.previous)} -> {write(r.value)}")
     else:
         lines.append("  no previous successful run of this case to compare with")
-    seconds = {k: v.get("seconds") for k, v in m["stages"].items()}
-    report = m["stages"].get("report", {}).get("result")
+    report = m.results.report
     if report:
-        lines.append(f"  report: {location or run}/{report['file']}")
-    lines.append("  stage seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
+        lines.append(f"  report: {location or run}/{report.file}")
+    seconds = ", ".join(
+        f"{name} {formats.seconds(stage.seconds)}" for name, stage in m.stages.items()
+    )
+    lines.append("  stage times: " + seconds)
     return "\n".join(lines)

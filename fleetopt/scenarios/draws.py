@@ -1,9 +1,9 @@
-"""Monte Carlo scenarios (MODEL.md section 5): draws, multipliers, and their long table.
+"""Monte Carlo scenarios (docs/model.md section 5): draws, multipliers, and their long table.
 
 A scenario is rebuilt anywhere from (seed, scenario index) alone: its generator is
 `numpy.random.default_rng([seed, scenario])`, and it always draws the same count of
 numbers in the same order (growth, one per workload, one per region, one per site, one
-per rack type for supply, then one per rack type for throughput), so scenario k is
+per rack type for supply, then one per rack type for throughput), so scenario s is
 identical on any worker, in any chunk, and switching one source of uncertainty on or off
 never shifts the draws of another. New sources are drawn after all earlier ones, so a
 scenario of a case keeps every draw it had before they existed.
@@ -55,12 +55,13 @@ def draw(index: ModelIndex, uncertainty: Uncertainty, scenario: int) -> Multipli
 
 
 def draws_table(index: ModelIndex, scenario: int, multipliers: Multipliers) -> pd.DataFrame:
-    """Every draw of one scenario in the long format of MODEL.md section 6.
+    """Every draw of one scenario in the long format of docs/model.md section 6.
 
     kind `demand`: key `*` for the shared growth, key = workload for its own factor;
     `energy_price` per region; `power_cap` per site; `supply` and `throughput` per rack type.
     """
     m = multipliers
+    assert m.region_energy is not None, "drawn multipliers keep the energy draws per region"
     keys = [
         ("demand", ["*"], [m.growth]),
         ("demand", index.workloads["workload"].tolist(), (m.demand / m.growth).tolist()),

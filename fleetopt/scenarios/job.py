@@ -8,19 +8,21 @@ with it, rebuilding only the numbers (fleetopt.model.inputs) and the model array
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import logging
 import pickle
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fleetopt.core import logs
 from fleetopt.core.errors import SolverError
-from fleetopt.io.case import Case, Objective, SolverOptions, case_fingerprint
+from fleetopt.io.case import Case, Objective, case_fingerprint
+from fleetopt.io.runfolder import RunKind
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model, build_plan_model
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import model_data
@@ -38,11 +40,6 @@ log = logging.getLogger(__name__)
 WAIT_AND_SEE = "wait-and-see"
 
 
-class Mode(enum.StrEnum):
-    SWEEP = "sweep"
-    EVALUATE = "evaluate"
-
-
 @dataclass(frozen=True)
 class ScenarioJob:
     """Everything a worker needs to solve any scenario of a run.
@@ -51,11 +48,11 @@ class ScenarioJob:
     `hint` (sweep): a solution vector to warm-start each scenario's MILP from.
     `lp_engine`: the back end for evaluate LPs (GLOP re-solves in place from its basis).
     `shortfall` (evaluate): a share short of min_served_share is paid for at the shortfall
-    penalty (MODEL.md section 9) instead of making the scenario infeasible.
+    penalty (docs/model.md section 9) instead of making the scenario infeasible.
     """
 
     case: Case
-    mode: Mode
+    mode: RunKind  # SWEEP or EVALUATE
     options: SolverOptions
     plans: dict[str, np.ndarray] = field(default_factory=dict)
     hint: np.ndarray | None = None
@@ -77,7 +74,7 @@ class ScenarioJob:
             "case": case_fingerprint(self.case),
             "seed": self.case.uncertainty.seed,
             "solver": self.options.as_params(),
-            "lp_engine": self.lp_engine.value if self.mode is Mode.EVALUATE else None,
+            "lp_engine": self.lp_engine.value if self.mode is RunKind.EVALUATE else None,
             "plans": {name: _digest(counts) for name, counts in self.plans.items()},
             "hint": _digest(self.hint) if self.hint is not None else None,
             "shortfall": self.shortfall,
@@ -150,7 +147,7 @@ class PreparedJob:
         mult = draw(self.index, self.job.case.uncertainty, scenario)
         data = model_data(self.index, mult)
         draws = draws_table(self.index, scenario, mult)
-        if self.job.mode is Mode.SWEEP:
+        if self.job.mode is RunKind.SWEEP:
             rows = [self._sweep(scenario, data)]
         else:
             rows = [self._evaluate(scenario, plan, data) for plan in self.job.plans]
@@ -236,7 +233,7 @@ class PreparedJob:
             "objective": objective if x is not None else np.nan,
             "mip_gap": gap,
             "solver": (
-                self.job.lp_engine if self.job.mode is Mode.EVALUATE else self.job.options.name
+                self.job.lp_engine if self.job.mode is RunKind.EVALUATE else self.job.options.name
             ).value,
             "solve_seconds": solve_s,
             "build_seconds": build_s,
@@ -270,7 +267,7 @@ def error_rows(
 
     Its draws are still recorded when the index is at hand (drawing cannot fail).
     """
-    plans = list(job.plans) if job.mode is Mode.EVALUATE else [WAIT_AND_SEE]
+    plans = list(job.plans) if job.mode is RunKind.EVALUATE else [WAIT_AND_SEE]
     draws = (
         draws_table(index, scenario, draw(index, job.case.uncertainty, scenario))
         if index is not None
@@ -331,7 +328,7 @@ SITE_COLUMNS = {
 DRAW_COLUMNS = {"scenario": np.int64, "kind": object, "key": object, "multiplier": float}
 
 
-def _empty(columns: dict[str, type], multi_period: bool = False) -> pd.DataFrame:
+def _empty(columns: dict[str, Any], multi_period: bool = False) -> pd.DataFrame:
     """A table with no rows but the columns and dtypes of its kind, so parts concatenate;
     a multi-period case's tables have `period` after `plan`."""
     if multi_period:

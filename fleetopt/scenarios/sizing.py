@@ -29,7 +29,8 @@ import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
 from fleetopt.model.risk import Risk

@@ -16,12 +16,14 @@ import pickle
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pandas as pd
 
 from fleetopt.core.errors import SolverError
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.bounds import RackBounds
 from fleetopt.model.build import OBJECTIVE_SCALE, LinearModel
 from fleetopt.model.extensive import bundle_stage
@@ -97,7 +99,7 @@ class PreparedStages:
             return self.stage(sample, scenarios[0])[1]
         key = (sample, scenarios)
         if key not in self._bundles:
-            stages = [self.stage(sample, k)[1] for k in scenarios]
+            stages = [self.stage(sample, s)[1] for s in scenarios]
             self._bundles[key] = bundle_stage(stages, np.ones(len(stages)))
         return self._bundles[key]
 
@@ -126,6 +128,12 @@ class PreparedStages:
                 self._recourse.popitem(last=False)
         self._recourse.move_to_end(key)
         return self._recourse[key]
+
+    @overload
+    def solve(self, task: Task) -> Reply: ...
+
+    @overload
+    def solve(self, task: CutTask) -> CutReply: ...
 
     def solve(self, task: Task | CutTask) -> Reply | CutReply:
         """Solve one task; a solver failure comes back as a reply with status `error`.
@@ -172,6 +180,7 @@ class PreparedStages:
 
     def _model(self, stage: StageModel, task: Task) -> LinearModel:
         if task.kind is TaskKind.EVALUATE:
+            assert task.plan is not None, "an evaluation task carries its plan"
             return stage.with_first_stage(task.plan)
         if task.kind is TaskKind.FREE:
             return stage.model
@@ -183,6 +192,7 @@ class PreparedStages:
         model = stage.model
         figures = Figures.of(self.index, data, model, x)
         plan = task.kind.value  # the pipeline names evaluated plans
+        recourse_x = [x[model.layout.block(b).slice] for b in model.layout.present("e")]
         row = {
             "scenario": scenario,
             "plan": plan,
@@ -192,7 +202,7 @@ class PreparedStages:
             TOTAL_COST: figures.total_cost_usd_per_year,
             "unmet_share": unmet_share(self.index, model, x),
             "shortfall_share": shortfall_share(self.index, model, x),
-            "recourse_racks": float(x[model.layout.e].sum()) if "e" in model.layout else 0.0,
+            "recourse_racks": float(sum(e.sum() for e in recourse_x)),
             "mip_gap": solution.gap,
             "solver": self.job.options.name.value,
             "solve_seconds": solution.seconds,
@@ -201,8 +211,8 @@ class PreparedStages:
             "message": solution.message,
         }
         bought = (
-            rack_mix(self.index, x[model.layout.e])
-            if "e" in model.layout
+            rack_mix(self.index, recourse_x[0])
+            if recourse_x
             else pd.DataFrame(columns=["site", "rack_type", "count"])
         )
         bought = bought[bought["count"] > 0].drop(columns="installed", errors="ignore")

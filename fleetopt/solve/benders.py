@@ -40,20 +40,21 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from fleetopt.core.errors import SolverError
-from fleetopt.io.case import SolverOptions
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import LinearModel
 from fleetopt.model.layout import VariableLayout
 from fleetopt.model.master import MasterStructure
 from fleetopt.model.risk import Risk
 from fleetopt.model.stage import StageModel
-from fleetopt.solve.hedging import Reply, Task, TaskKind, limit_reached
+from fleetopt.solve.hedging import HedgingSettings, Reply, Task, TaskKind, limit_reached
 from fleetopt.solve.mathopt import relative_gap, solve_model
 from fleetopt.solve.recourse import RecourseSolution
-from fleetopt.solve.result import SolveStatus
+from fleetopt.solve.result import ConvergenceRow, SolveStatus
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,12 @@ MASTER_GAP_SHARE = 0.1  # the master MILP is solved to this share of the target 
 EVALUATE_WITHIN = 0.5  # integer-evaluate the best point within this share of the target
 INTEGER_CANDIDATES = 3  # points evaluated with integer recourse once the master repeats
 PROGRESS = 1e-9  # a relative bound change below this is no progress
+
+
+# `solve`: cut tasks to their CutReplies, or hedging's Tasks (plans to evaluate) to Replies,
+# in order, whoever solves them (fleetopt.parallel.actors.StagePool.solve).
+Solve = Callable[[list[Any]], list[Any]]
+Evaluate = Callable[[np.ndarray], np.ndarray]  # a plan's integer-recourse cost per scenario
 
 
 class Cuts(enum.StrEnum):
@@ -100,13 +107,14 @@ class CutReply:
 
 
 @dataclass(frozen=True)
-class BendersSettings:
-    """When to stop (the certified gap, rounds, the wall clock between rounds) and how."""
+class Round:
+    """What one round did: its phase, rho of the relaxed costs at the point it cut at (nan:
+    none), and the seconds of its subproblems and of its master."""
 
-    gap: float = 0.01
-    max_rounds: int = 100
-    time_limit_s: float = 900.0
-    cuts: Cuts = Cuts.MULTI
+    phase: str
+    relaxed: float
+    solve_s: float
+    master_s: float
 
 
 @dataclass
@@ -140,7 +148,7 @@ class BendersState:
     round: int = 0
     elapsed_s: float = 0.0
     stopped: str = ""
-    history: list[dict] = field(default_factory=list)
+    history: list[ConvergenceRow] = field(default_factory=list)
 
     @property
     def gap(self) -> float:
@@ -158,48 +166,50 @@ def decompose(
     stage: StageModel,
     structure: MasterStructure,
     probabilities: np.ndarray,
-    solve: Callable[[list], list],
-    settings: BendersSettings,
+    solve: Solve,
+    stop: HedgingSettings,
     master_options: SolverOptions,
+    cuts: Cuts = Cuts.MULTI,
     starts: Sequence[np.ndarray] = (),
     state: BendersState | None = None,
     checkpoint: Callable[[BendersState], None] = lambda state: None,
-    evaluate: Callable[[np.ndarray], np.ndarray] | None = None,
+    evaluate: Evaluate | None = None,
 ) -> BendersState:
     """The L-shaped method from `state` (or from cuts at `starts` and the smallest first
-    stage) until a stopping rule holds; `checkpoint` after every round. `stage` is any
-    scenario's stage model (its first stage and risk measure). `evaluate(plan)` gives a
-    plan's cost with integer recourse per scenario (default: EVALUATE tasks to `solve`)."""
-    if settings.cuts is Cuts.SINGLE and stage.risk.has_tail:
+    stage) until `stop` holds (the certified gap, `max_iterations` rounds, the time limit
+    between rounds); `checkpoint` after every round. `stage` is any scenario's stage model
+    (its first stage and risk measure). `evaluate(plan)` gives a plan's cost with integer
+    recourse per scenario (default: EVALUATE tasks to `solve`)."""
+    if cuts is Cuts.SINGLE and stage.risk.has_tail:
         raise ValueError("aggregated cuts (--cuts single) need the mean objective")
     clock = time.perf_counter() - (state.elapsed_s if state is not None else 0.0)
-    master = Master(structure, stage, probabilities, settings)
+    master = Master(structure, stage, probabilities, cuts)
     n = len(master.p)
     evaluate = evaluate or (lambda plan: _evaluate_tasks(plan, n, solve))
     if state is None:
         started = time.perf_counter()
-        state = _start(master, stage, solve, starts, aggregated=settings.cuts is Cuts.SINGLE)
+        state = _start(master, stage, solve, starts, aggregated=cuts is Cuts.SINGLE)
         state.elapsed_s = time.perf_counter() - clock
-        row = _row(state, "start", np.nan, time.perf_counter() - started, 0.0)
-        state.history.append({**row, "elapsed_seconds": state.elapsed_s})
+        start = Round("start", np.nan, time.perf_counter() - started, 0.0)
+        state.history.append(_row(state, start))
         checkpoint(state)
     while not state.stopped:
-        state.stopped = _stop_reason(state, settings, time.perf_counter() - clock)
+        state.stopped = _stop_reason(state, stop, time.perf_counter() - clock)
         if state.stopped:
             break
-        left_s = settings.time_limit_s - (time.perf_counter() - clock)
+        left_s = stop.time_limit_s - (time.perf_counter() - clock)
         options = replace(
             master_options,
-            relative_gap=MASTER_GAP_SHARE * settings.gap,
+            relative_gap=MASTER_GAP_SHARE * stop.gap,
             time_limit_s=max(1.0, min(master_options.time_limit_s, left_s)),
         )
         if state.phase is Phase.LP:
-            row = _lp_round(state, master, stage, solve, options, settings)
+            done = _lp_round(state, master, stage, solve, options, stop.gap)
         else:
-            row = _integer_round(state, master, stage, solve, evaluate, options, settings)
+            done = _integer_round(state, master, stage, solve, evaluate, options, stop.gap)
         state.round += 1
         state.elapsed_s = time.perf_counter() - clock
-        state.history.append({**row, "iteration": state.round, "elapsed_seconds": state.elapsed_s})
+        state.history.append(_row(state, done))
         checkpoint(state)
     return state
 
@@ -207,7 +217,14 @@ def decompose(
 # --- rounds --------------------------------------------------------------------------------
 
 
-def _start(master: Master, stage, solve, starts, *, aggregated: bool) -> BendersState:
+def _start(
+    master: Master,
+    stage: StageModel,
+    solve: Solve,
+    starts: Sequence[np.ndarray],
+    *,
+    aggregated: bool,
+) -> BendersState:
     """Cuts at the smallest first stage and at `starts` that are in the master's domain."""
     k, n = master.k, len(master.p)
     n_basis = stage.model.n_variables + stage.model.n_constraints
@@ -229,25 +246,34 @@ def _start(master: Master, stage, solve, starts, *, aggregated: bool) -> Benders
     for i, plan in enumerate(plans):
         if _known(state, plan) is not None:
             continue
-        relaxed = _separate(state, stage, plan, solve, required=i == 0, whole=True)
-        if relaxed is None:
+        try:
+            _separate(state, stage, plan, solve, whole=True)
+        except RecourseError as err:
+            if i == 0 or err.solution.status is not SolveStatus.INFEASIBLE:
+                raise
             log.info("benders: start plan %d is outside the master's domain; not used", i)
     state.best_in = int(np.argmin(state.point_relaxed))
     return state
 
 
-def _lp_round(state, master, stage, solve, options, settings) -> dict:
+def _lp_round(
+    state: BendersState,
+    master: Master,
+    stage: StageModel,
+    solve: Solve,
+    options: SolverOptions,
+    target_gap: float,
+) -> Round:
     """Master with x continuous; cuts between the best point and its solution."""
     started = time.perf_counter()
-    solution = master.solve(state, integer=False, options=options)
+    bound, x = master.solve(state, integer=False, options=options)
     master_s = time.perf_counter() - started
-    bound = _bound(solution)
     progress = bound > state.lower_bound + PROGRESS * max(1.0, abs(bound))
     state.lower_bound = max(state.lower_bound, bound)
     best = state.point_relaxed[state.best_in]
-    if relative_gap(best, state.lower_bound) <= LP_GAP_SHARE * settings.gap:
+    if relative_gap(best, state.lower_bound) <= LP_GAP_SHARE * target_gap:
         state.phase = Phase.INTEGER
-        return _row(state, Phase.LP, np.nan, 0.0, master_s)
+        return Round(Phase.LP, np.nan, 0.0, master_s)
     state.stalled = 0 if progress else state.stalled + 1
     if state.stalled >= STALL_ROUNDS:
         if state.lam < 1.0:
@@ -255,35 +281,43 @@ def _lp_round(state, master, stage, solve, options, settings) -> dict:
         else:
             state.phase = Phase.INTEGER
     x_in = state.points[state.best_in]
-    x_out = master.point(solution.x, integer=False)
+    x_out = master.point(x, integer=False)
     plan = x_in + state.lam * (x_out - x_in)
     relaxed, seconds = math.nan, 0.0
     if _known(state, plan) is None:
         started = time.perf_counter()
-        relaxed = _separate(state, stage, plan, solve, required=True)
+        relaxed = _separate(state, stage, plan, solve)
         seconds = time.perf_counter() - started
         if relaxed < best:
             state.best_in = len(state.points) - 1
-    return _row(state, Phase.LP, relaxed, seconds, master_s)
+    return Round(Phase.LP, relaxed, seconds, master_s)
 
 
-def _integer_round(state, master, stage, solve, evaluate, options, settings) -> dict:
+def _integer_round(
+    state: BendersState,
+    master: Master,
+    stage: StageModel,
+    solve: Solve,
+    evaluate: Evaluate,
+    options: SolverOptions,
+    target_gap: float,
+) -> Round:
     """Master as a MILP; cuts at its solution; integer recourse for the best points."""
     started = time.perf_counter()
-    solution = master.solve(state, integer=True, options=options)
+    bound, x = master.solve(state, integer=True, options=options)
     master_s = time.perf_counter() - started
-    state.lower_bound = max(state.lower_bound, _bound(solution))
-    plan = master.point(solution.x, integer=True)
+    state.lower_bound = max(state.lower_bound, bound)
+    plan = master.point(x, integer=True)
     started = time.perf_counter()
     known = _known(state, plan)
     if known is None:
-        relaxed = _separate(state, stage, plan, solve, required=True, whole=True)
+        relaxed = _separate(state, stage, plan, solve, whole=True)
         close = [
             i
             for i in _best_integer_points(state, master, 1)
             if relative_gap(state.point_relaxed[i], state.lower_bound)
-            <= EVALUATE_WITHIN * settings.gap
-            and state.gap > settings.gap
+            <= EVALUATE_WITHIN * target_gap
+            and state.gap > target_gap
         ]
     else:  # the cut model is exact at the master's solution: the relaxed problem is solved
         relaxed = state.point_relaxed[known]
@@ -300,7 +334,7 @@ def _integer_round(state, master, stage, solve, evaluate, options, settings) -> 
     for i in close:
         _evaluate_integer(state, stage, i, evaluate)
     seconds = time.perf_counter() - started
-    return _row(state, Phase.INTEGER, relaxed, seconds, master_s)
+    return Round(Phase.INTEGER, relaxed, seconds, master_s)
 
 
 def _best_integer_points(state: BendersState, master: Master, count: int) -> list[int]:
@@ -312,10 +346,12 @@ def _best_integer_points(state: BendersState, master: Master, count: int) -> lis
     return [int(i) for i in order[: int(open_.sum())][:count]]
 
 
-def _separate(state, stage, plan, solve, *, required: bool, whole: bool = False) -> float | None:
+def _separate(
+    state: BendersState, stage: StageModel, plan: np.ndarray, solve: Solve, *, whole: bool = False
+) -> float:
     """Cuts of every scenario at `plan`; the plan becomes a point (with `whole`, a whole
     plan valued with whole-rack recourse too: an upper bound). Returns rho of the relaxed
-    costs, or None where some scenario has no second stage (not `required`)."""
+    costs; raises RecourseError (the state unchanged) where a scenario has no optimum."""
     n = state.n_scenarios
     tasks = [
         CutTask(s, plan, state.bases[s] if state.bases[s].any() else None, whole=whole)
@@ -325,11 +361,8 @@ def _separate(state, stage, plan, solve, *, required: bool, whole: bool = False)
     if len(replies) != n:
         raise ValueError(f"{n} cut tasks got {len(replies)} replies")
     for reply in replies:
-        if reply.solution.status is SolveStatus.OPTIMAL:
-            continue
-        if reply.solution.status is SolveStatus.INFEASIBLE and not required:
-            return None
-        raise RecourseError(reply)
+        if reply.solution.status is not SolveStatus.OPTIMAL:
+            raise RecourseError(reply)
     solutions = [r.solution for r in replies]
     values = np.array([s.value for s in solutions])
     slopes = np.stack([s.subgradient for s in solutions])
@@ -357,13 +390,15 @@ def _separate(state, stage, plan, solve, *, required: bool, whole: bool = False)
     return relaxed
 
 
-def _evaluate_tasks(plan: np.ndarray, n: int, solve) -> np.ndarray:
+def _evaluate_tasks(plan: np.ndarray, n: int, solve: Solve) -> np.ndarray:
     """A plan's cost with integer recourse per scenario, by `evaluate`'s MILPs."""
     replies: list[Reply] = solve([Task((s,), TaskKind.EVALUATE, plan=plan) for s in range(n)])
     return np.array([r.cost if r.status.has_plan else np.inf for r in replies])
 
 
-def _evaluate_integer(state, stage, point: int, evaluate) -> None:
+def _evaluate_integer(
+    state: BendersState, stage: StageModel, point: int, evaluate: Evaluate
+) -> None:
     """Point `point`'s cost with integer recourse in every scenario: an upper bound."""
     plan = state.points[point]
     costs = evaluate(plan)
@@ -373,11 +408,11 @@ def _evaluate_integer(state, stage, point: int, evaluate) -> None:
         state.upper_bound, state.plan, state.plan_costs = value, plan.copy(), costs
 
 
-def _stop_reason(state: BendersState, settings: BendersSettings, elapsed_s: float) -> str:
-    if state.gap <= settings.gap:
-        return f"certified gap {state.gap:.2e} within the target {settings.gap:g}"
-    rounds = ("round", state.round, settings.max_rounds)
-    return limit_reached(*rounds, elapsed_s, settings.time_limit_s)
+def _stop_reason(state: BendersState, stop: HedgingSettings, elapsed_s: float) -> str:
+    if state.gap <= stop.gap:
+        return f"certified gap {state.gap:.2e} within the target {stop.gap:g}"
+    rounds = ("round", state.round, stop.max_iterations)
+    return limit_reached(*rounds, elapsed_s, stop.time_limit_s)
 
 
 def _known(state: BendersState, plan: np.ndarray) -> int | None:
@@ -386,33 +421,29 @@ def _known(state: BendersState, plan: np.ndarray) -> int | None:
     return int(same[0]) if len(same) else None
 
 
-def _bound(solution) -> float:
-    if solution.x is None:
-        raise SolverError(f"the Benders master ended {solution.status.value}: {solution.message}")
-    return float(solution.bound) if np.isfinite(solution.bound) else float(solution.objective)
-
-
-def _row(state, phase, relaxed, solve_s, master_s) -> dict:
-    """One line of the convergence table (scaled units; the pipeline converts)."""
-    return {
-        "iteration": state.round,
-        "phase": str(phase),
-        "lower_bound": state.lower_bound,
-        "upper_bound": state.upper_bound,
-        "gap": state.gap,
-        "relaxed_objective": relaxed,
-        "cuts": len(state.cut_constant),
-        "points": len(state.points),
-        "solve_seconds": solve_s,
-        "master_seconds": master_s,
-    }
+def _row(state: BendersState, done: Round) -> ConvergenceRow:
+    """One line of the convergence table after round `done` (scaled units; the pipeline
+    converts)."""
+    return ConvergenceRow(
+        iteration=state.round,
+        lower_bound=state.lower_bound,
+        upper_bound=state.upper_bound,
+        gap=state.gap,
+        solve_seconds=done.solve_s,
+        elapsed_seconds=state.elapsed_s,
+        cuts=len(state.cut_constant),
+        phase=str(done.phase),
+        relaxed_objective=done.relaxed,
+        points=len(state.points),
+        master_seconds=done.master_s,
+    )
 
 
 class RecourseError(SolverError):
     """A scenario's relaxed recourse without an optimum at a master point."""
 
     def __init__(self, reply: CutReply):
-        solution = reply.solution
+        self.solution = solution = reply.solution
         if solution.status is SolveStatus.INFEASIBLE:
             text = (
                 f"scenario {reply.scenario}'s relaxed second stage is infeasible at a first"
@@ -441,17 +472,17 @@ class Master:
         structure: MasterStructure,
         stage: StageModel,
         probabilities: np.ndarray,
-        settings: BendersSettings,
+        cuts: Cuts,
     ):
         self.structure = structure
         self.risk: Risk = stage.risk
         self.p = np.asarray(probabilities, dtype=float)
         self.k = structure.n_first
-        self.n_thetas = 1 if settings.cuts is Cuts.SINGLE else len(self.p)
+        self.n_thetas = 1 if cuts is Cuts.SINGLE else len(self.p)
         layout = stage.model.layout
         self.eta = (
             int(np.flatnonzero(stage.first_cols == layout.cols("eta")[0])[0])
-            if "eta" in layout
+            if layout.has("eta")
             else None
         )
         self.integer_first = structure.model.integer[: self.k].copy()
@@ -459,15 +490,23 @@ class Master:
     def point(self, x: np.ndarray, *, integer: bool) -> np.ndarray:
         """The first stage of master solution `x` as a point to cut at: eta at 0 (no
         scenario's cost depends on it), whole racks where `integer`."""
-        plan = np.nan_to_num(np.asarray(x[: self.k], dtype=float))
+        plan: np.ndarray = np.nan_to_num(np.asarray(x[: self.k], dtype=float))
         if integer:
             plan[self.integer_first] = np.round(plan[self.integer_first])
         if self.eta is not None:
             plan[self.eta] = 0.0
         return plan
 
-    def solve(self, state: BendersState, *, integer: bool, options: SolverOptions):
-        return solve_model(self.model(state, integer=integer), options)
+    def solve(
+        self, state: BendersState, *, integer: bool, options: SolverOptions
+    ) -> tuple[float, np.ndarray]:
+        """The master's dual bound (its objective where it has none) and its solution."""
+        solution = solve_model(self.model(state, integer=integer), options)
+        if solution.x is None:
+            why = f"{solution.status.value}: {solution.message}"
+            raise SolverError(f"the Benders master ended {why}")
+        bound = solution.bound if np.isfinite(solution.bound) else solution.objective
+        return float(bound), solution.x
 
     def model(self, state: BendersState, *, integer: bool) -> LinearModel:
         """The master with every cut of `state`, rows in order and columns ascending

@@ -52,7 +52,7 @@ class Deadline:
     hold: bool = False
 
     @classmethod
-    def after(cls, limit_s: float, *, hold: bool = False, started: float | None = None):
+    def after(cls, limit_s: float, *, hold: bool = False, started: float | None = None) -> Deadline:
         """The deadline `limit_s` seconds after `started` (default: now)."""
         start = time.monotonic() if started is None else started
         return cls(start + limit_s, limit_s, hold)
@@ -114,7 +114,13 @@ def solve_held(
         return HeldSolve(None, last_incumbent(incumbents, len(proto.variables.ids)), bound)
 
 
-def _follow(conn, proto, params, model_params, stop_at):
+def _follow(
+    conn: Connection,
+    proto: model_pb2.ModelProto,
+    params: parameters_pb2.SolveParametersProto,
+    model_params: model_parameters_pb2.ModelSolveParametersProto,
+    stop_at: float,
+) -> tuple[result_pb2.SolveResultProto | None, float, bool]:
     """Send the request, then read progress until HiGHS answers or `stop_at` passes.
 
     Returns (result or None, last dual bound, whether the child ended by itself).
@@ -141,7 +147,7 @@ def _follow(conn, proto, params, model_params, stop_at):
     return None, progress.bound, False
 
 
-def _stop(conn: Connection, child: subprocess.Popen) -> None:
+def _stop(conn: Connection, child: subprocess.Popen[bytes]) -> None:
     """Ask the child to flush HiGHS's files and exit; kill it if it does not."""
     with contextlib.suppress(OSError):  # it has already exited
         conn.send("stop")
@@ -184,7 +190,9 @@ class HighsProgress:
         except ArithmeticError:
             return
         if printed.is_finite():
-            half_unit = Decimal(1).scaleb(printed.as_tuple().exponent) / 2
+            exponent = printed.as_tuple().exponent
+            assert isinstance(exponent, int), "a finite number has a whole exponent"
+            half_unit = Decimal(1).scaleb(exponent) / 2
             self.bound = float(printed - half_unit)
 
 

@@ -14,6 +14,11 @@ row families (docs/model.md section 7):
   that no site can serve within its SLO (no slack would help) has its minimum relaxed
   there and is named instead.
 
+With periods (docs/model.md section 8) every minimum and every limit is one per year: a
+workload is short in a year, for a limit of that year, and both are named with the year
+("needs 90% served in 2030 ... site eu is short of 12 MW in 2030"); a workload no site can
+serve is judged year by year, on the phases with demand in that year.
+
 Each limit family's wording sits with the ids of its rows (`LIMITS`; fleetopt.model.labels).
 """
 
@@ -28,10 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fleetopt.io.case import Case, SolverOptions
+from fleetopt.io.case import Case
 from fleetopt.io.schema import PHASES
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import LinearModel, build_evaluate_model, build_plan_model
-from fleetopt.model.constraints import RowBlock, define_delivered
+from fleetopt.model.constraints import RowBlock, define_delivered_limit
 from fleetopt.model.index import ModelIndex
 from fleetopt.model.inputs import ModelData
 from fleetopt.model.labels import ids_of
@@ -58,7 +64,7 @@ LIMITS = {
     "power": Limit("site {site}", "MW", "cap {value} MW", "can power"),
     "space": Limit("site {site}", "slots", "max_slots {value}", "have floor space for"),
     "supply": Limit("rack type {rack_type}", "racks", "max_count {value}", "can get racks for"),
-    "delivered": Limit(
+    "delivered_limit": Limit(
         "rack type {rack_type} at site {site}",
         "racks",
         "{value} delivered",
@@ -71,7 +77,7 @@ NUMERICAL_TROUBLE = (
     " the model may be numerically difficult"
 )
 PLAN_LIMITS = ("power", "space", "supply")
-EVALUATE_LIMITS = ("power", "delivered")
+EVALUATE_LIMITS = ("power", "delivered_limit")
 
 
 def diagnose_plan(
@@ -112,7 +118,7 @@ def diagnose_evaluate(
     model = build_evaluate_model(index, case, data, counts)
     free_index, free_data = without_limits(index, data)
     free = build_evaluate_model(free_index, case, free_data, counts)
-    delivered = define_delivered(index, model.layout, data, counts)
+    delivered = define_delivered_limit(index, model.layout, data, counts)
     return _diagnose(
         index,
         model,
@@ -168,7 +174,6 @@ def _diagnose(
 ) -> str:
     """Shortfall first (which workloads, how much), then slack (which limits, how much)."""
     m = model.layout.block("m")
-    workload_of_m = ids_of(index, m.over, np.arange(m.size))["workload"].to_numpy()
     relaxed = shortfall_model(model)
     shortfall = solver.solve(relaxed, first=True)
     if shortfall.status is SolveStatus.INFEASIBLE:
@@ -185,14 +190,14 @@ def _diagnose(
         )
     if shortfall.x is None:
         return _no_diagnosis("the re-solve with relaxed minimums", shortfall)
-    short = _short_workloads(relaxed, shortfall.x, workload_of_m)
+    short = _short_workloads(index, relaxed, shortfall.x)
     if short.empty:
         return NUMERICAL_TROUBLE
-    unservable = _unservable(index)
-    short["unservable"] = [unservable.get(w, "") for w in short["workload"]]
+    unservable = _unservable(index)  # per `wk` row: why, or ""
+    short["unservable"] = unservable[short["wk"].to_numpy()]
     shortages, why_none = None, no_slack
     if (short["unservable"] == "").any():
-        relax = np.isin(workload_of_m, unservable.index)
+        relax = unservable != ""  # the m block is over `wk` too
         elastic = slack_model(index, model, free, limits, extra_rows, relax)
         slack = solver.solve(elastic)
         if slack.x is not None:
@@ -222,16 +227,16 @@ def shortfall_model(model: LinearModel) -> LinearModel:
     """min sum_w short[w]  s.t. the model's rows, m[w] - short[w] <= 1 - min_served_share[w],
     m[w] <= 1, short[w] >= 0: the serve minimums relaxed."""
     m = model.layout.block("m")
-    k = np.arange(m.size)
+    w = np.arange(m.size)  # the m block's rows (workload and period)
     minimum = RowBlock(
         name="minimum",
-        row=np.concatenate([k, k]),
-        col=np.concatenate([m.start + k, model.n_variables + k]),
+        row=np.concatenate([w, w]),
+        col=np.concatenate([model.layout.col("m", w), model.n_variables + w]),
         val=np.concatenate([np.ones(m.size), -np.ones(m.size)]),
         lb=np.full(m.size, -np.inf),
         ub=model.ub[m.slice].copy(),
         over=m.over,
-        keys=k,
+        keys=w,
     )
     ub = model.ub.copy()
     ub[m.slice] = 1.0
@@ -330,15 +335,20 @@ def _extend(
 # --- reading the re-solves ------------------------------------------------------------------
 
 
-def _short_workloads(
-    elastic: LinearModel, x: np.ndarray, workload_of_m: np.ndarray
-) -> pd.DataFrame:
-    """Workloads below their minimum in the shortfall re-solve: needed and served shares."""
-    m = elastic.layout.m
-    short = x[elastic.layout.shortfall] > TOLERANCE
+def _short_workloads(index: ModelIndex, elastic: LinearModel, x: np.ndarray) -> pd.DataFrame:
+    """Workloads below their minimum in the shortfall re-solve, a row per (workload, period)
+    short: its `wk` row, name, period `k`, needed and served shares."""
+    m = elastic.layout.block("m")  # over `wk`: one minimum per workload and period
+    short = np.flatnonzero(x[elastic.layout.block("shortfall").slice] > TOLERANCE)
     need = 1.0 - elastic.row_ub[elastic.families["minimum"]]
     return pd.DataFrame(
-        {"workload": workload_of_m[short], "need": need[short], "got": 1.0 - x[m][short]}
+        {
+            "wk": short,
+            "workload": ids_of(index, m.over, short)["workload"].to_numpy(),
+            "k": index.wk["k"].to_numpy()[short],
+            "need": need[short],
+            "got": 1.0 - x[m.slice][short],
+        }
     )
 
 
@@ -349,9 +359,8 @@ def _shortages(
     family, ids, amount, limit and the sentence that says it."""
     frames = []
     for family in _with_rows(elastic, limits):
-        block = elastic.layout.block(f"slack_{family}")
         table, keys = elastic.row_over[family]
-        amount = x[block.start + keys]
+        amount = x[elastic.layout.col(f"slack_{family}", keys)]
         limit = elastic.row_ub[elastic.families[family]]
         short = amount > TOLERANCE * np.maximum(np.abs(limit), 1.0)
         frames.append(
@@ -359,43 +368,45 @@ def _shortages(
                 family=family, amount=amount[short], limit=limit[short]
             )
         )
+        frames[-1]["k"] = getattr(index, table)["k"].to_numpy()[keys[short]]
     found = pd.concat(frames, ignore_index=True)
     relative = found["amount"].to_numpy() / _scale(found["limit"].to_numpy())
     found = found.iloc[np.argsort(-relative, kind="stable")]
     found["text"] = [
-        _shortage_text(family, ids, amount, limit)
-        for family, ids, amount, limit in zip(
+        _shortage_text(family, ids, amount, limit, _in_year(index, k))
+        for family, ids, amount, limit, k in zip(
             found["family"],
             found[["site", "rack_type", "workload", "phase"]].to_dict("records"),
             found["amount"],
             found["limit"],
+            found["k"],
             strict=True,
         )
     ]
     return found.reset_index(drop=True)
 
 
-def _unservable(index: ModelIndex) -> pd.Series:
-    """Why a workload cannot be served at all (by workload id): no site it may use has
-    racks for every phase it has demand in, within its SLO."""
-    needed = index.wp.groupby("w").size()
-    at_site = index.y[["s", "w", "p"]].drop_duplicates().groupby(["s", "w"]).size()
-    whole = at_site.to_numpy() == needed.reindex(at_site.index.get_level_values("w")).to_numpy()
-    servable = at_site.index.get_level_values("w")[whole]
-    unservable = needed.index.difference(servable)
-    anywhere = index.y[["w", "p"]].drop_duplicates()
-    missing = index.wp[["w", "p"]].merge(anywhere, how="left", indicator=True)
-    missing = missing[missing["_merge"] == "left_only"].groupby("w")["p"].agg(list)
-    names = index.workloads["workload"].to_numpy()
-    reasons = [
-        (
-            f"no rack at any site it may use can serve its {_phases(missing[w])} within its SLO"
-            if w in missing.index
+def _unservable(index: ModelIndex) -> np.ndarray:
+    """Why a workload cannot be served at all in a period, per `wk` row ("" where it can):
+    no site it may use has racks for every phase it has demand in that period, within its
+    SLO."""
+    needed = index.wp.groupby("wk").size()
+    at_site = index.y[["s", "w", "p", "k"]].drop_duplicates()
+    at_site = at_site.assign(wk=at_site["k"] * index.n_workloads + at_site["w"])
+    covered = at_site.groupby(["s", "wk"]).size()
+    whole = covered.to_numpy() == needed.reindex(covered.index.get_level_values("wk")).to_numpy()
+    servable = np.unique(covered.index.get_level_values("wk")[whole])
+    anywhere = index.y[["w", "p", "k"]].drop_duplicates()
+    missing = index.wp[["w", "p", "k", "wk"]].merge(anywhere, how="left", indicator=True)
+    missing = missing[missing["_merge"] == "left_only"].groupby("wk")["p"].agg(list)
+    reasons = np.full(len(index.wk), "", dtype=object)
+    for wk in needed.index.difference(servable):
+        reasons[wk] = (
+            f"no rack at any site it may use can serve its {_phases(missing[wk])} within its SLO"
+            if wk in missing.index
             else "no site it may use has racks for all its phases within its SLO"
         )
-        for w in unservable
-    ]
-    return pd.Series(reasons, index=pd.Index(names[unservable], name="workload"), dtype=object)
+    return reasons
 
 
 # --- wording --------------------------------------------------------------------------------
@@ -413,18 +424,18 @@ def _explain(
     Several: a sentence each (their split at the least total shortfall), then the short
     limits once."""
     alone = len(short) == 1
-    related = _related(index, shortages) if shortages is not None else None
+    related = _related(index, shortages if shortages is not None else _NO_SHORTAGES)
     regions = index.workloads.set_index("workload")["region_list"]
     sentences = []
     for row in short.head(MAX_LISTED).itertuples():
         need, got = _percents(row.need, row.got)
-        head = f"workload {row.workload} needs {need} served but "
+        head = f"workload {row.workload} needs {need} served{_in_year(index, row.k)} but "
         if row.unservable:
             sentences.append(head + row.unservable)
             continue
         mine = None
         if shortages is not None:
-            mine = shortages.loc[related.loc[related["workload"] == row.workload, "shortage"]]
+            mine = shortages.loc[_of(related, row.workload, row.k)]
         families = set(mine["family"]) if mine is not None else set()
         verb = LIMITS[families.pop()].verb if len(families) == 1 else ANY_LIMIT_VERB
         sentence = (
@@ -433,45 +444,58 @@ def _explain(
         )
         if alone and mine is None:
             sentence += f": {why_none}"
-        elif alone and len(mine):
+        elif alone and mine is not None and len(mine):
             sentence += f": {_list(mine['text'])}"
         sentences.append(sentence)
+    what = "workload-years" if index.multi_period else "workloads"
     if len(short) > MAX_LISTED:
-        sentences.append(f"and {len(short) - MAX_LISTED} more workloads below their minimum")
+        sentences.append(f"and {len(short) - MAX_LISTED} more {what} below their minimum")
     if shortages is None and not alone and (short["unservable"] == "").any():
         sentences.append(why_none)
     if shortages is not None:
-        named = related.loc[related["workload"] == short["workload"].iloc[0], "shortage"]
+        named = _of(related, short["workload"].iloc[0], short["k"].iloc[0])
         rest = shortages.drop(index=named.unique()) if alone else shortages
         if len(rest):
             sentences.append(f"{'also ' if alone else ''}short: {_list(rest['text'])}")
     prefix = (
         ""
         if alone
-        else f"the least total shortfall leaves {len(short)} workloads below their"
-        " min_served_share: "
+        else f"the least total shortfall leaves {len(short)} {what} below their min_served_share: "
     )
     return prefix + "; ".join(sentences)
 
 
+_NO_SHORTAGES = pd.DataFrame({"family": [], "site": [], "rack_type": []})
+
+
+def _of(related: pd.DataFrame, workload: str, k: int) -> pd.Series:
+    """The shortages (their rows in the shortages table) related to a workload in period k."""
+    return related.loc[(related["workload"] == workload) & (related["k"] == k), "shortage"]
+
+
 def _related(index: ModelIndex, shortages: pd.DataFrame) -> pd.DataFrame:
-    """(workload, shortage) pairs: the short limit is at a site or of a rack type (or both)
-    that can serve the workload."""
-    serving = ids_of(index, "y", np.arange(len(index.y)))
-    parts = [pd.DataFrame({"workload": [], "shortage": []})]
+    """(workload, k, shortage) triples: the short limit is at a site or of a rack type (or
+    both) that can serve the workload, in the same period."""
+    serving = ids_of(index, "y", np.arange(len(index.y))).assign(k=index.y["k"].to_numpy())
+    parts = [pd.DataFrame({"workload": [], "k": [], "shortage": []})]
     for _, group in shortages.groupby("family", sort=False):
-        keys = [c for c in ("site", "rack_type") if group[c].notna().all()]
+        keys = [c for c in ("site", "rack_type") if group[c].notna().all()] + ["k"]
         pairs = serving[["workload", *keys]].drop_duplicates()
         parts.append(pairs.merge(group[keys].reset_index(names="shortage"), on=keys))
-    return pd.concat(parts, ignore_index=True)[["workload", "shortage"]]
+    return pd.concat(parts, ignore_index=True)[["workload", "k", "shortage"]]
 
 
-def _shortage_text(family: str, ids: dict, amount: float, limit: float) -> str:
+def _shortage_text(family: str, ids: dict[str, str], amount: float, limit: float, year: str) -> str:
     wording = LIMITS[family]
     return (
-        f"{wording.who.format(**ids)} is short of {_amount(amount)} {wording.unit}"
+        f"{wording.who.format(**ids)} is short of {_amount(amount)} {wording.unit}{year}"
         f" ({wording.limit.format(value=_amount(limit))})"
     )
+
+
+def _in_year(index: ModelIndex, k: int) -> str:
+    """' in 2030' for period k of a case with periods; '' for a steady-state year."""
+    return f" in {index.periods['period'].iloc[k]}" if index.multi_period else ""
 
 
 def _no_diagnosis(what: str, solution: Solution) -> str:

@@ -51,9 +51,9 @@ from fleetopt.core.errors import SolverError
 from fleetopt.model.build import LinearModel
 from fleetopt.model.stage import StageModel
 from fleetopt.solve.mathopt import relative_gap
-from fleetopt.solve.result import SolveStatus
+from fleetopt.solve.result import ConvergenceRow, SolveStatus
 
-CONSENSUS_TOLERANCE = 1e-6  # mean |x[k] - xbar| below which the scenarios agree
+CONSENSUS_TOLERANCE = 1e-6  # mean |x[b] - xbar| below which the bundles agree
 START_CANDIDATES = 8  # bundles' own first stages evaluated after iteration 0
 STALL_ITERATIONS = 10  # stop when neither bound moved in this many iterations
 GEOMETRIC_CUTS = 16  # cuts at ref +- 2^i, i < 16: q >= 3/4 (x - ref)^2 anywhere in reach
@@ -140,7 +140,7 @@ def subproblem_model(
         objective[cols] += weights
     if prox is None:
         return replace(model, objective=objective)
-    k, n = len(cols), model.n_variables
+    n_first, n = len(cols), model.n_variables
     shift = prox.xbar - prox.ref
     objective[cols] -= prox.rho * shift
     offset = float(prox.rho @ (shift * prox.ref + shift**2 / 2))
@@ -149,9 +149,9 @@ def subproblem_model(
     rows = model.n_constraints + np.arange(n_cuts)
     return replace(
         model,
-        lb=np.concatenate([model.lb, np.zeros(k)]),
-        ub=np.concatenate([model.ub, np.full(k, np.inf)]),
-        integer=np.concatenate([model.integer, np.zeros(k, dtype=bool)]),
+        lb=np.concatenate([model.lb, np.zeros(n_first)]),
+        ub=np.concatenate([model.ub, np.full(n_first, np.inf)]),
+        integer=np.concatenate([model.integer, np.zeros(n_first, dtype=bool)]),
         objective=np.concatenate([objective, prox.rho / 2]),
         objective_offset=model.objective_offset + offset,
         # Row-major, columns ascending within a row: x[j] (a model column), then q[j].
@@ -180,7 +180,7 @@ def sep_rho(price: np.ndarray, x0: np.ndarray, p: np.ndarray, integer: np.ndarra
     """rho per first-stage column from its cost `price` and the wait-and-see spread x0."""
     spread_integer = x0.max(axis=0) - x0.min(axis=0) + 1.0
     spread_continuous = np.maximum(p @ np.abs(x0 - p @ x0), 1.0)
-    return np.abs(price) / np.where(integer, spread_integer, spread_continuous)
+    return np.asarray(np.abs(price) / np.where(integer, spread_integer, spread_continuous))
 
 
 def round_plan(xbar: np.ndarray, stage: StageModel) -> np.ndarray:
@@ -246,7 +246,7 @@ def make_bundles(n_scenarios: int, stage_columns: int) -> list[tuple[int, ...]]:
     """
     by_size = math.ceil(n_scenarios * stage_columns / BUNDLE_MAX_COLUMNS)
     count = min(n_scenarios, max(math.ceil(math.sqrt(n_scenarios)), by_size))
-    return [tuple(int(k) for k in part) for part in np.array_split(np.arange(n_scenarios), count)]
+    return [tuple(int(s) for s in part) for part in np.array_split(np.arange(n_scenarios), count)]
 
 
 @dataclass
@@ -274,7 +274,7 @@ class HedgingState:
     iteration: int = 0
     elapsed_s: float = 0.0
     stopped: str = ""  # why it stopped; "" while running
-    history: list[dict] = field(default_factory=list)
+    history: list[ConvergenceRow] = field(default_factory=list)
 
     @property
     def bundle_probabilities(self) -> np.ndarray:
@@ -298,7 +298,7 @@ def start(
     bound (at least the wait-and-see value), cuts around the reference and the range."""
     p = np.asarray(probabilities, dtype=float)
     pb = np.array([p[list(b)].sum() for b in bundles])
-    x0 = np.stack([r.first for r in free])
+    x0 = np.stack([_first(r) for r in free])
     cols = stage.first_cols
     integer = stage.model.integer[cols]
     price = np.where(stage.cost[cols] != 0, stage.cost[cols], stage.model.objective[cols])
@@ -373,7 +373,7 @@ def hedge(
         bound = float(state.bundle_probabilities @ [r.bound for r in lagrangian])
         state.lower_bound = max(state.lower_bound, bound)
         _absorb_evaluations(state, candidates, replies[2 * n_bundles :], stage)
-        _step(state, np.stack([r.first for r in hedged]), integer)
+        _step(state, np.stack([_first(r) for r in hedged]), integer)
         state.iteration += 1
         state.elapsed_s = time.perf_counter() - clock
         state.history.append(_row(state, sum(r.seconds for r in replies), state.elapsed_s))
@@ -382,7 +382,10 @@ def hedge(
     if final:  # the last consensus, so that no iteration goes unused
         _evaluate(state, solve, final, stage)
         state.elapsed_s = time.perf_counter() - clock
-        state.history[-1] = {**state.history[-1], **_bounds(state)}
+        lower, upper, gap = _bounds(state)
+        state.history[-1] = replace(
+            state.history[-1], lower_bound=lower, upper_bound=upper, gap=gap
+        )
         checkpoint(state)
     return state
 
@@ -405,10 +408,15 @@ def _candidates(state: HedgingState, stage: StageModel, turns: int = 1) -> list[
 
 def _evaluation_tasks(state: HedgingState, candidates: list[np.ndarray]) -> list[Task]:
     n = len(state.probabilities)
-    return [Task((k,), TaskKind.EVALUATE, plan=plan) for plan in candidates for k in range(n)]
+    return [Task((s,), TaskKind.EVALUATE, plan=plan) for plan in candidates for s in range(n)]
 
 
-def _evaluate(state, solve, candidates: list[np.ndarray], stage: StageModel) -> None:
+def _evaluate(
+    state: HedgingState,
+    solve: Callable[[list[Task]], list[Reply]],
+    candidates: list[np.ndarray],
+    stage: StageModel,
+) -> None:
     tasks = _evaluation_tasks(state, candidates)
     _absorb_evaluations(state, candidates, _check(solve(tasks), tasks), stage)
 
@@ -456,9 +464,7 @@ def _stalled(state: HedgingState) -> bool:
     if len(state.history) <= STALL_ITERATIONS:
         return False
     before, now = state.history[-STALL_ITERATIONS - 1], state.history[-1]
-    return (
-        before["lower_bound"] == now["lower_bound"] and before["upper_bound"] == now["upper_bound"]
-    )
+    return before.lower_bound == now.lower_bound and before.upper_bound == now.upper_bound
 
 
 def _step(state: HedgingState, x: np.ndarray, integer: np.ndarray) -> None:
@@ -473,7 +479,7 @@ def _step(state: HedgingState, x: np.ndarray, integer: np.ndarray) -> None:
 
 def _centred(weights: np.ndarray, p: np.ndarray) -> np.ndarray:
     """W less its probability-weighted mean, so that sum_b p[b] W[b] = 0 holds exactly."""
-    return weights - p @ weights
+    return np.asarray(weights - p @ weights)
 
 
 def _add_cuts(
@@ -496,25 +502,26 @@ def _spread(state: HedgingState) -> float:
     return float(state.bundle_probabilities @ np.abs(state.x - state.xbar).mean(axis=1))
 
 
-def _bounds(state: HedgingState) -> dict:
-    return {
-        "lower_bound": state.lower_bound,
-        "upper_bound": state.upper_bound,
-        "gap": state.gap if math.isfinite(state.upper_bound) else math.inf,
-    }
+def _bounds(state: HedgingState) -> tuple[float, float, float]:
+    """The lower and upper bounds and the certified gap (inf without a plan yet)."""
+    gap = state.gap if math.isfinite(state.upper_bound) else math.inf
+    return state.lower_bound, state.upper_bound, gap
 
 
-def _row(state: HedgingState, solve_seconds: float, elapsed_s: float) -> dict:
+def _row(state: HedgingState, solve_seconds: float, elapsed_s: float) -> ConvergenceRow:
     """One line of the convergence table (scaled units; the pipeline converts)."""
-    return {
-        "iteration": state.iteration,
-        **_bounds(state),
-        "spread": _spread(state),
-        "cuts": len(state.cut_cols),
-        "plans_evaluated": len(state.tried),
-        "solve_seconds": solve_seconds,
-        "elapsed_seconds": elapsed_s,
-    }
+    lower, upper, gap = _bounds(state)
+    return ConvergenceRow(
+        iteration=state.iteration,
+        lower_bound=lower,
+        upper_bound=upper,
+        gap=gap,
+        solve_seconds=solve_seconds,
+        elapsed_seconds=elapsed_s,
+        spread=_spread(state),
+        cuts=len(state.cut_cols),
+        plans_evaluated=len(state.tried),
+    )
 
 
 def _check(replies: list[Reply], tasks: list[Task]) -> list[Reply]:
@@ -530,6 +537,12 @@ def _check(replies: list[Reply], tasks: list[Task]) -> list[Reply]:
         if not usable:
             raise SubproblemError(task, reply)
     return replies
+
+
+def _first(reply: Reply) -> np.ndarray:
+    """A checked reply's first stage (`_check` made sure it has one)."""
+    assert reply.first is not None
+    return reply.first
 
 
 class SubproblemError(SolverError):

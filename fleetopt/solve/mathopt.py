@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import re
 import time
 from dataclasses import dataclass
 
@@ -35,7 +36,8 @@ from ortools.math_opt.solvers import highs_pb2
 from pybind11_abseil.status import StatusNotOk
 
 from fleetopt.core.errors import SolverError
-from fleetopt.io.case import SolverName, SolverOptions
+from fleetopt.io.schema import SolverName
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import LinearModel
 from fleetopt.solve.deadline import Deadline, HeldSolve, solve_held
 from fleetopt.solve.highs_child import solver_error_text
@@ -220,18 +222,36 @@ def stopped_solution(model: LinearModel, held: HeldSolve, seconds: float) -> Sol
     )
 
 
+# A solver's detail that only restates its status code ("HighsModelStatus is kOptimal",
+# "SCIP_STATUS_GAPLIMIT"): fleetopt says the same in its own words.
+STATUS_CODE = re.compile(r"\s*(HighsModelStatus is k\w+|SCIP_STATUS_\w+|\w+_STATUS_\w+)\.?\s*")
+
+
+def solver_detail(detail: str) -> str:
+    """The solver's own words about a solve, when they say more than its status code."""
+    return "" if STATUS_CODE.fullmatch(detail) else detail.strip()
+
+
+def _words(name: str, prefix: str) -> str:
+    """A proto enum name in plain words: LIMIT_TIME -> 'time'."""
+    return name.removeprefix(prefix).lower().replace("_", " ")
+
+
 def parse_result(
     result: result_pb2.SolveResultProto, n_variables: int, seconds: float, absolute_gap: float
 ) -> Solution:
+    """The solve's answer as a typed Solution; its message in fleetopt's words, with the
+    solver's own where they add something (solver_detail)."""
     term = result.termination
     reason = term.reason
     dual = term.objective_bounds.dual_bound
-    message = term.detail
+    detail = solver_detail(term.detail)
+    limit = _words(result_pb2.LimitProto.Name(term.limit), "LIMIT_")
     if reason in (
         result_pb2.TERMINATION_REASON_INFEASIBLE,
         result_pb2.TERMINATION_REASON_INFEASIBLE_OR_UNBOUNDED,
     ):
-        return Solution(SolveStatus.INFEASIBLE, None, np.nan, dual, np.nan, seconds, message)
+        return Solution(SolveStatus.INFEASIBLE, None, np.nan, dual, np.nan, seconds, detail)
     feasible = [
         s.primal_solution
         for s in result.solutions
@@ -246,11 +266,10 @@ def parse_result(
         )
         or not feasible
     ):
-        name = result_pb2.TerminationReasonProto.Name(reason)
-        limit = result_pb2.LimitProto.Name(term.limit)
-        text = f"{name} ({limit})" + (f": {message}" if message else "")
+        name = _words(result_pb2.TerminationReasonProto.Name(reason), "TERMINATION_REASON_")
+        text = f"the solver ended: {name}" + (f" ({detail})" if detail else "")
         if reason == result_pb2.TERMINATION_REASON_NO_SOLUTION_FOUND:
-            text = f"no feasible plan found before the solver stopped ({limit})"
+            text = f"no feasible plan found before the solver stopped at its {limit} limit"
         return Solution(SolveStatus.ERROR, None, np.nan, dual, np.nan, seconds, text)
     best = feasible[0]
     x = np.zeros(n_variables)
@@ -261,6 +280,11 @@ def parse_result(
     proven = gap <= OPTIMAL_GAP or abs(objective - dual) <= absolute_gap
     optimal = reason == result_pb2.TERMINATION_REASON_OPTIMAL and proven
     status = SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE
+    message = detail
+    if not optimal:
+        stop = "relative gap" if reason == result_pb2.TERMINATION_REASON_OPTIMAL else limit
+        said = f" ({detail})" if detail else ""
+        message = f"the solver stopped at its {stop} limit{said}; the plan is its best by then"
     basis = next((s.basis for s in result.solutions if s.HasField("basis")), None)
     return Solution(status, x, objective, dual, gap, seconds, message, basis)
 

@@ -1,6 +1,6 @@
 """Solve a case: the `min_cost` MILP, or `min_cost_per_token` by Dinkelbach's method.
 
-Dinkelbach (MODEL.md sections 4 and 8): with lam_0 = 0, step k solves
+Dinkelbach (docs/model.md sections 4 and 8): with lam_0 = 0, step k solves
 
     F(lam_k) = min fleet_cost(x) - lam_k * served_tokens(x)
 
@@ -19,7 +19,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from fleetopt.io.case import Case, Objective, SolverOptions
+from fleetopt.io.case import Case, Objective
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.build import (
     OBJECTIVE_SCALE,
     LinearModel,

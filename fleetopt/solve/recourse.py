@@ -31,7 +31,7 @@ from ortools.math_opt import (
 from ortools.math_opt.core.python import solver as core_solver
 from pybind11_abseil.status import StatusNotOk
 
-from fleetopt.io.case import SolverOptions
+from fleetopt.io.solver import SolverOptions
 from fleetopt.model.stage import StageModel, rounding_groups
 from fleetopt.solve.highs_child import solver_error_text
 from fleetopt.solve.mathopt import SOLVER_TYPE, Engine, solve_parameters, to_proto
@@ -130,7 +130,14 @@ def solve_recourse(
     )
 
 
-def _round(lp, lb, ub, x, basis, options) -> float:
+def _round(
+    lp: RecourseLP,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    x: np.ndarray,
+    basis: np.ndarray | None,
+    options: SolverOptions,
+) -> float:
     """Make the relaxed solution x whole, group by group: each group's fractional columns
     fixed up (more racks), else to the nearest, else down, the LP re-solved each time (the
     rest adapts: shortfall is priced, so fewer racks stay feasible). The cost of the last
@@ -153,7 +160,16 @@ WHOLE_TOLERANCE = 1e-6
 INFEASIBLE = "infeasible"
 
 
-def _solve(lp: RecourseLP, lb: np.ndarray, ub: np.ndarray, basis, options):
+Solved = tuple[float, np.ndarray, np.ndarray, np.ndarray | None]  # value, x, reduced costs, basis
+
+
+def _solve(
+    lp: RecourseLP,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    basis: np.ndarray | None,
+    options: SolverOptions,
+) -> Solved | str:
     """One GLOP solve with these column bounds: (value, x, reduced costs, basis), or why
     not (INFEASIBLE, or the solver's words)."""
     variables = lp.proto.variables
@@ -203,7 +219,7 @@ def _solve(lp: RecourseLP, lb: np.ndarray, ub: np.ndarray, basis, options):
     return float(solution.primal_solution.objective_value), x, g, optimal_basis
 
 
-def _dense(sparse, size: int) -> np.ndarray:
+def _dense(sparse: solution_pb2.SparseDoubleVectorProto, size: int) -> np.ndarray:
     out = np.zeros(size)
     out[np.fromiter(sparse.ids, dtype=np.int64)] = np.fromiter(sparse.values, dtype=float)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
@@ -44,3 +45,29 @@ class PlanResult:
     build_seconds: float
     steps: int = 1
     message: str = ""
+
+
+@dataclass(frozen=True)
+class ConvergenceRow:
+    """One row of a two-stage run's convergence table (convergence.parquet), the same for
+    the extensive form (one row), progressive hedging (a row per iteration) and Benders
+    decomposition (a row per round), in the model's scaled units here (the pipeline writes
+    USD). Fields a method does not have are None (the extensive form has no spread, cuts
+    or evaluated plans; only Benders has phases, relaxed objectives and a master)."""
+
+    iteration: int
+    lower_bound: float
+    upper_bound: float
+    gap: float
+    solve_seconds: float
+    elapsed_seconds: float
+    spread: float | None = None
+    cuts: int | None = None
+    plans_evaluated: int | None = None
+    phase: str | None = None  # Benders: start, lp or integer
+    relaxed_objective: float | None = None  # Benders: the relaxed recourse's value at the cut
+    points: int | None = None  # Benders: first stages cut at so far
+    master_seconds: float | None = None  # Benders: the master's solve
+
+
+CONVERGENCE_COLUMNS = tuple(f.name for f in dataclasses.fields(ConvergenceRow))

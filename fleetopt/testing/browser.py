@@ -23,9 +23,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DRAWN = (
-    "() => window.Bokeh !== undefined && Bokeh.documents.length > 0"
-    " && Bokeh.documents.every(d => d.is_idle)"
+DRAWN = (  # every figure drawn; a page without figures (a plan without a solution) at once
+    "() => window.Bokeh !== undefined && (document.querySelector('.plot.figure') === null"
+    " || (Bokeh.documents.length > 0 && Bokeh.documents.every(d => d.is_idle)))"
 )
 
 

@@ -1,6 +1,6 @@
 """Realistic random fleet cases of any size, for benchmarks, property tests and Monte Carlo.
 
-    case = synthetic_case(n_sites=20, n_racks=8, n_workloads=24, seed=7)
+    case = synthetic_case(20, 8, 24, seed=7)  # sites, rack types, workloads
 
 A synthetic case is fleet-shaped rather than uniformly random, so that the model's hard
 parts show up at every size:
@@ -177,27 +177,20 @@ class SyntheticTables:
         return path
 
 
-def synthetic_case(
-    n_sites: int,
-    n_racks: int,
-    n_workloads: int,
-    seed: int = 0,
-    params: SyntheticParams | None = None,
-) -> Case:
-    """A validated random case of this size, deterministic in `seed`."""
-    tables = synthetic_tables(n_sites, n_racks, n_workloads, seed, params)
+def synthetic_case(*size: int, seed: int = 0, params: SyntheticParams | None = None) -> Case:
+    """A validated random case of `size` (sites, rack types, workloads), deterministic in
+    `seed`."""
+    tables = synthetic_tables(*size, seed=seed, params=params)
     with tempfile.TemporaryDirectory(prefix="fleetopt-synthetic-") as tmp:
         return read_case(tables.write(Path(tmp) / tables.config["name"]))
 
 
 def synthetic_tables(
-    n_sites: int,
-    n_racks: int,
-    n_workloads: int,
-    seed: int = 0,
-    params: SyntheticParams | None = None,
+    *size: int, seed: int = 0, params: SyntheticParams | None = None
 ) -> SyntheticTables:
-    """The case files of a random case, before validation (see the module docstring)."""
+    """The case files of a random case of `size` (sites, rack types, workloads), before
+    validation (see the module docstring)."""
+    n_sites, n_racks, n_workloads = size
     if min(n_sites, n_racks, n_workloads) < 1:
         raise ValueError("a synthetic case needs at least one site, rack type and workload")
     p = params or SyntheticParams()
