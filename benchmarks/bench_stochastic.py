@@ -244,12 +244,13 @@ def time_benders(n: int, case_name: str | None = None, workers: int = WORKERS) -
     }
 
 
-def part_crossover(sizes: list[int], ph_max: int) -> list[dict[str, Any]]:
+def part_crossover(sizes: list[int], ph_max: int, ef_max: int) -> list[dict[str, Any]]:
     print(f"\n[1] time to a {GAP:.0%} certified gap (load {load()})", flush=True)
     rows = []
     for n in sizes:
         timed = []
-        for measure in (time_ef, time_benders, time_ph)[: 3 if n <= ph_max else 2]:
+        methods = [(time_ef, n <= ef_max), (time_benders, True), (time_ph, n <= ph_max)]
+        for measure in [m for m, wanted in methods if wanted]:
             row = measure(n)
             row["load"] = load()
             rows.append(row)
@@ -459,6 +460,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="the JSON file, or a folder for it")
     parser.add_argument("--sizes", help="part 1's N, comma-separated (default 64,256,1000)")
     parser.add_argument("--ph-max", type=int, default=256, help="part 1: PH up to this N")
+    parser.add_argument("--ef-max", type=int, default=1000, help="part 1: EF up to this N")
     parser.add_argument("--limit", type=float, help="seconds per method and N (default 900)")
     parser.add_argument("--workers", type=int, help="actors and processes (default 2)")
     parser.add_argument(
@@ -515,7 +517,7 @@ def main() -> None:
     connect(None, WORKERS)
     report["ray_start_s"] = round(time.perf_counter() - started, 2)
     if sizes:
-        report["crossover"] = part_crossover(sizes, args.ph_max)
+        report["crossover"] = part_crossover(sizes, args.ph_max, args.ef_max)
         save()
     if synthetic:
         report["synthetic"] = part_synthetic(synthetic)

@@ -346,16 +346,7 @@ class StochasticRun:
                 shown.advance(state.iteration - shown.done, f"gap {formats.gap(state.gap)}")
 
             state = hedge(self.stage0, bundles, self.p, pool.solve, settings, state, checkpoint)
-        assert state.plan is not None, "hedging evaluates plans before it stops"
-        return {
-            "plan": state.plan.tolist(),
-            "lower_bound": state.lower_bound,
-            "iterations": state.iteration,
-            "history": [asdict(row) for row in state.history],
-            "message": f"progressive hedging stopped: {state.stopped}",
-            "stopped": state.stopped,
-            "bundles": len(bundles),
-        }
+        return _stopped("progressive hedging", state, state.iteration, bundles=len(bundles))
 
     def _benders(self, pool: StagePool, ev_plan: np.ndarray) -> dict:
         path = self.state / "benders.npz"
@@ -396,17 +387,7 @@ class StochasticRun:
                 checkpoint=checkpoint,
                 evaluate=evaluate,
             )
-        if state.plan is None:
-            raise SolverError(f"Benders decomposition found no plan: {state.stopped}")
-        return {
-            "plan": state.plan.tolist(),
-            "lower_bound": state.lower_bound,
-            "iterations": state.round,
-            "history": [asdict(row) for row in state.history],
-            "message": f"Benders decomposition stopped: {state.stopped}",
-            "stopped": state.stopped,
-            "cuts": len(state.cut_constant),
-        }
+        return _stopped("Benders decomposition", state, state.round, cuts=len(state.cut_constant))
 
     def _evaluate(
         self, pool: StagePool, plans: dict[str, np.ndarray], sample: int, n: int
@@ -513,6 +494,24 @@ class StochasticRun:
             recourse_capex_premium=self.case.recourse_capex_premium,
             nodes=nodes,
         )
+
+
+def _stopped(
+    method: str, state: HedgingState | BendersState, iterations: int, **extra: int
+) -> dict[str, Any]:
+    """What an iterative method found (state/solution.json): its best plan, its certified
+    bound, its rows and why it stopped."""
+    if state.plan is None:
+        raise SolverError(f"{method} found no plan: {state.stopped}")
+    return {
+        "plan": state.plan.tolist(),
+        "lower_bound": state.lower_bound,
+        "iterations": iterations,
+        "history": [asdict(row) for row in state.history],
+        "message": f"{method} stopped: {state.stopped}",
+        "stopped": state.stopped,
+        **extra,
+    }
 
 
 def _gather(replies: list[Reply], plan: str) -> tuple[pd.DataFrame, pd.DataFrame]:
