@@ -1,31 +1,46 @@
-"""Two-stage stochastic benchmark: extensive form vs progressive hedging on the bundled example.
+"""Two-stage stochastic benchmark: extensive form vs Benders decomposition vs progressive
+hedging, on the bundled five-year example and a synthetic fleet.
 
     python benchmarks/bench_stochastic.py --label 2core            # the full run (long)
     python benchmarks/bench_stochastic.py --quick --label quick    # N = 8, 32 only
 
-Measured side by side in one run, on `fleetopt/data/example` (mean total cost, no recourse):
+Measured side by side in one run (mean total cost, no recourse, 1% certified gap):
 
-1. Time to a 1% certified gap, for N = 8, 32, 128 (and 256 without --quick):
-   - `ef`: stage models + extensive form + one HiGHS solve to a 1% relative gap, in one
-     process (its dual bound certifies the gap);
-   - `ph`: progressive hedging on 2 Ray actors (fleetopt.parallel.actors), from the first
-     bundle solves to the iteration whose certified gap is at most 1%. Ray start-up is
-     timed apart and left out.
-   Both from the scenarios' numbers drawn; common steps of a run (expected-value plan,
-   wait and see, evaluations, out of sample) are left out.
-2. Where the extensive form stops fitting: EF time and peak memory (in a child process)
-   for growing N, until one passes the 15-minute limit or N = 1024.
-3. PH's transport against this machine's raw parallel capacity: the subproblems of a PH
-   run's first iterations (recorded), replayed (a) through 2 actors (`StagePool.solve`)
-   and (b) by 2 plain processes (multiprocessing, spawn, no Ray) each solving every other
-   task with a prepared job; both warmed up first. Goal: (b) wall / (a) wall >= 0.9.
-4. 256 scenarios end to end: `fleetopt stochastic` (the whole run: expected-value plan,
-   wait and see, the first stage by `auto`, evaluations, 100 out-of-sample scenarios) on
-   2 workers, to a 1% certified gap; goal: within 15 minutes.
+1. Time to a 1% certified gap on `--case` (default the bundled five-year example), for
+   N = 64, 256, 1000 (`--sizes`), each method within `--limit` seconds (default 900):
+   - `ef`: scenarios drawn, stage models, extensive form, one HiGHS solve to a 1% relative
+     gap, in one process (its dual bound certifies the gap);
+   - `benders`: the L-shaped method on W Ray actors (fleetopt.solve.benders), from the
+     first-stage bounds (every scenario's needs, on the actors) to the round whose
+     certified gap is at most 1% (the master's bound against a plan's whole-rack cost);
+   - `ph`: progressive hedging on W Ray actors, from the first bundle solves to the
+     iteration whose certified gap is at most 1%.
+   Ray's start is timed apart and left out; the actors' start and their model builds are
+   in. Common steps of a run (expected-value plan, wait and see, evaluations, out of
+   sample) are left out. Each N also records what `auto` picks and which was fastest.
+2. Benders on the synthetic 20 sites x 8 rack types x 24 workloads x 5 years case
+   (fleetopt.testing.synthetic, seed 0; `--synthetic-sizes`, default N = 100), the same way.
+3. Benders' transport against this machine's raw parallel capacity: the cut tasks of a
+   Benders run's first rounds (recorded, with their bases), replayed (a) through W actors
+   (`StagePool.solve`, pinned by scenario) and (b) by W plain processes (multiprocessing,
+   spawn, no Ray) each solving the same share, models prepared; (c) one process, all.
+   Goal: (b) wall / (a) wall >= 0.9.
+4. Where the extensive form stops fitting: EF time and peak memory (in a child process)
+   for growing N (`--limit-sizes`; default none), until one passes the limit.
+5. N scenarios end to end (`--end-to-end`, default 256): `fleetopt stochastic` (the whole
+   run: expected-value plan, wait and see, the first stage by `auto`, evaluations, 100
+   out-of-sample scenarios) on W workers, to a 1% certified gap; goal: within 15 minutes.
 
 The machine's load (`uptime`) is recorded before and after each part: numbers from a busy
 shared machine are slower than a quiet one's. Results: a table on stdout and
-benchmarks/results/stochastic-<label>.json.
+benchmarks/results/stochastic-<label>.json (or `--out`).
+
+On a larger machine, 1,000 scenarios of the synthetic case on 16 workers (Benders to 1%,
+and its transport against 16 plain processes), figures as JSON into an existing folder:
+
+    python benchmarks/bench_stochastic.py --label 16core --workers 16 \
+        --case synthetic-20x8x24x5 --sizes none --synthetic-sizes 1000 \
+        --transport-size 1000 --end-to-end 0 --out RESULTS_FOLDER
 """
 
 from __future__ import annotations
@@ -46,22 +61,26 @@ from typing import Any
 import numpy as np
 import ray
 
-from fleetopt.io.case import read_case
+from fleetopt.io.case import Case, read_case
 from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import build_index
 from fleetopt.model.inputs import model_data
+from fleetopt.model.master import master_structure
 from fleetopt.model.risk import MEAN
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
-from fleetopt.parallel.actors import StagePool
+from fleetopt.parallel.actors import StagePool, rack_needs
 from fleetopt.parallel.farm import connect
-from fleetopt.pipelines.stochastic import subproblem_options
+from fleetopt.pipelines.options import Method
+from fleetopt.pipelines.stochastic import choose_method, subproblem_options
 from fleetopt.results.schema import read_summary
 from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.scenarios.draws import draw
 from fleetopt.scenarios.stage import StageJob
+from fleetopt.solve.benders import CutTask, decompose
 from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.hedging import HedgingSettings, hedge, make_bundles
 from fleetopt.solve.mathopt import solve_model
+from fleetopt.testing.synthetic import SyntheticParams, synthetic_case
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -69,8 +88,10 @@ from measure import machine  # noqa: E402
 
 EXAMPLE = HERE.parent / "fleetopt" / "data" / "example"
 CASE_ENV = "FLEETOPT_BENCH_CASE"  # --case sets it, so that spawned children see it too
+SYNTHETIC = "synthetic-20x8x24x5"  # a CASE_ENV value: the synthetic case, not a folder
+SYNTHETIC_SIZE = (20, 8, 24)
 GAP = 0.01
-LIMIT_S = 900.0  # 15 minutes
+LIMIT_S = float(os.environ.get("FLEETOPT_BENCH_LIMIT_S", "900"))  # --limit sets it
 WORKERS = int(os.environ.get("FLEETOPT_BENCH_WORKERS", "2"))  # --workers sets it
 GOAL_VS_RAW = 0.9
 
@@ -80,11 +101,19 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def bench_case(name: str | None = None) -> Case:
+    """The benchmark's case: a case folder, or the synthetic 20x8x24x5 case."""
+    name = name or os.environ.get(CASE_ENV, str(EXAMPLE))
+    if name == SYNTHETIC:
+        return synthetic_case(*SYNTHETIC_SIZE, seed=0, params=SyntheticParams(periods=5))
+    return read_case(name)
+
+
 class Setup:
-    """The example's numbers for scenarios 0..n-1, the first-stage bounds and a stage model."""
+    """The case's numbers for scenarios 0..n-1, the first-stage bounds and a stage model."""
 
     def __init__(self, n: int):
-        self.case = read_case(os.environ.get(CASE_ENV, EXAMPLE))
+        self.case = bench_case()
         self.index = build_index(self.case)
         self.datas = [
             model_data(self.index, draw(self.index, self.case.uncertainty, k)) for k in range(n)
@@ -128,6 +157,17 @@ def time_ef(n: int, limit_s: float = LIMIT_S) -> dict[str, Any]:
     }
 
 
+def bounds_of(state) -> dict[str, Any]:
+    """A PH or Benders state's certified bounds (millions of USD a year) and gap."""
+    return {
+        "gap": state.gap,
+        "upper_musd": state.upper_bound,
+        "lower_musd": state.lower_bound,
+        "stopped": state.stopped,
+        "reached_gap": bool(state.gap <= GAP),
+    }
+
+
 def time_ph(n: int, pool_workers: int = WORKERS) -> dict[str, Any]:
     """Progressive hedging on actors to a 1% certified gap (Ray already started)."""
     setup = Setup(n)
@@ -151,28 +191,101 @@ def time_ph(n: int, pool_workers: int = WORKERS) -> dict[str, Any]:
         "bundles": len(bundles),
         "iterations": state.iteration,
         "wall_s": round(wall, 2),
-        "gap": state.gap,
-        "upper_musd": state.upper_bound,
-        "lower_musd": state.lower_bound,
-        "stopped": state.stopped,
-        "reached_gap": bool(state.gap <= GAP),
+        **bounds_of(state),
     }
 
 
-def part_crossover(sizes: list[int]) -> list[dict[str, Any]]:
+def time_benders(n: int, case_name: str | None = None, workers: int = WORKERS) -> dict[str, Any]:
+    """Benders decomposition on actors to a 1% certified gap (Ray already started)."""
+    case = bench_case(case_name)
+    started = time.perf_counter()
+    index = build_index(case)
+    seed = case.uncertainty.seed
+    first = first_stage_bounds(index, case, rack_needs(case, seed, n, workers))
+    stage0 = build_stage_model(
+        index, case, model_data(index, draw(index, case.uncertainty, 0)), first
+    )
+    job = StageJob(case, subproblem_options(case, GAP), first, MEAN, (seed, seed + 1))
+    pool = StagePool(job, workers, chunk="auto")
+    solves = {"cut": 0, "evaluate": 0}
+
+    def solve(tasks):
+        cuts = isinstance(tasks[0], CutTask)
+        solves["cut" if cuts else "evaluate"] += len(tasks)
+        return pool.solve(tasks)
+
+    try:
+        state = decompose(
+            stage0,
+            master_structure(stage0),
+            np.full(n, 1.0 / n),
+            solve,
+            HedgingSettings(gap=GAP, max_iterations=200, time_limit_s=LIMIT_S),
+            case.solver,
+        )
+        wall = time.perf_counter() - started
+    finally:
+        pool.close()
+    phases = [row.phase for row in state.history]
+    return {
+        "method": "benders",
+        "scenarios": n,
+        "columns_per_scenario": stage0.model.n_variables,
+        "first_stage_columns": len(stage0.first_cols),
+        "rounds": state.round,
+        "lp_rounds": phases.count("lp"),
+        "integer_rounds": phases.count("integer"),
+        "cuts": len(state.cut_constant),
+        "cut_solves": solves["cut"],
+        "exact_evaluations": solves["evaluate"],
+        "master_s": round(sum(row.master_seconds or 0.0 for row in state.history), 2),
+        "wall_s": round(wall, 2),
+        **bounds_of(state),
+    }
+
+
+def part_crossover(sizes: list[int], ph_max: int, ef_max: int) -> list[dict[str, Any]]:
     print(f"\n[1] time to a {GAP:.0%} certified gap (load {load()})", flush=True)
     rows = []
     for n in sizes:
-        for row in (time_ef(n), time_ph(n)):
+        timed = []
+        methods = [(time_ef, n <= ef_max), (time_benders, True), (time_ph, n <= ph_max)]
+        for measure in [m for m, wanted in methods if wanted]:
+            row = measure(n)
             row["load"] = load()
             rows.append(row)
-            iterations = f", {row['iterations']} iterations" if "iterations" in row else ""
+            timed.append(row)
+            rounds = row.get("iterations", row.get("rounds"))
+            rounds = f", {rounds} rounds/iterations" if rounds is not None else ""
             reached = "" if row["reached_gap"] else " (NOT reached)"
             print(
-                f"  N={n:>4} {row['method']}: {row['wall_s']:8.1f} s, gap {row['gap']:.2e}"
-                f"{reached}{iterations}, load {row['load']}",
+                f"  N={n:>4} {row['method']:>7}: {row['wall_s']:8.1f} s, gap {row['gap']:.2e}"
+                f"{reached}{rounds}, load {row['load']}",
                 flush=True,
             )
+        reached = [r for r in timed if r["reached_gap"]]
+        fastest = min(reached, key=lambda r: r["wall_s"])["method"] if reached else None
+        columns = Setup(1).stage0.model.n_variables
+        auto = choose_method(Method.AUTO, n, columns).value
+        rows.append({"method": "auto", "scenarios": n, "picks": auto, "fastest": fastest})
+        print(f"  N={n:>4}    auto: picks {auto}, fastest measured {fastest}", flush=True)
+    return rows
+
+
+def part_synthetic(sizes: list[int]) -> list[dict[str, Any]]:
+    """Benders on the synthetic 20x8x24x5 case."""
+    rows = []
+    for n in sizes:
+        print(f"\n[2] Benders, synthetic 20x8x24x5, N={n} (load {load()})", flush=True)
+        row = time_benders(n, SYNTHETIC)
+        row["load"] = load()
+        row["within_15_min"] = row["reached_gap"] and row["wall_s"] <= 900
+        rows.append(row)
+        print(
+            f"  {row['wall_s']:.1f} s, gap {row['gap']:.2e}, {row['rounds']} rounds"
+            f" ({row['columns_per_scenario']:,} columns a scenario), load {row['load']}",
+            flush=True,
+        )
     return rows
 
 
@@ -188,7 +301,7 @@ def _ef_child(n: int, out: Any) -> None:
 
 def part_ef_limit(sizes: list[int]) -> list[dict[str, Any]]:
     """EF time and peak memory, each N in a fresh process, until it passes 15 minutes."""
-    print(f"\n[2] where the extensive form stops fitting (load {load()})", flush=True)
+    print(f"\n[4] where the extensive form stops fitting (load {load()})", flush=True)
     ctx = mp.get_context("spawn")
     rows = []
     for n in sizes:
@@ -211,8 +324,8 @@ def part_ef_limit(sizes: list[int]) -> list[dict[str, Any]]:
 
 def _raw_child(job: StageJob, tasks: list, ready: Any, start: Any, out: Any) -> None:
     prepared = job.prepare()
-    for task in tasks:  # warm: stage models built, as the actors' are after their warm-up
-        prepared.subproblem(task.sample, task.scenarios)
+    for task in tasks:  # warm: models built, as the actors' are after their warm-up
+        prepared.recourse(task.sample, task.scenario)
     ready.put(os.getpid())
     start.wait()
     started = time.perf_counter()
@@ -221,13 +334,11 @@ def _raw_child(job: StageJob, tasks: list, ready: Any, start: Any, out: Any) -> 
     out.put(time.perf_counter() - started)
 
 
-def raw_parallel(job: StageJob, tasks: list, k: int) -> float:
-    """K plain processes, each every K-th task; wall time for all (start-up excluded)."""
+def raw_parallel(job: StageJob, shares: list[list]) -> tuple[float, list[float]]:
+    """One plain process per share of tasks; wall time for all (start-up excluded)."""
     ctx = mp.get_context("spawn")
     ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [
-        ctx.Process(target=_raw_child, args=(job, tasks[i::k], ready, start, out)) for i in range(k)
-    ]
+    procs = [ctx.Process(target=_raw_child, args=(job, s, ready, start, out)) for s in shares]
     for proc in procs:
         proc.start()
     for _ in procs:
@@ -241,34 +352,38 @@ def raw_parallel(job: StageJob, tasks: list, k: int) -> float:
     return wall, busy
 
 
-def part_transport(n: int, iterations: int) -> dict[str, Any]:
-    """PH's subproblems through 2 actors vs 2 plain processes."""
-    print(f"\n[3] PH on {WORKERS} actors vs raw capacity, N={n} (load {load()})", flush=True)
+def part_transport(n: int, rounds: int) -> dict[str, Any]:
+    """Benders' cut tasks through W actors vs W plain processes vs one."""
+    print(f"\n[3] Benders on {WORKERS} actors vs raw capacity, N={n} (load {load()})", flush=True)
     setup = Setup(n)
     local = setup.job().prepare()
     recorded: list = []
 
     def record(tasks):
-        recorded.extend(tasks)
-        return [local.solve(t) for t in tasks]
+        replies = [local.solve(t) for t in tasks]
+        if isinstance(tasks[0], CutTask):  # with the bases they start from, as in a run
+            recorded.extend(tasks)
+        return replies
 
-    hedge(
+    decompose(
         setup.stage0,
-        make_bundles(n, setup.stage0.model.n_variables),
+        master_structure(setup.stage0),
         setup.p,
         record,
-        HedgingSettings(gap=1e-9, max_iterations=iterations),
+        HedgingSettings(gap=1e-9, max_iterations=rounds),
+        setup.case.solver,
     )
-    pool = StagePool(setup.job(), WORKERS, chunk=1)
+    pool = StagePool(setup.job(), WORKERS, chunk="auto")
     try:
-        pool.solve(recorded)  # warm-up: every actor builds the stage models it is sent
+        pool.solve(recorded)  # warm-up: every actor builds its scenarios' models
         started = time.perf_counter()
         pool.solve(recorded)
         actors_s = time.perf_counter() - started
     finally:
         pool.close()
-    raw_s, busy = raw_parallel(setup.job(), recorded, WORKERS)
-    one_s, _ = raw_parallel(setup.job(), recorded, 1)
+    shares = [[t for t in recorded if t.scenario % WORKERS == w] for w in range(WORKERS)]
+    raw_s, busy = raw_parallel(setup.job(), shares)
+    one_s, _ = raw_parallel(setup.job(), [recorded])
     row = {
         "scenarios": n,
         "tasks": len(recorded),
@@ -283,7 +398,7 @@ def part_transport(n: int, iterations: int) -> dict[str, Any]:
         "load": load(),
     }
     print(
-        f"  {len(recorded)} tasks: actors x{WORKERS} {actors_s:.1f} s, raw x{WORKERS}"
+        f"  {len(recorded)} cut tasks: actors x{WORKERS} {actors_s:.1f} s, raw x{WORKERS}"
         f" {raw_s:.1f} s, one process {one_s:.1f} s: actors / raw capacity"
         f" {row['actors_vs_raw']:.3f} (goal >= {GOAL_VS_RAW}), load {row['load']}",
         flush=True,
@@ -293,7 +408,7 @@ def part_transport(n: int, iterations: int) -> dict[str, Any]:
 
 def part_end_to_end(n: int) -> dict[str, Any]:
     """`fleetopt stochastic` on N scenarios in a child process, 2 workers, 1% gap."""
-    print(f"\n[4] fleetopt stochastic -n {n}, {WORKERS} workers (load {load()})", flush=True)
+    print(f"\n[5] fleetopt stochastic -n {n}, {WORKERS} workers (load {load()})", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-stochastic-") as tmp:
         out = Path(tmp) / "run"
         command = [
@@ -342,48 +457,83 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", default="local")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--sizes", help="part 1's N, comma-separated (default 8,32,128,256)")
+    parser.add_argument("--out", type=Path, help="the JSON file, or a folder for it")
+    parser.add_argument("--sizes", help="part 1's N, comma-separated (default 64,256,1000)")
+    parser.add_argument("--ph-max", type=int, default=256, help="part 1: PH up to this N")
+    parser.add_argument("--ef-max", type=int, default=1000, help="part 1: EF up to this N")
+    parser.add_argument("--limit", type=float, help="seconds per method and N (default 900)")
     parser.add_argument("--workers", type=int, help="actors and processes (default 2)")
-    parser.add_argument("--case", type=Path, default=EXAMPLE, help="default: the bundled example")
-    parser.add_argument("--limit-sizes", help="part 2's N (default 256,512,1024; none: skip)")
-    parser.add_argument("--end-to-end", type=int, default=256, help="part 4's N (0: skip)")
+    parser.add_argument(
+        "--case",
+        type=Path,
+        default=EXAMPLE,
+        help=f"a case folder (default: the bundled example), or {SYNTHETIC}",
+    )
+    parser.add_argument("--synthetic-sizes", help="part 2's N (default 100; none: skip)")
+    parser.add_argument("--transport-size", type=int, help="part 3's N (default 128; 0: skip)")
+    parser.add_argument("--limit-sizes", help="part 4's N (default none)")
+    parser.add_argument("--end-to-end", type=int, default=256, help="part 5's N (0: skip)")
     args = parser.parse_args()
     os.environ[CASE_ENV] = str(args.case)
-    if args.workers:  # read at import: run again with it set, so spawned children see it too
+    # Read at import: run again with them set, so that spawned children see them too.
+    again = False
+    if args.workers and args.workers != WORKERS:
         os.environ["FLEETOPT_BENCH_WORKERS"] = str(args.workers)
-        if args.workers != WORKERS:
-            os.execv(sys.executable, [sys.executable, *sys.argv])
+        again = True
+    if args.limit and args.limit != LIMIT_S:
+        os.environ["FLEETOPT_BENCH_LIMIT_S"] = str(args.limit)
+        again = True
+    if again:
+        os.execv(sys.executable, [sys.executable, *sys.argv])
 
     def ints(text: str | None, default: list[int]) -> list[int]:
+        if text == "none":
+            return []
         return [int(v) for v in text.split(",")] if text else default
 
-    sizes = ints(args.sizes, [8, 32] if args.quick else [8, 32, 128, 256])
+    sizes = ints(args.sizes, [8, 32] if args.quick else [64, 256, 1000])
+    synthetic = ints(args.synthetic_sizes, [] if args.quick else [100])
+    transport = (
+        args.transport_size if args.transport_size is not None else (32 if args.quick else 128)
+    )
+    name = f"stochastic-{args.label}.json"
+    path = args.out or HERE / "results" / name
+    if path.is_dir():
+        path = path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "machine": machine(),
         "case": str(args.case.relative_to(HERE.parent) if args.case.is_absolute() else args.case),
+        "workers": WORKERS,
+        "limit_s": LIMIT_S,
         "load_start": load(),
         "gap": GAP,
     }
+
+    def save() -> None:  # after every part: a long run keeps what it measured
+        path.write_text(json.dumps(report, indent=2) + "\n")
+
     started = time.perf_counter()
     connect(None, WORKERS)
     report["ray_start_s"] = round(time.perf_counter() - started, 2)
-    report["crossover"] = part_crossover(sizes)
-    report["transport"] = part_transport(32 if args.quick else 128, 2)
+    if sizes:
+        report["crossover"] = part_crossover(sizes, args.ph_max, args.ef_max)
+        save()
+    if synthetic:
+        report["synthetic"] = part_synthetic(synthetic)
+        save()
+    if transport:
+        report["transport"] = part_transport(transport, 3)
+        save()
     ray.shutdown()
-    limit_sizes = (
-        []
-        if args.limit_sizes == "none"
-        else ints(args.limit_sizes, [64, 256] if args.quick else [256, 512, 1024])
-    )
-    if args.limit_sizes != "none":
+    limit_sizes = ints(args.limit_sizes, [64, 256] if args.quick else [])
+    if limit_sizes:
         report["ef_limit"] = part_ef_limit(limit_sizes)
+        save()
     if not args.quick and args.end_to_end:
         report["end_to_end"] = part_end_to_end(args.end_to_end)
     report["load_end"] = load()
-    path = args.out or HERE / "results" / f"stochastic-{args.label}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    save()
     print(f"\nwrote {path}")
 
 

@@ -281,6 +281,19 @@ class CrashingJob(StageJob):
         return CrashingStages(self)
 
 
+def crashing(pool: StagePool, marker: Path):
+    """`pool.solve` with a worker dying in the middle of the first two calls (rounds)."""
+    crashes = []
+
+    def solve(tasks):
+        if len(crashes) < 2:
+            marker.write_text("")
+            crashes.append(True)
+        return pool.solve(tasks)
+
+    return solve
+
+
 def test_a_killed_actor_is_restarted_and_hedging_finishes(tmp_path):
     case = read_case(two_site_case(tmp_path, UNCERTAIN))
     index = build_index(case)
@@ -298,14 +311,7 @@ def test_a_killed_actor_is_restarted_and_hedging_finishes(tmp_path):
     expected = hedge(stage0, bundles, p, lambda tasks: [local.solve(t) for t in tasks], settings)
 
     pool = StagePool(job, workers=2, chunk=2)
-    crashes = []
-
-    def solve(tasks):
-        if len(crashes) < 2:  # a worker dies in the middle of the first two rounds
-            marker.write_text("")
-            crashes.append(True)
-        return pool.solve(tasks)
-
+    solve = crashing(pool, marker)
     try:
         state = hedge(stage0, bundles, p, solve, settings)
     finally:

@@ -1,5 +1,6 @@
-"""Progressive hedging on a real two-node Ray cluster: a head and a second node started with
-`ray start` on this machine (loopback), the run joining it by address, actors on both nodes.
+"""Progressive hedging and Benders decomposition on a real two-node Ray cluster: a head and a
+second node started with `ray start` on this machine (loopback), the run joining it by
+address, actors on both nodes.
 
 Token authentication stays on: nodes and driver share RAY_AUTH_MODE=token and one
 RAY_AUTH_TOKEN_PATH in a temporary HOME. Every port is a free one, and the nodes run with
@@ -23,7 +24,8 @@ FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 
 
 @pytest.mark.slow
-def test_hedging_runs_on_a_two_node_cluster(tmp_path):
+@pytest.mark.parametrize("method", ["ph", "benders"])
+def test_subproblems_run_on_a_two_node_cluster(tmp_path, method):
     home = tmp_path / "home"
     home.mkdir()
     env = token_env(home)
@@ -42,7 +44,7 @@ def test_hedging_runs_on_a_two_node_cluster(tmp_path):
             "-n",
             "4",
             "--method",
-            "ph",
+            method,
             "--workers",
             "2",
             "--out-of-sample",
@@ -57,7 +59,7 @@ def test_hedging_runs_on_a_two_node_cluster(tmp_path):
         assert done.returncode == 0, done.stderr + logs
         summary = json.loads((out / "summary.json").read_text())
         assert summary["nodes"] == 2  # one actor on each node
-        assert summary["method"] == "ph" and summary["scenarios"] == 4
+        assert summary["method"] == method and summary["scenarios"] == 4
         results = pd.read_parquet(out / "results.parquet")
         assert sorted(results[results["plan"] == "stochastic"]["scenario"]) == [0, 1, 2, 3]
         assert (out / "_SUCCESS").exists() and "stochastic plan" in done.stdout

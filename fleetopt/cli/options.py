@@ -41,6 +41,7 @@ from fleetopt.pipelines.options import (
     ScenarioOptions,
     StochasticSettings,
 )
+from fleetopt.solve.benders import Cuts
 from fleetopt.solve.hedging import HedgingSettings
 
 
@@ -315,7 +316,7 @@ def robust_options(*, shortfall: bool = True) -> Decorator:
 
 
 def _stopping_options() -> list[Decorator]:
-    """When the two-stage program stops, and the out-of-sample check."""
+    """When the two-stage program stops, the out-of-sample check, and Benders' cuts."""
     default, stop = StochasticSettings(), HedgingSettings()
     return [
         _option(
@@ -325,13 +326,13 @@ def _stopping_options() -> list[Decorator]:
             "--max-iterations",
             ITERATIONS,
             stop.max_iterations,
-            "progressive hedging iterations at most",
+            "progressive hedging iterations (Benders rounds) at most",
         ),
         _option(
             ("--time-limit", "run_time_limit"),
             RUN_TIME_LIMIT,
             stop.time_limit_s,
-            "seconds for the extensive form, or between PH iterations",
+            "seconds for the extensive form, or between PH iterations (Benders rounds)",
         ),
         _option(
             "--out-of-sample",
@@ -340,6 +341,12 @@ def _stopping_options() -> list[Decorator]:
             "fresh scenarios to check the plans on",
         ),
         _option("--out-of-sample-seed", SEED, None, "their seed (default: the run's seed + 1)"),
+        _option(
+            "--cuts",
+            click.Choice([c.value for c in Cuts]),
+            default.cuts.value,
+            "benders: one cut per scenario (multi) or one aggregated (single, mean only)",
+        ),
     ]
 
 
@@ -351,6 +358,7 @@ def _settings(
     run_time_limit: float,
     out_of_sample: int,
     out_of_sample_seed: int | None,
+    cuts: str,
 ) -> StochasticSettings:
     return StochasticSettings(
         method=Method(method),
@@ -358,6 +366,7 @@ def _settings(
         stop=HedgingSettings(target_gap, max_iterations, run_time_limit),
         out_of_sample=out_of_sample,
         out_of_sample_seed=out_of_sample_seed,
+        cuts=Cuts(cuts),
     )
 
 
@@ -369,7 +378,8 @@ def stochastic_options() -> Decorator:
             "--method",
             METHODS,
             method,
-            "ef: one extensive-form MILP; ph: progressive hedging; auto: by size",
+            "ef: one extensive-form MILP; ph: progressive hedging; benders: the L-shaped"
+            " method; auto: by size (ef, or benders beyond its limit)",
         ),
         _option(
             "--risk",
@@ -383,7 +393,11 @@ def stochastic_options() -> Decorator:
     ]
 
     def build(risk: str, risk_weight: float, alpha: float, **rest: Any) -> StochasticSettings:
-        """--risk mean ignores --risk-weight."""
+        """--risk mean ignores --risk-weight; aggregated cuts need the mean."""
+        if risk == "cvar" and rest["cuts"] == Cuts.SINGLE:
+            raise click.UsageError(
+                "--cuts single needs --risk mean (CVaR needs a cut per scenario)"
+            )
         weight = risk_weight if risk == "cvar" else 0.0
         return _settings(risk=Risk(weight=weight, alpha=alpha), **rest)
 

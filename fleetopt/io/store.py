@@ -86,6 +86,11 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     _atomic_file(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write bytes to `path` through a temporary file and a rename."""
+    _atomic_file(Path(path), lambda tmp: tmp.write_bytes(data))
+
+
 def write_parquet_atomic(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
     """Write one table as Parquet through a temporary file and a rename."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)

@@ -29,7 +29,7 @@ in a single-period case, all of n. Later periods' n and b are recourse, scenario
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -120,9 +120,21 @@ def uncut(index: ModelIndex, data: ModelData) -> ModelData:
     )
 
 
-def first_stage_bounds(index: ModelIndex, case: Case, datas: Sequence[ModelData]) -> RackBounds:
-    """Bounds on n per `sr` row and on b per `buy` row, the same in every scenario: the most
-    racks any scenario could use, orders cut in delivery included.
+@dataclass(frozen=True)
+class RackNeeds:
+    """The most racks some scenarios could use, orders cut in delivery included: per `sr`
+    row (n) and per `buy` row (b). Needs of disjoint sets of scenarios combine by maximum,
+    so workers can each take a share of the scenarios."""
+
+    n: np.ndarray
+    b: np.ndarray
+
+    def combine(self, other: RackNeeds) -> RackNeeds:
+        return RackNeeds(np.maximum(self.n, other.n), np.maximum(self.b, other.b))
+
+
+def rack_needs(index: ModelIndex, case: Case, datas: Iterable[ModelData]) -> RackNeeds:
+    """The needs of the scenarios `datas` (any iterable: one scenario in memory at a time).
 
     A rack beyond n_max (b_max) of every scenario (fleetopt.model.bounds, with uncut supply)
     only adds cost; where deliveries are cut to a share q, reaching n_max delivered takes
@@ -131,19 +143,29 @@ def first_stage_bounds(index: ModelIndex, case: Case, datas: Sequence[ModelData]
     installed = index.sr["installed"].to_numpy()
     r_of = index.sr["r"].to_numpy()
     buy_sr = index.buy["sr"].to_numpy()
-    needed_n, needed_b = [], []
+    needs = RackNeeds(installed.astype(float), np.zeros(len(buy_sr)))
     for data in datas:
         bounds = rack_count_bounds(index, case, uncut(index, data))
         share = data.delivered_share[r_of]
         scale = np.where(share > 0, 1.0 / np.maximum(share, EPS), 0.0)
         extra = np.ceil((bounds.n_max - installed) * scale - EPS)
-        needed_n.append(installed + np.maximum(extra, 0.0))
-        needed_b.append(np.maximum(np.ceil(bounds.b_max * scale[buy_sr] - EPS), 0.0))
+        needed_b = np.maximum(np.ceil(bounds.b_max * scale[buy_sr] - EPS), 0.0)
+        needs = needs.combine(RackNeeds(installed + np.maximum(extra, 0.0), needed_b))
+    return needs
+
+
+def first_stage_bounds(
+    index: ModelIndex, case: Case, datas: Iterable[ModelData] | RackNeeds
+) -> RackBounds:
+    """Bounds on n per `sr` row and on b per `buy` row, the same in every scenario: the
+    needs of the scenarios (`datas`, or their `RackNeeds`), within floor space and supply."""
+    needs = datas if isinstance(datas, RackNeeds) else rack_needs(index, case, datas)
+    installed = index.sr["installed"].to_numpy()
+    r_of = index.sr["r"].to_numpy()
     by_floor = _floor_limit(index)
     by_supply = index.racks["max_count"].to_numpy(dtype=float)[r_of]
-    n_first = np.minimum.reduce([np.max(needed_n, axis=0), by_floor, by_supply])
-    n_first = np.maximum(installed, n_first)
-    b_first = np.minimum(np.max(needed_b, axis=0, initial=0.0), n_first[buy_sr])
+    n_first = np.maximum(installed, np.minimum.reduce([needs.n, by_floor, by_supply]))
+    b_first = np.minimum(needs.b, n_first[index.buy["sr"].to_numpy()])
     return RackBounds(n_max=n_first, a_max=n_first, b_max=b_first)
 
 
@@ -193,3 +215,19 @@ def build_stage_model(
         objective_usd[layout.z] = risk.weight / ((1.0 - risk.alpha) * OBJECTIVE_SCALE)
     model = stack_rows(layout, costs, lb, ub, integer, objective_usd, 0.0, rows)
     return StageModel(model, first_stage_mask(index, layout), cost, risk)
+
+
+ROUNDING_ORDER = (("b", "e"), ("d",))  # groups of recourse blocks, rounded in this order
+
+
+def rounding_groups(stage: StageModel) -> list[np.ndarray]:
+    """The integer second-stage columns in the order a relaxed recourse is made whole:
+    later orders and recourse racks first (the racks in service follow the orders through
+    the stock rows, whole when they are), then the racks delivered (capped by the racks
+    in service)."""
+    layout, model = stage.model.layout, stage.model
+    groups = []
+    for names in ROUNDING_ORDER:
+        cols = np.concatenate([layout.cols(name) for name in layout.present(*names)])
+        groups.append(cols[model.integer[cols] & ~stage.first_stage[cols]])
+    return [group for group in groups if len(group)]

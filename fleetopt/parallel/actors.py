@@ -6,7 +6,10 @@
 - `StagePool.solve(tasks)` cuts the tasks into chunks and hands them out as actors free up
   (two in flight each, so none idles while the driver collects), then returns the replies
   in task order. Which actor solves what does not matter: a reply depends on its task
-  alone.
+  alone. Benders' cut tasks are pinned instead: scenario s to actor s % workers, so that
+  every actor keeps its own scenarios' models warm, built once.
+- `rack_needs` spreads the first-stage bounds' pass over all scenarios across Ray tasks,
+  each drawing its share of the scenarios one at a time (nothing is held per scenario).
 - An actor that dies (its process killed, its node lost) is restarted by Ray
   (`max_restarts`) and its calls are retried there (`max_task_retries`); one that cannot
   be restarted any more is replaced by a new actor and its chunks go there. A chunk whose
@@ -18,15 +21,23 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from typing import Any, overload
 
+import numpy as np
 import ray
 
 from fleetopt.core import defaults
 from fleetopt.core.errors import SolverError
-from fleetopt.parallel.farm import auto_chunk, chunks_of
+from fleetopt.io.case import Case
+from fleetopt.model.stage import RackNeeds
+from fleetopt.parallel.farm import CHUNK_RETRIES, auto_chunk, chunks_of
 from fleetopt.parallel.progress import Progress
-from fleetopt.scenarios.stage import PreparedStages, StageJob
+from fleetopt.scenarios.stage import PreparedStages, StageJob, scenario_needs
+from fleetopt.solve.benders import CutReply, CutTask
 from fleetopt.solve.hedging import Reply, Task
+
+AnyTask = Task | CutTask
+AnyReply = Reply | CutReply
 
 ACTOR_RESTARTS = 3  # Ray restarts a dead actor this often
 CALL_RETRIES = 3  # and retries a call that was running on it
@@ -47,7 +58,7 @@ class StageActor:
     def __init__(self) -> None:
         self.prepared: PreparedStages | None = None
 
-    def solve(self, job_box: list, tasks: list[Task]) -> list[Reply]:
+    def solve(self, job_box: list, tasks: list[AnyTask]) -> list[AnyReply]:
         if self.prepared is None:
             self.prepared = ray.get(job_box[0]).prepare()
         return [self.prepared.solve(task) for task in tasks]
@@ -79,52 +90,68 @@ class StagePool:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
 
-    def solve(self, tasks: Sequence[Task], label: str | None = None) -> list[Reply]:
+    @overload
+    def solve(self, tasks: Sequence[Task], label: str | None = None) -> list[Reply]: ...
+
+    @overload
+    def solve(self, tasks: Sequence[CutTask], label: str | None = None) -> list[CutReply]: ...
+
+    def solve(self, tasks: Sequence[AnyTask], label: str | None = None) -> list[Any]:
         """Every task's reply, in task order; with a `label`, its progress shows (a step of
-        its own, such as evaluating a plan in every scenario)."""
+        its own, such as evaluating a plan in every scenario). Cut tasks are pinned: scenario
+        s goes to actor s % workers, which keeps its scenarios' models warm."""
         if label is None:
             return self._solve(tasks, None)
         with Progress(label, len(tasks)) as progress:
             return self._solve(tasks, progress)
 
-    def _solve(self, tasks: Sequence[Task], progress: Progress | None) -> list[Reply]:
+    def _solve(self, tasks: Sequence[AnyTask], progress: Progress | None) -> list[AnyReply]:
         size = (
             (lambda left: auto_chunk(left, self.workers))
             if self.chunk == defaults.AUTO
             else max(1, int(self.chunk))
         )
-        chunks = [chunk.scenarios for chunk in chunks_of(range(len(tasks)), size)]
-        pending = deque((c, 0) for c in range(len(chunks)))
-        replies: list[Reply | None] = [None] * len(tasks)
-        in_flight: dict[ray.ObjectRef, tuple[int, object, int, int]] = {}
+        pinned = bool(tasks) and isinstance(tasks[0], CutTask)
+        n_queues = len(self.actors) if pinned else 1
+        mine: list[list[int]] = [[] for _ in range(n_queues)]
+        for i, task in enumerate(tasks):
+            mine[task.scenario % n_queues if isinstance(task, CutTask) else 0].append(i)
+        chunks = [
+            [[indices[j] for j in c.scenarios] for c in chunks_of(range(len(indices)), size)]
+            for indices in mine
+        ]
+        pending = [deque((q, c, 0) for c in range(len(chunks[q]))) for q in range(n_queues)]
+        replies: list[AnyReply | None] = [None] * len(tasks)
+        in_flight: dict[ray.ObjectRef, tuple[int, object, int, int, int]] = {}
         load = [0] * len(self.actors)
 
         def fill() -> None:
             for slot in range(len(self.actors)):
-                while pending and load[slot] < IN_FLIGHT_PER_ACTOR:
-                    chunk, attempt = pending.popleft()
+                queue = pending[slot if pinned else 0]
+                while queue and load[slot] < IN_FLIGHT_PER_ACTOR:
+                    q, chunk, attempt = queue.popleft()
                     actor = self.actors[slot]
-                    batch = [tasks[i] for i in chunks[chunk]]
+                    batch = [tasks[i] for i in chunks[q][chunk]]
                     call: ray.ObjectRef = actor.solve.remote(self.job_box, batch)
-                    in_flight[call] = (slot, actor, chunk, attempt)
+                    in_flight[call] = (slot, actor, q, chunk, attempt)
                     load[slot] += 1
 
         fill()
         while in_flight:
             (ref,), _ = ray.wait(list(in_flight), num_returns=1)
-            slot, actor, chunk, attempt = in_flight.pop(ref)
+            slot, actor, q, chunk, attempt = in_flight.pop(ref)
             load[slot] -= 1
             try:
                 answers = ray.get(ref)
             except ray.exceptions.RayActorError as err:
                 self._replace(slot, actor, err)
-                pending.appendleft((chunk, attempt))
+                pending[q].appendleft((q, chunk, attempt))
             except ray.exceptions.RayTaskError as err:
                 if attempt >= 1:
                     raise SolverError(f"a subproblem failed twice: {_last_line(err)}") from None
-                pending.appendleft((chunk, attempt + 1))
+                pending[q].appendleft((q, chunk, attempt + 1))
             else:
-                for i, answer in zip(chunks[chunk], answers, strict=True):
+                for i, answer in zip(chunks[q][chunk], answers, strict=True):
                     replies[i] = answer
                 if progress is not None:
                     progress.advance(len(answers))
@@ -146,3 +173,22 @@ class StagePool:
 def _last_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return text[-1] if text else type(err).__name__
+
+
+@ray.remote(num_cpus=1, max_retries=CHUNK_RETRIES)
+def _needs(case: Case, seed: int, start: int, stop: int) -> RackNeeds:
+    return scenario_needs(case, seed, range(start, stop))
+
+
+def rack_needs(case: Case, seed: int, n_scenarios: int, workers: int) -> RackNeeds:
+    """The first-stage needs of scenarios 0..n-1 of `seed`, in about 4 x workers Ray tasks."""
+    parts = [p for p in np.array_split(np.arange(n_scenarios), 4 * workers) if len(p)]
+    case_ref = ray.put(case)
+    refs = [_needs.remote(case_ref, seed, int(p[0]), int(p[-1]) + 1) for p in parts]
+    needs: RackNeeds | None = None
+    while refs:
+        (ref,), refs = ray.wait(refs, num_returns=1)
+        part = ray.get(ref)
+        needs = part if needs is None else needs.combine(part)
+    assert needs is not None
+    return needs

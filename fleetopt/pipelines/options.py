@@ -25,6 +25,7 @@ from fleetopt.io.case import Case
 from fleetopt.io.schema import MAX_SCENARIO_SEED
 from fleetopt.model.risk import MEAN, Risk
 from fleetopt.parallel.farm import Chunk, auto_chunk, chunks_of
+from fleetopt.solve.benders import Cuts
 from fleetopt.solve.hedging import HedgingSettings
 
 
@@ -40,7 +41,8 @@ class Method(enum.StrEnum):
 
     EF = "ef"  # the extensive form: one MILP
     PH = "ph"  # progressive hedging on Ray actors
-    AUTO = "auto"  # by size: ef up to EF_MAX_COLUMNS columns, else ph
+    BENDERS = "benders"  # the L-shaped method, subproblems on Ray actors
+    AUTO = "auto"  # by size: ef up to EF_MAX_COLUMNS columns, else benders
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,12 @@ class RobustOptions:
 class StochasticSettings:
     """How to solve the two-stage program and what to check it on: its risk measure, when
     to stop (the certified gap, iterations, time: fleetopt.solve.hedging.HedgingSettings,
-    the extensive form's too), and the out-of-sample scenarios."""
+    the extensive form's and Benders' too), Benders' cuts, and the out-of-sample scenarios."""
 
     method: Method = Method.AUTO
     risk: Risk = MEAN
     stop: HedgingSettings = field(default_factory=HedgingSettings)
+    cuts: Cuts = Cuts.MULTI  # Benders: one cut per scenario, or one aggregated
     out_of_sample: int = 100
     out_of_sample_seed: int | None = None  # default: the run's seed + 1
 

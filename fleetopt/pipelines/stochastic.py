@@ -1,51 +1,66 @@
-"""`fleetopt stochastic`: the plan that hedges, solved as an extensive form or by progressive
-hedging, into a run folder (docs/model.md section 9, docs/scenarios.md).
+"""`fleetopt stochastic`: the plan that hedges, solved as an extensive form, by progressive
+hedging or by Benders decomposition, into a run folder (docs/model.md section 9,
+docs/scenarios.md).
 
-Steps, each kept in `state/` as it finishes so that the same command resumes where it
-stopped (progressive hedging after its last iteration):
+Before anything is written, the first scenarios are measured (fleetopt.scenarios.sizing)
+and a run that cannot fit this machine or the cluster is refused (bad input, exit 2). Then
+steps, each kept in `state/` as it finishes so that the same command resumes where it
+stopped (progressive hedging after its last iteration, Benders after its last round):
 
+0. the first-stage bounds: every scenario's needs, drawn one at a time on the workers;
 1. the expected-value plan (the case on its forecast, `min_cost`);
 2. wait and see: every scenario's two-stage model solved alone (also PH's iteration 0);
-3. the first stage: one extensive-form MILP (`ef`) or progressive hedging (`ph`), with a
-   certified lower bound;
+3. the first stage: one extensive-form MILP (`ef`), progressive hedging (`ph`) or the
+   L-shaped method (`benders`), with a certified lower bound;
 4. the plan found and the expected-value plan evaluated in every scenario (their recourse
    and costs), and on `out_of_sample` fresh scenarios of another seed.
 
-Subproblems run on Ray actors (fleetopt.parallel.actors); the extensive form is solved
-here, in one process. The run's objective is total cost (fleet + penalty), whatever the
-case's `objective`, as in robust selection.
+Scenarios are built where they are solved, from (seed, index): the driver holds no list of
+them (the extensive form excepted, which is one model). Subproblems run on Ray actors
+(fleetopt.parallel.actors); the extensive form and Benders' master are solved here, in one
+process. The run's objective is total cost (fleet + penalty), whatever the case's
+`objective`, as in robust selection.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fleetopt.core import formats
-from fleetopt.core.errors import SolverError
+from fleetopt.core.errors import CaseError, Problem, SolverError
 from fleetopt.core.stats import SHORTFALL_THRESHOLD, Z95, share_above, standard_error
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.runfolder import (
     RunKind,
     normalized,
 )
-from fleetopt.io.store import run_into, write_json_atomic, write_parquet_atomic
+from fleetopt.io.store import (
+    run_into,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+from fleetopt.model.bounds import RackBounds
 from fleetopt.model.build import OBJECTIVE_SCALE
 from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import ModelIndex, build_index
-from fleetopt.model.inputs import model_data
+from fleetopt.model.inputs import ModelData, model_data
+from fleetopt.model.master import master_structure
 from fleetopt.model.measures import rack_mix
 from fleetopt.model.risk import Risk
-from fleetopt.model.stage import build_stage_model, first_stage_bounds
-from fleetopt.parallel.actors import StagePool
+from fleetopt.model.stage import RackNeeds, build_stage_model, first_stage_bounds
+from fleetopt.parallel.actors import StagePool, rack_needs
 from fleetopt.parallel.farm import connect
 from fleetopt.parallel.progress import Progress
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
@@ -64,7 +79,9 @@ from fleetopt.results.summary import TOTAL_COST
 from fleetopt.results.tables import clean_solution, orders_table
 from fleetopt.scenarios.draws import draw, draw_many
 from fleetopt.scenarios.job import conform_results, for_workers
+from fleetopt.scenarios.sizing import available_bytes, probe, refusal
 from fleetopt.scenarios.stage import RECOURSE_COLUMNS, STAGE_RESULT_COLUMNS, StageJob, StageResult
+from fleetopt.solve.benders import BendersState, Cuts, Phase, decompose
 from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.hedging import (
     HedgingState,
@@ -77,9 +94,9 @@ from fleetopt.solve.hedging import (
 from fleetopt.solve.mathopt import OPTIMAL_GAP, relative_gap, solve_model
 from fleetopt.solve.result import CONVERGENCE_COLUMNS, ConvergenceRow, SolveStatus
 
-# `auto` solves the extensive form up to this size (docs/scenarios.md): measured on 2 cores,
-# it reached a 1% gap faster than progressive hedging at every size tried (256 scenarios of
-# the v1 example, 54,554 columns: 29 s against 806 s), so PH is for what EF cannot hold.
+# `auto` solves the extensive form up to this size, and Benders decomposition beyond
+# (docs/scenarios.md, benchmarks/README.md): measured on 2 cores, EF reached a 1% gap faster
+# than progressive hedging at every size tried, and Benders faster than both beyond it.
 EF_MAX_COLUMNS = 250_000
 SUBPROBLEM_GAP_SHARE = 0.1  # subproblems are solved to this share of the target gap
 SAMPLE, OUT_OF_SAMPLE = 0, 1  # scenario sets: the run's own, and fresh ones
@@ -88,10 +105,10 @@ log = logging.getLogger(__name__)
 
 
 def choose_method(method: Method, n_scenarios: int, stage_columns: int) -> Method:
-    """`auto`: the extensive form while it has at most EF_MAX_COLUMNS columns, else PH."""
+    """`auto`: the extensive form while it has at most EF_MAX_COLUMNS columns, else Benders."""
     if method is not Method.AUTO:
         return method
-    return Method.EF if n_scenarios * stage_columns <= EF_MAX_COLUMNS else Method.PH
+    return Method.EF if n_scenarios * stage_columns <= EF_MAX_COLUMNS else Method.BENDERS
 
 
 def subproblem_options(case: Case, gap: float):
@@ -128,8 +145,10 @@ def stochastic(
             "out_of_sample": settings.out_of_sample,
             "out_of_sample_seed": settings.oos_seed(seed),
             "solver": subproblem_options(case, stop.gap).as_params(),
+            "cuts": settings.cuts.value,
         }
     )
+    check_size(case, n_scenarios, run.farm, settings)
     summary = run_into(
         out,
         RunKind.STOCHASTIC,
@@ -143,6 +162,31 @@ def stochastic(
     return summary
 
 
+def check_size(case: Case, n_scenarios: int, farm: FarmSettings, settings: StochasticSettings):
+    """Refuse (bad input, exit 2) a run that cannot fit this machine or the cluster, as
+    measured on its first scenarios; joins (or starts) the Ray cluster to ask it."""
+    options = subproblem_options(case, settings.stop.gap)
+    sizing = probe(case, n_scenarios, options, settings.risk, farm.workers, settings.out_of_sample)
+    method = choose_method(settings.method, n_scenarios, sizing.columns)
+    cluster = connect(farm.address, farm.workers)
+    why = refusal(
+        sizing,
+        method.value,
+        settings.stop.max_iterations,
+        multi_cut=settings.cuts is Cuts.MULTI,
+        available=available_bytes(),
+        cluster_bytes=cluster.get("memory"),
+    )
+    log.info(
+        "%d scenarios: about %s of solves without a time limit on %d worker(s)",
+        n_scenarios,
+        formats.seconds(sizing.solve_seconds()),
+        farm.workers,
+    )
+    if why is not None:
+        raise CaseError([Problem(file="-n/--scenarios", message=why)])
+
+
 class StochasticRun:
     """One run's steps; each finished step is kept in `state/` and skipped on resume."""
 
@@ -154,26 +198,29 @@ class StochasticRun:
         self.state.mkdir(exist_ok=True)
         self.index: ModelIndex = build_index(case)
         self.p = np.full(n, 1.0 / n)
-        self.datas = [
-            model_data(self.index, draw(self.index, case.uncertainty, s)) for s in range(n)
-        ]
-        self.first_bounds = first_stage_bounds(self.index, case, self.datas)
         self.risk = settings.risk
-        self.stage0 = build_stage_model(
-            self.index, case, self.datas[0], self.first_bounds, self.risk
-        )
-        self.method = choose_method(settings.method, n, self.stage0.model.n_variables)
         self.seeds = (case.uncertainty.seed, settings.oos_seed(case.uncertainty.seed))
         self.options = subproblem_options(case, settings.stop.gap)
+        self.evaluated: dict[bytes, list[Reply]] = {}  # plan -> its reported evaluation
+
+    def data(self, scenario: int) -> ModelData:
+        """Scenario `scenario`'s numbers, drawn from (seed, scenario)."""
+        return model_data(self.index, draw(self.index, self.case.uncertainty, scenario))
 
     def run(self) -> StochasticSummary:
         connect(self.farm.address, self.farm.workers)
+        self.first_bounds = self._first_stage_bounds()
+        self.stage0 = build_stage_model(
+            self.index, self.case, self.data(0), self.first_bounds, self.risk
+        )
+        self.method = choose_method(self.settings.method, self.n, self.stage0.model.n_variables)
         job = StageJob(self.case, self.options, self.first_bounds, self.risk, self.seeds)
         pool = StagePool(job, self.farm.workers, self.farm.chunk)
         try:
-            plans = {EXPECTED_VALUE_PLAN: self._expected_value()}
+            ev_plan = self._expected_value()
+            plans = {EXPECTED_VALUE_PLAN: ev_plan}
             self._wait_and_see(pool)
-            solution = self._first_stage(pool)
+            solution = self._first_stage(pool, ev_plan)
             plans = {STOCHASTIC_PLAN: np.asarray(solution["plan"]), **plans}
             rows, recourse = self._evaluate(pool, plans, SAMPLE, self.n)
             oos, _ = self._evaluate(pool, plans, OUT_OF_SAMPLE, self.settings.out_of_sample)
@@ -186,6 +233,16 @@ class StochasticRun:
         return self._summary(solution, rows, ws_rows, oos, nodes)
 
     # --- steps ---------------------------------------------------------------------------
+
+    def _first_stage_bounds(self) -> RackBounds:
+        """The first stage's bounds from every scenario's needs, gathered on the workers."""
+        path = self.state / "first-stage-needs.npz"
+        if not path.exists():
+            needs = rack_needs(self.case, self.seeds[SAMPLE], self.n, self.farm.workers)
+            write_bytes_atomic(path, _npz(n=needs.n, b=needs.b))
+        with np.load(path) as saved:
+            needs = RackNeeds(saved["n"], saved["b"])
+        return first_stage_bounds(self.index, self.case, needs)
 
     def _expected_value(self) -> np.ndarray:
         """The expected-value plan's first stage; the run fails without one (exit 3 for an
@@ -224,20 +281,25 @@ class StochasticRun:
         write_parquet_atomic(self.state / "ws-recourse.parquet", recourse)
         write_parquet_atomic(path, results)
 
-    def _first_stage(self, pool: StagePool) -> dict:
+    def _first_stage(self, pool: StagePool, ev_plan: np.ndarray) -> dict:
         """The plan, its certified lower bound and how it was found (scaled units)."""
         path = self.state / "solution.json"
         if not path.exists():
             started = time.perf_counter()
-            solution = self._extensive() if self.method is Method.EF else self._hedge(pool)
+            if self.method is Method.EF:
+                solution = self._extensive()
+            elif self.method is Method.PH:
+                solution = self._hedge(pool)
+            else:
+                solution = self._benders(pool, ev_plan)
             solution["seconds"] = time.perf_counter() - started
             write_json_atomic(path, solution)
         return json.loads(path.read_text())
 
     def _extensive(self) -> dict:
         stages = [
-            build_stage_model(self.index, self.case, data, self.first_bounds, self.risk)
-            for data in self.datas
+            build_stage_model(self.index, self.case, self.data(s), self.first_bounds, self.risk)
+            for s in range(self.n)
         ]
         ef = build_extensive(stages, self.p)
         stop = self.settings.stop
@@ -284,16 +346,48 @@ class StochasticRun:
                 shown.advance(state.iteration - shown.done, f"gap {formats.gap(state.gap)}")
 
             state = hedge(self.stage0, bundles, self.p, pool.solve, settings, state, checkpoint)
-        assert state.plan is not None, "hedging evaluates plans before it stops"
-        return {
-            "plan": state.plan.tolist(),
-            "lower_bound": state.lower_bound,
-            "iterations": state.iteration,
-            "history": [asdict(row) for row in state.history],
-            "message": f"progressive hedging stopped: {state.stopped}",
-            "stopped": state.stopped,
-            "bundles": len(bundles),
-        }
+        return _stopped("progressive hedging", state, state.iteration, bundles=len(bundles))
+
+    def _benders(self, pool: StagePool, ev_plan: np.ndarray) -> dict:
+        path = self.state / "benders.npz"
+        state = load_benders(path) if path.exists() else None
+        stop = self.settings.stop
+
+        best = [np.inf]
+
+        def evaluate(plan: np.ndarray) -> np.ndarray:
+            """A plan's integer-recourse costs, its reported rows kept for step 4."""
+            tasks = [Task((s,), TaskKind.EVALUATE, plan=plan, report=True) for s in range(self.n)]
+            replies = pool.solve(tasks)
+            costs = np.array([r.cost if r.status.has_plan else np.inf for r in replies])
+            value = self.risk.value(costs, self.p)
+            if value < best[0]:  # the plan Benders will return is the best evaluated
+                best[0] = value
+                self.evaluated = {plan.tobytes(): replies}
+            return costs
+
+        with Progress("Benders decomposition", stop.max_iterations, unit="rounds") as shown:
+            shown.advance(state.round if state is not None else 0)
+
+            def checkpoint(state: BendersState) -> None:
+                save_benders(path, state)
+                note = f"{state.phase.value} phase, gap {formats.gap(state.gap)}"
+                shown.advance(state.round - shown.done, note)
+
+            state = decompose(
+                self.stage0,
+                master_structure(self.stage0),
+                self.p,
+                pool.solve,
+                stop,
+                self.case.solver,
+                cuts=self.settings.cuts,
+                starts=[ev_plan],
+                state=state,
+                checkpoint=checkpoint,
+                evaluate=evaluate,
+            )
+        return _stopped("Benders decomposition", state, state.round, cuts=len(state.cut_constant))
 
     def _evaluate(
         self, pool: StagePool, plans: dict[str, np.ndarray], sample: int, n: int
@@ -309,7 +403,8 @@ class StochasticRun:
                     for s in range(n)
                 ]
                 label = f"{plan} plan, {'scenarios' if sample == SAMPLE else 'out of sample'}"
-                tables.append(_gather(pool.solve(tasks, label), plan))
+                known = self.evaluated.get(first.tobytes()) if sample == SAMPLE else None
+                tables.append(_gather(known or pool.solve(tasks, label), plan))
             write_parquet_atomic(
                 self.state / f"{name}-recourse.parquet",
                 pd.concat([t[1] for t in tables], ignore_index=True),
@@ -331,8 +426,8 @@ class StochasticRun:
             orders = orders.drop(columns=["period", "order_by_year"])
         write_parquet_atomic(out / "orders.parquet", orders)
         history = pd.DataFrame(solution["history"], columns=list(CONVERGENCE_COLUMNS))
-        for column in ("lower_bound", "upper_bound"):
-            history[column] = history[column] / OBJECTIVE_SCALE
+        for column in ("lower_bound", "upper_bound", "relaxed_objective"):
+            history[column] = history[column].astype(float) / OBJECTIVE_SCALE
         results = pd.concat([rows, ws_rows], ignore_index=True)
         write_parquet_atomic(
             out / "scenarios.parquet", draw_many(self.index, self.case.uncertainty, range(self.n))
@@ -399,6 +494,24 @@ class StochasticRun:
             recourse_capex_premium=self.case.recourse_capex_premium,
             nodes=nodes,
         )
+
+
+def _stopped(
+    method: str, state: HedgingState | BendersState, iterations: int, **extra: int
+) -> dict[str, Any]:
+    """What an iterative method found (state/solution.json): its best plan, its certified
+    bound, its rows and why it stopped."""
+    if state.plan is None:
+        raise SolverError(f"{method} found no plan: {state.stopped}")
+    return {
+        "plan": state.plan.tolist(),
+        "lower_bound": state.lower_bound,
+        "iterations": iterations,
+        "history": [asdict(row) for row in state.history],
+        "message": f"{method} stopped: {state.stopped}",
+        "stopped": state.stopped,
+        **extra,
+    }
 
 
 def _gather(replies: list[Reply], plan: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -475,4 +588,70 @@ def load_hedging(path: Path) -> HedgingState:
         elapsed_s=data["elapsed_s"],
         stopped=data["stopped"],
         history=[ConvergenceRow(**row) for row in data["history"]],
+    )
+
+
+# --- Benders' checkpoint -------------------------------------------------------------------
+
+_BENDERS_ARRAYS = (
+    "probabilities",
+    "cut_scenario",
+    "cut_constant",
+    "cut_slope",
+    "bases",
+    "points",
+    "point_relaxed",
+    "point_whole",
+    "point_integer",
+)
+
+
+def _npz(**arrays: Any) -> bytes:
+    """Arrays as the bytes of one .npz file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def save_benders(path: Path, state: BendersState) -> None:
+    """The state in one .npz (arrays, and the rest as JSON), written atomically."""
+    scalars = {
+        "aggregated": state.aggregated,
+        "phase": state.phase.value,
+        "lam": state.lam,
+        "best_in": state.best_in,
+        "stalled": state.stalled,
+        "lower_bound": state.lower_bound,
+        "upper_bound": state.upper_bound,
+        "round": state.round,
+        "elapsed_s": state.elapsed_s,
+        "stopped": state.stopped,
+        "history": [asdict(row) for row in state.history],
+    }
+    plan = {} if state.plan is None else {"plan": state.plan, "plan_costs": state.plan_costs}
+    arrays = {name: getattr(state, name) for name in _BENDERS_ARRAYS}
+    write_bytes_atomic(path, _npz(**arrays, **plan, scalars=np.array(json.dumps(scalars))))
+
+
+def load_benders(path: Path) -> BendersState:
+    with np.load(path) as saved:
+        scalars = json.loads(str(saved["scalars"]))
+        arrays = {name: saved[name] for name in _BENDERS_ARRAYS}
+        plan = saved.get("plan")
+        plan_costs = saved.get("plan_costs")
+    return BendersState(
+        **arrays,
+        aggregated=scalars["aggregated"],
+        phase=Phase(scalars["phase"]),
+        lam=scalars["lam"],
+        best_in=scalars["best_in"],
+        stalled=scalars["stalled"],
+        lower_bound=scalars["lower_bound"],
+        upper_bound=scalars["upper_bound"],
+        plan=plan,
+        plan_costs=plan_costs,
+        round=scalars["round"],
+        elapsed_s=scalars["elapsed_s"],
+        stopped=scalars["stopped"],
+        history=[ConvergenceRow(**row) for row in scalars["history"]],
     )

@@ -39,6 +39,7 @@ OUT_OF_SAMPLE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
 ]
 CONVERGENCE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("iteration", "iteration", formats.integer),
+    ("phase", "phase", blocks.text),
     ("lower_bound", "lower bound", formats.usd),
     ("upper_bound", "upper bound", formats.usd),
     ("gap", "gap", formats.gap),
@@ -46,6 +47,8 @@ CONVERGENCE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("spread", "spread", formats.number),
     ("cuts", "cuts", formats.integer),
     ("plans_evaluated", "plans evaluated", formats.integer),
+    ("points", "points cut at", formats.integer),
+    ("master_seconds", "master", formats.seconds),
     ("elapsed_seconds", "elapsed", formats.seconds),
 ]
 

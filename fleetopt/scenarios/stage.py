@@ -16,6 +16,7 @@ import pickle
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -30,13 +31,15 @@ from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, model_data
 from fleetopt.model.measures import rack_mix, shortfall_share, unmet_share
 from fleetopt.model.risk import Risk
-from fleetopt.model.stage import StageModel, build_stage_model
+from fleetopt.model.stage import RackNeeds, StageModel, build_stage_model, rack_needs
 from fleetopt.results.summary import TOTAL_COST, Figures
 from fleetopt.results.tables import clean_solution
 from fleetopt.scenarios.draws import draw
 from fleetopt.scenarios.job import RESULT_COLUMNS
+from fleetopt.solve.benders import CutReply, CutTask
 from fleetopt.solve.hedging import Reply, Task, TaskKind, subproblem_model
 from fleetopt.solve.mathopt import solve_model
+from fleetopt.solve.recourse import RecourseLP, recourse_lp, solve_recourse
 from fleetopt.solve.result import SolveStatus
 
 STAGE_RESULT_COLUMNS = {**RESULT_COLUMNS, "recourse_racks": "float64"}
@@ -88,6 +91,7 @@ class PreparedStages:
         self.index: ModelIndex = build_index(job.case)
         self._stages: OrderedDict[tuple[int, int], tuple[ModelData, StageModel]] = OrderedDict()
         self._bundles: dict[tuple[int, tuple[int, ...]], StageModel] = {}
+        self._recourse: OrderedDict[tuple[int, int], RecourseLP] = OrderedDict()
 
     def subproblem(self, sample: int, scenarios: tuple[int, ...]) -> StageModel:
         """The stage model of one scenario, or of a bundle of them (equally likely)."""
@@ -115,10 +119,28 @@ class PreparedStages:
         self._stages.move_to_end(key)
         return self._stages[key]
 
-    def solve(self, task: Task) -> Reply:
+    def recourse(self, sample: int, scenario: int) -> RecourseLP:
+        """Scenario `scenario`'s relaxed recourse LP (cached like the stage models)."""
+        key = (sample, scenario)
+        if key not in self._recourse:
+            self._recourse[key] = recourse_lp(self.stage(sample, scenario)[1])
+            if len(self._recourse) > CACHED_STAGES:
+                self._recourse.popitem(last=False)
+        self._recourse.move_to_end(key)
+        return self._recourse[key]
+
+    @overload
+    def solve(self, task: Task) -> Reply: ...
+
+    @overload
+    def solve(self, task: CutTask) -> CutReply: ...
+
+    def solve(self, task: Task | CutTask) -> Reply | CutReply:
         """Solve one task; a solver failure comes back as a reply with status `error`.
 
         Result rows (`report`) are for single scenarios only."""
+        if isinstance(task, CutTask):
+            return self.cut(task)
         stage = self.subproblem(task.sample, task.scenarios)
         model = self._model(stage, task)
         started = time.perf_counter()
@@ -149,6 +171,12 @@ class PreparedStages:
             message=solution.message,
             detail=detail,
         )
+
+    def cut(self, task: CutTask) -> CutReply:
+        """An optimality cut of the task's scenario at its plan (the L-shaped method)."""
+        lp = self.recourse(task.sample, task.scenario)
+        solution = solve_recourse(lp, task.plan, task.basis, self.job.options, whole=task.whole)
+        return CutReply(task.scenario, solution)
 
     def _model(self, stage: StageModel, task: Task) -> LinearModel:
         if task.kind is TaskKind.EVALUATE:
@@ -193,3 +221,11 @@ class PreparedStages:
         types = RECOURSE_COLUMNS | ({"period": np.int64} if "period" in bought else {})
         recourse = bought.reset_index(drop=True).astype(types)
         return StageResult(pd.DataFrame([row]), recourse)
+
+
+def scenario_needs(case: Case, seed: int, scenarios: range) -> RackNeeds:
+    """The first-stage needs of `scenarios` of seed `seed`, drawn one at a time."""
+    index = build_index(case)
+    uncertainty = dataclasses.replace(case.uncertainty, seed=seed)
+    datas = (model_data(index, draw(index, uncertainty, k)) for k in scenarios)
+    return rack_needs(index, case, datas)

@@ -444,10 +444,16 @@ def _stop_reason(state: HedgingState, settings: HedgingSettings, elapsed_s: floa
         return "every bundle agrees on the first stage (consensus)"
     if _stalled(state):
         return f"neither bound moved in {STALL_ITERATIONS} iterations"
-    if state.iteration >= settings.max_iterations:
-        return f"iteration limit ({settings.max_iterations})"
-    if elapsed_s >= settings.time_limit_s:
-        return f"time limit ({settings.time_limit_s:g} s)"
+    iterations = ("iteration", state.iteration, settings.max_iterations)
+    return limit_reached(*iterations, elapsed_s, settings.time_limit_s)
+
+
+def limit_reached(name: str, count: int, limit: int, elapsed_s: float, time_limit_s: float) -> str:
+    """Why a method stops at its limits (`name` its steps), or "" while within them."""
+    if count >= limit:
+        return f"{name} limit ({limit})"
+    if elapsed_s >= time_limit_s:
+        return f"time limit ({time_limit_s:g} s)"
     return ""
 
 

@@ -54,9 +54,10 @@ class PlanResult:
 @dataclass(frozen=True)
 class ConvergenceRow:
     """One row of a two-stage run's convergence table (convergence.parquet), the same for
-    the extensive form (one row) and progressive hedging (a row per iteration), in the
-    model's scaled units here (the pipeline writes USD). Fields a method does not have
-    are None (the extensive form has no spread, cuts or evaluated plans)."""
+    the extensive form (one row), progressive hedging (a row per iteration) and Benders
+    decomposition (a row per round), in the model's scaled units here (the pipeline writes
+    USD). Fields a method does not have are None (the extensive form has no spread, cuts
+    or evaluated plans; only Benders has phases, relaxed objectives and a master)."""
 
     iteration: int
     lower_bound: float
@@ -67,6 +68,10 @@ class ConvergenceRow:
     spread: float | None = None
     cuts: int | None = None
     plans_evaluated: int | None = None
+    phase: str | None = None  # Benders: start, lp or integer
+    relaxed_objective: float | None = None  # Benders: the relaxed recourse's value at the cut
+    points: int | None = None  # Benders: first stages cut at so far
+    master_seconds: float | None = None  # Benders: the master's solve
 
 
 CONVERGENCE_COLUMNS = tuple(f.name for f in dataclasses.fields(ConvergenceRow))
