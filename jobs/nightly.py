@@ -53,7 +53,7 @@ from fleetopt.results.text import format_nightly
 @click.option("--case", "case_dir", required=True, help="case folder")
 @click.option("--out", required=True, help="output root: a path or a pyarrow URI (s3://, gs://)")
 @click.option("--run-id", default=None, help="re-use an id to resume that run")
-@robust_options(shortfall=False)
+@robust_options(shortfall_default=True)
 @stochastic_stage_options()
 @planner_stage_options()
 @scenario_options(default_scenarios=defaults.NIGHTLY_SCENARIOS)

@@ -635,6 +635,17 @@ def test_a_free_shortfall_is_refused_before_any_scenario_runs(tmp_path):
         assert said in proc.stderr and "Traceback" not in proc.stderr
         assert not out.exists()
     assert fleetopt("solve", str(case), "--out", str(tmp_path / "plan")).returncode == 0
+    nightly = [*NIGHTLY, "--case", str(case), "-q"]
+    out = ["--out", str(tmp_path / "nightly")]
+    proc = run([*nightly, *out, "--scenarios", "2"])  # the nightly prices shortfalls by default
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr
+    (record,) = (tmp_path / "nightly").glob("*/*/run.json")  # a failed run, as any bad input
+    assert json.loads(record.read_text())["status"] == "failed"
+    assert not list((tmp_path / "nightly").glob("*/*/_SUCCESS"))
+    out = ["--out", str(tmp_path / "unpriced")]
+    proc = run([*nightly, *out, "--scenarios", "2", "--stochastic", "none", "--no-shortfall"])
+    assert proc.returncode == 0, proc.stderr
+    assert "answer: the robust choice" in proc.stdout
     priced = uncertain_case(tmp_path, name="priced", shortfall_penalty_usd_per_mtok=5.0)
     assert read_case(priced).shortfall_penalty_usd_per_mtok == 5.0
 

@@ -106,7 +106,7 @@ def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
     out = tmp_path / "out"
     entry = (
         f"python jobs/nightly.py --case {EXAMPLE} --out {out} --scenarios 6 --chunk 3"
-        " --candidates 3 --run-id nightly-test"
+        " --candidates 3 --out-of-sample 4 --run-id nightly-test"
     )
     status, logs = submit_and_wait(ray_head, entry)
     assert status == "SUCCEEDED", logs
@@ -118,6 +118,7 @@ def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
         "validate",
         "plan",
         "robust",
+        "stochastic",
         "installed",
         "compare",
         "report",
@@ -142,6 +143,17 @@ def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
         == unsolved.reindex(list(robust["candidates"]), fill_value=0).min()
     )  # no candidate fails in fewer scenarios
     assert "succeeded" in logs
+    # The answer is the hedged plan, compared on the same futures with the same rule.
+    assert manifest["params"]["stochastic"]["method"] == "auto" and manifest["params"]["shortfall"]
+    hedged = manifest["stages"]["stochastic"]["result"]
+    assert hedged["method"] == "ef" and hedged["scenarios"] == 6
+    floor = -hedged["gap"] * hedged["objective"]["value"] - 1e-6
+    assert hedged["vss"]["value"] >= floor and hedged["robust"]["difference"]["value"] >= floor
+    assert hedged["robust"]["difference"]["value"] == pytest.approx(
+        hedged["robust"]["objective"]["value"] - hedged["objective"]["value"], rel=1e-9
+    )
+    assert hedged["racks_ordered_now"] > 0
+    assert "answer: the hedged plan" in logs and "over the robust choice" in logs
 
     first = {k: v["seconds"] for k, v in manifest["stages"].items()}
     stamp = (run / "robust" / "summary.json").stat().st_mtime_ns

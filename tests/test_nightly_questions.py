@@ -24,6 +24,7 @@ def params(case_dir, out, whatif, **changes) -> NightlyParams:
         run=ScenarioOptions(2, farm=FarmSettings(chunk=1)),
         whatif=str(whatif),
         alternatives=AlternativesAsk(0.05, 2),
+        stochastic=None,  # the questions' stages alone (the hedged answer: test_nightly_job)
         **changes,
     )
 

@@ -26,6 +26,7 @@ from fleetopt.model.risk import MEAN, Risk
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.plan import expected_value_plan
 from fleetopt.pipelines.stochastic import (
     load_hedging,
     save_hedging,
@@ -42,6 +43,8 @@ from fleetopt.solve.result import SolveStatus
 from fleetopt.testing.casekit import write_case
 from tests.test_model_optima import decode, rack, site, workload
 from tests.test_scenarios import UNCERTAIN, two_site_case
+
+AGENT = workload("agent", regions="eu", decode_tokens_per_s=3_000, load_factor=0.5)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "fleetopt" / "data" / "example"
 TIMING = ["solve_seconds", "build_seconds"]
@@ -388,3 +391,45 @@ def test_cvar_objective_is_the_risk_of_the_plans_costs(tmp_path):
         ]
     )
     assert risk.value(mean_costs, np.full(4, 0.25)) >= expected * (1 - 1e-9)
+
+
+def test_a_plan_to_compare_is_paired_on_the_same_futures(tmp_path):
+    """The nightly's comparison (docs/model.md section 9, "Another plan on the same futures"):
+    the expected-value plan given again as a schedule is the expected-value plan (its
+    difference is VSS to the cent), and the installed fleet alone (no racks) pays the
+    shortfall penalty in every future; each difference is the mean of the per-future
+    differences in results.parquet, and none is below the plan's certified gap."""
+    minimum = workload("chat", decode_tokens_per_s=6_000, min_served_share=0.5)
+    path = two_site_case(tmp_path, UNCERTAIN, workloads=[minimum, AGENT])
+    case = read_case(path)
+    index = build_index(case)
+    outcome = expected_value_plan(case, index)
+    ev_counts = outcome.solution[outcome.result.model.layout.n]
+    settings = StochasticSettings(Method.EF, stop=HedgingSettings(gap=1e-6), out_of_sample=4)
+    compare = {"ev-again": ev_counts, "none": np.zeros(len(index.sr))}
+    summary = stochastic(case, tmp_path / "run", ScenarioOptions(6), settings, compare)
+    again = summary.compared["ev-again"]
+    assert again.difference.value == pytest.approx(summary.vss.value, rel=1e-12, abs=1e-6)
+    assert again.objective.value == pytest.approx(summary.ev_objective.value, rel=1e-12)
+    results = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    total = results.pivot(index="scenario", columns="plan", values="total_cost_usd_per_year")
+    assert sorted(total.columns) == [
+        "ev-again",
+        "expected-value",
+        "none",
+        "stochastic",
+        "wait-and-see",
+    ]
+    pd.testing.assert_series_equal(total["ev-again"], total["expected-value"], check_names=False)
+    nothing = summary.compared["none"]
+    differences = (total["none"] - total["stochastic"]).to_numpy()
+    assert nothing.difference.value == pytest.approx(differences.mean(), rel=1e-12)
+    assert nothing.difference.se == pytest.approx(differences.std(ddof=1) / np.sqrt(6), rel=1e-9)
+    assert nothing.probability_shortfall == 1.0  # no racks: every minimum missed
+    floor = -summary.gap * summary.objective.value - 1e-6
+    assert min(nothing.difference.value, again.difference.value, summary.vss.value) >= floor
+    oos = pd.read_parquet(tmp_path / "run" / "out_of_sample.parquet")
+    assert set(oos["plan"]) == {"stochastic", "expected-value", "ev-again", "none"}
+    # Another plan to compare is another run: refused without --overwrite.
+    with pytest.raises(Exception, match="other parameters"):
+        stochastic(case, tmp_path / "run", ScenarioOptions(6), settings, {"none": ev_counts})

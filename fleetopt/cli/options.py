@@ -282,11 +282,15 @@ def verbosity_option() -> Decorator:
     )
 
 
-def shortfall_option() -> Decorator:
-    """Pay for a shortfall below min_served_share instead of failing (evaluate, robust)."""
+def shortfall_option(*, default: bool = False) -> Decorator:
+    """Pay for a shortfall below min_served_share instead of failing: a flag of evaluate and
+    robust; on by default in the nightly run, where `--no-shortfall` turns it off."""
+    flags = "--shortfall/--no-shortfall" if default else "--shortfall"
     return click.option(
-        "--shortfall",
+        flags,
         is_flag=True,
+        default=default,
+        show_default=default,
         help="a plan that cannot meet a min_served_share pays shortfall_penalty_usd_per_mtok"
         " for the share it misses, instead of being infeasible in that scenario",
     )
@@ -296,8 +300,9 @@ CRITERIA = click.Choice([c.value for c in Criterion])
 METHODS = click.Choice([m.value for m in Method])
 
 
-def robust_options(*, shortfall: bool = True) -> Decorator:
-    """How robust selection chooses (robust; nightly without --shortfall), as `choice`."""
+def robust_options(*, shortfall_default: bool = False) -> Decorator:
+    """How robust selection chooses (robust; nightly, shortfall priced by default), as
+    `choice`."""
     options = [
         _option(
             "--criterion", CRITERIA, "mean", "rank candidate plans by mean or CVaR of total cost"
@@ -306,7 +311,7 @@ def robust_options(*, shortfall: bool = True) -> Decorator:
             "--candidates", CANDIDATES, defaults.CANDIDATES, "most frequent sweep plans to compare"
         ),
         alpha_option(),
-        *([shortfall_option()] if shortfall else []),
+        shortfall_option(default=shortfall_default),
     ]
 
     def build(criterion: str, **rest: Any) -> RobustOptions:
@@ -404,21 +409,26 @@ def stochastic_options() -> Decorator:
     return _collect("settings", build, options)
 
 
+NO_STAGE = "none"
+
+
 def stochastic_stage_options() -> Decorator:
-    """The nightly run's optional stochastic stage: its method and the stochastic command's
-    stopping options (its risk measure is robust selection's criterion), as `stochastic`."""
+    """The nightly run's stochastic stage, its answer (docs/nightly.md): its method (`auto`
+    by default; `none` leaves the stage out) and the stochastic command's stopping options
+    (its risk measure is robust selection's criterion), as `stochastic`."""
     options = [
         _option(
             ("--stochastic", "method"),
-            METHODS,
-            None,
-            "also solve the two-stage stochastic program, by this method",
+            click.Choice([*METHODS.choices, NO_STAGE]),
+            StochasticSettings().method.value,
+            "how to solve the two-stage program whose plan is the run's answer"
+            f" ({NO_STAGE}: no stochastic stage, the robust choice answers)",
         ),
         *_stopping_options(),
     ]
 
-    def build(method: str | None, **rest: Any) -> StochasticSettings | None:
-        return None if method is None else _settings(method=method, risk=MEAN, **rest)
+    def build(method: str, **rest: Any) -> StochasticSettings | None:
+        return None if method == NO_STAGE else _settings(method=method, risk=MEAN, **rest)
 
     return _collect("stochastic", build, options)
 

@@ -1,5 +1,9 @@
-"""The nightly planning pipeline: validate, plan, robust selection, installed fleet, compare,
-report; and, when asked (`stochastic`), the two-stage stochastic plan after robust selection.
+"""The nightly planning pipeline: validate, plan, robust selection, the two-stage stochastic
+plan (the run's answer: the hedged orders), installed fleet, compare, report; what-if
+variants and near-optimal alternatives when asked. Shortfalls below a min_served_share are
+priced throughout (robust selection, the stochastic plan, the installed fleet), so every plan
+is judged by one rule in every future; `stochastic=None` leaves the stage out and the robust
+choice answers (docs/nightly.md).
 
 A run lives in `OUT/YYYY-MM-DD/RUN_ID/` with one folder per stage, a run record `run.json`
 (case hash, versions, seed, parameters, Ray resources, stage timings, status
@@ -66,7 +70,7 @@ from fleetopt.pipelines.options import (
     StochasticSettings,
 )
 from fleetopt.pipelines.plan import plan_case, require_plan, write_plan
-from fleetopt.pipelines.runs import evaluate, robust
+from fleetopt.pipelines.runs import evaluate, plan_counts, robust
 from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.pipelines.whatif import whatif
 from fleetopt.report.page import REPORT_FILE, write_report
@@ -86,14 +90,16 @@ from fleetopt.results.nightly import (
     earlier_runs,
 )
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, to_json
+from fleetopt.results.stochastic import ROBUST_CHOICE
+from fleetopt.results.text import first_stage_orders
 
 
 @dataclass(frozen=True)
 class NightlyParams:
     """What a nightly run was asked to do (recorded in its run record as `request`): the
     scenario, robust and stochastic options, each the same object its command takes. The
-    stochastic stage runs when `stochastic` is given (its risk: robust selection's
-    criterion, `stochastic_settings`)."""
+    stochastic stage runs unless `stochastic` is None (its risk: robust selection's
+    criterion, `stochastic_settings`); robust selection prices shortfalls unless told not to."""
 
     case_dir: str
     out: str
@@ -101,8 +107,8 @@ class NightlyParams:
     run: ScenarioOptions = field(
         default_factory=lambda: ScenarioOptions(scenarios=defaults.NIGHTLY_SCENARIOS)
     )
-    robust: RobustOptions = field(default_factory=RobustOptions)
-    stochastic: StochasticSettings | None = None
+    robust: RobustOptions = field(default_factory=lambda: RobustOptions(shortfall=True))
+    stochastic: StochasticSettings | None = field(default_factory=StochasticSettings)
     whatif: str | None = None  # a file of what-if variants, one a line
     alternatives: AlternativesAsk | None = None
 
@@ -119,6 +125,7 @@ class NightlyParams:
             "criterion": self.robust.criterion.value,
             "alpha": self.robust.alpha,
             "candidates": self.robust.candidates,
+            "shortfall": self.robust.shortfall,
             "stochastic": None if self.stochastic is None else self.stochastic_identity(),
         }
         if self.whatif is not None:
@@ -374,7 +381,7 @@ def _run_stages(run: NightlyRun, params: NightlyParams) -> None:
     scenarios = replace(params.run, overwrite=False)  # the stages' own runs resume
     try:
         case = params.run.seeded(read_case(params.case_dir))
-        if params.stochastic is not None:
+        if params.stochastic is not None or params.robust.shortfall:
             check_shortfall_priced(case)  # before any stage runs a scenario
         variants = read_variants_file(params.whatif) if params.whatif is not None else None
         if variants is not None:
@@ -392,7 +399,8 @@ def _run_stages(run: NightlyRun, params: NightlyParams) -> None:
         stochastic_settings = params.stochastic_settings()
         if stochastic_settings is not None:
             run.stage(
-                "stochastic", lambda d: _stochastic_stage(case, d, scenarios, stochastic_settings)
+                "stochastic",
+                lambda d: _stochastic_stage(case, d, scenarios, stochastic_settings, run.dir),
             )
         farmed = FarmRun(params.run.farm)
         if variants is not None:
@@ -439,12 +447,29 @@ def _robust_stage(
 
 
 def _stochastic_stage(
-    case: Case, folder: Path, run: ScenarioOptions, settings: StochasticSettings
+    case: Case, folder: Path, run: ScenarioOptions, settings: StochasticSettings, run_dir: Path
 ) -> StochasticStageResult:
-    """The two-stage plan, on the robust stage's scenarios and by its criterion."""
-    s = stochastic(case, folder, run, settings)
+    """The two-stage plan, on the robust stage's scenarios and by its criterion, with the
+    robust choice's orders now evaluated beside it in the same futures (paired)."""
+    index = build_index(case)
+    racks = pd.read_parquet(run_dir / "robust" / "choice" / "racks.parquet")
+    robust_counts = plan_counts(index, racks, "robust/choice/racks.parquet")
+    s = stochastic(case, folder, run, settings, {ROBUST_CHOICE: robust_counts})
+    orders = first_stage_orders(folder)
+    capex = None if orders is None else orders["capex_usd"].sum(min_count=1)
     return StochasticStageResult(
-        s.status, s.method, s.objective, s.lower_bound, s.gap, s.vss, s.evpi
+        s.status,
+        s.method,
+        s.objective,
+        s.lower_bound,
+        s.gap,
+        s.vss,
+        s.evpi,
+        scenarios=s.scenarios,
+        probability_shortfall=s.probability_shortfall,
+        racks_ordered_now=None if orders is None else int(orders["new_racks"].sum()),
+        capex_ordered_now_usd=None if capex is None or pd.isna(capex) else float(capex),
+        robust=s.compared[ROBUST_CHOICE],
     )
 
 
@@ -462,19 +487,30 @@ def _installed_stage(
     installed = index.sr["installed"].to_numpy()
     if not installed.any():
         return None  # nothing owned yet: nothing to evaluate
-    summary = evaluate(case, {"installed": installed}, folder, run, alpha=choice.alpha)
+    summary = evaluate(
+        case,
+        {"installed": installed},
+        folder,
+        run,
+        alpha=choice.alpha,
+        shortfall=choice.shortfall,
+    )
     stats = summary.plans["installed"]
     return InstalledStageResult(stats.total_cost_usd_per_year, stats.probability_unmet_above_1pct)
 
 
 def _compare_stage(run: NightlyRun, folder: Path) -> CompareResult:
-    """What changed since the previous successful run of the same case: the robust choice's
-    racks and the compared figures (fleetopt.results.compare, as `fleetopt compare`)."""
+    """What changed since the previous successful run of the same case: the answer's racks
+    (the hedged plan's racks now, or the robust choice's schedule in a run without the
+    stochastic stage) and the compared figures (fleetopt.results.compare, as `fleetopt
+    compare`). Racks of a previous run whose answer was of the other kind are not compared."""
     current_record = run.record
     earlier = earlier_runs(current_record, run.output.manifests())
     previous = earlier[-1] if earlier else None
-    current = _racks(run.dir)
-    before = _racks_remote(run.output, previous.path) if previous and previous.path else None
+    current = _racks(run.dir, current_record)
+    before = None
+    if previous and previous.path and _answer(previous) == _answer(current_record):
+        before = _racks_remote(run.output, previous.path, previous)
     if before is None or set(current.columns) != set(before.columns):  # none, or not comparable
         before = current.iloc[0:0]
     racks = count_changes(before, current)
@@ -506,12 +542,19 @@ def _report_stage(run: NightlyRun) -> ReportResult:
     return ReportResult(REPORT_FILE, path.stat().st_size)
 
 
-def _racks(run_dir: Path) -> pd.DataFrame:
-    return _plan_counts(pd.read_parquet(run_dir / "robust" / "choice" / "racks.parquet"))
+def _answer(record: NightlyRecord) -> str:
+    """Where a run's answer lies: its hedged plan's racks, or its robust choice's."""
+    if record.results.stochastic is not None:
+        return "stochastic/racks.parquet"
+    return "robust/choice/racks.parquet"
 
 
-def _racks_remote(output: Output, run_path: str) -> pd.DataFrame:
-    with output.fs.open_input_file(f"{run_path}/robust/choice/racks.parquet") as f:
+def _racks(run_dir: Path, record: NightlyRecord) -> pd.DataFrame:
+    return _plan_counts(pd.read_parquet(run_dir / _answer(record)))
+
+
+def _racks_remote(output: Output, run_path: str, record: NightlyRecord) -> pd.DataFrame:
+    with output.fs.open_input_file(f"{run_path}/{_answer(record)}") as f:
         return _plan_counts(pd.read_parquet(f))
 
 

@@ -12,8 +12,10 @@ stopped (progressive hedging after its last iteration, Benders after its last ro
 2. wait and see: every scenario's two-stage model solved alone (also PH's iteration 0);
 3. the first stage: one extensive-form MILP (`ef`), progressive hedging (`ph`) or the
    L-shaped method (`benders`), with a certified lower bound;
-4. the plan found and the expected-value plan evaluated in every scenario (their recourse
-   and costs), and on `out_of_sample` fresh scenarios of another seed.
+4. the plan found, the expected-value plan and any plan given to compare (the nightly's
+   robust choice) evaluated in every scenario (their recourse and costs: the same futures,
+   the same shortfall rule, so each difference is paired), and on `out_of_sample` fresh
+   scenarios of another seed.
 
 Scenarios are built where they are solved, from (seed, index): the driver holds no list of
 them (the extensive form excepted, which is one model). Subproblems run on Ray actors
@@ -24,11 +26,13 @@ process. The run's objective is total cost (fleet + penalty), whatever the case'
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -51,7 +55,7 @@ from fleetopt.io.store import (
     write_parquet_atomic,
 )
 from fleetopt.model.bounds import RackBounds
-from fleetopt.model.build import OBJECTIVE_SCALE
+from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model
 from fleetopt.model.costs import check_shortfall_priced
 from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import ModelIndex, build_index
@@ -72,6 +76,7 @@ from fleetopt.results.stochastic import (
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
     OutOfSample,
+    PlanComparison,
     RiskMeasure,
     StochasticSummary,
 )
@@ -121,12 +126,16 @@ def stochastic(
     out_dir: str | Path,
     run: ScenarioOptions,
     settings: StochasticSettings,
+    compare: Mapping[str, np.ndarray] | None = None,
 ) -> StochasticSummary:
     """Solve the two-stage program on scenarios 0..n-1 into `out_dir`; returns its summary.
 
-    The same run resumes (or returns its summary once complete); a run with other
+    `compare`: other plans (racks in service per `sr` row, the whole schedule) whose orders
+    now are evaluated beside the plan found, in the same scenarios (`compared` in the
+    summary). The same run resumes (or returns its summary once complete); a run with other
     parameters there is refused unless `run.overwrite`.
     """
+    compare = dict(compare or {})
     check_shortfall_priced(case)
     n_scenarios, stop = run.scenarios, settings.stop
     out = Path(out_dir)
@@ -146,6 +155,7 @@ def stochastic(
             "out_of_sample_seed": settings.oos_seed(seed),
             "solver": subproblem_options(case, stop.gap).as_params(),
             "cuts": settings.cuts.value,
+            **({"compare": {k: _digest(v) for k, v in compare.items()}} if compare else {}),
         }
     )
     check_size(case, n_scenarios, run.farm, settings)
@@ -153,7 +163,7 @@ def stochastic(
         out,
         RunKind.STOCHASTIC,
         params,
-        lambda: StochasticRun(case, n_scenarios, out, run.farm, settings).run(),
+        lambda: StochasticRun(case, n_scenarios, out, run.farm, settings, compare).run(),
         write=write_summary,
         read=lambda folder: read_summary(folder, StochasticSummary),
         overwrite=run.overwrite,
@@ -191,9 +201,16 @@ class StochasticRun:
     """One run's steps; each finished step is kept in `state/` and skipped on resume."""
 
     def __init__(
-        self, case: Case, n: int, out: Path, farm: FarmSettings, settings: StochasticSettings
+        self,
+        case: Case,
+        n: int,
+        out: Path,
+        farm: FarmSettings,
+        settings: StochasticSettings,
+        compare: Mapping[str, np.ndarray] | None = None,
     ):
         self.case, self.n, self.out, self.farm, self.settings = case, n, out, farm, settings
+        self.compare = dict(compare or {})
         self.state = out / "state"
         self.state.mkdir(exist_ok=True)
         self.index: ModelIndex = build_index(case)
@@ -222,6 +239,7 @@ class StochasticRun:
             self._wait_and_see(pool)
             solution = self._first_stage(pool, ev_plan)
             plans = {STOCHASTIC_PLAN: np.asarray(solution["plan"]), **plans}
+            plans.update({name: self._first_of_schedule(c) for name, c in self.compare.items()})
             rows, recourse = self._evaluate(pool, plans, SAMPLE, self.n)
             oos, _ = self._evaluate(pool, plans, OUT_OF_SAMPLE, self.settings.out_of_sample)
             nodes = len(set(pool.nodes()))
@@ -263,6 +281,21 @@ class StochasticRun:
         layout = self.stage0.model.layout
         x[layout.n], x[layout.b] = counts, new
         return x[self.stage0.first_cols]
+
+    def _first_of_schedule(self, counts: np.ndarray) -> np.ndarray:
+        """A plan's first stage from its racks in service per `sr` row (the whole schedule):
+        its new racks follow from the stock rows, solved once on the forecast (shortfall
+        priced, so always solvable)."""
+        model = build_evaluate_model(
+            self.index, self.case, model_data(self.index), counts, shortfall=True
+        )
+        solution = solve_model(model, self.case.solver)
+        if solution.x is None:
+            raise SolverError(
+                f"a plan to compare has no new racks that give its schedule: the forecast's"
+                f" solve ended {solution.status.value}"
+            )
+        return self._first_of(np.asarray(counts, dtype=float), np.round(solution.x[model.layout.b]))
 
     def _wait_and_see(self, pool: StagePool) -> None:
         """Every scenario alone, its first stage its own (WS), reported."""
@@ -396,8 +429,15 @@ class StochasticRun:
         name = "evaluate" if sample == SAMPLE else "out-of-sample"
         path = self.state / f"{name}.parquet"
         if not path.exists():
-            tables = []
+            tables: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+            done: dict[bytes, int] = {}  # a first stage already evaluated -> its table
             for plan, first in plans.items():
+                same = done.get(first.tobytes())
+                if same is not None:  # the same orders under another name: the same rows
+                    results, recourse = tables[same]
+                    tables.append((results.assign(plan=plan), recourse.assign(plan=plan)))
+                    continue
+                done[first.tobytes()] = len(tables)
                 tasks = [
                     Task((s,), TaskKind.EVALUATE, plan=first, report=True, sample=sample)
                     for s in range(n)
@@ -466,6 +506,15 @@ class StochasticRun:
         lower = solution["lower_bound"] / OBJECTIVE_SCALE
         gap = relative_gap(float(p @ r_rp), lower)
         chosen = rows[rows["plan"] == STOCHASTIC_PLAN]
+        compared = {}
+        for name in self.compare:
+            r_other = risk.contributions(_costs(rows, name, self.n), p)
+            mine = rows[rows["plan"] == name]
+            compared[name] = PlanComparison(
+                objective=Estimate.mean_of(r_other),
+                difference=Estimate.mean_of(r_other - r_rp),
+                probability_shortfall=share_above(mine["shortfall_share"], SHORTFALL_THRESHOLD),
+            )
         oos_plans = {
             plan: _out_of_sample(group, risk) for plan, group in oos.groupby("plan", sort=False)
         }
@@ -493,6 +542,7 @@ class StochasticRun:
             message=solution["message"],
             recourse_capex_premium=self.case.recourse_capex_premium,
             nodes=nodes,
+            compared=compared,
         )
 
 
@@ -512,6 +562,11 @@ def _stopped(
         "stopped": state.stopped,
         **extra,
     }
+
+
+def _digest(counts: np.ndarray) -> str:
+    """A plan's racks per `sr` row, as a short fingerprint for the run's parameters."""
+    return hashlib.sha256(np.asarray(counts, dtype=float).tobytes()).hexdigest()[:16]
 
 
 def _gather(replies: list[Reply], plan: str) -> tuple[pd.DataFrame, pd.DataFrame]:

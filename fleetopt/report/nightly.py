@@ -18,8 +18,9 @@ from fleetopt.report.statistics import Run
 from fleetopt.report.stochastic import stochastic_sections
 from fleetopt.report.whatif import whatif_sections
 from fleetopt.results.nightly import METRIC_LABELS, CompareResult, NightlyRecord
+from fleetopt.results.stochastic import method_name
 from fleetopt.results.summary import Summary
-from fleetopt.results.text import first_stage_orders
+from fleetopt.results.text import answer_rule, first_stage_orders
 
 TREND_SERIES = {
     "expected_value_cost_per_mtok_usd": "expected-value plan",
@@ -49,6 +50,7 @@ def nightly_sections(
         and bool(plan_run.summary.periods)
     )
     items = [
+        *_answer_cards(run, manifest),
         (
             "expected-value plan, cost per million tokens" + (", levelized" if levelized else ""),
             formats.usd(plan.cost_per_mtok_usd),
@@ -60,31 +62,12 @@ def nightly_sections(
             f"mean {formats.usd(cost.mean)}, p95 {formats.usd(cost.p95)} per Mtok",
         ),
         ("robust choice, P(unmet > 1%)", formats.share(rob.probability_unmet_above_1pct), ""),
-        blocks.estimate_card("value of the stochastic solution", rob.vss),
-        blocks.estimate_card("expected value of perfect information", rob.evpi),
     ]
-    if two_stage is not None:
+    if two_stage is None:
         items += [
-            (
-                f"stochastic plan ({two_stage.method}), objective",
-                formats.usd_plus_minus(two_stage.objective.value, two_stage.objective.se),
-                f"per year, certified gap {formats.gap(two_stage.gap)}",
-            ),
-            blocks.estimate_card(
-                "stochastic plan, value of the stochastic solution", two_stage.vss
-            ),
+            blocks.estimate_card("value of the stochastic solution", rob.vss),
+            blocks.estimate_card("expected value of perfect information", rob.evpi),
         ]
-        orders = first_stage_orders(run.path / "stochastic")
-        if orders is not None:
-            items.insert(
-                0,
-                (
-                    "hedged plan: racks to order now",
-                    formats.integer(orders["new_racks"].sum()),
-                    f"capex {formats.usd(orders['capex_usd'].sum(min_count=1))}; the stochastic"
-                    " plan's orders below",
-                ),
-            )
     if installed:
         unmet = installed.probability_unmet_above_1pct
         items.append(
@@ -120,8 +103,8 @@ def nightly_sections(
             [
                 blocks.Block(
                     "Tonight's answer",
-                    "The expected-value plan, the plan chosen to hold up over the sampled futures,"
-                    " what the choice is worth, and whether it changed since the last run.",
+                    f"The answer is {answer_rule(manifest)}. Then the expected-value plan,"
+                    " the robust choice, and whether the answer changed since the last run.",
                     html=blocks.cards(items),
                 )
             ],
@@ -137,12 +120,12 @@ def nightly_sections(
         _trend_section(stats.nightly_history(manifest, manifests)),
         _changes_section(run, compare),
     ]
+    stochastic = run.part("stochastic")
+    if two_stage is not None and stochastic is not None:  # the answer's own sections first
+        sections += stochastic_sections(stochastic, scope.child("stochastic-", "Hedged plan: "))
     robust = run.part("robust")
     if robust is not None:
         sections += robust_sections(robust, scope.child("robust-", "Robust choice: "))
-    stochastic = run.part("stochastic")
-    if two_stage is not None and stochastic is not None:
-        sections += stochastic_sections(stochastic, scope.child("stochastic-", "Stochastic plan: "))
     whatif_run = run.part("whatif")
     if manifest.results.whatif is not None and whatif_run is not None:
         sections += whatif_sections(whatif_run, scope.child("whatif-", "What-if: "))
@@ -186,10 +169,58 @@ def nightly_sections(
     return sections
 
 
+def _answer_cards(run: Run, manifest: NightlyRecord) -> list[tuple[str, str, str]]:
+    """The hedged plan's cards, first: its orders now, its cost and risk, and what it saves
+    over the expected-value plan and the robust choice (paired, same futures, same rule)."""
+    two_stage, rob = manifest.results.stochastic, manifest.results.robust
+    if two_stage is None or rob is None:
+        return []
+    orders = first_stage_orders(run.path / "stochastic")
+    racks = orders["new_racks"].sum() if orders is not None else two_stage.racks_ordered_now
+    capex = orders["capex_usd"].sum(min_count=1) if orders is not None else None
+    cards = [
+        (
+            "hedged plan: racks to order now",
+            formats.integer(racks),
+            f"capex {formats.usd(capex)}; listed under \N{LEFT DOUBLE QUOTATION MARK}Hedged plan:"
+            " Orders to place now\N{RIGHT DOUBLE QUOTATION MARK}",
+        ),
+        (
+            "hedged plan: expected total cost",
+            formats.usd_plus_minus(two_stage.objective.value, two_stage.objective.se),
+            f"per year over {formats.integer(two_stage.scenarios)} futures, certified gap"
+            f" {formats.gap(two_stage.gap)} ({method_name(two_stage.method)})",
+        ),
+        (
+            "hedged plan: P(shortfall)",
+            formats.share(two_stage.probability_shortfall),
+            "futures in which it misses a minimum served share (and pays for it)",
+        ),
+        (
+            "saved over the expected-value plan",
+            formats.usd_plus_minus(two_stage.vss.value, two_stage.vss.se),
+            "per year, paired on the same futures (value of the stochastic solution)",
+        ),
+    ]
+    if two_stage.robust is not None:
+        saved = two_stage.robust.difference
+        cards.append(
+            (
+                "saved over the robust choice",
+                formats.usd_plus_minus(saved.value, saved.se),
+                f"per year, paired; {blocks.text(rob.chosen_plan)}'s orders now, P(shortfall)"
+                f" {formats.share(two_stage.robust.probability_shortfall)}",
+            )
+        )
+    return cards
+
+
 def _param(value: Any) -> str:
     """A run parameter as text: a group of settings as 'key value, ...'."""
     if isinstance(value, dict):
         return ", ".join(f"{k} {_param(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return blocks.text(value)
 
 
@@ -218,10 +249,28 @@ def _trend_section(history: pd.DataFrame) -> blocks.Section:
     long["series"] = long["series"].map(TREND_SERIES)
     risk = history.assign(series="robust choice")
     runs = len(history)
+    hedged = history.dropna(subset=["hedged_total_cost_usd_per_year"])
+    answer = []
+    if len(hedged):
+        answer.append(
+            blocks.Block(
+                "The hedged plan's expected total cost, run by run",
+                "What the answer's orders are expected to cost a year over each run's futures"
+                " (fleet and shortfall penalty), in the runs that had the stochastic stage.",
+                _run_by_run(
+                    hedged.assign(series="hedged plan"),
+                    "hedged_total_cost_usd_per_year",
+                    "USD per year",
+                    formats.usd,
+                    "usd",
+                ),
+            )
+        )
     return blocks.Section(
         "trend",
         "Trend over nightly runs",
         [
+            *answer,
             blocks.Block(
                 "Cost per million tokens, run by run",
                 f"How the cost per million tokens has moved over the {runs} successful nightly"
@@ -293,8 +342,9 @@ def _changes_section(run: Run, result: CompareResult | None) -> blocks.Section:
         entries.append(
             blocks.Block(
                 "Racks added or removed",
-                "What changed in the robust choice since the previous run: racks added (right)"
-                " or removed (left) per site and rack type.",
+                "What changed in the answer (the hedged plan's racks now, or the robust"
+                " choice's) since the previous run: racks added (right) or removed (left) per"
+                " site and rack type.",
                 figures.bars(
                     changes,
                     "label",

@@ -342,19 +342,14 @@ def nightly_figures(record: NightlyRecord) -> list[Figure]:
 
 
 def _nightly_view(run: Path, record: NightlyRecord) -> RunView:
-    figures = nightly_figures(record)
-    two_stage = record.results.stochastic
-    if two_stage is not None:
-        figures.append(
-            Figure("stochastic_objective", "stochastic plan, objective", two_stage.objective.value)
-        )
-    racks = run / "robust" / "choice" / "racks.parquet"
+    hedged = record.results.stochastic is not None
+    racks = run / ("stochastic/racks.parquet" if hedged else "robust/choice/racks.parquet")
     sites = run / "plan" / "sites.parquet"
     return RunView(
         RunKind.NIGHTLY,
         record.case or "",
-        figures,
-        "racks of the robust choice",
+        nightly_figures(record),
+        "racks of the hedged plan, now" if hedged else "racks of the robust choice",
         _racks(racks) if racks.exists() else None,
         pd.read_parquet(sites) if sites.exists() else None,
     )

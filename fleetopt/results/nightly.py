@@ -14,6 +14,7 @@ from fleetopt.io.runfolder import RunStatus
 from fleetopt.results.alternatives import AlternativeResult
 from fleetopt.results.runs import Distribution, Estimate
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, from_json
+from fleetopt.results.stochastic import PlanComparison
 from fleetopt.results.whatif import VariantResult
 from fleetopt.solve.result import SolveStatus
 
@@ -47,7 +48,9 @@ class RobustStageResult:
 
 @dataclass(frozen=True)
 class StochasticStageResult:
-    """The two-stage plan over the run's scenarios."""
+    """The two-stage plan over the run's scenarios: the run's answer (its orders now), what it
+    costs, and what it saves over the expected-value plan (`vss`) and the robust choice
+    (`robust.difference`), each paired on the same futures under the same shortfall rule."""
 
     status: SolveStatus
     method: str
@@ -56,6 +59,11 @@ class StochasticStageResult:
     gap: float | None
     vss: Estimate
     evpi: Estimate
+    scenarios: int | None = None
+    probability_shortfall: float | None = None
+    racks_ordered_now: int | None = None
+    capex_ordered_now_usd: float | None = None
+    robust: PlanComparison | None = None
 
 
 @dataclass(frozen=True)
@@ -213,17 +221,25 @@ METRIC_LABELS = {
     "robust_p95_cost_per_mtok_usd": ("robust choice, p95 cost per million tokens", "usd"),
     "robust_cvar_total_cost_usd_per_year": ("robust choice, CVaR of total cost", "usd"),
     "robust_probability_unmet_above_1pct": ("robust choice, P(unmet > 1%)", "share"),
+    "hedged_total_cost_usd_per_year": ("hedged plan, expected total cost per year", "usd"),
+    "hedged_probability_shortfall": ("hedged plan, P(shortfall)", "share"),
+    "hedged_racks_ordered_now": ("hedged plan, racks to order now", "integer"),
 }
 
 
 def nightly_metrics(record: NightlyRecord) -> dict[str, float | None]:
-    """The figures a nightly run is compared on, from its stage results."""
+    """The figures a nightly run is compared on, from its stage results (the hedged plan's
+    None in a run without the stochastic stage)."""
     plan, robust = record.results.plan, record.results.robust
     assert plan is not None and robust is not None, "a compared run has a plan and a robust stage"
+    hedged = record.results.stochastic
     return {
         "expected_value_cost_per_mtok_usd": plan.cost_per_mtok_usd,
         "robust_mean_cost_per_mtok_usd": robust.cost_per_mtok_usd.mean,
         "robust_p95_cost_per_mtok_usd": robust.cost_per_mtok_usd.p95,
         "robust_cvar_total_cost_usd_per_year": robust.total_cost_usd_per_year.cvar,
         "robust_probability_unmet_above_1pct": robust.probability_unmet_above_1pct,
+        "hedged_total_cost_usd_per_year": hedged.objective.value if hedged else None,
+        "hedged_probability_shortfall": hedged.probability_shortfall if hedged else None,
+        "hedged_racks_ordered_now": hedged.racks_ordered_now if hedged else None,
     }

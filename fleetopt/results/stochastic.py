@@ -9,7 +9,7 @@ over the scenarios (`se`; differences are paired scenario by scenario).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fleetopt import __version__
 from fleetopt.model.risk import Risk
@@ -33,6 +33,7 @@ def method_name(method: str) -> str:
 STOCHASTIC_PLAN = "stochastic"
 EXPECTED_VALUE_PLAN = "expected-value"
 WAIT_AND_SEE_PLAN = "wait-and-see"
+ROBUST_CHOICE = "robust"  # the nightly's robust choice, compared with the plan found
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,17 @@ class OutOfSample:
     ci95_low: float | None
     ci95_high: float | None
     risk: float | None  # the run's objective measure on these scenarios
+    probability_shortfall: float | None
+
+
+@dataclass(frozen=True)
+class PlanComparison:
+    """Another plan's orders now (the nightly's robust choice) in the run's scenarios, under
+    the same recourse and shortfall rule: its objective, and `difference`, its objective
+    minus the plan found, paired scenario by scenario (what hedging saves over it)."""
+
+    objective: Estimate
+    difference: Estimate
     probability_shortfall: float | None
 
 
@@ -87,5 +99,6 @@ class StochasticSummary:
     message: str = ""
     recourse_capex_premium: float | None = None
     nodes: int = 1
+    compared: dict[str, PlanComparison] = field(default_factory=dict)
     kind: str = "stochastic"
     fleetopt_version: str = __version__

@@ -19,7 +19,7 @@ from fleetopt.io.runfolder import RUN_RECORD, RunKind, is_complete, read_record
 from fleetopt.results import alternatives as alt
 from fleetopt.results import whatif, yearly
 from fleetopt.results.marginal import binding_limit_lines
-from fleetopt.results.nightly import METRIC_LABELS
+from fleetopt.results.nightly import METRIC_LABELS, NightlyRecord, StochasticStageResult
 from fleetopt.results.read import nightly_record, run_summary
 from fleetopt.results.runs import (
     Distribution,
@@ -481,6 +481,58 @@ def format_run(run_dir: str | Path, year: int | None = None) -> str:
     return format_scenarios(summary)
 
 
+def answer_rule(record: NightlyRecord) -> str:
+    """Which plan is a nightly run's answer, and the rule that chose it."""
+    params, two_stage = record.params, record.results.stochastic
+    alpha = params.get("alpha")
+    measure = (
+        f"CVaR at {formats.share(alpha)} of total cost"
+        if params.get("criterion") == "cvar"
+        else "mean total cost"
+    )
+    priced = " (fleet + shortfall penalty)" if params.get("shortfall", False) else ""
+    scenarios = params.get("scenarios")
+    if two_stage is not None:
+        return (
+            f"the hedged plan (two-stage stochastic program, {method_name(two_stage.method)}):"
+            f" the orders now of least {measure}{priced} over {scenarios} futures, each"
+            f" future's later decisions its own; certified within {formats.gap(two_stage.gap)}"
+            " of the best possible"
+        )
+    robust = record.results.robust
+    chosen = robust.chosen_plan if robust is not None else "none"
+    return (
+        f"the robust choice {chosen}: of the expected-value plan and the sweep's most frequent"
+        f" plans, fewest futures it cannot serve first, then least {measure}{priced} over"
+        f" {scenarios} futures"
+    )
+
+
+def saving(difference: Estimate) -> str:
+    """A paired difference (other plan - hedged plan) as 'saves $X +- $Y/year' (or 'costs
+    ... more', within the gap, when negative)."""
+    value, se = difference.value, difference.se
+    if value is not None and value < 0:
+        return f"costs {formats.usd_plus_minus(-value, se)}/year more"
+    return f"saves {formats.usd_plus_minus(value, se)}/year"
+
+
+def hedging_saves(two_stage: StochasticStageResult, robust_plan: str) -> list[str]:
+    """What the hedged plan saves over the expected-value plan and the robust choice, each
+    paired on the same futures under the same shortfall rule."""
+    lines = [
+        f"{saving(two_stage.vss)} over the expected-value plan (value of the stochastic solution)"
+    ]
+    if two_stage.robust is not None:
+        lines.append(
+            f"{saving(two_stage.robust.difference)} over the robust choice {robust_plan} (its"
+            " orders now, P(shortfall)"
+            f" {formats.share(two_stage.robust.probability_shortfall)})"
+        )
+    lines.append("(same futures, same shortfall rule, paired future by future)")
+    return lines
+
+
 def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
     """A nightly run folder in short: plans, risk, what changed, stage timings.
 
@@ -494,23 +546,16 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
     lines = [
         f"nightly run {m.run_id} of case {m.case}: {m.status}",
         f"  output: {location or run}",
-        f"  expected-value plan: {formats.usd(plan.cost_per_mtok_usd)} per million tokens"
-        + (", levelized" if (run / "plan" / "orders.parquet").exists() else ""),
-        f"  robust choice {rob.chosen_plan}: mean {formats.usd(cost.mean)},"
-        f" p95 {formats.usd(cost.p95)} per million tokens;"
-        f" P(unmet > 1%) {formats.share(rob.probability_unmet_above_1pct)}",
-        f"  value of the stochastic solution {formats.usd(rob.vss.value)}/year"
-        f"{BOUND_WORDS[rob.vss.kind]}, EVPI {formats.usd(rob.evpi.value)}/year"
-        f"{BOUND_WORDS[rob.evpi.kind]}",
+        f"  answer: {answer_rule(m)}",
     ]
     two_stage = m.results.stochastic
     if two_stage:
+        cost_now = formats.usd_plus_minus(two_stage.objective.value, two_stage.objective.se)
         lines.append(
-            f"  stochastic plan ({method_name(two_stage.method)}):"
-            f" {formats.usd(two_stage.objective.value)}/year,"
-            f" certified gap {formats.gap(two_stage.gap)}, VSS {formats.usd(two_stage.vss.value)}"
-            f"/year, EVPI {formats.usd(two_stage.evpi.value)}/year"
+            f"    expected total cost {cost_now}/year, P(shortfall)"
+            f" {formats.share(two_stage.probability_shortfall)}"
         )
+        lines += [f"    {line}" for line in hedging_saves(two_stage, rob.chosen_plan)]
         orders = first_stage_orders(run / "stochastic")
         if orders is not None and len(orders):
             lines.append(
@@ -518,6 +563,19 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
                 f" capex {formats.usd(orders['capex_usd'].sum(min_count=1))}):"
             )
             lines += text_table(orders, yearly.ORDER_COLUMNS, indent="    ")
+    lines += [
+        f"  expected-value plan: {formats.usd(plan.cost_per_mtok_usd)} per million tokens"
+        + (", levelized" if (run / "plan" / "orders.parquet").exists() else ""),
+        f"  robust choice {rob.chosen_plan}: mean {formats.usd(cost.mean)},"
+        f" p95 {formats.usd(cost.p95)} per million tokens;"
+        f" P(unmet > 1%) {formats.share(rob.probability_unmet_above_1pct)}",
+    ]
+    if not two_stage:
+        lines.append(
+            f"  value of the stochastic solution {formats.usd(rob.vss.value)}/year"
+            f"{BOUND_WORDS[rob.vss.kind]}, EVPI {formats.usd(rob.evpi.value)}/year"
+            f"{BOUND_WORDS[rob.evpi.kind]}"
+        )
     asked = m.results.whatif
     if asked:
         lines.append(f"  what-if: {len(asked.variants) - 1} variant(s), change per variant:")
