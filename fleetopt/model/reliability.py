@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fleetopt.core.stats import SHORTFALL_THRESHOLD
-from fleetopt.model.build import level_of
+from fleetopt.model.build import LinearModel, level_of
 from fleetopt.model.extensive import ExtensiveForm
 from fleetopt.model.families import scenario_family
 from fleetopt.model.index import ModelIndex
@@ -181,15 +181,11 @@ def define_cvar_rows(
 
 
 def with_target(
-    index: ModelIndex,
-    ef: ExtensiveForm,
-    stages: Sequence[StageModel],
-    target: ReliabilityTarget,
+    ef: ExtensiveForm, short: ShortfallColumns, target: ReliabilityTarget
 ) -> ExtensiveForm:
-    """The extensive form `ef` of `stages` with the target's columns (v; or t and z) after
-    its own, and its rows after its own (families per scenario where the rows are)."""
+    """The extensive form `ef` (its shortfall columns `short`) with the target's columns (v;
+    or t and z) after its own, and its rows after its own (families per scenario)."""
     model, p = ef.model, ef.probabilities
-    short = shortfall_columns(index, ef, stages)
     n_scen = short.cols.shape[0]
     start = model.n_variables
     if target.cvar_tolerance is None:
@@ -263,3 +259,12 @@ def shortfall_caps(short: ShortfallColumns, x: np.ndarray) -> np.ndarray:
 def probability_of_shortfall(shares: np.ndarray, p: np.ndarray) -> float:
     """The probability of the scenarios whose shortfall share is above the threshold."""
     return float(np.asarray(p) @ (np.asarray(shares) > SHORTFALL_THRESHOLD))
+
+
+def hold_shortfall(model: LinearModel, cap: np.ndarray) -> LinearModel:
+    """A stage model (or one made of it, with the same layout) with its u block at most
+    `cap` (shortfall_caps' row of its scenario): an in-sample evaluation of a plan found
+    with a target meets the target as the extensive form did."""
+    ub = model.ub.copy()
+    ub[model.layout.u] = np.minimum(ub[model.layout.u], cap)
+    return replace(model, ub=ub)

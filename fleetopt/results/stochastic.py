@@ -61,6 +61,35 @@ class OutOfSample:
 
 
 @dataclass(frozen=True)
+class Reliability:
+    """A reliability target as the summary records it (docs/model.md section 9): at most
+    `max_shortfall_probability` of the scenarios short (`measure` chance), or the CVaR at
+    level 1 - P of the shortfall share at most `shortfall_cvar` (`measure` cvar)."""
+
+    measure: str
+    max_shortfall_probability: float
+    shortfall_cvar: float | None = None
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One point of the cost-of-reliability curve (shortfall_curve.parquet): the extensive
+    form with at most `max_shortfall_probability` of the scenarios short. `objective` and
+    `lower_bound` in USD per year (the run's objective measure: mean total cost with
+    --risk mean); `probability_shortfall` is the plan's on the run's scenarios; None where
+    the point has no plan (status infeasible, or a limit reached first)."""
+
+    max_shortfall_probability: float
+    status: SolveStatus
+    objective: float | None
+    lower_bound: float | None
+    gap: float | None
+    probability_shortfall: float | None
+    racks_ordered: int | None
+    solve_seconds: float
+
+
+@dataclass(frozen=True)
 class StochasticSummary:
     """summary.json of `fleetopt stochastic`."""
 
@@ -87,5 +116,7 @@ class StochasticSummary:
     message: str = ""
     recourse_capex_premium: float | None = None
     nodes: int = 1
+    reliability: Reliability | None = None
+    shortfall_curve: tuple[CurvePoint, ...] = ()
     kind: str = "stochastic"
     fleetopt_version: str = __version__
