@@ -128,3 +128,100 @@ def test_cvar_bound_limits_the_mean_of_the_worst_shortfall_shares(tmp_path):
         assert (bought, objective) == (racks, pytest.approx(cost, rel=1e-9)), (p, tolerance)
         worst = np.sort(shares)[::-1][: max(1, int(4 * p))]
         assert worst.mean() <= tolerance + 1e-9
+
+
+# The same case with its demand drawn: growth median 2.5 racks' worth, sigma 0.4; seed 5's
+# first 8 scenarios ask 1.814, 2.964, 5.462, 1.256, 2.202, 2.830, 3.863 and 2.307 racks'
+# worth (fleetopt.scenarios.draws), 22.698 in all.
+DRAWN = {"seed": 5, "demand": {"growth": {"median": 2.5, "sigma": 0.4}}}
+CURVE = (0.0, 0.25, 0.5, 1.0)
+
+
+def curve_run(case, out: Path, workers: int, target: ReliabilityTarget | None):
+    settings = StochasticSettings(
+        out_of_sample=4,
+        reliability=target,
+        shortfall_curve=tuple(ReliabilityTarget(p) for p in CURVE),
+    )
+    return stochastic(case, out, ScenarioOptions(8, farm=FarmSettings(workers=workers)), settings)
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_a_run_meets_its_target_in_sample_and_its_curve_matches_single_runs(tmp_path):
+    """8 drawn scenarios. P = 0: the largest (5.462) needs 6 racks, 2.4M USD/year. P = 1:
+    no rack (each costs more than the 315,360 it saves at most), 315,360 x 22.698 / 8 =
+    894,820.7. P = 0.25 (two scenarios short): 3 racks serve all but 5.462 and 3.863, at
+    1.2M + 315,360 x (2.462 + 0.863) / 8 = 1,331,090.8; P = 0.5 allows four short, but 2
+    racks leave six short (2.964, 5.462, 2.202, 2.830, 3.863, 2.307), so 3 racks again.
+    The curve's points are the single runs at the same P, on 2 workers as on 1."""
+    case = read_case(one_rack_case(tmp_path, DRAWN))
+    held = curve_run(case, tmp_path / "held", 2, ReliabilityTarget(0.25))
+    assert held.method == Method.EF.value  # auto: a target is solved by the extensive form
+    assert held.probability_shortfall == 0.25
+    assert held.objective.value == pytest.approx(1_331_090.84, rel=1e-8)
+    assert held.reliability is not None and held.reliability.max_shortfall_probability == 0.25
+    results = pd.read_parquet(tmp_path / "held" / "results.parquet")
+    mine = results[results["plan"] == "stochastic"].sort_values("scenario")
+    assert (mine["shortfall_share"].to_numpy() > 1e-9).tolist() == [
+        False, False, True, False, False, False, True, False,
+    ]  # fmt: skip
+
+    free = curve_run(case, tmp_path / "free", 1, None)
+    assert free.reliability is None
+    assert free.objective.value == pytest.approx(894_820.73, rel=1e-8)  # no rack
+    table = pd.read_parquet(tmp_path / "held" / "shortfall_curve.parquet")
+    assert list(table.columns) == list(CURVE_COLUMNS)
+    numbers = [c for c in CURVE_COLUMNS if c != "status"]
+    assert dict(table[numbers].dtypes.astype(str)) == {c: CURVE_COLUMNS[c] for c in numbers}
+    assert table["status"].tolist() == ["optimal"] * 4
+    assert table["racks_ordered"].tolist() == [6, 3, 3, 0]
+    assert table["objective"].to_numpy() == pytest.approx(
+        [2_400_000.0, 1_331_090.84, 1_331_090.84, 894_820.73], rel=1e-8
+    )
+    assert table["probability_shortfall"].tolist() == [0.0, 0.25, 0.25, 1.0]
+    assert (np.diff(table["objective"]) <= 0).all()
+    for one, two in zip(free.shortfall_curve, held.shortfall_curve, strict=True):
+        assert dataclasses.replace(one, solve_seconds=0) == dataclasses.replace(
+            two, solve_seconds=0
+        )
+    points = {p.max_shortfall_probability: p for p in held.shortfall_curve}
+    assert points[0.25].objective == pytest.approx(held.objective.value, rel=1e-9)
+    assert points[1.0].objective == pytest.approx(free.objective.value, rel=1e-9)
+
+    # The target is part of the run's identity: another target is not this run.
+    with pytest.raises(Exception, match="other parameters|overwrite"):
+        curve_run(case, tmp_path / "held", 2, ReliabilityTarget(0.5))
+
+
+def test_decomposition_methods_with_a_target_are_refused(tmp_path):
+    case = read_case(one_rack_case(tmp_path))
+    for method in (Method.BENDERS, Method.PH):
+        settings = StochasticSettings(method=method, reliability=ReliabilityTarget(0.1))
+        with pytest.raises(CaseError, match="--max-shortfall-probability"):
+            stochastic(case, tmp_path / "x", ScenarioOptions(4), settings)
+        settings = StochasticSettings(method=method, shortfall_curve=(ReliabilityTarget(0.1),))
+        with pytest.raises(CaseError, match="--shortfall-curve"):
+            stochastic(case, tmp_path / "x", ScenarioOptions(4), settings)
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_command_refuses_bad_targets_with_exit_2(tmp_path):
+    case = str(one_rack_case(tmp_path))
+    out = tmp_path / "out"
+    for options, says in [
+        (["--method", "benders", "--max-shortfall-probability", "0.1"], "extensive form"),
+        (["--method", "ph", "--shortfall-curve", "0,0.1"], "--shortfall-curve"),
+        (["--shortfall-cvar", "0.1"], "--shortfall-cvar needs"),
+        (["--shortfall-curve", "0,1.5"], "--shortfall-curve"),
+        (["--max-shortfall-probability", "-0.1"], "--max-shortfall-probability"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "fleetopt.cli.main", "stochastic", case, "--out", str(out)]
+            + options,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, (options, done.stderr)
+        assert says in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not out.exists()

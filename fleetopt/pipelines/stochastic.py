@@ -379,7 +379,7 @@ class StochasticRun:
                 self.case, self.first_bounds, self.n, self.settings, self.farm.workers
             )
             write_json_atomic(path, {"points": [normalized(asdict(point)) for point in points]})
-        return [_curve_point(point) for point in json.loads(path.read_text())]
+        return [_curve_point(point) for point in json.loads(path.read_text())["points"]]
 
     def _hedge(self, pool: StagePool) -> dict:
         path = self.state / "hedging.json"
