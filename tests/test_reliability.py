@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fleetopt.core.errors import CaseError
+from fleetopt.core.errors import CaseError, RunFolderError
 from fleetopt.io.case import read_case
 from fleetopt.model.build import OBJECTIVE_SCALE
 from fleetopt.model.extensive import build_extensive
@@ -135,6 +135,7 @@ def test_cvar_bound_limits_the_mean_of_the_worst_shortfall_shares(tmp_path):
 # worth (fleetopt.scenarios.draws), 22.698 in all.
 DRAWN = {"seed": 5, "demand": {"growth": {"median": 2.5, "sigma": 0.4}}}
 CURVE = (0.0, 0.25, 0.5, 1.0)
+FLEETOPT = [sys.executable, "-m", "fleetopt.cli.main"]
 
 
 def curve_run(case, out: Path, workers: int, target: ReliabilityTarget | None):
@@ -189,7 +190,7 @@ def test_a_run_meets_its_target_in_sample_and_its_curve_matches_single_runs(tmp_
     assert points[1.0].objective == pytest.approx(free.objective.value, rel=1e-9)
 
     # The target is part of the run's identity: another target is not this run.
-    with pytest.raises(Exception, match="other parameters|overwrite"):
+    with pytest.raises(RunFolderError, match=r"with other parameters.*reliability"):
         curve_run(case, tmp_path / "held", 2, ReliabilityTarget(0.5))
 
 
@@ -216,8 +217,7 @@ def test_the_command_refuses_bad_targets_with_exit_2(tmp_path):
         (["--max-shortfall-probability", "-0.1"], "--max-shortfall-probability"),
     ]:
         done = subprocess.run(
-            [sys.executable, "-m", "fleetopt.cli.main", "stochastic", case, "--out", str(out)]
-            + options,
+            [*FLEETOPT, "stochastic", case, "--out", str(out), *options],
             capture_output=True,
             text=True,
             timeout=120,
