@@ -28,8 +28,9 @@ from fleetopt.model.reliability import (
 )
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
-from fleetopt.pipelines.reliability import CURVE_COLUMNS
 from fleetopt.pipelines.stochastic import stochastic
+from fleetopt.report.page import write_report
+from fleetopt.results.stochastic import CURVE_COLUMNS
 from fleetopt.solve.mathopt import solve_model
 from fleetopt.solve.result import SolveStatus
 from fleetopt.testing.casekit import write_case
@@ -188,6 +189,17 @@ def test_a_run_meets_its_target_in_sample_and_its_curve_matches_single_runs(tmp_
     points = {p.max_shortfall_probability: p for p in held.shortfall_curve}
     assert points[0.25].objective == pytest.approx(held.objective.value, rel=1e-9)
     assert points[1.0].objective == pytest.approx(free.objective.value, rel=1e-9)
+
+    # The report shows the curve: a figure, and the table with formatted numbers.
+    page = write_report(tmp_path / "held").read_text()
+    assert "The cost of reliability" in page
+    row = (
+        '<tr><td class="num">25.0%</td><td class="txt">optimal</td><td class="num">$1.33M</td>'
+        '<td class="num">$1.33M</td><td class="num">0%</td><td class="num">25.0%</td>'
+        '<td class="num">3</td>'
+    )
+    assert row in page
+    assert "at most 25.0% of the scenarios short" in page
 
     # The target is part of the run's identity: another target is not this run.
     with pytest.raises(RunFolderError, match=r"with other parameters.*reliability"):

@@ -11,11 +11,9 @@ import dataclasses
 import hashlib
 import pickle
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from fleetopt.core.errors import CaseError, Problem
 from fleetopt.io.case import Case
@@ -46,17 +44,6 @@ from fleetopt.solve.result import SolveStatus
 
 TARGET_OPTION = "--max-shortfall-probability"
 CURVE_OPTION = "--shortfall-curve"
-
-CURVE_COLUMNS = {
-    "max_shortfall_probability": "float64",
-    "status": "object",
-    "objective": "float64",
-    "lower_bound": "float64",
-    "gap": "float64",
-    "probability_shortfall": "float64",
-    "racks_ordered": "Int64",
-    "solve_seconds": "float64",
-}
 
 
 def check_method(settings: StochasticSettings) -> None:
@@ -213,10 +200,3 @@ def shortfall_curve(
         progress_unit="points",
     )
     return [points[i] for i in range(len(targets))]
-
-
-def curve_table(points: Sequence[CurvePoint]) -> pd.DataFrame:
-    """shortfall_curve.parquet: one row per point, typed (CURVE_COLUMNS)."""
-    rows = [dataclasses.asdict(point) | {"status": point.status.value} for point in points]
-    table = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
-    return table.astype(CURVE_COLUMNS)

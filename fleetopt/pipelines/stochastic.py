@@ -68,7 +68,6 @@ from fleetopt.pipelines.plan import expected_value_plan
 from fleetopt.pipelines.reliability import (
     TARGET_OPTION,
     check_method,
-    curve_table,
     extensive_form,
     recorded,
     shortfall_curve,
@@ -84,6 +83,7 @@ from fleetopt.results.stochastic import (
     OutOfSample,
     RiskMeasure,
     StochasticSummary,
+    curve_table,
 )
 from fleetopt.results.summary import TOTAL_COST
 from fleetopt.results.tables import clean_solution, orders_table

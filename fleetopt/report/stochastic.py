@@ -17,6 +17,7 @@ from fleetopt.results.stochastic import (
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
     StochasticSummary,
+    curve_table,
     method_name,
 )
 from fleetopt.results.text import first_stage_orders
@@ -36,6 +37,16 @@ OUT_OF_SAMPLE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("high", "to", formats.usd),
     ("risk", "objective's risk measure", formats.usd),
     ("probability_shortfall", "P(shortfall)", formats.share),
+]
+CURVE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
+    ("max_shortfall_probability", "P(shortfall) allowed", formats.share),
+    ("status", "status", blocks.text),
+    ("objective", "objective per year", formats.usd),
+    ("lower_bound", "certified lower bound", formats.usd),
+    ("gap", "gap", formats.gap),
+    ("probability_shortfall", "P(shortfall) of the plan", formats.share),
+    ("racks_ordered", "racks ordered now", formats.integer),
+    ("solve_seconds", "solve time", formats.seconds),
 ]
 CONVERGENCE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("iteration", "iteration", formats.integer),
@@ -64,6 +75,8 @@ def stochastic_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         _value_section(summary, scope),
         _out_of_sample_section(run, summary, scope),
     ]
+    if summary.shortfall_curve:
+        sections.append(_curve_section(summary, scope))
     results = run.table("results")
     if results is not None:
         sections.append(
@@ -91,6 +104,7 @@ def stochastic_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         ("scenarios", blocks.text(summary.scenarios)),
         ("seed", blocks.text(summary.seed)),
         ("objective", _risk_text(summary)),
+        ("reliability target", _target_text(summary)),
         (
             "out-of-sample check",
             f"{summary.out_of_sample_scenarios} scenarios, seed {summary.out_of_sample_seed}",
@@ -126,6 +140,52 @@ def _risk_text(summary: StochasticSummary) -> str:
         f"(1 - {risk.weight:g}) mean + {risk.weight:g} CVaR at {formats.share(risk.alpha)}"
         " of total cost per year"
     )
+
+
+def _target_text(summary: StochasticSummary) -> str:
+    """The run's reliability target in words (docs/model.md section 9)."""
+    target = summary.reliability
+    if target is None:
+        return "none: a shortfall is priced, not limited"
+    p = formats.share(target.max_shortfall_probability)
+    if target.shortfall_cvar is None:
+        return f"at most {p} of the scenarios short of a minimum served share"
+    return (
+        f"CVaR of the shortfall share over the worst {p} of the scenarios at most"
+        f" {formats.share(target.shortfall_cvar)}"
+    )
+
+
+def _curve_section(summary: StochasticSummary, scope: blocks.Scope) -> blocks.Section:
+    """The cost of reliability: one plan per largest probability of a shortfall allowed."""
+    curve = curve_table(summary.shortfall_curve)
+    entries = [
+        blocks.Block(
+            "Cost against the probability of a shortfall",
+            "Each point is the extensive form solved with at most that share of the run's"
+            " scenarios short of a minimum served share: the objective of its plan, and the"
+            " probability of a shortfall the plan reaches on these scenarios.",
+            figures.lines(
+                curve.assign(line="objective").dropna(subset=["objective"]),
+                "max_shortfall_probability",
+                "objective",
+                "line",
+                x_label="largest probability of a shortfall allowed",
+                y_label="objective, USD per year",
+                fmt=formats.usd,
+                axis="usd",
+                y_zero=False,
+            ),
+        ),
+        blocks.Block(
+            "The curve's points",
+            "One plan per target (shortfall_curve.parquet); the objective is the run's"
+            f" ({_risk_text(summary)}).",
+            html=blocks.table(curve, CURVE_COLUMNS),
+            wide=True,
+        ),
+    ]
+    return blocks.Section(scope.key("reliability"), scope.title("The cost of reliability"), entries)
 
 
 def _orders_section(run: Run, scope: blocks.Scope) -> blocks.Section:

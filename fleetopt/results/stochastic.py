@@ -9,7 +9,11 @@ over the scenarios (`se`; differences are paired scenario by scenario).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import pandas as pd
 
 from fleetopt import __version__
 from fleetopt.model.risk import Risk
@@ -87,6 +91,24 @@ class CurvePoint:
     probability_shortfall: float | None
     racks_ordered: int | None
     solve_seconds: float
+
+
+CURVE_COLUMNS = {  # shortfall_curve.parquet
+    "max_shortfall_probability": "float64",
+    "status": "object",
+    "objective": "float64",
+    "lower_bound": "float64",
+    "gap": "float64",
+    "probability_shortfall": "float64",
+    "racks_ordered": "Int64",
+    "solve_seconds": "float64",
+}
+
+
+def curve_table(points: Sequence[CurvePoint]) -> pd.DataFrame:
+    """The curve's points as shortfall_curve.parquet has them: one row each, typed."""
+    rows = [dataclasses.asdict(point) | {"status": point.status.value} for point in points]
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS)).astype(CURVE_COLUMNS)
 
 
 @dataclass(frozen=True)
