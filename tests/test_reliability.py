@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fleetopt.core.errors import CaseError, RunFolderError
+from fleetopt.core.errors import CaseError, InfeasibleError, RunFolderError
 from fleetopt.io.case import read_case
 from fleetopt.model.build import OBJECTIVE_SCALE
 from fleetopt.model.extensive import build_extensive
@@ -26,11 +26,15 @@ from fleetopt.model.reliability import (
     shortfall_columns,
     with_target,
 )
+from fleetopt.model.risk import MEAN
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.reliability import curve_point, extensive_form
 from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.report.page import write_report
 from fleetopt.results.stochastic import CURVE_COLUMNS
+from fleetopt.results.text import format_stochastic
+from fleetopt.scenarios.draws import draw
 from fleetopt.solve.mathopt import solve_model
 from fleetopt.solve.result import SolveStatus
 from fleetopt.testing.casekit import write_case
@@ -201,6 +205,10 @@ def test_a_run_meets_its_target_in_sample_and_its_curve_matches_single_runs(tmp_
     assert row in page
     assert "at most 25.0% of the scenarios short" in page
 
+    shown = format_stochastic(tmp_path / "held", held)
+    assert "reliability target: at most 25.0% of the scenarios short" in shown
+    assert "the cost of reliability" in shown and "$2.40M" in shown
+
     # The target is part of the run's identity: another target is not this run.
     with pytest.raises(RunFolderError, match=r"with other parameters.*reliability"):
         curve_run(case, tmp_path / "held", 2, ReliabilityTarget(0.5))
@@ -237,3 +245,33 @@ def test_the_command_refuses_bad_targets_with_exit_2(tmp_path):
         assert done.returncode == 2, (options, done.stderr)
         assert says in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not out.exists()
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_a_target_no_plan_meets_is_an_infeasible_point(tmp_path):
+    """At most 5 racks (max_count): the largest drawn scenario (5.462) cannot be served
+    whole, so P = 0 has no plan (a run with that target fails as infeasible, exit 3);
+    P = 0.125 (one scenario short) buys 4 racks (3.863 served whole): 1.6M + 315,360 x
+    1.462 / 8 = 1,867,697.9 USD/year."""
+    path = one_rack_case(tmp_path, DRAWN)
+    case = read_case(path)
+    case = case.replace(racks=case.racks.assign(max_count=5.0))
+    index = build_index(case)
+    datas = [model_data(index, draw(index, case.uncertainty, s)) for s in range(8)]
+    form = extensive_form(case, index, first_stage_bounds(index, case, datas), MEAN, 8)
+    options = dataclasses.replace(case.solver, relative_gap=1e-9)
+    none = curve_point(index, form, ReliabilityTarget(0.0), options)
+    assert none.status is SolveStatus.INFEASIBLE
+    assert (none.objective, none.racks_ordered, none.probability_shortfall) == (None,) * 3
+    one = curve_point(index, form, ReliabilityTarget(0.125), options)
+    assert (one.status, one.racks_ordered, one.probability_shortfall) == (
+        SolveStatus.OPTIMAL, 4, 0.125,
+    )  # fmt: skip
+    assert one.objective == pytest.approx(1_600_000 + 315_360 * 1.462 / 8, rel=1e-3)
+    with pytest.raises(InfeasibleError, match="--max-shortfall-probability 0%"):
+        stochastic(
+            case,
+            tmp_path / "none",
+            ScenarioOptions(8, farm=FarmSettings(workers=1)),
+            StochasticSettings(out_of_sample=2, reliability=ReliabilityTarget(0.0)),
+        )

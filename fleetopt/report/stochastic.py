@@ -13,6 +13,7 @@ from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
 from fleetopt.results import yearly
 from fleetopt.results.stochastic import (
+    CURVE_DISPLAY,
     EXPECTED_VALUE_PLAN,
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
@@ -37,16 +38,6 @@ OUT_OF_SAMPLE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("high", "to", formats.usd),
     ("risk", "objective's risk measure", formats.usd),
     ("probability_shortfall", "P(shortfall)", formats.share),
-]
-CURVE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
-    ("max_shortfall_probability", "P(shortfall) allowed", formats.share),
-    ("status", "status", blocks.text),
-    ("objective", "objective per year", formats.usd),
-    ("lower_bound", "certified lower bound", formats.usd),
-    ("gap", "gap", formats.gap),
-    ("probability_shortfall", "P(shortfall) of the plan", formats.share),
-    ("racks_ordered", "racks ordered now", formats.integer),
-    ("solve_seconds", "solve time", formats.seconds),
 ]
 CONVERGENCE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("iteration", "iteration", formats.integer),
@@ -104,7 +95,12 @@ def stochastic_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         ("scenarios", blocks.text(summary.scenarios)),
         ("seed", blocks.text(summary.seed)),
         ("objective", _risk_text(summary)),
-        ("reliability target", _target_text(summary)),
+        (
+            "reliability target",
+            "none: a shortfall is priced, not limited"
+            if summary.reliability is None
+            else summary.reliability.describe(),
+        ),
         (
             "out-of-sample check",
             f"{summary.out_of_sample_scenarios} scenarios, seed {summary.out_of_sample_seed}",
@@ -142,20 +138,6 @@ def _risk_text(summary: StochasticSummary) -> str:
     )
 
 
-def _target_text(summary: StochasticSummary) -> str:
-    """The run's reliability target in words (docs/model.md section 9)."""
-    target = summary.reliability
-    if target is None:
-        return "none: a shortfall is priced, not limited"
-    p = formats.share(target.max_shortfall_probability)
-    if target.shortfall_cvar is None:
-        return f"at most {p} of the scenarios short of a minimum served share"
-    return (
-        f"CVaR of the shortfall share over the worst {p} of the scenarios at most"
-        f" {formats.share(target.shortfall_cvar)}"
-    )
-
-
 def _curve_section(summary: StochasticSummary, scope: blocks.Scope) -> blocks.Section:
     """The cost of reliability: one plan per largest probability of a shortfall allowed."""
     curve = curve_table(summary.shortfall_curve)
@@ -181,7 +163,7 @@ def _curve_section(summary: StochasticSummary, scope: blocks.Scope) -> blocks.Se
             "The curve's points",
             "One plan per target (shortfall_curve.parquet); the objective is the run's"
             f" ({_risk_text(summary)}).",
-            html=blocks.table(curve, CURVE_COLUMNS),
+            html=blocks.table(curve, CURVE_DISPLAY),
             wide=True,
         ),
     ]

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from fleetopt import __version__
+from fleetopt.core import formats
 from fleetopt.model.risk import Risk
 from fleetopt.results.runs import Estimate
+from fleetopt.results.yearly import Column
 from fleetopt.solve.result import SolveStatus
 
 # What each method is called where people read it (show, the report): the summary's
@@ -74,6 +76,16 @@ class Reliability:
     max_shortfall_probability: float
     shortfall_cvar: float | None = None
 
+    def describe(self) -> str:
+        """The target in words: 'at most 5.00% of the scenarios short of ...'."""
+        p = formats.share(self.max_shortfall_probability)
+        if self.shortfall_cvar is None:
+            return f"at most {p} of the scenarios short of a minimum served share"
+        return (
+            f"CVaR of the shortfall share over the worst {p} of the scenarios at most"
+            f" {formats.share(self.shortfall_cvar)}"
+        )
+
 
 @dataclass(frozen=True)
 class CurvePoint:
@@ -103,6 +115,18 @@ CURVE_COLUMNS = {  # shortfall_curve.parquet
     "racks_ordered": "Int64",
     "solve_seconds": "float64",
 }
+
+
+CURVE_DISPLAY: list[Column] = [  # the curve's table where people read it (show, the report)
+    ("max_shortfall_probability", "P(shortfall) allowed", formats.share),
+    ("status", "status", str),
+    ("objective", "objective per year", formats.usd),
+    ("lower_bound", "certified lower bound", formats.usd),
+    ("gap", "gap", formats.gap),
+    ("probability_shortfall", "P(shortfall) of the plan", formats.share),
+    ("racks_ordered", "racks ordered now", formats.integer),
+    ("solve_seconds", "solve time", formats.seconds),
+]
 
 
 def curve_table(points: Sequence[CurvePoint]) -> pd.DataFrame:
