@@ -345,7 +345,8 @@ class StochasticRun:
         if solution.x is None:
             raise SolverError(
                 f"the extensive form ended {solution.status.value}"
-                f"{': ' + solution.message if solution.message else ''}; try --method ph"
+                f"{': ' + solution.message if solution.message else ''}; "
+                + ("try --method ph" if target is None else "try a longer --time-limit")
             )
         x = clean_solution(ef.model, solution.x)
         plan = ef.scenario_x(x, 0)[self.stage0.first_cols]
