@@ -10,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from fleetopt.cli.options import stochastic_options
 from fleetopt.core.errors import CaseError, InfeasibleError, RunFolderError
 from fleetopt.io.case import read_case
 from fleetopt.model.build import OBJECTIVE_SCALE
@@ -275,3 +278,23 @@ def test_a_target_no_plan_meets_is_an_infeasible_point(tmp_path):
             ScenarioOptions(8, farm=FarmSettings(workers=1)),
             StochasticSettings(out_of_sample=2, reliability=ReliabilityTarget(0.0)),
         )
+
+
+def test_the_options_build_the_targets_of_the_settings():
+    """The stochastic command's options reach it as StochasticSettings: the run's target and
+    the curve's (ascending, without repeats, each of the run's kind)."""
+    seen: list[StochasticSettings] = []
+
+    @click.command()
+    @stochastic_options()
+    def probe(settings: StochasticSettings) -> None:
+        seen.append(settings)
+
+    args = ["--max-shortfall-probability", "0.05", "--shortfall-cvar", "0.1"]
+    done = CliRunner().invoke(probe, [*args, "--shortfall-curve", "0.1, 0,0.05,0.1"])
+    assert done.exit_code == 0, done.output
+    (settings,) = seen
+    assert settings.reliability == ReliabilityTarget(0.05, 0.1)
+    assert settings.shortfall_curve == tuple(ReliabilityTarget(p, 0.1) for p in (0, 0.05, 0.1))
+    assert CliRunner().invoke(probe, []).exit_code == 0
+    assert seen[-1].reliability is None and seen[-1].shortfall_curve == ()
