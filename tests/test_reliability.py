@@ -25,6 +25,7 @@ from fleetopt.model.index import build_index
 from fleetopt.model.inputs import Multipliers, model_data
 from fleetopt.model.reliability import (
     ReliabilityTarget,
+    held_shortfall,
     probability_of_shortfall,
     shortfall_columns,
     with_target,
@@ -87,8 +88,9 @@ def solve_with(case, target):
     solution = solve_model(model.model, options)
     assert solution.status is SolveStatus.OPTIMAL, solution
     racks = float(model.scenario_x(solution.x, 0)[stages[0].first_cols].sum())
-    probability = probability_of_shortfall(short.shares(solution.x), ef.probabilities)
-    return racks, solution.objective / OBJECTIVE_SCALE, probability, short.shares(solution.x)
+    shares = short.shares(held_shortfall(model, short, solution.x))
+    probability = probability_of_shortfall(shares, ef.probabilities)
+    return racks, solution.objective / OBJECTIVE_SCALE, probability, shares
 
 
 # With n racks, scenario d (racks' worth of demand) is short max(0, d - n) racks' worth:

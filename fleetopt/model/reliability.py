@@ -93,9 +93,9 @@ class ShortfallColumns:
     positions: np.ndarray  # positions of the u block (rows of the wk table) kept
     block_size: int  # the u block's size
 
-    def shares(self, x: np.ndarray) -> np.ndarray:
-        """short_omega of solution x, per scenario."""
-        return np.asarray((self.weights * x[self.cols]).sum(axis=1))
+    def shares(self, u: np.ndarray) -> np.ndarray:
+        """short_omega per scenario, of shortfall values `u` (shaped as `cols`)."""
+        return np.asarray((self.weights * u).sum(axis=1))
 
 
 def shortfall_columns(
@@ -244,14 +244,25 @@ def with_target(
     return replace(ef, model=extended)
 
 
-def shortfall_caps(short: ShortfallColumns, x: np.ndarray) -> np.ndarray:
-    """Per scenario, an upper bound on each of its u columns (the whole u block) that holds
-    its shortfall to the extensive form's solution x: 0 where x has u at most the
-    threshold, else u + CAP_SLACK (within u's bound); u's bound where it has no minimum."""
-    n_scen = short.cols.shape[0]
+def held_shortfall(ef: ExtensiveForm, short: ShortfallColumns, x: np.ndarray) -> np.ndarray:
+    """Each scenario's shortfall columns (as `short.cols`) in the extensive form's solution
+    x, as its target holds them: 0 in a scenario whose v_omega is 0 (within the solver's
+    tolerances the row leaves it up to ~1e-6, which is noise, not a shortfall), and 0 where
+    at most SHORTFALL_THRESHOLD."""
     u = x[short.cols]
-    kept = np.where(u <= SHORTFALL_THRESHOLD, 0.0, np.minimum(short.cap, u + CAP_SLACK))
-    caps = np.zeros((n_scen, short.block_size))
+    layout = ef.model.layout
+    if layout.has("v"):
+        allowed = np.round(x[layout.cols("v")]) > 0
+        u = np.where(allowed[:, None], u, 0.0)
+    return np.where(u <= SHORTFALL_THRESHOLD, 0.0, u)
+
+
+def shortfall_caps(short: ShortfallColumns, held: np.ndarray) -> np.ndarray:
+    """Per scenario, an upper bound on each column of its u block that holds its shortfall
+    to the extensive form's (`held`, from held_shortfall): 0 where that is 0, else up to
+    CAP_SLACK above it (within u's bound); 0 where a workload has no minimum (u's bound)."""
+    kept = np.where(held > 0, np.minimum(short.cap, held + CAP_SLACK), 0.0)
+    caps = np.zeros((held.shape[0], short.block_size))
     caps[:, short.positions] = kept
     return caps
 

@@ -26,6 +26,7 @@ from fleetopt.model.inputs import model_data
 from fleetopt.model.reliability import (
     ReliabilityTarget,
     ShortfallColumns,
+    held_shortfall,
     probability_of_shortfall,
     shortfall_columns,
     with_target,
@@ -124,7 +125,9 @@ def curve_point(
         objective=solution.objective / OBJECTIVE_SCALE,
         lower_bound=solution.bound / OBJECTIVE_SCALE,
         gap=solution.gap,
-        probability_shortfall=probability_of_shortfall(form.short.shares(x), ef.probabilities),
+        probability_shortfall=probability_of_shortfall(
+            form.short.shares(held_shortfall(ef, form.short, x)), ef.probabilities
+        ),
         racks_ordered=int(orders["new_racks"].sum()),
         solve_seconds=seconds,
     )

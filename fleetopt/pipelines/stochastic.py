@@ -57,7 +57,7 @@ from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, model_data
 from fleetopt.model.master import master_structure
 from fleetopt.model.measures import rack_mix
-from fleetopt.model.reliability import shortfall_caps
+from fleetopt.model.reliability import held_shortfall, shortfall_caps
 from fleetopt.model.risk import Risk
 from fleetopt.model.stage import RackNeeds, build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool, rack_needs
@@ -358,7 +358,11 @@ class StochasticRun:
             solve_seconds=solution.seconds,
             elapsed_seconds=solution.seconds,
         )
-        caps = None if target is None else shortfall_caps(form.short, x).tolist()
+        caps = (
+            None
+            if target is None
+            else shortfall_caps(form.short, held_shortfall(ef, form.short, x)).tolist()
+        )
         return {
             "plan": plan.tolist(),
             "lower_bound": solution.bound,
