@@ -144,15 +144,16 @@ def _curve_section(summary: StochasticSummary, scope: blocks.Scope) -> blocks.Se
     entries = [
         blocks.Block(
             "Cost against the probability of a shortfall",
-            "Each point is the extensive form solved with at most that share of the run's"
-            " scenarios short of a minimum served share: the objective of its plan, and the"
-            " probability of a shortfall the plan reaches on these scenarios.",
+            "Each point is the extensive form solved with its target P: at most that share of"
+            " the run's scenarios short of a minimum served share (or, with a CVaR bound, the"
+            " worst P of them short on average by at most the bound); the objective of its"
+            " plan, and the probability of a shortfall the plan reaches on these scenarios.",
             figures.lines(
                 curve.assign(line="objective").dropna(subset=["objective"]),
                 "max_shortfall_probability",
                 "objective",
                 "line",
-                x_label="largest probability of a shortfall allowed",
+                x_label="target P",
                 y_label="objective, USD per year",
                 fmt=formats.usd,
                 axis="usd",

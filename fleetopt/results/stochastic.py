@@ -118,7 +118,7 @@ CURVE_COLUMNS = {  # shortfall_curve.parquet
 
 
 CURVE_DISPLAY: list[Column] = [  # the curve's table where people read it (show, the report)
-    ("max_shortfall_probability", "P(shortfall) allowed", formats.share),
+    ("max_shortfall_probability", "target P", formats.share),
     ("status", "status", str),
     ("objective", "objective per year", formats.usd),
     ("lower_bound", "certified lower bound", formats.usd),

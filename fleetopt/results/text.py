@@ -411,7 +411,7 @@ def format_stochastic(run_dir: str | Path, summary: StochasticSummary) -> str:
     if results_path.exists():
         lines += _spread_lines(pd.read_parquet(results_path))
     if s.shortfall_curve:
-        lines.append("\nthe cost of reliability, one plan per largest P(shortfall) allowed:")
+        lines.append("\nthe cost of reliability, one plan per target P:")
         lines += text_table(curve_table(s.shortfall_curve), CURVE_DISPLAY)
     history = run / "convergence.parquet"
     rows = len(pd.read_parquet(history)) if history.exists() else 0
