@@ -29,6 +29,7 @@ from fleetopt.io.schema import (
     Range,
     format_number,
 )
+from fleetopt.model.reliability import ReliabilityTarget
 from fleetopt.model.risk import MEAN, Risk
 from fleetopt.parallel.farm import CHUNK_SHARE, MAX_CHUNK
 from fleetopt.pipelines.options import (
@@ -112,6 +113,25 @@ RISK_WEIGHT = _number(FieldType.NUMBER, 1.0, 0, 1)
 ITERATIONS = _number(FieldType.INTEGER, 100, 1, 100_000)
 RUN_TIME_LIMIT = FieldParam(SOLVER_FIELDS["time_limit_s"])
 OUT_OF_SAMPLE = _number(FieldType.INTEGER, 100, 2, 10_000_000)
+PROBABILITY = _number(FieldType.NUMBER, None, 0, 1)
+SHARE = _number(FieldType.NUMBER, None, 0, 1)
+
+
+class NumberList(click.ParamType):
+    """Comma-separated numbers, each checked by `number`: ascending, without repeats."""
+
+    def __init__(self, number: FieldParam):
+        self.number = number
+        self.name = f"{number.name},..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, tuple):
+            return value
+        parts = [part.strip() for part in str(value).split(",")]
+        if not all(parts):
+            self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
+        return tuple(sorted({self.number.convert(part, param, ctx) for part in parts}))
+
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -355,6 +375,55 @@ def _stopping_options() -> list[Decorator]:
     ]
 
 
+def reliability_options() -> list[Decorator]:
+    """A reliability target of the two-stage program and its cost curve (docs/model.md
+    section 9, "Reliability targets"): options for any command whose StochasticSettings
+    `_settings` builds (they reach it as keyword arguments)."""
+    return [
+        _option(
+            "--max-shortfall-probability",
+            PROBABILITY,
+            None,
+            "at most this share of the scenarios may fall short of a min_served_share"
+            " (a chance constraint; extensive form only)",
+        ),
+        _option(
+            "--shortfall-cvar",
+            SHARE,
+            None,
+            "instead: the CVaR at level 1 - P of the shortfall share at most this"
+            " (with --max-shortfall-probability P or --shortfall-curve)",
+        ),
+        _option(
+            "--shortfall-curve",
+            NumberList(PROBABILITY),
+            None,
+            "also solve one plan per shortfall probability listed (e.g. 0,0.01,0.05,0.1),"
+            " in parallel: the cost of reliability (shortfall_curve.parquet)",
+        ),
+    ]
+
+
+def reliability_targets(
+    max_shortfall_probability: float | None,
+    shortfall_cvar: float | None,
+    shortfall_curve: tuple[float, ...] | None,
+) -> tuple[ReliabilityTarget | None, tuple[ReliabilityTarget, ...]]:
+    """The run's target and the curve's, from the options (--shortfall-cvar alone is a
+    usage error: it bounds the CVaR at a level P given by the others)."""
+    curve = shortfall_curve or ()
+    if shortfall_cvar is not None and max_shortfall_probability is None and not curve:
+        raise click.UsageError(
+            "--shortfall-cvar needs --max-shortfall-probability or --shortfall-curve"
+        )
+    target = (
+        None
+        if max_shortfall_probability is None
+        else ReliabilityTarget(max_shortfall_probability, shortfall_cvar)
+    )
+    return target, tuple(ReliabilityTarget(p, shortfall_cvar) for p in curve)
+
+
 def _settings(
     method: str,
     risk: Risk,
@@ -364,7 +433,11 @@ def _settings(
     out_of_sample: int,
     out_of_sample_seed: int | None,
     cuts: str,
+    max_shortfall_probability: float | None = None,
+    shortfall_cvar: float | None = None,
+    shortfall_curve: tuple[float, ...] | None = None,
 ) -> StochasticSettings:
+    target, curve = reliability_targets(max_shortfall_probability, shortfall_cvar, shortfall_curve)
     return StochasticSettings(
         method=Method(method),
         risk=risk,
@@ -372,6 +445,8 @@ def _settings(
         out_of_sample=out_of_sample,
         out_of_sample_seed=out_of_sample_seed,
         cuts=Cuts(cuts),
+        reliability=target,
+        shortfall_curve=curve,
     )
 
 
@@ -395,6 +470,7 @@ def stochastic_options() -> Decorator:
         _option("--risk-weight", RISK_WEIGHT, 1.0, "L, the weight of CVaR with --risk cvar"),
         alpha_option(),
         *_stopping_options(),
+        *reliability_options(),
     ]
 
     def build(risk: str, risk_weight: float, alpha: float, **rest: Any) -> StochasticSettings:

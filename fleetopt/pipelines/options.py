@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from fleetopt.core import defaults
 from fleetopt.io.case import Case
 from fleetopt.io.schema import MAX_SCENARIO_SEED
+from fleetopt.model.reliability import ReliabilityTarget
 from fleetopt.model.risk import MEAN, Risk
 from fleetopt.parallel.farm import Chunk, auto_chunk, chunks_of
 from fleetopt.solve.benders import Cuts
@@ -128,7 +129,9 @@ class RobustOptions:
 class StochasticSettings:
     """How to solve the two-stage program and what to check it on: its risk measure, when
     to stop (the certified gap, iterations, time: fleetopt.solve.hedging.HedgingSettings,
-    the extensive form's and Benders' too), Benders' cuts, and the out-of-sample scenarios."""
+    the extensive form's and Benders' too), Benders' cuts, the out-of-sample scenarios, and
+    a reliability target with its trade-off curve (docs/model.md section 9, "Reliability
+    targets": `reliability` on the plan, one plan per target of `shortfall_curve`)."""
 
     method: Method = Method.AUTO
     risk: Risk = MEAN
@@ -136,6 +139,13 @@ class StochasticSettings:
     cuts: Cuts = Cuts.MULTI  # Benders: one cut per scenario, or one aggregated
     out_of_sample: int = 100
     out_of_sample_seed: int | None = None  # default: the run's seed + 1
+    reliability: ReliabilityTarget | None = None
+    shortfall_curve: tuple[ReliabilityTarget, ...] = ()
+
+    @property
+    def couples_scenarios(self) -> bool:
+        """Whether a target couples the scenarios (extensive form only)."""
+        return self.reliability is not None or bool(self.shortfall_curve)
 
     def oos_seed(self, seed: int) -> int:
         if self.out_of_sample_seed is not None:

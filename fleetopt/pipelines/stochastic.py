@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from fleetopt.core import formats
-from fleetopt.core.errors import CaseError, Problem, SolverError
+from fleetopt.core.errors import CaseError, InfeasibleError, Problem, SolverError
 from fleetopt.core.stats import SHORTFALL_THRESHOLD, Z95, share_above, standard_error
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.runfolder import (
@@ -57,11 +57,11 @@ from fleetopt.io.store import (
 from fleetopt.model.bounds import RackBounds
 from fleetopt.model.build import OBJECTIVE_SCALE, build_evaluate_model
 from fleetopt.model.costs import check_shortfall_priced
-from fleetopt.model.extensive import build_extensive
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, model_data
 from fleetopt.model.master import master_structure
 from fleetopt.model.measures import rack_mix
+from fleetopt.model.reliability import held_shortfall, shortfall_caps
 from fleetopt.model.risk import Risk
 from fleetopt.model.stage import RackNeeds, build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool, rack_needs
@@ -69,16 +69,26 @@ from fleetopt.parallel.farm import connect
 from fleetopt.parallel.progress import Progress
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.plan import expected_value_plan
+from fleetopt.pipelines.reliability import (
+    TARGET_OPTION,
+    check_method,
+    extensive_form,
+    recorded,
+    shortfall_curve,
+    solve_extensive,
+)
 from fleetopt.results.runs import Estimate
 from fleetopt.results.schema import read_summary, write_summary
 from fleetopt.results.stochastic import (
     EXPECTED_VALUE_PLAN,
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
+    CurvePoint,
     OutOfSample,
     PlanComparison,
     RiskMeasure,
     StochasticSummary,
+    curve_table,
 )
 from fleetopt.results.summary import TOTAL_COST
 from fleetopt.results.tables import clean_solution, orders_table
@@ -87,7 +97,6 @@ from fleetopt.scenarios.job import conform_results, for_workers
 from fleetopt.scenarios.sizing import available_bytes, probe, refusal
 from fleetopt.scenarios.stage import RECOURSE_COLUMNS, STAGE_RESULT_COLUMNS, StageJob, StageResult
 from fleetopt.solve.benders import BendersState, Cuts, Phase, decompose
-from fleetopt.solve.deadline import Deadline
 from fleetopt.solve.hedging import (
     HedgingState,
     Reply,
@@ -109,10 +118,15 @@ SAMPLE, OUT_OF_SAMPLE = 0, 1  # scenario sets: the run's own, and fresh ones
 log = logging.getLogger(__name__)
 
 
-def choose_method(method: Method, n_scenarios: int, stage_columns: int) -> Method:
-    """`auto`: the extensive form while it has at most EF_MAX_COLUMNS columns, else Benders."""
+def choose_method(
+    method: Method, n_scenarios: int, stage_columns: int, *, coupled: bool = False
+) -> Method:
+    """`auto`: the extensive form while it has at most EF_MAX_COLUMNS columns, else Benders;
+    always the extensive form where a reliability target couples the scenarios (`coupled`)."""
     if method is not Method.AUTO:
         return method
+    if coupled:
+        return Method.EF
     return Method.EF if n_scenarios * stage_columns <= EF_MAX_COLUMNS else Method.BENDERS
 
 
@@ -137,10 +151,12 @@ def stochastic(
     """
     compare = dict(compare or {})
     check_shortfall_priced(case)
+    check_method(settings)
     n_scenarios, stop = run.scenarios, settings.stop
     out = Path(out_dir)
     case = case.replace(objective=Objective.MIN_COST)
     seed = case.uncertainty.seed
+    target = settings.reliability
     params = normalized(
         {
             "case": case_fingerprint(case),
@@ -156,6 +172,8 @@ def stochastic(
             "solver": subproblem_options(case, stop.gap).as_params(),
             "cuts": settings.cuts.value,
             **({"compare": {k: _digest(v) for k, v in compare.items()}} if compare else {}),
+            "reliability": None if target is None else target.as_params(),
+            "shortfall_curve": [point.as_params() for point in settings.shortfall_curve],
         }
     )
     check_size(case, n_scenarios, run.farm, settings)
@@ -177,7 +195,9 @@ def check_size(case: Case, n_scenarios: int, farm: FarmSettings, settings: Stoch
     measured on its first scenarios; joins (or starts) the Ray cluster to ask it."""
     options = subproblem_options(case, settings.stop.gap)
     sizing = probe(case, n_scenarios, options, settings.risk, farm.workers, settings.out_of_sample)
-    method = choose_method(settings.method, n_scenarios, sizing.columns)
+    method = choose_method(
+        settings.method, n_scenarios, sizing.columns, coupled=settings.couples_scenarios
+    )
     cluster = connect(farm.address, farm.workers)
     why = refusal(
         sizing,
@@ -219,6 +239,7 @@ class StochasticRun:
         self.seeds = (case.uncertainty.seed, settings.oos_seed(case.uncertainty.seed))
         self.options = subproblem_options(case, settings.stop.gap)
         self.evaluated: dict[bytes, list[Reply]] = {}  # plan -> its reported evaluation
+        self.caps: np.ndarray | None = None  # per scenario, u at most (a reliability target)
 
     def data(self, scenario: int) -> ModelData:
         """Scenario `scenario`'s numbers, drawn from (seed, scenario)."""
@@ -230,7 +251,12 @@ class StochasticRun:
         self.stage0 = build_stage_model(
             self.index, self.case, self.data(0), self.first_bounds, self.risk
         )
-        self.method = choose_method(self.settings.method, self.n, self.stage0.model.n_variables)
+        self.method = choose_method(
+            self.settings.method,
+            self.n,
+            self.stage0.model.n_variables,
+            coupled=self.settings.couples_scenarios,
+        )
         job = StageJob(self.case, self.options, self.first_bounds, self.risk, self.seeds)
         pool = StagePool(job, self.farm.workers, self.farm.chunk)
         try:
@@ -238,6 +264,8 @@ class StochasticRun:
             plans = {EXPECTED_VALUE_PLAN: ev_plan}
             self._wait_and_see(pool)
             solution = self._first_stage(pool, ev_plan)
+            caps = solution.get("shortfall_caps")
+            self.caps = None if caps is None else np.asarray(caps, dtype=float)
             plans = {STOCHASTIC_PLAN: np.asarray(solution["plan"]), **plans}
             plans.update({name: self._first_of_schedule(c) for name, c in self.compare.items()})
             rows, recourse = self._evaluate(pool, plans, SAMPLE, self.n)
@@ -245,10 +273,15 @@ class StochasticRun:
             nodes = len(set(pool.nodes()))
         finally:
             pool.close()
+        curve = self._shortfall_curve()
         ws_rows = pd.read_parquet(self.state / "ws.parquet")
         ws_recourse = pd.read_parquet(self.state / "ws-recourse.parquet")
         self._write_tables(solution, rows, ws_rows, recourse, ws_recourse, oos)
-        return self._summary(solution, rows, ws_rows, oos, nodes)
+        if self.settings.shortfall_curve:
+            write_parquet_atomic(self.out / "shortfall_curve.parquet", curve_table(curve))
+        return replace(
+            self._summary(solution, rows, ws_rows, oos, nodes), shortfall_curve=tuple(curve)
+        )
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -330,20 +363,23 @@ class StochasticRun:
         return json.loads(path.read_text())
 
     def _extensive(self) -> dict:
-        stages = [
-            build_stage_model(self.index, self.case, self.data(s), self.first_bounds, self.risk)
-            for s in range(self.n)
-        ]
-        ef = build_extensive(stages, self.p)
+        form = extensive_form(self.case, self.index, self.first_bounds, self.risk, self.n)
         stop = self.settings.stop
         options = replace(self.case.solver, relative_gap=stop.gap, time_limit_s=stop.time_limit_s)
-        deadline = Deadline.after(stop.time_limit_s, hold=True)
-        with Progress(f"extensive form ({ef.model.n_variables:,d} columns)", None, unit="MILP"):
-            solution = solve_model(ef.model, options, deadline=deadline)
+        target = self.settings.reliability
+        columns = form.ef.model.n_variables
+        with Progress(f"extensive form ({columns:,d} columns)", None, unit="MILP"):
+            ef, solution = solve_extensive(form, target, options)
+        if target is not None and solution.status is SolveStatus.INFEASIBLE:
+            raise InfeasibleError(
+                f"no plan meets {TARGET_OPTION} {formats.share(target.max_probability)}"
+                f" on these {self.n} scenarios (the shortfall cannot be avoided often enough)"
+            )
         if solution.x is None:
             raise SolverError(
                 f"the extensive form ended {solution.status.value}"
-                f"{': ' + solution.message if solution.message else ''}; try --method ph"
+                f"{': ' + solution.message if solution.message else ''}; "
+                + ("try --method ph" if target is None else "try a longer --time-limit")
             )
         x = clean_solution(ef.model, solution.x)
         plan = ef.scenario_x(x, 0)[self.stage0.first_cols]
@@ -355,6 +391,11 @@ class StochasticRun:
             solve_seconds=solution.seconds,
             elapsed_seconds=solution.seconds,
         )
+        caps = (
+            None
+            if target is None
+            else shortfall_caps(form.short, held_shortfall(ef, form.short, x)).tolist()
+        )
         return {
             "plan": plan.tolist(),
             "lower_bound": solution.bound,
@@ -363,7 +404,20 @@ class StochasticRun:
             "message": solution.message,
             "stopped": f"the extensive form ended {solution.status.value}",
             "columns": ef.model.n_variables,
+            "shortfall_caps": caps,
         }
+
+    def _shortfall_curve(self) -> list[CurvePoint]:
+        """The cost-of-reliability curve's points (state/shortfall-curve.json once done)."""
+        if not self.settings.shortfall_curve:
+            return []
+        path = self.state / "shortfall-curve.json"
+        if not path.exists():
+            points = shortfall_curve(
+                self.case, self.first_bounds, self.n, self.settings, self.farm.workers
+            )
+            write_json_atomic(path, {"points": [normalized(asdict(point)) for point in points]})
+        return [_curve_point(point) for point in json.loads(path.read_text())["points"]]
 
     def _hedge(self, pool: StagePool) -> dict:
         path = self.state / "hedging.json"
@@ -432,14 +486,23 @@ class StochasticRun:
             tables: list[tuple[pd.DataFrame, pd.DataFrame]] = []
             done: dict[bytes, int] = {}  # a first stage already evaluated -> its table
             for plan, first in plans.items():
-                same = done.get(first.tobytes())
+                held = self.caps if plan == STOCHASTIC_PLAN and sample == SAMPLE else None
+                same = done.get(first.tobytes()) if held is None else None
                 if same is not None:  # the same orders under another name: the same rows
                     results, recourse = tables[same]
                     tables.append((results.assign(plan=plan), recourse.assign(plan=plan)))
                     continue
-                done[first.tobytes()] = len(tables)
+                if held is None:  # (rows under a reliability target's caps are its own)
+                    done[first.tobytes()] = len(tables)
                 tasks = [
-                    Task((s,), TaskKind.EVALUATE, plan=first, report=True, sample=sample)
+                    Task(
+                        (s,),
+                        TaskKind.EVALUATE,
+                        plan=first,
+                        report=True,
+                        sample=sample,
+                        shortfall_cap=None if held is None else held[s],
+                    )
                     for s in range(n)
                 ]
                 label = f"{plan} plan, {'scenarios' if sample == SAMPLE else 'out of sample'}"
@@ -543,6 +606,7 @@ class StochasticRun:
             recourse_capex_premium=self.case.recourse_capex_premium,
             nodes=nodes,
             compared=compared,
+            reliability=recorded(self.settings.reliability),
         )
 
 
@@ -567,6 +631,11 @@ def _stopped(
 def _digest(counts: np.ndarray) -> str:
     """A plan's racks per `sr` row, as a short fingerprint for the run's parameters."""
     return hashlib.sha256(np.asarray(counts, dtype=float).tobytes()).hexdigest()[:16]
+
+
+def _curve_point(saved: dict[str, Any]) -> CurvePoint:
+    """A curve point from state/shortfall-curve.json."""
+    return CurvePoint(**(saved | {"status": SolveStatus(saved["status"])}))
 
 
 def _gather(replies: list[Reply], plan: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -13,10 +13,12 @@ from fleetopt.report import statistics as stats
 from fleetopt.report.statistics import Run
 from fleetopt.results import yearly
 from fleetopt.results.stochastic import (
+    CURVE_DISPLAY,
     EXPECTED_VALUE_PLAN,
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
     StochasticSummary,
+    curve_table,
     method_name,
 )
 from fleetopt.results.text import first_stage_orders
@@ -64,6 +66,8 @@ def stochastic_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         _value_section(summary, scope),
         _out_of_sample_section(run, summary, scope),
     ]
+    if summary.shortfall_curve:
+        sections.append(_curve_section(summary, scope))
     results = run.table("results")
     if results is not None:
         sections.append(
@@ -91,6 +95,12 @@ def stochastic_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
         ("scenarios", blocks.text(summary.scenarios)),
         ("seed", blocks.text(summary.seed)),
         ("objective", _risk_text(summary)),
+        (
+            "reliability target",
+            "none: a shortfall is priced, not limited"
+            if summary.reliability is None
+            else summary.reliability.describe(),
+        ),
         (
             "out-of-sample check",
             f"{summary.out_of_sample_scenarios} scenarios, seed {summary.out_of_sample_seed}",
@@ -126,6 +136,39 @@ def _risk_text(summary: StochasticSummary) -> str:
         f"(1 - {risk.weight:g}) mean + {risk.weight:g} CVaR at {formats.share(risk.alpha)}"
         " of total cost per year"
     )
+
+
+def _curve_section(summary: StochasticSummary, scope: blocks.Scope) -> blocks.Section:
+    """The cost of reliability: one plan per largest probability of a shortfall allowed."""
+    curve = curve_table(summary.shortfall_curve)
+    entries = [
+        blocks.Block(
+            "Cost against the probability of a shortfall",
+            "Each point is the extensive form solved with its target P: at most that share of"
+            " the run's scenarios short of a minimum served share (or, with a CVaR bound, the"
+            " worst P of them short on average by at most the bound); the objective of its"
+            " plan, and the probability of a shortfall the plan reaches on these scenarios.",
+            figures.lines(
+                curve.assign(line="objective").dropna(subset=["objective"]),
+                "max_shortfall_probability",
+                "objective",
+                "line",
+                x_label="target P",
+                y_label="objective, USD per year",
+                fmt=formats.usd,
+                axis="usd",
+                y_zero=False,
+            ),
+        ),
+        blocks.Block(
+            "The curve's points",
+            "One plan per target (shortfall_curve.parquet); the objective is the run's"
+            f" ({_risk_text(summary)}).",
+            html=blocks.table(curve, CURVE_DISPLAY),
+            wide=True,
+        ),
+    ]
+    return blocks.Section(scope.key("reliability"), scope.title("The cost of reliability"), entries)
 
 
 def _orders_section(run: Run, scope: blocks.Scope) -> blocks.Section:

@@ -9,11 +9,17 @@ over the scenarios (`se`; differences are paired scenario by scenario).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from fleetopt import __version__
+from fleetopt.core import formats
 from fleetopt.model.risk import Risk
 from fleetopt.results.runs import Estimate
+from fleetopt.results.yearly import Column
 from fleetopt.solve.result import SolveStatus
 
 # What each method is called where people read it (show, the report): the summary's
@@ -73,6 +79,75 @@ class PlanComparison:
 
 
 @dataclass(frozen=True)
+class Reliability:
+    """A reliability target as the summary records it (docs/model.md section 9): at most
+    `max_shortfall_probability` of the scenarios short (`measure` chance), or the CVaR at
+    level 1 - P of the shortfall share at most `shortfall_cvar` (`measure` cvar)."""
+
+    measure: str
+    max_shortfall_probability: float
+    shortfall_cvar: float | None = None
+
+    def describe(self) -> str:
+        """The target in words: 'at most 5.00% of the scenarios short of ...'."""
+        p = formats.share(self.max_shortfall_probability)
+        if self.shortfall_cvar is None:
+            return f"at most {p} of the scenarios short of a minimum served share"
+        return (
+            f"CVaR of the shortfall share over the worst {p} of the scenarios at most"
+            f" {formats.share(self.shortfall_cvar)}"
+        )
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One point of the cost-of-reliability curve (shortfall_curve.parquet): the extensive
+    form with at most `max_shortfall_probability` of the scenarios short. `objective` and
+    `lower_bound` in USD per year (the run's objective measure: mean total cost with
+    --risk mean); `probability_shortfall` is the plan's on the run's scenarios; None where
+    the point has no plan (status infeasible, or a limit reached first)."""
+
+    max_shortfall_probability: float
+    status: SolveStatus
+    objective: float | None
+    lower_bound: float | None
+    gap: float | None
+    probability_shortfall: float | None
+    racks_ordered: int | None
+    solve_seconds: float
+
+
+CURVE_COLUMNS = {  # shortfall_curve.parquet
+    "max_shortfall_probability": "float64",
+    "status": "object",
+    "objective": "float64",
+    "lower_bound": "float64",
+    "gap": "float64",
+    "probability_shortfall": "float64",
+    "racks_ordered": "Int64",
+    "solve_seconds": "float64",
+}
+
+
+CURVE_DISPLAY: list[Column] = [  # the curve's table where people read it (show, the report)
+    ("max_shortfall_probability", "target P", formats.share),
+    ("status", "status", str),
+    ("objective", "objective per year", formats.usd),
+    ("lower_bound", "certified lower bound", formats.usd),
+    ("gap", "gap", formats.gap),
+    ("probability_shortfall", "P(shortfall) of the plan", formats.share),
+    ("racks_ordered", "racks ordered now", formats.integer),
+    ("solve_seconds", "solve time", formats.seconds),
+]
+
+
+def curve_table(points: Sequence[CurvePoint]) -> pd.DataFrame:
+    """The curve's points as shortfall_curve.parquet has them: one row each, typed."""
+    rows = [dataclasses.asdict(point) | {"status": point.status.value} for point in points]
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS)).astype(CURVE_COLUMNS)
+
+
+@dataclass(frozen=True)
 class StochasticSummary:
     """summary.json of `fleetopt stochastic`."""
 
@@ -100,5 +175,7 @@ class StochasticSummary:
     recourse_capex_premium: float | None = None
     nodes: int = 1
     compared: dict[str, PlanComparison] = field(default_factory=dict)
+    reliability: Reliability | None = None
+    shortfall_curve: tuple[CurvePoint, ...] = ()
     kind: str = "stochastic"
     fleetopt_version: str = __version__

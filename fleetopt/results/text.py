@@ -28,7 +28,12 @@ from fleetopt.results.runs import (
     RobustSummary,
     ScenarioSummary,
 )
-from fleetopt.results.stochastic import StochasticSummary, method_name
+from fleetopt.results.stochastic import (
+    CURVE_DISPLAY,
+    StochasticSummary,
+    curve_table,
+    method_name,
+)
 from fleetopt.results.summary import Summary, objective_unit
 from fleetopt.solve.result import SolveStatus
 
@@ -387,6 +392,8 @@ def format_stochastic(run_dir: str | Path, summary: StochasticSummary) -> str:
     lines.append(
         f"  {'certified lower bound':<38} {formats.usd(s.lower_bound)} (gap {formats.gap(s.gap)})"
     )
+    if s.reliability is not None:
+        lines.append(f"  reliability target: {s.reliability.describe()}")
     lines.append(
         f"  P(shortfall below a minimum served share) {formats.share(s.probability_shortfall)};"
         f" recourse racks per scenario, mean {formats.number(s.expected_recourse_racks)}"
@@ -403,6 +410,9 @@ def format_stochastic(run_dir: str | Path, summary: StochasticSummary) -> str:
     results_path = run / "results.parquet"
     if results_path.exists():
         lines += _spread_lines(pd.read_parquet(results_path))
+    if s.shortfall_curve:
+        lines.append("\nthe cost of reliability, one plan per target P:")
+        lines += text_table(curve_table(s.shortfall_curve), CURVE_DISPLAY)
     history = run / "convergence.parquet"
     rows = len(pd.read_parquet(history)) if history.exists() else 0
     if rows > 1:

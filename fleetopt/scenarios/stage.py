@@ -30,6 +30,7 @@ from fleetopt.model.extensive import bundle_stage
 from fleetopt.model.index import ModelIndex, build_index
 from fleetopt.model.inputs import ModelData, model_data
 from fleetopt.model.measures import rack_mix, shortfall_share, unmet_share
+from fleetopt.model.reliability import hold_shortfall
 from fleetopt.model.risk import Risk
 from fleetopt.model.stage import RackNeeds, StageModel, build_stage_model, rack_needs
 from fleetopt.results.summary import TOTAL_COST, Figures
@@ -181,7 +182,10 @@ class PreparedStages:
     def _model(self, stage: StageModel, task: Task) -> LinearModel:
         if task.kind is TaskKind.EVALUATE:
             assert task.plan is not None, "an evaluation task carries its plan"
-            return stage.with_first_stage(task.plan)
+            model = stage.with_first_stage(task.plan)
+            if task.shortfall_cap is not None:
+                model = hold_shortfall(model, task.shortfall_cap)
+            return model
         if task.kind is TaskKind.FREE:
             return stage.model
         return subproblem_model(stage, task.weights, task.prox)

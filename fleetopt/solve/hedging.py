@@ -104,6 +104,7 @@ class Task:
     plan: np.ndarray | None = None  # evaluate: the first stage
     report: bool = False  # return the (single) scenario's result rows in `detail`
     sample: int = 0
+    shortfall_cap: np.ndarray | None = None  # evaluate: u at most this (model.reliability)
 
 
 @dataclass(frozen=True)
