@@ -32,12 +32,19 @@ from fleetopt.model.reliability import (
 )
 from fleetopt.model.risk import MEAN
 from fleetopt.model.stage import build_stage_model, first_stage_bounds
-from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
+from fleetopt.pipelines.nightly import NightlyParams, run_nightly
+from fleetopt.pipelines.options import (
+    FarmSettings,
+    Method,
+    RobustOptions,
+    ScenarioOptions,
+    StochasticSettings,
+)
 from fleetopt.pipelines.reliability import curve_point, extensive_form
 from fleetopt.pipelines.stochastic import stochastic
 from fleetopt.report.page import write_report
 from fleetopt.results.stochastic import CURVE_COLUMNS
-from fleetopt.results.text import format_stochastic
+from fleetopt.results.text import format_nightly, format_stochastic
 from fleetopt.scenarios.draws import draw
 from fleetopt.solve.mathopt import solve_model
 from fleetopt.solve.result import SolveStatus
@@ -300,3 +307,33 @@ def test_the_options_build_the_targets_of_the_settings():
     assert settings.shortfall_curve == tuple(ReliabilityTarget(p, 0.1) for p in (0, 0.05, 0.1))
     assert CliRunner().invoke(probe, []).exit_code == 0
     assert seen[-1].reliability is None and seen[-1].shortfall_curve == ()
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_the_nightly_answer_holds_the_target_and_says_so(tmp_path):
+    """The nightly's hedged answer under --max-shortfall-probability 0.25 is the stochastic
+    run's plan on the same 8 futures (3 racks, 1,331,090.84 USD/year, 2 of 8 short), and
+    its headline names the target; the robust choice, held to none, is compared paired."""
+    case_dir = one_rack_case(tmp_path, DRAWN)
+    settings = StochasticSettings(out_of_sample=2, reliability=ReliabilityTarget(0.25))
+    params = NightlyParams(
+        case_dir=str(case_dir),
+        out=str(tmp_path / "out"),
+        run_id="held",
+        run=ScenarioOptions(8, farm=FarmSettings(chunk=4)),
+        robust=RobustOptions(candidates=2, shortfall=True),
+        stochastic=settings,
+    )
+    run = run_nightly(params)
+    hedged = run.record.results.stochastic
+    assert hedged is not None and hedged.method == "ef"
+    assert hedged.objective.value == pytest.approx(1_331_090.84, rel=1e-8)
+    assert hedged.probability_shortfall == 0.25 and hedged.racks_ordered_now == 3
+    assert hedged.reliability is not None and hedged.reliability.max_shortfall_probability == 0.25
+    assert hedged.robust is not None
+    assert hedged.robust.difference.value == pytest.approx(
+        hedged.robust.objective.value - hedged.objective.value, rel=1e-9
+    )
+    shown = format_nightly(run.dir)
+    assert "over 8 futures, with at most 25.0% of the scenarios short" in shown
+    assert run.record.params["stochastic"]["reliability"]["max_probability"] == 0.25

@@ -501,6 +501,7 @@ def stochastic_stage_options() -> Decorator:
             f" ({NO_STAGE}: no stochastic stage, the robust choice answers)",
         ),
         *_stopping_options(),
+        *reliability_options(),
     ]
 
     def build(method: str, **rest: Any) -> StochasticSettings | None:

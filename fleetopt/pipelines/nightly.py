@@ -470,6 +470,7 @@ def _stochastic_stage(
         racks_ordered_now=None if orders is None else int(orders["new_racks"].sum()),
         capex_ordered_now_usd=None if capex is None or pd.isna(capex) else float(capex),
         robust=s.compared[ROBUST_CHOICE],
+        reliability=s.reliability,
     )
 
 

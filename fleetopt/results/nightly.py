@@ -14,7 +14,7 @@ from fleetopt.io.runfolder import RunStatus
 from fleetopt.results.alternatives import AlternativeResult
 from fleetopt.results.runs import Distribution, Estimate
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, from_json
-from fleetopt.results.stochastic import PlanComparison
+from fleetopt.results.stochastic import PlanComparison, Reliability
 from fleetopt.results.whatif import VariantResult
 from fleetopt.solve.result import SolveStatus
 
@@ -64,6 +64,7 @@ class StochasticStageResult:
     racks_ordered_now: int | None = None
     capex_ordered_now_usd: float | None = None
     robust: PlanComparison | None = None
+    reliability: Reliability | None = None  # the target the plan was held to, if any
 
 
 @dataclass(frozen=True)

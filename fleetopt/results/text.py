@@ -503,9 +503,11 @@ def answer_rule(record: NightlyRecord) -> str:
     priced = " (fleet + shortfall penalty)" if params.get("shortfall", False) else ""
     scenarios = params.get("scenarios")
     if two_stage is not None:
+        target = two_stage.reliability
+        held = f", with {target.describe()}" if target is not None else ""
         return (
             f"the hedged plan (two-stage stochastic program, {method_name(two_stage.method)}):"
-            f" the orders now of least {measure}{priced} over {scenarios} futures, each"
+            f" the orders now of least {measure}{priced} over {scenarios} futures{held}, each"
             f" future's later decisions its own; certified within {formats.gap(two_stage.gap)}"
             " of the best possible"
         )
