@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from fleetopt.core import formats
 from fleetopt.core.errors import CaseError
 from fleetopt.io.case import read_case
 from fleetopt.io.ownership import own_entries
@@ -34,6 +36,7 @@ from fleetopt.pipelines.stochastic import (
     subproblem_options,
 )
 from fleetopt.results.stochastic import StochasticSummary
+from fleetopt.results.text import format_stochastic
 from fleetopt.scenarios.draws import draw
 from fleetopt.scenarios.stage import PreparedStages, StageJob
 from fleetopt.solve.hedging import HedgingSettings, hedge, make_bundles
@@ -430,6 +433,9 @@ def test_a_plan_to_compare_is_paired_on_the_same_futures(tmp_path):
     assert min(nothing.difference.value, again.difference.value, summary.vss.value) >= floor
     oos = pd.read_parquet(tmp_path / "run" / "out_of_sample.parquet")
     assert set(oos["plan"]) == {"stochastic", "expected-value", "ev-again", "none"}
+    shown = format_stochastic(tmp_path / "run", summary)
+    saved = formats.usd_plus_minus(nothing.difference.value, nothing.difference.se)
+    assert re.search(rf"saving over the none plan \(paired\) +{re.escape(saved)}", shown), shown
     # Another plan to compare is another run: refused without --overwrite.
     with pytest.raises(Exception, match="other parameters"):
         stochastic(case, tmp_path / "run", ScenarioOptions(6), settings, {"none": ev_counts})

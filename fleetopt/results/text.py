@@ -383,6 +383,10 @@ def format_stochastic(run_dir: str | Path, summary: StochasticSummary) -> str:
         ("wait and see (WS)", s.wait_and_see),
         ("value of the stochastic solution", s.vss),
         ("expected value of perfect information", s.evpi),
+        *(
+            (f"saving over the {name} plan (paired)", compared.difference)
+            for name, compared in s.compared.items()
+        ),
     ]
     lines += [
         f"  {label:<38} {formats.usd_plus_minus(e.value, e.se)}"
