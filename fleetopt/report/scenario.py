@@ -76,7 +76,7 @@ def robust_sections(run: Run, scope: blocks.Scope) -> list[blocks.Section]:
     candidates = summary.candidates
     head = stats.scenario_headline(summary.chosen, results, chosen)
     extra = [
-        ("chosen plan", blocks.text(chosen), f"by {blocks.text(summary.criterion)} total cost"),
+        ("chosen plan", blocks.text(chosen), f"by {summary.rule}"),
         blocks.estimate_card("value of the stochastic solution", summary.vss),
         blocks.estimate_card("expected value of perfect information", summary.evpi),
     ]

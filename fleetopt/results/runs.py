@@ -161,3 +161,16 @@ class RobustSummary(SampledRun):
     @property
     def chosen(self) -> PlanStats:
         return self.candidates[self.chosen_plan]
+
+    @property
+    def rule(self) -> str:
+        """The rule that chose the plan, in words (fleetopt.pipelines.runs.choose)."""
+        return robust_rule(self.criterion, self.alpha, self.shortfall)
+
+
+def robust_rule(criterion: str | None, alpha: float | None, shortfall: bool) -> str:
+    """Robust selection's rule in words: fewest futures a plan cannot serve, then the least
+    mean (or CVaR) of total cost, the shortfall penalty included where it is priced."""
+    measure = f"CVaR at {alpha:.0%} of total cost" if criterion == "cvar" else "mean total cost"
+    priced = " (fleet + shortfall penalty)" if shortfall else ""
+    return f"fewest futures it cannot serve, then least {measure}{priced}"

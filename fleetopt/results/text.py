@@ -27,6 +27,7 @@ from fleetopt.results.runs import (
     EstimateKind,
     RobustSummary,
     ScenarioSummary,
+    robust_rule,
 )
 from fleetopt.results.stochastic import (
     CURVE_DISPLAY,
@@ -254,7 +255,7 @@ def format_scenarios(summary: ScenarioSummary | RobustSummary) -> str:
     ]
     if isinstance(summary, RobustSummary):
         lines += [
-            f"  chosen plan: {summary.chosen_plan} (by {summary.criterion} total cost)",
+            f"  chosen plan: {summary.chosen_plan} (by {summary.rule})",
             _estimate("value of the stochastic solution", summary.vss),
             _estimate("expected value of perfect information", summary.evpi),
         ]
@@ -500,7 +501,7 @@ def answer_rule(record: NightlyRecord) -> str:
     params, two_stage = record.params, record.results.stochastic
     alpha = params.get("alpha")
     measure = (
-        f"CVaR at {formats.share(alpha)} of total cost"
+        f"CVaR at {alpha:.0%} of total cost"
         if params.get("criterion") == "cvar"
         else "mean total cost"
     )
@@ -517,10 +518,10 @@ def answer_rule(record: NightlyRecord) -> str:
         )
     robust = record.results.robust
     chosen = robust.chosen_plan if robust is not None else "none"
+    rule = robust_rule(params.get("criterion"), alpha, params.get("shortfall", False))
     return (
         f"the robust choice {chosen}: of the expected-value plan and the sweep's most frequent"
-        f" plans, fewest futures it cannot serve first, then least {measure}{priced} over"
-        f" {scenarios} futures"
+        f" plans, the one with {rule} over {scenarios} futures"
     )
 
 
