@@ -403,7 +403,8 @@ def bound_lines(history: pd.DataFrame) -> pd.DataFrame:
 def stochastic_estimates(summary: StochasticSummary) -> pd.DataFrame:
     """The figures of a stochastic run over its scenarios, each with its standard error and
     95% normal interval: the plan's objective (RP), the expected-value plan's (EEV), wait
-    and see (WS), VSS and EVPI; and the certified lower bound (no interval: a bound)."""
+    and see (WS), VSS and EVPI, each compared plan's and the saving over it; and the
+    certified lower bound (no interval: a bound)."""
     rows = [
         _interval(label, estimate)
         for label, estimate in (
@@ -412,6 +413,14 @@ def stochastic_estimates(summary: StochasticSummary) -> pd.DataFrame:
             ("wait and see (WS)", summary.wait_and_see),
             ("value of the stochastic solution (VSS = EEV - RP)", summary.vss),
             ("expected value of perfect information (EVPI = RP - WS)", summary.evpi),
+            *(
+                item
+                for name, compared in summary.compared.items()
+                for item in (
+                    (f"{name} plan's orders now", compared.objective),
+                    (f"saving over the {name} plan (paired)", compared.difference),
+                )
+            ),
         )
     ]
     rows.append({"measure": "certified lower bound", "mean": summary.lower_bound, "kind": "bound"})
