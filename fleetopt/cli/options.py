@@ -112,6 +112,7 @@ RISK_WEIGHT = _number(FieldType.NUMBER, 1.0, 0, 1)
 ITERATIONS = _number(FieldType.INTEGER, 100, 1, 100_000)
 RUN_TIME_LIMIT = FieldParam(SOLVER_FIELDS["time_limit_s"])
 OUT_OF_SAMPLE = _number(FieldType.INTEGER, 100, 2, 10_000_000)
+REPLICATIONS = _number(FieldType.INTEGER, 0, 0, 1_000)
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -350,6 +351,18 @@ def _stopping_options() -> list[Decorator]:
     ]
 
 
+def replications_option() -> Decorator:
+    """--replications R: the multiple-replication procedure's batches (stochastic; a group's
+    `build` passes `replications` to _settings, which refuses R = 1)."""
+    return _option(
+        "--replications",
+        REPLICATIONS,
+        StochasticSettings().replications,
+        "also estimate the plan's optimality gap with a 95% interval from R independent"
+        " batches of N scenarios (0: off; at least 2), to tell whether N scenarios suffice",
+    )
+
+
 def _settings(
     method: str,
     risk: Risk,
@@ -359,7 +372,13 @@ def _settings(
     out_of_sample: int,
     out_of_sample_seed: int | None,
     cuts: str,
+    replications: int = 0,
 ) -> StochasticSettings:
+    if replications == 1:
+        raise click.UsageError(
+            "--replications 1 gives no interval (no standard error from one batch):"
+            " use 0 (off) or at least 2"
+        )
     return StochasticSettings(
         method=Method(method),
         risk=risk,
@@ -367,6 +386,7 @@ def _settings(
         out_of_sample=out_of_sample,
         out_of_sample_seed=out_of_sample_seed,
         cuts=Cuts(cuts),
+        replications=replications,
     )
 
 
@@ -390,6 +410,7 @@ def stochastic_options() -> Decorator:
         _option("--risk-weight", RISK_WEIGHT, 1.0, "L, the weight of CVaR with --risk cvar"),
         alpha_option(),
         *_stopping_options(),
+        replications_option(),
     ]
 
     def build(risk: str, risk_weight: float, alpha: float, **rest: Any) -> StochasticSettings:

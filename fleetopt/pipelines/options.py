@@ -7,7 +7,7 @@ a Ray job, fleetopt.cli.options) and passed down whole, never copied field by fi
 - `RobustOptions`: how robust selection chooses: its criterion is a risk measure (the mean,
   or CVaR at `alpha`);
 - `StochasticSettings`: how the two-stage program is solved (its risk measure, its stopping
-  rule, the out-of-sample check).
+  rule, the out-of-sample check, the multiple-replication procedure's batches).
 
 An option added later (replications, a hedged nightly answer) is a field of the object it
 belongs to and one option definition in fleetopt.cli.options.
@@ -128,7 +128,9 @@ class RobustOptions:
 class StochasticSettings:
     """How to solve the two-stage program and what to check it on: its risk measure, when
     to stop (the certified gap, iterations, time: fleetopt.solve.hedging.HedgingSettings,
-    the extensive form's and Benders' too), Benders' cuts, and the out-of-sample scenarios."""
+    the extensive form's and Benders' too), Benders' cuts, the out-of-sample scenarios, and
+    `replications`: batches of the multiple-replication procedure (docs/model.md section 9;
+    0: off, else at least 2)."""
 
     method: Method = Method.AUTO
     risk: Risk = MEAN
@@ -136,6 +138,7 @@ class StochasticSettings:
     cuts: Cuts = Cuts.MULTI  # Benders: one cut per scenario, or one aggregated
     out_of_sample: int = 100
     out_of_sample_seed: int | None = None  # default: the run's seed + 1
+    replications: int = 0
 
     def oos_seed(self, seed: int) -> int:
         if self.out_of_sample_seed is not None:

@@ -9,7 +9,7 @@ over the scenarios (`se`; differences are paired scenario by scenario).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from fleetopt import __version__
 from fleetopt.model.risk import Risk
@@ -61,6 +61,47 @@ class OutOfSample:
 
 
 @dataclass(frozen=True)
+class ReplicationBatch:
+    """One batch of the multiple-replication procedure (docs/model.md section 9), in USD
+    per year: the batch's optimum as its solve's certified `lower_bound`, its own plan's
+    objective (`batch_objective`, the solve's upper bound), the run's plan's objective on
+    the same scenarios (`plan_cost`) and their difference `gap` (G_g)."""
+
+    batch: int
+    seed: int
+    lower_bound: float
+    batch_objective: float
+    plan_cost: float
+    gap: float
+
+
+REPLICATION_COLUMNS = tuple(f.name for f in fields(ReplicationBatch))  # replications.parquet
+
+
+@dataclass(frozen=True)
+class ReplicationGap:
+    """The statistical optimality gap of the run's plan (Mak, Morton and Wood's
+    multiple-replication procedure, docs/model.md section 9), in USD per year.
+
+    `mean` is the gap estimate over `replications` batches of `scenarios` scenarios, `se`
+    its standard error, `ci_high` the one-sided upper bound at `confidence` (Student's t),
+    `relative` that bound over `plan_cost` (the plan's mean objective over the batches);
+    `suffices` when `relative` is at most `tolerance` (the run's target gap)."""
+
+    replications: int
+    scenarios: int
+    confidence: float
+    tolerance: float
+    mean: float
+    se: float
+    ci_high: float
+    plan_cost: float
+    relative: float
+    suffices: bool
+    batches: tuple[ReplicationBatch, ...]
+
+
+@dataclass(frozen=True)
 class StochasticSummary:
     """summary.json of `fleetopt stochastic`."""
 
@@ -87,5 +128,6 @@ class StochasticSummary:
     message: str = ""
     recourse_capex_premium: float | None = None
     nodes: int = 1
+    replications: ReplicationGap | None = None  # --replications R (None: off)
     kind: str = "stochastic"
     fleetopt_version: str = __version__
