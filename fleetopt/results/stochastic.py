@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from fleetopt import __version__
+from fleetopt.core import formats
 from fleetopt.model.risk import Risk
 from fleetopt.results.runs import Estimate
 from fleetopt.solve.result import SolveStatus
@@ -99,6 +100,22 @@ class ReplicationGap:
     relative: float
     suffices: bool
     batches: tuple[ReplicationBatch, ...]
+
+    def verdict(self) -> str:
+        """Whether the run's N scenarios suffice, and the rule, in one sentence (show, the
+        report, the nightly's headline)."""
+        n, within = self.scenarios, formats.share(self.tolerance)
+        bound = (
+            f"the plan's optimality gap is at most {formats.usd(self.ci_high)} a year"
+            f" ({formats.gap(self.relative)} of its cost) with"
+            f" {formats.share(self.confidence)} confidence"
+        )
+        if self.suffices:
+            return f"{n} scenarios suffice: {bound}, within the target gap {within}."
+        return (
+            f"{n} scenarios are not enough: {bound}, above the target gap {within};"
+            " more scenarios would give a better plan, or a tighter estimate of it."
+        )
 
 
 @dataclass(frozen=True)
