@@ -9,7 +9,9 @@ formula, Student's t against its closed forms.
 from __future__ import annotations
 
 import dataclasses
+import html
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +23,20 @@ from fleetopt.cli.main import main
 from fleetopt.core.errors import CaseError
 from fleetopt.core.stats import t_cdf, t_quantile
 from fleetopt.io.case import read_case
+from fleetopt.io.ownership import own_entries
 from fleetopt.model.build import OBJECTIVE_SCALE
 from fleetopt.model.index import build_index
 from fleetopt.pipelines import stochastic as pipeline
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.stochastic import MRP_TAG, replication_seeds, stochastic
+from fleetopt.report.page import write_report
 from fleetopt.results.schema import read_summary
 from fleetopt.results.stochastic import StochasticSummary
 from fleetopt.results.text import format_stochastic
 from fleetopt.scenarios.draws import draw
 from fleetopt.solve.hedging import HedgingSettings
 from fleetopt.solve.mathopt import solve_model
+from tests.test_planner_outputs import raw_floats
 from tests.test_scenarios import UNCERTAIN, two_site_case
 from tests.test_stochastic import solve_ef
 
@@ -130,6 +135,23 @@ def test_the_interval_is_the_formula_over_the_batches(one_worker):
     text = format_stochastic(tmp / "run", summary)
     assert f"{N} scenarios are not enough" in text and "one-sided 95.0% upper bound" in text
     assert summary == read_summary(tmp / "run", StochasticSummary)
+
+
+def test_the_report_shows_the_gap_beside_the_out_of_sample_check(one_worker):
+    tmp, summary = one_worker
+    assert summary.replications is not None
+    folder = tmp / "run"
+    page = write_report(folder).read_text()
+    assert own_entries(folder, "stochastic") == sorted(folder.iterdir())
+    section = page[page.index('id="out-of-sample"') :]
+    section = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section)))
+    section = section[: section.index("Each scenario's cost, shortfall and recourse")]
+    assert "The plans on fresh futures" in section  # the out-of-sample check, then the gap
+    assert section.index("The plans on fresh futures") < section.index("How many scenarios")
+    assert summary.replications.verdict() in section
+    for batch in summary.replications.batches:
+        assert f" {batch.batch} {batch.seed} " in section
+    assert raw_floats(section) == []
 
 
 def test_a_batch_is_its_seeds_extensive_form_and_the_plan_evaluated_there(one_worker):
