@@ -71,7 +71,7 @@ from fleetopt.model.risk import Risk
 from fleetopt.model.stage import RackNeeds, build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool, rack_needs
 from fleetopt.parallel.farm import connect
-from fleetopt.parallel.progress import Progress
+from fleetopt.parallel.progress import Progress, announce
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.plan import expected_value_plan
 from fleetopt.results.runs import Estimate
@@ -294,10 +294,9 @@ class StochasticRun:
             return None
         seeds = replication_seeds(self.seeds[SAMPLE], r)
         batches = []
-        with Progress("replications", r, unit="batches") as shown:
-            for g, seed in enumerate(seeds, start=1):
-                batches.append(self._batch(g, seed, plan, ev_plan))
-                shown.advance(1, f"batch {g}: gap {formats.usd(batches[-1].gap)}")
+        for g, seed in enumerate(seeds, start=1):  # each batch's steps show their own progress
+            announce(f"replication batch {g}/{r} ({self.n} scenarios of seed {seed})")
+            batches.append(self._batch(g, seed, plan, ev_plan))
         return replication_gap(batches, self.n, self.settings.stop.gap)
 
     def _batch(self, g: int, seed: int, plan: np.ndarray, ev_plan: np.ndarray) -> ReplicationBatch:
