@@ -26,6 +26,7 @@ from fleetopt.io.case import read_case
 from fleetopt.io.ownership import own_entries
 from fleetopt.model.build import OBJECTIVE_SCALE
 from fleetopt.model.index import build_index
+from fleetopt.model.risk import Risk
 from fleetopt.pipelines import stochastic as pipeline
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.stochastic import MRP_TAG, replication_seeds, stochastic
@@ -176,6 +177,38 @@ def test_a_batch_is_its_seeds_extensive_form_and_the_plan_evaluated_there(one_wo
     assert len(first) == len(counts)  # one period, mean: the first stage is n
     costs = [solve_model(s.with_first_stage(counts), case.solver).objective for s in stages]
     assert batch.plan_cost == pytest.approx(np.mean(costs) / OBJECTIVE_SCALE, rel=1e-6)
+
+
+def test_with_cvar_the_plan_is_evaluated_at_its_own_var_level(tmp_path):
+    """(1 - L) mean + L CVaR at alpha 0.8 on 4 scenarios: the VaR level eta is the largest
+    cost (unique). On a batch, the plan's objective keeps its own eta, fixed like its racks:
+    mean of (1 - L) c + L (eta + (c - eta)+ / (1 - alpha)), at least the batch's optimum."""
+    risk = Risk(weight=0.5, alpha=0.8)
+    case = read_case(two_site_case(tmp_path, UNCERTAIN))
+    scenarios = ScenarioOptions(4, farm=FarmSettings(2, 2))
+    summary = stochastic(case, tmp_path / "run", scenarios, settings(2, risk=risk))
+    gap = summary.replications
+    assert gap is not None and summary.risk.measure == "cvar"
+    index = build_index(case)
+    own = [draw(index, case.uncertainty, s) for s in range(4)]
+    _, stages, ef, solution = solve_ef(case, own, risk=risk)
+    plan = ef.scenario_x(solution.x, 0)[stages[0].first_cols]  # racks, then eta
+    racks = pd.read_parquet(tmp_path / "run" / "racks.parquet")
+    assert racks["count"].sum() == round(plan[:-1].sum())  # the run found this plan too
+    for batch in gap.batches:
+        uncertainty = dataclasses.replace(case.uncertainty, seed=batch.seed)
+        fresh = [draw(index, uncertainty, s) for s in range(4)]
+        _, batch_stages, _, optimum = solve_ef(case, fresh, risk=risk)
+        costs = np.array(
+            [solve_model(s.with_first_stage(plan), case.solver).objective for s in batch_stages]
+        )
+        eta = plan[-1]
+        tail = eta + np.maximum(costs - eta, 0.0) / 0.2
+        expected = np.mean(0.5 * costs + 0.5 * tail) / OBJECTIVE_SCALE
+        assert batch.plan_cost == pytest.approx(expected, rel=1e-6)
+        assert batch.plan_cost >= risk.value(costs, np.full(4, 0.25)) / OBJECTIVE_SCALE * (1 - 1e-9)
+        best = optimum.objective / OBJECTIVE_SCALE
+        assert best * (1 - GAP) <= batch.lower_bound <= best * (1 + 1e-9) <= batch.plan_cost
 
 
 def test_two_workers_and_a_resumed_run_give_the_same_batches(one_worker, tmp_path, monkeypatch):
