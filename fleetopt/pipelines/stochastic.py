@@ -628,6 +628,7 @@ def replication_gap(
         plan_cost=plan_cost,
         relative=relative,
         suffices=bool(relative <= tolerance),
+        solve_gap=float(np.mean([b.batch_objective - b.lower_bound for b in batches])),
         batches=tuple(batches),
     )
 

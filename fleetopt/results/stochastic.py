@@ -87,7 +87,9 @@ class ReplicationGap:
     `mean` is the gap estimate over `replications` batches of `scenarios` scenarios, `se`
     its standard error, `ci_high` the one-sided upper bound at `confidence` (Student's t),
     `relative` that bound over `plan_cost` (the plan's mean objective over the batches);
-    `suffices` when `relative` is at most `tolerance` (the run's target gap)."""
+    `suffices` when `relative` is at most `tolerance` (the run's target gap). `solve_gap` is
+    the part of `mean` that is the batches' own optimization gap (mean batch_objective -
+    lower_bound): what a tighter --gap, not more scenarios, would remove."""
 
     replications: int
     scenarios: int
@@ -99,6 +101,7 @@ class ReplicationGap:
     plan_cost: float
     relative: float
     suffices: bool
+    solve_gap: float
     batches: tuple[ReplicationBatch, ...]
 
     def verdict(self) -> str:
