@@ -64,3 +64,16 @@ def test_estimates_have_one_shape():
     vss = Estimate.mean_of([3.0, 1.0], EstimateKind.LOWER_BOUND)
     assert (vss.value, vss.se, vss.kind) == (2.0, pytest.approx(1.0), EstimateKind.LOWER_BOUND)
     assert Estimate.mean_of([]) == Estimate(None, None, EstimateKind.ESTIMATE)
+
+
+def test_t_quantile_matches_its_closed_forms():
+    """1 degree of freedom is Cauchy, tan(pi (p - 1/2)); 2 have t = (2p - 1) / sqrt(2 p (1 -
+    p)); larger ones against printed tables (4 decimals)."""
+    for p in (0.6, 0.9, 0.95, 0.99):
+        assert stats.t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-10)
+        assert stats.t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)))
+    table = {(3, 0.95): 2.3534, (9, 0.95): 1.8331, (29, 0.975): 2.0452, (120, 0.95): 1.6577}
+    for (df, p), value in table.items():
+        assert stats.t_quantile(p, df) == pytest.approx(value, abs=1e-4)
+        assert stats.t_cdf(stats.t_quantile(p, df), df) == pytest.approx(p, abs=1e-12)
+    assert stats.t_quantile(0.05, 4) == -stats.t_quantile(0.95, 4) and stats.t_cdf(0.0, 7) == 0.5

@@ -133,6 +133,8 @@ class NumberList(click.ParamType):
         return tuple(sorted({self.number.convert(part, param, ctx) for part in parts}))
 
 
+REPLICATIONS = _number(FieldType.INTEGER, 0, 0, 1_000)
+
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
@@ -424,6 +426,18 @@ def reliability_targets(
     return target, tuple(ReliabilityTarget(p, shortfall_cvar) for p in curve)
 
 
+def replications_option() -> Decorator:
+    """--replications R: the multiple-replication procedure's batches (stochastic; a group's
+    `build` passes `replications` to _settings, which refuses R = 1)."""
+    return _option(
+        "--replications",
+        REPLICATIONS,
+        StochasticSettings().replications,
+        "also estimate the plan's optimality gap with a 95% interval from R independent"
+        " batches of N scenarios (0: off; at least 2), to tell whether N scenarios suffice",
+    )
+
+
 def _settings(
     method: str,
     risk: Risk,
@@ -436,8 +450,14 @@ def _settings(
     max_shortfall_probability: float | None = None,
     shortfall_cvar: float | None = None,
     shortfall_curve: tuple[float, ...] | None = None,
+    replications: int = 0,
 ) -> StochasticSettings:
     target, curve = reliability_targets(max_shortfall_probability, shortfall_cvar, shortfall_curve)
+    if replications == 1:
+        raise click.UsageError(
+            "--replications 1 gives no interval (no standard error from one batch):"
+            " use 0 (off) or at least 2"
+        )
     return StochasticSettings(
         method=Method(method),
         risk=risk,
@@ -447,6 +467,7 @@ def _settings(
         cuts=Cuts(cuts),
         reliability=target,
         shortfall_curve=curve,
+        replications=replications,
     )
 
 
@@ -471,6 +492,7 @@ def stochastic_options() -> Decorator:
         alpha_option(),
         *_stopping_options(),
         *reliability_options(),
+        replications_option(),
     ]
 
     def build(risk: str, risk_weight: float, alpha: float, **rest: Any) -> StochasticSettings:
@@ -502,6 +524,7 @@ def stochastic_stage_options() -> Decorator:
         ),
         *_stopping_options(),
         *reliability_options(),
+        replications_option(),
     ]
 
     def build(method: str, **rest: Any) -> StochasticSettings | None:

@@ -130,6 +130,13 @@ def integer(value: float) -> str:
 
 
 @_or_missing
+def identifier(value: float) -> str:
+    """A whole number that names something (a seed), without separators: 3781808289.0 ->
+    '3781808289'."""
+    return f"{round(value):d}"
+
+
+@_or_missing
 def signed_integer(value: float) -> str:
     """12 -> '+12'; -3 -> '-3'; 0 -> '0'."""
     return f"{round(value):+,d}" if round(value) else "0"

@@ -3,6 +3,8 @@
 - `standard_error`: of a mean over equally likely scenarios, sample deviation (ddof 1) over
   sqrt(N); None below two scenarios. A paired difference is the mean of the differences.
 - `normal_quantile`, `Z95`: the standard normal's quantile; 95% intervals are mean +- Z95 se.
+- `t_quantile`: Student's t quantile of whole degrees of freedom (one-sided bounds over a
+  few batches, docs/model.md section 9's multiple-replication procedure).
 - `value_at_risk`, `cvar`: Rockafellar and Uryasev's CVaR, what the stochastic program
   minimizes (docs/model.md section 9):
 
@@ -35,6 +37,44 @@ def normal_quantile(p: float) -> float:
 
 
 Z95 = normal_quantile(0.975)  # two-sided 95%: 1.96
+
+
+def t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with `df` (whole, >= 1) degrees of freedom, exactly
+    (Abramowitz and Stegun 26.7.3-4: a finite sum in theta = arctan(t / sqrt(df)))."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
+    theta = math.atan(abs(t) / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    if df % 2:  # odd: 2 / pi (theta + sin cos (1 + 2/3 c2 + 2 4 / (3 5) c2^2 + ...))
+        term, total = 1.0, 1.0 if df > 1 else 0.0
+        for k in range(1, (df - 1) // 2):
+            term *= 2 * k / (2 * k + 1) * c2
+            total += term
+        inside = 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * total)
+    else:  # even: sin (1 + 1/2 c2 + 1 3 / (2 4) c2^2 + ...)
+        term, total = 1.0, 1.0
+        for k in range(1, df // 2):
+            term *= (2 * k - 1) / (2 * k) * c2
+            total += term
+        inside = math.sin(theta) * total
+    return 0.5 + math.copysign(inside, t) / 2
+
+
+def t_quantile(p: float, df: int) -> float:
+    """Student's t p-quantile with `df` whole degrees of freedom (t_{2, 0.95} = 2.920), by
+    bisection of the exact CDF to 1e-12."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"a quantile's probability is in (0, 1), got {p}")
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p:
+        low, high = high, 2 * high
+    while high - low > 1e-12 * max(1.0, high):
+        middle = (low + high) / 2
+        low, high = (middle, high) if t_cdf(middle, df) < p else (low, middle)
+    return (low + high) / 2
 
 
 def standard_error(values: ArrayLike) -> float | None:

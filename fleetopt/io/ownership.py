@@ -55,6 +55,7 @@ STOCHASTIC_TABLES = (
     "recourse",
     "convergence",
     "out_of_sample",
+    "replications",  # with --replications R
 )
 # A what-if run's and an alternatives run's plans' tables, labelled, then one row per plan.
 WHATIF_TABLES = (*SOLUTION_TABLES, "variants")

@@ -32,13 +32,19 @@ class Risk:
         """Whether the objective has a CVaR part (and so the VaR level eta as a variable)."""
         return self.weight > 0
 
-    def contributions(self, costs: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    def contributions(
+        self, costs: np.ndarray, probabilities: np.ndarray, eta: float | None = None
+    ) -> np.ndarray:
         """Per scenario r[s], with sum p[s] r[s] = risk(costs): (1 - L) cost + L (eta +
-        (cost - eta)+ / (1 - alpha)) at eta = VaR. Their spread gives the standard error."""
+        (cost - eta)+ / (1 - alpha)) at eta = VaR, or at a given `eta` (a plan's own, fixed:
+        then their mean is at least risk(costs)). Their spread gives the standard error."""
         costs = np.asarray(costs, dtype=float)
         if not self.has_tail:
             return costs.copy()
-        tail = tail_contributions(costs, self.alpha, probabilities)
+        if eta is None:
+            tail = tail_contributions(costs, self.alpha, probabilities)
+        else:
+            tail = eta + np.maximum(costs - eta, 0.0) / (1.0 - self.alpha)
         return (1.0 - self.weight) * costs + self.weight * tail
 
     def value(self, costs: np.ndarray, probabilities: np.ndarray) -> float:

@@ -7,7 +7,7 @@ a Ray job, fleetopt.cli.options) and passed down whole, never copied field by fi
 - `RobustOptions`: how robust selection chooses: its criterion is a risk measure (the mean,
   or CVaR at `alpha`);
 - `StochasticSettings`: how the two-stage program is solved (its risk measure, its stopping
-  rule, the out-of-sample check).
+  rule, the out-of-sample check, the multiple-replication procedure's batches).
 
 An option added later (replications, a hedged nightly answer) is a field of the object it
 belongs to and one option definition in fleetopt.cli.options.
@@ -129,9 +129,11 @@ class RobustOptions:
 class StochasticSettings:
     """How to solve the two-stage program and what to check it on: its risk measure, when
     to stop (the certified gap, iterations, time: fleetopt.solve.hedging.HedgingSettings,
-    the extensive form's and Benders' too), Benders' cuts, the out-of-sample scenarios, and
-    a reliability target with its trade-off curve (docs/model.md section 9, "Reliability
-    targets": `reliability` on the plan, one plan per target of `shortfall_curve`)."""
+    the extensive form's and Benders' too), Benders' cuts, the out-of-sample scenarios, a
+    reliability target with its trade-off curve (docs/model.md section 9, "Reliability
+    targets": `reliability` on the plan, one plan per target of `shortfall_curve`), and
+    `replications`, the batches of the multiple-replication procedure that tells whether
+    the scenarios suffice (0: off, else at least 2)."""
 
     method: Method = Method.AUTO
     risk: Risk = MEAN
@@ -141,6 +143,7 @@ class StochasticSettings:
     out_of_sample_seed: int | None = None  # default: the run's seed + 1
     reliability: ReliabilityTarget | None = None
     shortfall_curve: tuple[ReliabilityTarget, ...] = ()
+    replications: int = 0
 
     @property
     def couples_scenarios(self) -> bool:

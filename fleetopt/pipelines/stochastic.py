@@ -15,7 +15,10 @@ stopped (progressive hedging after its last iteration, Benders after its last ro
 4. the plan found, the expected-value plan and any plan given to compare (the nightly's
    robust choice) evaluated in every scenario (their recourse and costs: the same futures,
    the same shortfall rule, so each difference is paired), and on `out_of_sample` fresh
-   scenarios of another seed.
+   scenarios of another seed;
+5. with `replications` R: the multiple-replication procedure (docs/model.md section 9), R
+   batches of N scenarios of other seeds, each solved (steps 0 and 3) and the plan found
+   evaluated on it, in its own folder `state/replications/batch-g/`, kept batch by batch.
 
 Scenarios are built where they are solved, from (seed, index): the driver holds no list of
 them (the extensive form excepted, which is one model). Subproblems run on Ray actors
@@ -42,7 +45,13 @@ import pandas as pd
 
 from fleetopt.core import formats
 from fleetopt.core.errors import CaseError, InfeasibleError, Problem, SolverError
-from fleetopt.core.stats import SHORTFALL_THRESHOLD, Z95, share_above, standard_error
+from fleetopt.core.stats import (
+    SHORTFALL_THRESHOLD,
+    Z95,
+    share_above,
+    standard_error,
+    t_quantile,
+)
 from fleetopt.io.case import Case, Objective, case_fingerprint
 from fleetopt.io.runfolder import (
     RunKind,
@@ -66,7 +75,7 @@ from fleetopt.model.risk import Risk
 from fleetopt.model.stage import RackNeeds, build_stage_model, first_stage_bounds
 from fleetopt.parallel.actors import StagePool, rack_needs
 from fleetopt.parallel.farm import connect
-from fleetopt.parallel.progress import Progress
+from fleetopt.parallel.progress import Progress, announce
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
 from fleetopt.pipelines.plan import expected_value_plan
 from fleetopt.pipelines.reliability import (
@@ -81,11 +90,14 @@ from fleetopt.results.runs import Estimate
 from fleetopt.results.schema import read_summary, write_summary
 from fleetopt.results.stochastic import (
     EXPECTED_VALUE_PLAN,
+    REPLICATION_COLUMNS,
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
     CurvePoint,
     OutOfSample,
     PlanComparison,
+    ReplicationBatch,
+    ReplicationGap,
     RiskMeasure,
     StochasticSummary,
     curve_table,
@@ -114,6 +126,9 @@ from fleetopt.solve.result import CONVERGENCE_COLUMNS, ConvergenceRow, SolveStat
 EF_MAX_COLUMNS = 250_000
 SUBPROBLEM_GAP_SHARE = 0.1  # subproblems are solved to this share of the target gap
 SAMPLE, OUT_OF_SAMPLE = 0, 1  # scenario sets: the run's own, and fresh ones
+MRP_TAG = 0x4D5250  # "MRP": the replication batches' seeds (docs/model.md section 9)
+MRP_CONFIDENCE = 0.95  # the one-sided confidence of the gap's upper bound
+CANDIDATE_PLAN = "candidate"  # the run's plan, evaluated on a replication batch
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +189,11 @@ def stochastic(
             **({"compare": {k: _digest(v) for k, v in compare.items()}} if compare else {}),
             "reliability": None if target is None else target.as_params(),
             "shortfall_curve": [point.as_params() for point in settings.shortfall_curve],
+            # only when asked, so that earlier runs keep their identity
+            **({"replications": settings.replications} if settings.replications else {}),
         }
     )
+    check_replications(settings, seed)
     check_size(case, n_scenarios, run.farm, settings)
     summary = run_into(
         out,
@@ -188,6 +206,32 @@ def stochastic(
     )
     shutil.rmtree(out / "state", ignore_errors=True)
     return summary
+
+
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """The uncertainty seed of each replication batch g = 1..R: SeedSequence([seed, MRP_TAG,
+    g])'s first 32-bit word: 0..2^32 - 1, the case format's seeds (docs/model.md section 9)."""
+    return [
+        int(np.random.SeedSequence([seed, MRP_TAG, g]).generate_state(1, np.uint32)[0])
+        for g in range(1, replications + 1)
+    ]
+
+
+def check_replications(settings: StochasticSettings, seed: int) -> None:
+    """Refuse (bad input, exit 2) R = 1 (no interval from one batch) and batch seeds that
+    coincide with the run's, the out-of-sample check's or each other (odds about R / 2^32)."""
+    r = settings.replications
+    if r == 0:
+        return
+    where = "--replications"
+    if r < 2:
+        message = f"{r} batch(es) give no interval (no standard error): use 0 (off) or >= 2"
+        raise CaseError([Problem(file=where, message=message)])
+    seeds = replication_seeds(seed, r)
+    taken = {seed, settings.oos_seed(seed)}
+    if len(set(seeds)) < r or taken & set(seeds):
+        message = f"a batch seed of {seeds} repeats the run's or the out-of-sample seed {taken}"
+        raise CaseError([Problem(file=where, message=message)])
 
 
 def check_size(case: Case, n_scenarios: int, farm: FarmSettings, settings: StochasticSettings):
@@ -245,7 +289,8 @@ class StochasticRun:
         """Scenario `scenario`'s numbers, drawn from (seed, scenario)."""
         return model_data(self.index, draw(self.index, self.case.uncertainty, scenario))
 
-    def run(self) -> StochasticSummary:
+    def _start(self) -> StagePool:
+        """The first-stage bounds (step 0), the method, and the actors for this run's job."""
         connect(self.farm.address, self.farm.workers)
         self.first_bounds = self._first_stage_bounds()
         self.stage0 = build_stage_model(
@@ -258,7 +303,10 @@ class StochasticRun:
             coupled=self.settings.couples_scenarios,
         )
         job = StageJob(self.case, self.options, self.first_bounds, self.risk, self.seeds)
-        pool = StagePool(job, self.farm.workers, self.farm.chunk)
+        return StagePool(job, self.farm.workers, self.farm.chunk)
+
+    def run(self) -> StochasticSummary:
+        pool = self._start()
         try:
             ev_plan = self._expected_value()
             plans = {EXPECTED_VALUE_PLAN: ev_plan}
@@ -274,13 +322,75 @@ class StochasticRun:
         finally:
             pool.close()
         curve = self._shortfall_curve()
+        replications = self._replications(plans[STOCHASTIC_PLAN], ev_plan)
         ws_rows = pd.read_parquet(self.state / "ws.parquet")
         ws_recourse = pd.read_parquet(self.state / "ws-recourse.parquet")
         self._write_tables(solution, rows, ws_rows, recourse, ws_recourse, oos)
         if self.settings.shortfall_curve:
             write_parquet_atomic(self.out / "shortfall_curve.parquet", curve_table(curve))
+        if replications is not None:
+            write_parquet_atomic(
+                self.out / "replications.parquet", replications_table(replications)
+            )
         return replace(
-            self._summary(solution, rows, ws_rows, oos, nodes), shortfall_curve=tuple(curve)
+            self._summary(solution, rows, ws_rows, oos, nodes, replications),
+            shortfall_curve=tuple(curve),
+        )
+
+    # --- the multiple-replication procedure (step 5) -------------------------------------
+
+    def _replications(self, plan: np.ndarray, ev_plan: np.ndarray) -> ReplicationGap | None:
+        """The plan's statistical optimality gap over R batches, each kept when done."""
+        r = self.settings.replications
+        if r == 0:
+            return None
+        seeds = replication_seeds(self.seeds[SAMPLE], r)
+        batches = []
+        for g, seed in enumerate(seeds, start=1):  # each batch's steps show their own progress
+            announce(f"replication batch {g}/{r} ({self.n} scenarios of seed {seed})")
+            batches.append(self._batch(g, seed, plan, ev_plan))
+        return replication_gap(batches, self.n, self.settings.stop.gap)
+
+    def _batch(self, g: int, seed: int, plan: np.ndarray, ev_plan: np.ndarray) -> ReplicationBatch:
+        """Batch g: the case on `seed`, solved like this run (its method, risk, stopping
+        rule) in its own folder, and `plan` evaluated on its scenarios."""
+        folder = self.state / "replications" / f"batch-{g}"
+        done = folder / "batch.json"
+        if not done.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            case = self.case.replace(uncertainty=replace(self.case.uncertainty, seed=seed))
+            settings = replace(
+                self.settings, method=self.method, replications=0, shortfall_curve=()
+            )
+            batch = StochasticRun(case, self.n, folder, self.farm, settings)
+            write_json_atomic(done, asdict(batch.replicate(g, plan, ev_plan)))
+        return ReplicationBatch(**json.loads(done.read_text()))
+
+    def replicate(self, g: int, plan: np.ndarray, ev_plan: np.ndarray) -> ReplicationBatch:
+        """This run as replication batch g: its optimum (certified lower bound) and the
+        objective of `plan` (the candidate's first stage, eta included) on its scenarios."""
+        pool = self._start()
+        try:
+            solution = self._first_stage(pool, ev_plan)
+            rows, _ = self._evaluate(pool, {CANDIDATE_PLAN: plan}, SAMPLE, self.n)
+        finally:
+            pool.close()
+        eta = None
+        if self.risk.has_tail:  # the candidate's own VaR level, fixed like its racks
+            at = np.searchsorted(self.stage0.first_cols, self.stage0.model.layout.cols("eta"))
+            eta = float(plan[int(at[0])]) / OBJECTIVE_SCALE
+        costs = _costs(rows, CANDIDATE_PLAN, self.n)
+        plan_cost = float(self.p @ self.risk.contributions(costs, self.p, eta))
+        lower = solution["lower_bound"] / OBJECTIVE_SCALE
+        uppers = [row["upper_bound"] for row in solution["history"]]
+        finite = [u for u in uppers if u is not None and np.isfinite(u)]
+        return ReplicationBatch(
+            batch=g,
+            seed=self.seeds[SAMPLE],
+            lower_bound=lower,
+            batch_objective=min(finite) / OBJECTIVE_SCALE if finite else float("nan"),
+            plan_cost=plan_cost,
+            gap=plan_cost - lower,
         )
 
     # --- steps ---------------------------------------------------------------------------
@@ -552,7 +662,7 @@ class StochasticRun:
         ]
         write_parquet_atomic(out / "out_of_sample.parquet", oos[columns])
 
-    def _summary(self, solution, rows, ws_rows, oos, nodes) -> StochasticSummary:
+    def _summary(self, solution, rows, ws_rows, oos, nodes, replications) -> StochasticSummary:
         """The plan's risk (RP) with its certified bound, and EEV, WS, VSS and EVPI as
         estimates over the scenarios (equally likely: the mean of the per-scenario risk
         contributions, differences paired scenario by scenario)."""
@@ -607,7 +717,42 @@ class StochasticRun:
             nodes=nodes,
             compared=compared,
             reliability=recorded(self.settings.reliability),
+            replications=replications,
         )
+
+
+def replication_gap(
+    batches: list[ReplicationBatch], scenarios: int, tolerance: float
+) -> ReplicationGap:
+    """Mak, Morton and Wood's estimate from the batches' paired gaps G_g: their mean, its
+    standard error, the one-sided MRP_CONFIDENCE upper bound mean + t_{R-1} s / sqrt(R), and
+    whether that bound, relative to the plan's mean objective, is within `tolerance`."""
+    gaps = np.array([b.gap for b in batches])
+    se = standard_error(gaps)
+    assert se is not None, "at least two batches (check_replications)"
+    mean = float(gaps.mean())
+    high = mean + t_quantile(MRP_CONFIDENCE, len(gaps) - 1) * se
+    plan_cost = float(np.mean([b.plan_cost for b in batches]))
+    relative = high / abs(plan_cost) if plan_cost else float("inf")
+    return ReplicationGap(
+        replications=len(batches),
+        scenarios=scenarios,
+        confidence=MRP_CONFIDENCE,
+        tolerance=tolerance,
+        mean=mean,
+        se=se,
+        ci_high=high,
+        plan_cost=plan_cost,
+        relative=relative,
+        suffices=bool(relative <= tolerance),
+        solve_gap=float(np.mean([b.batch_objective - b.lower_bound for b in batches])),
+        batches=tuple(batches),
+    )
+
+
+def replications_table(gap: ReplicationGap) -> pd.DataFrame:
+    """replications.parquet: one row per batch."""
+    return pd.DataFrame([asdict(b) for b in gap.batches], columns=list(REPLICATION_COLUMNS))
 
 
 def _stopped(

@@ -5,6 +5,8 @@ first year's racks and the assumptions."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 
 from fleetopt.core import formats
@@ -17,6 +19,7 @@ from fleetopt.results.stochastic import (
     EXPECTED_VALUE_PLAN,
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
+    ReplicationGap,
     StochasticSummary,
     curve_table,
     method_name,
@@ -38,6 +41,14 @@ OUT_OF_SAMPLE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("high", "to", formats.usd),
     ("risk", "objective's risk measure", formats.usd),
     ("probability_shortfall", "P(shortfall)", formats.share),
+]
+REPLICATION_COLUMNS: list[tuple[str, str, blocks.Format]] = [
+    ("batch", "batch", formats.integer),
+    ("seed", "seed", formats.identifier),
+    ("lower_bound", "batch optimum (certified bound)", formats.usd),
+    ("batch_objective", "batch's own plan", formats.usd),
+    ("plan_cost", "the plan's cost on the batch", formats.usd),
+    ("gap", "gap", formats.usd),
 ]
 CONVERGENCE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("iteration", "iteration", formats.integer),
@@ -303,7 +314,48 @@ def _out_of_sample_section(
                 ),
             )
         )
+    if summary.replications is not None:
+        entries += _replication_blocks(summary.replications)
     return blocks.Section(scope.key("out-of-sample"), scope.title(title), entries)
+
+
+def _replication_blocks(gap: ReplicationGap) -> list[blocks.Block]:
+    """The multiple-replication procedure: the plan's optimality gap, whether N suffices."""
+    cards = [
+        (
+            "optimality gap of the plan, estimate",
+            formats.usd_plus_minus(gap.mean, gap.se),
+            f"per year (± standard error), of which the batches' own solve gaps"
+            f" {formats.usd(gap.solve_gap)}",
+        ),
+        (
+            f"its one-sided {formats.share(gap.confidence)} upper bound",
+            formats.usd(gap.ci_high),
+            f"{formats.gap(gap.relative)} of the plan's cost {formats.usd(gap.plan_cost)}",
+        ),
+        (
+            f"are {gap.scenarios} scenarios enough?",
+            "yes" if gap.suffices else "no",
+            f"yes when the bound is within the target gap {formats.share(gap.tolerance)}",
+        ),
+    ]
+    batches = pd.DataFrame([asdict(b) for b in gap.batches])
+    return [
+        blocks.Block(
+            "How many scenarios are enough",
+            f"{gap.replications} independent batches of {gap.scenarios} scenarios of other"
+            " seeds, each solved like this run; on each, the plan's cost minus the batch's"
+            " certified optimum estimates (from above) how far the plan is from the best plan"
+            f" for the true future (Mak, Morton and Wood). {gap.verdict()}",
+            html=blocks.cards(cards),
+        ),
+        blocks.Block(
+            "The batches",
+            "Each batch's certified optimum, its own plan's objective, the plan's objective on"
+            " the same scenarios and their difference (replications.parquet).",
+            html=blocks.table(batches, REPLICATION_COLUMNS),
+        ),
+    ]
 
 
 def _convergence_section(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import pandas as pd
 
@@ -100,6 +100,66 @@ class Reliability:
 
 
 @dataclass(frozen=True)
+class ReplicationBatch:
+    """One batch of the multiple-replication procedure (docs/model.md section 9), in USD
+    per year: the batch's optimum as its solve's certified `lower_bound`, its own plan's
+    objective (`batch_objective`, the solve's upper bound), the run's plan's objective on
+    the same scenarios (`plan_cost`) and their difference `gap` (G_g)."""
+
+    batch: int
+    seed: int
+    lower_bound: float
+    batch_objective: float
+    plan_cost: float
+    gap: float
+
+
+REPLICATION_COLUMNS = tuple(f.name for f in fields(ReplicationBatch))  # replications.parquet
+
+
+@dataclass(frozen=True)
+class ReplicationGap:
+    """The statistical optimality gap of the run's plan (Mak, Morton and Wood's
+    multiple-replication procedure, docs/model.md section 9), in USD per year.
+
+    `mean` is the gap estimate over `replications` batches of `scenarios` scenarios, `se`
+    its standard error, `ci_high` the one-sided upper bound at `confidence` (Student's t),
+    `relative` that bound over `plan_cost` (the plan's mean objective over the batches);
+    `suffices` when `relative` is at most `tolerance` (the run's target gap). `solve_gap` is
+    the part of `mean` that is the batches' own optimization gap (mean batch_objective -
+    lower_bound): what a tighter --gap, not more scenarios, would remove."""
+
+    replications: int
+    scenarios: int
+    confidence: float
+    tolerance: float
+    mean: float
+    se: float
+    ci_high: float
+    plan_cost: float
+    relative: float
+    suffices: bool
+    solve_gap: float
+    batches: tuple[ReplicationBatch, ...]
+
+    def verdict(self) -> str:
+        """Whether the run's N scenarios suffice, and the rule, in one sentence (show, the
+        report, the nightly's headline)."""
+        n, within = self.scenarios, formats.share(self.tolerance)
+        bound = (
+            f"the plan's optimality gap is at most {formats.usd(self.ci_high)} a year"
+            f" ({formats.gap(self.relative)} of its cost) with"
+            f" {formats.share(self.confidence)} confidence"
+        )
+        if self.suffices:
+            return f"{n} scenarios suffice: {bound}, within the target gap {within}."
+        return (
+            f"{n} scenarios are not enough: {bound}, above the target gap {within};"
+            " more scenarios would give a better plan, or a tighter estimate of it."
+        )
+
+
+@dataclass(frozen=True)
 class CurvePoint:
     """One point of the cost-of-reliability curve (shortfall_curve.parquet): the extensive
     form with at most `max_shortfall_probability` of the scenarios short. `objective` and
@@ -177,5 +237,6 @@ class StochasticSummary:
     compared: dict[str, PlanComparison] = field(default_factory=dict)
     reliability: Reliability | None = None
     shortfall_curve: tuple[CurvePoint, ...] = ()
+    replications: ReplicationGap | None = None  # --replications R (None: off)
     kind: str = "stochastic"
     fleetopt_version: str = __version__

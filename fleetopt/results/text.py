@@ -9,6 +9,7 @@ stochastic run opens with the orders to place now.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +32,7 @@ from fleetopt.results.runs import (
 )
 from fleetopt.results.stochastic import (
     CURVE_DISPLAY,
+    ReplicationGap,
     StochasticSummary,
     curve_table,
     method_name,
@@ -412,6 +414,8 @@ def format_stochastic(run_dir: str | Path, summary: StochasticSummary) -> str:
             f"  {plan:<16} mean {formats.usd(oos.mean)}, 95% interval"
             f" {formats.usd_interval(oos.ci95_low, oos.ci95_high)}"
         )
+    if s.replications is not None:
+        lines += _replication_lines(s.replications)
     results_path = run / "results.parquet"
     if results_path.exists():
         lines += _spread_lines(pd.read_parquet(results_path))
@@ -427,6 +431,32 @@ def format_stochastic(run_dir: str | Path, summary: StochasticSummary) -> str:
     if s.message and s.status is not SolveStatus.OPTIMAL:
         lines.append(f"  {s.message}")
     return "\n".join(lines)
+
+
+REPLICATION_TEXT_COLUMNS: list[yearly.Column] = [
+    ("batch", "batch", formats.integer),
+    ("seed", "seed", formats.identifier),
+    ("lower_bound", "batch optimum (bound)", formats.usd),
+    ("plan_cost", "plan's cost", formats.usd),
+    ("gap", "gap", formats.usd),
+]
+
+
+def _replication_lines(gap: ReplicationGap) -> list[str]:
+    """The multiple-replication procedure: the gap estimate, its bound, the verdict and
+    the batches."""
+    batches = pd.DataFrame([asdict(b) for b in gap.batches])
+    return [
+        f"\noptimality gap of the plan, {gap.replications} batches of {gap.scenarios}"
+        " scenarios of other seeds (multiple-replication procedure), per year:",
+        f"  {'gap estimate':<38} {formats.usd_plus_minus(gap.mean, gap.se)}"
+        f" (of which the batches' own solve gaps {formats.usd(gap.solve_gap)})",
+        f"  {'one-sided ' + formats.share(gap.confidence) + ' upper bound':<38}"
+        f" {formats.usd(gap.ci_high)} ({formats.gap(gap.relative)} of the plan's cost"
+        f" {formats.usd(gap.plan_cost)})",
+        f"  {gap.verdict()}",
+        *text_table(batches, REPLICATION_TEXT_COLUMNS),
+    ]
 
 
 def _interval(estimate: Estimate) -> str:
