@@ -25,6 +25,7 @@ from fleetopt.io.case import read_case
 from fleetopt.io.ownership import own_entries
 from fleetopt.model.build import OBJECTIVE_SCALE
 from fleetopt.model.index import build_index
+from fleetopt.model.reliability import ReliabilityTarget
 from fleetopt.model.risk import Risk
 from fleetopt.pipelines import stochastic as pipeline
 from fleetopt.pipelines.options import FarmSettings, Method, ScenarioOptions, StochasticSettings
@@ -245,3 +246,7 @@ def test_one_batch_is_refused(tmp_path):
     args = ["stochastic", str(path), "-n", "4", "--out", str(tmp_path / "cli")]
     refused = CliRunner().invoke(main, [*args, "--replications", "1"])
     assert refused.exit_code == 2 and "--replications 1 gives no interval" in refused.output
+    held = StochasticSettings(replications=2, reliability=ReliabilityTarget(0.1))
+    with pytest.raises(CaseError, match="not with --max-shortfall-probability"):
+        stochastic(read_case(path), tmp_path / "held", ScenarioOptions(4), held)
+    assert not (tmp_path / "held").exists()

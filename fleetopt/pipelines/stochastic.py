@@ -227,6 +227,12 @@ def check_replications(settings: StochasticSettings, seed: int) -> None:
     if r < 2:
         message = f"{r} batch(es) give no interval (no standard error): use 0 (off) or >= 2"
         raise CaseError([Problem(file=where, message=message)])
+    if settings.reliability is not None:
+        message = (
+            f"the replications' gap needs the priced program: not with {TARGET_OPTION}"
+            " (a batch's optimum would be held to the target, the plan's cost on it not)"
+        )
+        raise CaseError([Problem(file=where, message=message)])
     seeds = replication_seeds(seed, r)
     taken = {seed, settings.oos_seed(seed)}
     if len(set(seeds)) < r or taken & set(seeds):
