@@ -2,7 +2,7 @@
 
     ray job submit --working-dir . -- python jobs/nightly.py --case CASE --out OUT \\
         [--scenarios N] [--run-id ID] [--seed S] [--overwrite] [-q | -v | -vv]
-        [--stochastic ef|ph|auto [--gap G] [--max-iterations I] [--time-limit S] ...]
+        [--stochastic auto|ef|ph|benders|none [--gap G] [--replications R] ...]
         [--whatif FILE] [--alternatives K [--alternatives-slack S]]
 
 Submitted as a Ray job it joins that cluster (Ray sets RAY_ADDRESS); run directly it

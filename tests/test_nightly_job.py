@@ -154,6 +154,14 @@ def test_nightly_job_runs_then_resumes(ray_head, tmp_path):
     )
     assert hedged["racks_ordered_now"] > 0
     assert "answer: the hedged plan" in logs and "over the robust choice" in logs
+    # By default the headline says whether the 6 scenarios suffice (3 batches of 6 others).
+    gap = hedged["replications"]
+    assert gap["replications"] == 3 and len(gap["batches"]) == 3 and gap["scenarios"] == 6
+    assert gap["ci_high"] >= gap["mean"] and gap["relative"] == pytest.approx(
+        gap["ci_high"] / gap["plan_cost"], rel=1e-9
+    )
+    verdict = "6 scenarios suffice" if gap["suffices"] else "6 scenarios are not enough"
+    assert gap["suffices"] == (gap["relative"] <= gap["tolerance"]) and verdict in logs
 
     first = {k: v["seconds"] for k, v in manifest["stages"].items()}
     stamp = (run / "robust" / "summary.json").stat().st_mtime_ns

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fleetopt.cli.options import stochastic_options
+from fleetopt.cli.options import stochastic_options, stochastic_stage_options
 from fleetopt.core.errors import CaseError, InfeasibleError, RunFolderError
 from fleetopt.io.case import read_case
 from fleetopt.model.build import OBJECTIVE_SCALE
@@ -41,7 +41,7 @@ from fleetopt.pipelines.options import (
     StochasticSettings,
 )
 from fleetopt.pipelines.reliability import curve_point, extensive_form
-from fleetopt.pipelines.stochastic import stochastic
+from fleetopt.pipelines.stochastic import check_replications, stochastic
 from fleetopt.report.page import write_report
 from fleetopt.results.stochastic import CURVE_COLUMNS
 from fleetopt.results.text import format_nightly, format_stochastic
@@ -309,6 +309,37 @@ def test_the_options_build_the_targets_of_the_settings():
     assert seen[-1].reliability is None and seen[-1].shortfall_curve == ()
 
 
+def test_the_nightly_replications_default_to_3_and_to_0_with_a_target():
+    """The nightly runs the multiple-replication procedure by default (R = 3) unless a
+    reliability target is set, where it does not apply; an explicit R is kept (and refused
+    with a target when the run starts, exit 2)."""
+    seen: list[StochasticSettings | None] = []
+
+    @click.command()
+    @stochastic_stage_options()
+    def probe(stochastic: StochasticSettings | None) -> None:
+        seen.append(stochastic)
+
+    for args, batches in (
+        ([], 3),
+        (["--max-shortfall-probability", "0.1"], 0),
+        (["--shortfall-curve", "0,0.1"], 3),  # the curve's plans are beside the answer
+        (["--replications", "0"], 0),
+        (["--replications", "5"], 5),
+        (["--replications", "2", "--max-shortfall-probability", "0.1"], 2),
+    ):
+        done = CliRunner().invoke(probe, args)
+        assert done.exit_code == 0, done.output
+        assert seen[-1] is not None and seen[-1].replications == batches, args
+    assert NightlyParams("case", "out").stochastic == StochasticSettings(replications=3)
+    with pytest.raises(CaseError, match="not with --max-shortfall-probability"):
+        check_replications(seen[-1], seed=0)
+    assert CliRunner().invoke(probe, ["--stochastic", "none"]).exit_code == 0
+    assert seen[-1] is None
+    refused = CliRunner().invoke(probe, ["--replications", "1"])
+    assert refused.exit_code == 2 and "--replications 1 gives no interval" in refused.output
+
+
 @pytest.mark.usefixtures("local_ray")
 def test_the_nightly_answer_holds_the_target_and_says_so(tmp_path):
     """The nightly's hedged answer under --max-shortfall-probability 0.25 is the stochastic
@@ -336,4 +367,9 @@ def test_the_nightly_answer_holds_the_target_and_says_so(tmp_path):
     )
     shown = format_nightly(run.dir)
     assert "over 8 futures, with at most 25.0% of the scenarios short" in shown
+    assert hedged.replications is None  # the procedure compares priced programs only
+    assert (
+        "Whether 8 scenarios suffice was not estimated: the replications' gap needs the"
+        " priced program, not a reliability target." in shown
+    )
     assert run.record.params["stochastic"]["reliability"]["max_probability"] == 0.25

@@ -142,7 +142,8 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     try:
         # The forecast grew between the runs; the second writes OUT as a URI (staged, pushed)
         # and has the stochastic stage.
-        two_stage = StochasticSettings(Method.EF, out_of_sample=4)
+        # (and whether its 4 scenarios suffice: 2 batches of other seeds).
+        two_stage = StochasticSettings(Method.EF, out_of_sample=4, replications=2)
         for run_id, growth, target, stochastic in (
             ("first", 1.0, str(out), None),
             ("second", 1.5, out.as_uri(), two_stage),
@@ -282,6 +283,14 @@ def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
     assert "hedged plan: expected total cost" in page and "saved over the robust choice" in page
     assert "The answer is the hedged plan (two-stage stochastic program, extensive form)" in page
     assert page.index("hedged plan: racks to order now") < page.index("robust choice, P(unmet")
+    # ... and whether its scenarios suffice: the card agrees with the verdict above it.
+    gap = manifest["stages"]["stochastic"]["result"]["replications"]
+    assert len(gap["batches"]) == 2 and gap["scenarios"] == 4
+    verdict = "4 scenarios suffice" if gap["suffices"] else "4 scenarios are not enough"
+    headline = re.search(r'<section id="headline">(.*?)</section>', page, flags=re.S)
+    assert headline is not None and verdict in headline.group(1)
+    card = re.search(r"<dt>are 4 scenarios enough\?</dt><dd>([^<]+)<small>", page)
+    assert card is not None and card.group(1) == ("yes" if gap["suffices"] else "no"), card
     assert page.index('id="stochastic-orders"') < page.index('id="robust-headline"')
     assert "The hedged plan&#x27;s expected total cost, run by run" in page
     assert re.search(r"status\s+succeeded;", page)  # all stages done as it was written

@@ -426,16 +426,38 @@ def reliability_targets(
     return target, tuple(ReliabilityTarget(p, shortfall_cvar) for p in curve)
 
 
+REPLICATIONS_HELP = (
+    "also estimate the plan's optimality gap with a 95% interval from R independent"
+    " batches of N scenarios (0: off; at least 2), to tell whether N scenarios suffice"
+)
+
+
 def replications_option() -> Decorator:
     """--replications R: the multiple-replication procedure's batches (stochastic; a group's
     `build` passes `replications` to _settings, which refuses R = 1)."""
     return _option(
+        "--replications", REPLICATIONS, StochasticSettings().replications, REPLICATIONS_HELP
+    )
+
+
+def nightly_replications_option() -> Decorator:
+    """The nightly's --replications: unset means the nightly default, or 0 with a
+    reliability target (docs/nightly.md, "Are N futures enough?")."""
+    return _option(
         "--replications",
         REPLICATIONS,
-        StochasticSettings().replications,
-        "also estimate the plan's optimality gap with a 95% interval from R independent"
-        " batches of N scenarios (0: off; at least 2), to tell whether N scenarios suffice",
+        None,
+        f"{REPLICATIONS_HELP}; default {defaults.NIGHTLY_REPLICATIONS}, or 0 with a"
+        " reliability target",
     )
+
+
+def nightly_replications(replications: int | None, max_shortfall_probability: float | None) -> int:
+    """The nightly stage's batches: as given, else the nightly default without a reliability
+    target (the procedure compares priced programs) and 0 with one."""
+    if replications is not None:
+        return replications
+    return 0 if max_shortfall_probability is not None else defaults.NIGHTLY_REPLICATIONS
 
 
 def _settings(
@@ -524,11 +546,14 @@ def stochastic_stage_options() -> Decorator:
         ),
         *_stopping_options(),
         *reliability_options(),
-        replications_option(),
+        nightly_replications_option(),
     ]
 
-    def build(method: str, **rest: Any) -> StochasticSettings | None:
-        return None if method == NO_STAGE else _settings(method=method, risk=MEAN, **rest)
+    def build(method: str, replications: int | None, **rest: Any) -> StochasticSettings | None:
+        if method == NO_STAGE:
+            return None
+        batches = nightly_replications(replications, rest["max_shortfall_probability"])
+        return _settings(method=method, risk=MEAN, replications=batches, **rest)
 
     return _collect("stochastic", build, options)
 

@@ -7,3 +7,4 @@ ALPHA = 0.95  # CVaR level
 CANDIDATES = 16  # most frequent sweep plans robust selection compares
 SCENARIOS = 100  # scenarios a CLI run solves
 NIGHTLY_SCENARIOS = 200  # scenarios a nightly run solves
+NIGHTLY_REPLICATIONS = 3  # batches telling a nightly run whether its scenarios suffice

@@ -99,7 +99,8 @@ class NightlyParams:
     """What a nightly run was asked to do (recorded in its run record as `request`): the
     scenario, robust and stochastic options, each the same object its command takes. The
     stochastic stage runs unless `stochastic` is None (its risk: robust selection's
-    criterion, `stochastic_settings`); robust selection prices shortfalls unless told not to."""
+    criterion, `stochastic_settings`; by default with the replications that tell whether
+    the scenarios suffice); robust selection prices shortfalls unless told not to."""
 
     case_dir: str
     out: str
@@ -108,7 +109,9 @@ class NightlyParams:
         default_factory=lambda: ScenarioOptions(scenarios=defaults.NIGHTLY_SCENARIOS)
     )
     robust: RobustOptions = field(default_factory=lambda: RobustOptions(shortfall=True))
-    stochastic: StochasticSettings | None = field(default_factory=StochasticSettings)
+    stochastic: StochasticSettings | None = field(
+        default_factory=lambda: StochasticSettings(replications=defaults.NIGHTLY_REPLICATIONS)
+    )
     whatif: str | None = None  # a file of what-if variants, one a line
     alternatives: AlternativesAsk | None = None
 
@@ -471,6 +474,7 @@ def _stochastic_stage(
         capex_ordered_now_usd=None if capex is None or pd.isna(capex) else float(capex),
         robust=s.compared[ROBUST_CHOICE],
         reliability=s.reliability,
+        replications=s.replications,
     )
 
 

@@ -17,7 +17,12 @@ from fleetopt.report.scenario import robust_sections, scenario_sections
 from fleetopt.report.statistics import Run
 from fleetopt.report.stochastic import stochastic_sections
 from fleetopt.report.whatif import whatif_sections
-from fleetopt.results.nightly import METRIC_LABELS, CompareResult, NightlyRecord
+from fleetopt.results.nightly import (
+    METRIC_LABELS,
+    CompareResult,
+    NightlyRecord,
+    StochasticStageResult,
+)
 from fleetopt.results.stochastic import method_name
 from fleetopt.results.summary import Summary
 from fleetopt.results.text import answer_rule, first_stage_orders
@@ -103,8 +108,10 @@ def nightly_sections(
             [
                 blocks.Block(
                     "Tonight's answer",
-                    f"The answer is {answer_rule(manifest)}. Then the expected-value plan,"
-                    " the robust choice, and whether the answer changed since the last run.",
+                    f"The answer is {answer_rule(manifest)}."
+                    + (f" {two_stage.sufficiency()}" if two_stage is not None else "")
+                    + " Then the expected-value plan, the robust choice, and whether the"
+                    " answer changed since the last run.",
                     html=blocks.cards(items),
                 )
             ],
@@ -202,6 +209,7 @@ def _answer_cards(run: Run, manifest: NightlyRecord) -> list[tuple[str, str, str
             "per year, paired on the same futures (value of the stochastic solution)",
         ),
     ]
+    cards.append(_sufficiency_card(two_stage))
     if two_stage.robust is not None:
         saved = two_stage.robust.difference
         cards.append(
@@ -213,6 +221,22 @@ def _answer_cards(run: Run, manifest: NightlyRecord) -> list[tuple[str, str, str
             )
         )
     return cards
+
+
+def _sufficiency_card(two_stage: StochasticStageResult) -> tuple[str, str, str]:
+    """Whether the run's scenarios suffice (the multiple-replication procedure's verdict)."""
+    title = f"are {formats.integer(two_stage.scenarios)} scenarios enough?"
+    gap = two_stage.replications
+    if gap is None:
+        why = "with a reliability target" if two_stage.reliability is not None else "asked for"
+        return title, "not estimated", f"no replications {why}"
+    return (
+        title,
+        "yes" if gap.suffices else "no",
+        f"optimality gap at most {formats.usd(gap.ci_high)} a year"
+        f" ({formats.gap(gap.relative)} of the cost; target {formats.share(gap.tolerance)}),"
+        f" {formats.share(gap.confidence)} confidence, {gap.replications} batches",
+    )
 
 
 def _param(value: Any) -> str:

@@ -14,7 +14,7 @@ from fleetopt.io.runfolder import RunStatus
 from fleetopt.results.alternatives import AlternativeResult
 from fleetopt.results.runs import Distribution, Estimate
 from fleetopt.results.schema import SCHEMA_VERSION, VERSION_KEY, from_json
-from fleetopt.results.stochastic import PlanComparison, Reliability
+from fleetopt.results.stochastic import PlanComparison, Reliability, ReplicationGap
 from fleetopt.results.whatif import VariantResult
 from fleetopt.solve.result import SolveStatus
 
@@ -65,6 +65,19 @@ class StochasticStageResult:
     capex_ordered_now_usd: float | None = None
     robust: PlanComparison | None = None
     reliability: Reliability | None = None  # the target the plan was held to, if any
+    replications: ReplicationGap | None = None  # whether the scenarios suffice, if estimated
+
+    def sufficiency(self) -> str:
+        """Whether the run's scenarios suffice, in one sentence: the replications' verdict,
+        or why it was not estimated."""
+        if self.replications is not None:
+            return self.replications.verdict()
+        why = (
+            "the replications' gap needs the priced program, not a reliability target"
+            if self.reliability is not None
+            else "no replications were asked for (--replications 0)"
+        )
+        return f"Whether {self.scenarios} scenarios suffice was not estimated: {why}."
 
 
 @dataclass(frozen=True)

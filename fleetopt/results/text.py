@@ -603,6 +603,7 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
             f" {formats.share(two_stage.probability_shortfall)}"
         )
         lines += [f"    {line}" for line in hedging_saves(two_stage, rob.chosen_plan)]
+        lines.append(f"    {two_stage.sufficiency()}")
         orders = first_stage_orders(run / "stochastic")
         if orders is not None and len(orders):
             lines.append(
