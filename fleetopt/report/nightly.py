@@ -240,11 +240,18 @@ def _sufficiency_card(two_stage: StochasticStageResult) -> tuple[str, str, str]:
 
 
 def _param(value: Any) -> str:
-    """A run parameter as text: a group of settings as 'key value, ...'."""
+    """A run parameter as text: a group of settings as 'key value, ...' (unset and empty
+    ones left out), numbers without trailing zeros."""
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_param(v)}" for k, v in value.items() if v is not None)
+        return ", ".join(
+            f"{k.replace('_', ' ')} {_param(v)}"
+            for k, v in value.items()
+            if v is not None and v != []
+        )
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
     return blocks.text(value)
 
 

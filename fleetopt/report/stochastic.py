@@ -325,8 +325,7 @@ def _replication_blocks(gap: ReplicationGap) -> list[blocks.Block]:
         (
             "optimality gap of the plan, estimate",
             formats.usd_plus_minus(gap.mean, gap.se),
-            f"per year (± standard error), of which the batches' own solve gaps"
-            f" {formats.usd(gap.solve_gap)}",
+            f"per year (± standard error); {gap.slack()}",
         ),
         (
             f"its one-sided {formats.share(gap.confidence)} upper bound",

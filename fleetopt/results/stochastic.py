@@ -142,6 +142,15 @@ class ReplicationGap:
     solve_gap: float
     batches: tuple[ReplicationBatch, ...]
 
+    def slack(self) -> str:
+        """The batches' own optimization gaps, said as what they are: part of each batch's
+        gap that a tighter --gap, not more scenarios, would shrink (it may exceed `mean`:
+        a batch's own plan can cost more on it than the run's plan)."""
+        return (
+            f"the batches' own solve gaps average {formats.usd(self.solve_gap)}: a tighter"
+            " --gap, not more scenarios, would shrink those"
+        )
+
     def verdict(self) -> str:
         """Whether the run's N scenarios suffice, and the rule, in one sentence (show, the
         report, the nightly's headline)."""

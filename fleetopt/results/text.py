@@ -449,8 +449,7 @@ def _replication_lines(gap: ReplicationGap) -> list[str]:
     return [
         f"\noptimality gap of the plan, {gap.replications} batches of {gap.scenarios}"
         " scenarios of other seeds (multiple-replication procedure), per year:",
-        f"  {'gap estimate':<38} {formats.usd_plus_minus(gap.mean, gap.se)}"
-        f" (of which the batches' own solve gaps {formats.usd(gap.solve_gap)})",
+        f"  {'gap estimate':<38} {formats.usd_plus_minus(gap.mean, gap.se)} ({gap.slack()})",
         f"  {'one-sided ' + formats.share(gap.confidence) + ' upper bound':<38}"
         f" {formats.usd(gap.ci_high)} ({formats.gap(gap.relative)} of the plan's cost"
         f" {formats.usd(gap.plan_cost)})",
