@@ -6,6 +6,7 @@ in-sample probability of shortfall, the cost-of-reliability curve, and the refus
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -338,6 +339,25 @@ def test_the_nightly_replications_default_to_3_and_to_0_with_a_target():
     assert seen[-1] is None
     refused = CliRunner().invoke(probe, ["--replications", "1"])
     assert refused.exit_code == 2 and "--replications 1 gives no interval" in refused.output
+
+
+def test_the_nightly_refuses_replications_with_a_target_before_any_stage(tmp_path):
+    """Bad stochastic settings are bad input at the start (exit 2), not after the robust
+    stage: the run record says why and lists no stage, and no stage folder is left."""
+    held = StochasticSettings(replications=2, reliability=ReliabilityTarget(0.1))
+    params = NightlyParams(
+        case_dir=str(one_rack_case(tmp_path, DRAWN)),
+        out=str(tmp_path / "out"),
+        run_id="held",
+        run=ScenarioOptions(8),
+        stochastic=held,
+    )
+    with pytest.raises(CaseError, match="not with --max-shortfall-probability"):
+        run_nightly(params)
+    (folder,) = (tmp_path / "out").glob("*/held")
+    record = json.loads((folder / "run.json").read_text())
+    assert record["status"] == "failed" and "--replications" in record["reason"]
+    assert record["stages"] == {} and sorted(p.name for p in folder.iterdir()) == ["run.json"]
 
 
 @pytest.mark.usefixtures("local_ray")

@@ -71,7 +71,7 @@ from fleetopt.pipelines.options import (
 )
 from fleetopt.pipelines.plan import plan_case, require_plan, write_plan
 from fleetopt.pipelines.runs import evaluate, plan_counts, robust
-from fleetopt.pipelines.stochastic import stochastic
+from fleetopt.pipelines.stochastic import check_settings, stochastic
 from fleetopt.pipelines.whatif import whatif
 from fleetopt.report.page import REPORT_FILE, write_report
 from fleetopt.results.compare import count_changes, figure_changes, nightly_figures
@@ -384,8 +384,11 @@ def _run_stages(run: NightlyRun, params: NightlyParams) -> None:
     scenarios = replace(params.run, overwrite=False)  # the stages' own runs resume
     try:
         case = params.run.seeded(read_case(params.case_dir))
-        if params.stochastic is not None or params.robust.shortfall:
-            check_shortfall_priced(case)  # before any stage runs a scenario
+        stochastic_settings = params.stochastic_settings()
+        if stochastic_settings is not None:  # before any stage runs a scenario
+            check_settings(case, stochastic_settings)
+        elif params.robust.shortfall:
+            check_shortfall_priced(case)
         variants = read_variants_file(params.whatif) if params.whatif is not None else None
         if variants is not None:
             variant_cases(params.case_dir, case, variants)  # every variant valid, first
@@ -399,7 +402,6 @@ def _run_stages(run: NightlyRun, params: NightlyParams) -> None:
         run.stage("validate", lambda d: ValidateResult(list(build_index(case).warnings)))
         run.stage("plan", lambda d: _plan_stage(case, d))
         run.stage("robust", lambda d: _robust_stage(case, d, scenarios, params.robust))
-        stochastic_settings = params.stochastic_settings()
         if stochastic_settings is not None:
             run.stage(
                 "stochastic",

@@ -165,8 +165,7 @@ def stochastic(
     parameters there is refused unless `run.overwrite`.
     """
     compare = dict(compare or {})
-    check_shortfall_priced(case)
-    check_method(settings)
+    check_settings(case, settings)
     n_scenarios, stop = run.scenarios, settings.stop
     out = Path(out_dir)
     case = case.replace(objective=Objective.MIN_COST)
@@ -193,7 +192,6 @@ def stochastic(
             **({"replications": settings.replications} if settings.replications else {}),
         }
     )
-    check_replications(settings, seed)
     check_size(case, n_scenarios, run.farm, settings)
     summary = run_into(
         out,
@@ -215,6 +213,15 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
         int(np.random.SeedSequence([seed, MRP_TAG, g]).generate_state(1, np.uint32)[0])
         for g in range(1, replications + 1)
     ]
+
+
+def check_settings(case: Case, settings: StochasticSettings) -> None:
+    """Refuse (bad input, exit 2) a program that is not priced, a method the target rules
+    out and replications that cannot be run: before anything is solved (the nightly calls
+    it before its first stage)."""
+    check_shortfall_priced(case)
+    check_method(settings)
+    check_replications(settings, case.uncertainty.seed)
 
 
 def check_replications(settings: StochasticSettings, seed: int) -> None:
