@@ -292,6 +292,11 @@ def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
     card = re.search(r"<dt>are 4 scenarios enough\?</dt><dd>([^<]+)<small>", page)
     assert card is not None and card.group(1) == ("yes" if gap["suffices"] else "no"), card
     assert page.index('id="stochastic-orders"') < page.index('id="robust-headline"')
+    # The out-of-sample table names the plans as the headline does.
+    fresh = re.search(r'<section id="stochastic-out-of-sample">(.*?)</section>', page, re.S)
+    assert fresh is not None
+    assert '<td class="txt">hedged plan (stochastic)</td>' in fresh.group(1)
+    assert '<td class="txt">expected-value plan (the forecast)</td>' in fresh.group(1)
     assert "The hedged plan&#x27;s expected total cost, run by run" in page
     assert re.search(r"status\s+succeeded;", page)  # all stages done as it was written
     assert "Racks added or removed" in page and "Figures then and now" in page

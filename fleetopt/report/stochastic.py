@@ -34,6 +34,19 @@ ESTIMATE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("high", "to", formats.usd),
     ("kind", "what it is", lambda kind: str(kind).replace("_", " ")),
 ]
+# The plans as the headline names them (the run's tables keep the short ids).
+PLAN_LABELS: dict[str, str] = {
+    STOCHASTIC_PLAN: "hedged plan (stochastic)",
+    EXPECTED_VALUE_PLAN: "expected-value plan (the forecast)",
+    WAIT_AND_SEE_PLAN: "wait-and-see (knowing each future)",
+}
+
+
+def plan_label(plan: str) -> str:
+    """A plan's id as the report's headline and cards name it."""
+    return PLAN_LABELS.get(plan, plan)
+
+
 OUT_OF_SAMPLE_COLUMNS: list[tuple[str, str, blocks.Format]] = [
     ("plan", "plan", str),
     ("mean", "mean total cost per year", formats.usd),
@@ -296,7 +309,9 @@ def _out_of_sample_section(
             f"Each plan's yearly total cost on {summary.out_of_sample_scenarios} scenarios it"
             f" was not chosen on (seed {summary.out_of_sample_seed}): a hedged plan that also"
             " does well here was not fitted to its own sample.",
-            html=blocks.table(checked, OUT_OF_SAMPLE_COLUMNS),
+            html=blocks.table(
+                checked.assign(plan=checked["plan"].map(plan_label)), OUT_OF_SAMPLE_COLUMNS
+            ),
         )
     ]
     fresh = run.table("out_of_sample")
