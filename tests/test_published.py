@@ -23,6 +23,7 @@ def test_every_figure_names_its_source_page_and_regime(table: pd.DataFrame):
         ("nvidia-nim", "online"): 9,
         ("oci-blog", "offline"): 2,
         ("oci-blog", "online"): 9,
+        ("amd-rocm", "offline"): 8,
     }
     assert table["url"].str.startswith("https://").all()
     assert table["note"].str.len().gt(30).all()
@@ -57,14 +58,19 @@ def test_known_figures_match_the_pages(table: pd.DataFrame):
     row = one(source="oci-blog", regime="online", conc=256)
     assert row["user_tps"] == pytest.approx(128 / 17.75, rel=1e-5)
     assert row["output_tps_per_gpu"] == pytest.approx(1846 / 8)
+    # AMD (container of 2025-11-03): Llama 3.1 405B TP8 at 2048/2048, max num seqs 500:
+    # 2,196.4 tokens/s over 8 GPUs.
+    row = one(source="amd-rocm", model="llama-3.1-405b", isl=2048, osl=2048)
+    assert row["output_tps_per_gpu"] == pytest.approx(2196.4 / 8) and row["conc"] == 500
 
 
 def test_bad_rows_are_all_reported(tmp_path: Path, table: pd.DataFrame):
-    bad = table.head(4).copy()
+    bad = table.head(5).copy()
     bad.loc[bad.index[0], "output_tps_per_gpu"] = 0
     bad.loc[bad.index[1], "url"] = "a page"
     bad.loc[bad.index[2], "date"] = "last spring"
     bad.loc[bad.index[3], "regime"] = "online"  # an online row needs conc and user_tps
+    bad.loc[bad.index[4], "conc"] = -5  # an offline row's cap on requests in flight
     path = tmp_path / "published.csv"
     bad.to_csv(path, index=False)
     with pytest.raises(CaseError) as err:
@@ -75,3 +81,4 @@ def test_bad_rows_are_all_reported(tmp_path: Path, table: pd.DataFrame):
     assert "row 3, date: expected YYYY[-MM[-DD]]" in text
     assert "row 4, conc: expected > 0 on an online row" in text
     assert "row 4, user_tps: expected > 0 on an online row" in text
+    assert "row 5, conc: expected > 0 where given" in text

@@ -10,9 +10,10 @@ Every measured point is a deployment the model can replay:
   per second at that load. Disaggregated runs also give prefill tokens/s per prefill GPU;
   the best one per curve is fitted (at lower loads prefill GPUs wait for work).
 - Published figures of other sources (published.csv: TensorRT-LLM's performance
-  overview, NVIDIA NIM, an OCI blog): `online` rows the same way (a fixed concurrency and
-  a measured per-user speed); `offline` rows at the model's maximum throughput on the
-  measured instance, the batch the memory holds at those lengths, prefill and decode on
+  overview, NVIDIA NIM, an OCI blog, AMD's Instinct performance results): `online` rows
+  the same way (a fixed concurrency and a measured per-user speed); `offline` rows at the
+  model's maximum throughput on the measured instance, the batch the memory holds at those
+  lengths (at most the engine's stated cap on requests in flight), prefill and decode on
   the same GPUs; the error is model / measured output tokens per second per GPU.
 
 The fit minimizes the squared log error, each source weighing the same (a point of a
@@ -259,7 +260,9 @@ def published_frame(
 
     Aggregated serving on instances of `instance_gpus`; online rows decode
     _decoding_users(conc, ...) users at once, offline rows the most users the memory holds
-    at their lengths (KV copies per _kv_replication). Lengths are as published (fixed).
+    at their lengths (KV copies per _kv_replication), at most `conc` where the page gives
+    the engine's cap on concurrent requests (vLLM's --max-num-seqs). Lengths are as
+    published (fixed).
     """
     keys = ["model", "precision", "isl", "osl"]
     x = published.rename(columns={"instance_gpus": "g"}).copy()
@@ -271,7 +274,8 @@ def published_frame(
     x["max_batch"] = np.floor((x["mem_bytes"] - x["weight_bytes"]) / x["kv_bytes_per_user"])
     online = x["regime"] == "online"
     users = _decoding_users(x["conc"], x["osl"], x["user_tps"], x["ttft_ms"])
-    x["batch"] = np.where(online, users, x["max_batch"])
+    cap = pd.to_numeric(x["conc"], errors="coerce").fillna(np.inf).to_numpy()
+    x["batch"] = np.where(online, users, np.minimum(x["max_batch"], cap))
     x["gpus"] = x["g"].astype(int)
     x["disagg"] = False
     x["catalog_rack_type"] = x["hardware"].map(RACK_TYPE_OF_HARDWARE).fillna("")
@@ -630,8 +634,8 @@ def summary_table(cal: Calibration) -> pd.DataFrame:
     """Per source, hardware and split: points, median and RMS error, share within +-25%,
     and the error at each measured configuration's maximum-throughput point."""
     x = cal.decode
-    curve = ["source", "hardware", "framework", "precision", "parallelism", "isl", "osl",
-             "gpus", "date"]  # fmt: skip
+    curve = ["source", "hardware", "model", "framework", "precision", "parallelism", "isl",
+             "osl", "gpus", "date"]  # fmt: skip
     at_max = x.loc[x.groupby(curve, dropna=False)["output_tps_per_gpu"].idxmax()]
     rows = []
     groups = [
@@ -707,9 +711,11 @@ def format_report(cal: Calibration, frontier: pd.DataFrame, sources: pd.DataFram
         "Calibration of fleetopt.catalog.perf against measured serving of every source:",
         "InferenceX (measured.csv: DeepSeek-R1, online at a measured concurrency, no",
         "speculative decoding) and published figures (published.csv: TensorRT-LLM, NVIDIA NIM,",
-        "an OCI blog; online, or offline maximum throughput). Each point replays its measured",
-        "deployment; error = model / measured - 1 of tokens/s per GPU at that load (offline:",
-        f"at the batch the memory holds). Held out of every fit: InferenceX's {lo}/{hi} runs.",
+        "an OCI blog, AMD's Instinct performance results; online, or offline maximum",
+        "throughput). Each point replays its measured deployment; error = model / measured - 1",
+        "of tokens/s per GPU at that load (offline: at the batch the memory holds, at most the",
+        "engine's stated cap on requests in flight). Held out of every fit: InferenceX's",
+        f"{lo}/{hi} runs.",
         "",
         "Fitted parameters per architecture family (calibration.csv; pooled: all GPU families",
         "together, kept by a family for what its points do not inform)",

@@ -1,12 +1,14 @@
 """Published throughput figures of sources other than InferenceX: the catalog's published.csv.
 
 One row per published figure, each with its source (`tensorrt-llm`, `nvidia-nim`,
-`oci-blog`, ...), page URL and date, and the deployment it measures: hardware, model,
-serving engine, precision (the weights' format), parallelism, input/output tokens per
-request, and its regime:
+`oci-blog`, `amd-rocm`), page URL and date, and the deployment it measures: hardware,
+model, serving engine, precision (the weights' format), parallelism, input/output tokens
+per request, and its regime:
 
 - `offline`: maximum throughput, every request queued at once (trtllm-bench, vLLM's
-  benchmark_throughput); `output_tps_per_gpu` is the figure, no per-user speed;
+  benchmark_throughput); `output_tps_per_gpu` is the figure, no per-user speed; `conc`,
+  where the page gives it, is the engine's cap on requests in flight (vLLM's
+  `--max-num-seqs`);
 - `online`: a fixed number of concurrent requests (`conc`), with the per-user decode
   speed measured (`user_tps`) and, where published, the median time to first token.
 
@@ -75,6 +77,9 @@ def _check(table: pd.DataFrame, name: str) -> list[Problem]:
     online = (table["regime"] == "online").to_numpy()
     for col in _POSITIVE:
         bad(~(pd.to_numeric(table[col], errors="coerce") > 0).to_numpy(), col, "expected > 0")
+    given = table["conc"].notna().to_numpy()
+    conc_positive = (pd.to_numeric(table["conc"], errors="coerce") > 0).to_numpy()
+    bad(given & ~conc_positive, "conc", "expected > 0 where given")
     for col in _ONLINE_POSITIVE:
         positive = (pd.to_numeric(table[col], errors="coerce") > 0).to_numpy()
         bad(online & ~positive, col, "expected > 0 on an online row")
