@@ -411,3 +411,26 @@ def test_each_page_draws_in_chromium_offline(runs, browser, kind, tmp_path):
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= A4_PRINTABLE_PX  # nothing wider than an A4 page's printable width
     context.close()
+
+
+def test_a_plan_emphasized_twice_is_drawn_and_listed_once():
+    # The robust page emphasizes the chosen plan and the expected-value plan: when the
+    # expected-value plan is the choice, its line and legend entry appear once.
+    from bokeh.models import Legend
+
+    from fleetopt.core import formats
+    from fleetopt.report import figures
+
+    frame = pd.DataFrame(
+        {
+            "plan": ["expected-value", "expected-value", "sweep-01", "sweep-01"],
+            "value": [1.0, 2.0, 1.5, 3.0],
+            "share": [0.5, 1.0, 0.5, 1.0],
+        }
+    )
+    fig = figures.ecdf_lines(
+        frame, axis_label="x", fmt=formats.usd, axis="usd", emphasis=["expected-value"] * 2
+    )
+    (legend,) = fig.select(type=Legend)
+    labels = [item.label.value for item in legend.items]
+    assert labels == ["expected-value", "other plans"]

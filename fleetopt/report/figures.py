@@ -369,6 +369,7 @@ def ecdf_lines(
     fig.yaxis.axis_label = "share of scenarios at or below"
     _value_axis(fig, "y", "share", [], fixed=(0, 1.02))
     plans = list(pd.unique(frame["plan"]))
+    emphasis = list(dict.fromkeys(emphasis))  # a plan named twice is drawn once
     if not emphasis and len(plans) <= len(EMPHASIS):
         emphasis = plans
     ordered = [p for p in plans if p not in emphasis] + [p for p in emphasis if p in plans]

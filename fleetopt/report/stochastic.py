@@ -17,6 +17,7 @@ from fleetopt.results import yearly
 from fleetopt.results.stochastic import (
     CURVE_DISPLAY,
     EXPECTED_VALUE_PLAN,
+    ROBUST_CHOICE,
     STOCHASTIC_PLAN,
     WAIT_AND_SEE_PLAN,
     ReplicationGap,
@@ -39,6 +40,7 @@ PLAN_LABELS: dict[str, str] = {
     STOCHASTIC_PLAN: "hedged plan (stochastic)",
     EXPECTED_VALUE_PLAN: "expected-value plan (the forecast)",
     WAIT_AND_SEE_PLAN: "wait-and-see (knowing each future)",
+    ROBUST_CHOICE: "robust choice",
 }
 
 
@@ -316,16 +318,17 @@ def _out_of_sample_section(
     ]
     fresh = run.table("out_of_sample")
     if fresh is not None and len(stats.ecdf(fresh, blocks.TOTAL_COST.column)):
+        named = fresh.assign(plan=fresh["plan"].map(plan_label))
         entries.append(
             blocks.Block(
                 "Total cost per year on fresh futures",
                 "How each plan's yearly total cost spreads over the fresh scenarios.",
                 figures.ecdf_lines(
-                    stats.ecdf(fresh, blocks.TOTAL_COST.column),
+                    stats.ecdf(named, blocks.TOTAL_COST.column),
                     axis_label=blocks.TOTAL_COST.axis_label,
                     fmt=formats.usd,
                     axis="usd",
-                    emphasis=[STOCHASTIC_PLAN, EXPECTED_VALUE_PLAN],
+                    emphasis=[plan_label(STOCHASTIC_PLAN), plan_label(EXPECTED_VALUE_PLAN)],
                 ),
             )
         )
