@@ -434,3 +434,13 @@ def test_a_plan_emphasized_twice_is_drawn_and_listed_once():
     (legend,) = fig.select(type=Legend)
     labels = [item.label.value for item in legend.items]
     assert labels == ["expected-value", "other plans"]
+
+
+def test_a_vss_of_zero_in_every_future_says_why():
+    from fleetopt.report import blocks
+    from fleetopt.results.runs import Estimate
+
+    same = blocks.value_block(Estimate(0.0, 0.0), Estimate(1.27e9, 1.8e8))
+    assert "The VSS is 0 in every future" in same.caption
+    differs = blocks.value_block(Estimate(8.2e7, 1.7e7), Estimate(2.0e8, 1.6e7))
+    assert "The VSS is 0" not in differs.caption

@@ -341,11 +341,18 @@ def value_block(vss: Estimate, evpi: Estimate) -> Block:
     value = stats.value_of_information(vss, evpi).dropna(subset=["mean"])
     if not len(value):
         return no_data("VSS and EVPI with 95% intervals", "No scenario gave a value.")
+    same_plan = vss.value == 0 and not vss.se  # the plan chosen costs what the forecast's does
     return Block(
         "VSS and EVPI with 95% intervals",
         "What choosing under uncertainty saves over planning for the forecast (VSS), and what"
         " knowing the future would still save (EVPI), per year; an interval that crosses zero"
-        " means the sample cannot tell.",
+        " means the sample cannot tell."
+        + (
+            " The VSS is 0 in every future: the plan chosen costs what the expected-value plan"
+            " costs in each (it is that plan, or one as good everywhere)."
+            if same_plan
+            else ""
+        ),
         figures.intervals(
             value,
             "measure",
