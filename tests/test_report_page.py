@@ -292,6 +292,12 @@ def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
     card = re.search(r"<dt>are 4 scenarios enough\?</dt><dd>([^<]+)<small>", page)
     assert card is not None and card.group(1) == ("yes" if gap["suffices"] else "no"), card
     assert page.index('id="stochastic-orders"') < page.index('id="robust-headline"')
+    # The P(shortfall) card says how deep the shortfalls go, as the run's results give it.
+    results = pd.read_parquet(runs["stochastic"] / "results.parquet")
+    hedged = results[results["plan"] == "stochastic"]["shortfall_share"]
+    card = re.search(r"<dt>hedged plan: P\(shortfall\)</dt><dd>[^<]+<small>([^<]+)", page)
+    assert card is not None
+    assert ("when short, by" in card.group(1)) == bool((hedged > 1e-9).any()), card.group(1)
     # The out-of-sample table names the plans as the headline does.
     fresh = re.search(r'<section id="stochastic-out-of-sample">(.*?)</section>', page, re.S)
     assert fresh is not None

@@ -482,3 +482,21 @@ def test_optional_tables_and_columns(scenario_run):
     assert list(sites.columns) == ["site", "power_mw"]
     assert scenario_run.part("choice") is None
     assert stats.rack_types(scenario_run) == []
+
+
+def test_shortfall_depth_counts_only_the_solved_futures_that_fall_short():
+    # Plan a: short in 2 of its 3 solved futures (1e-10 is solver noise), by 0.02% and
+    # 0.04% of demand; its failed future does not count. Plan b never falls short.
+    results = pd.DataFrame(
+        {
+            "scenario": [0, 1, 2, 3, 0, 1],
+            "plan": ["a", "a", "a", "a", "b", "b"],
+            "status": ["optimal", "optimal", "feasible", "error", "optimal", "optimal"],
+            "shortfall_share": [2e-4, 1e-10, 4e-4, 0.5, 0.0, 0.0],
+        }
+    )
+    depth = stats.shortfall_depth(results, "a")
+    assert depth is not None and depth.futures == 2
+    assert (depth.mean_share, depth.max_share) == pytest.approx((3e-4, 4e-4))
+    assert stats.shortfall_depth(results, "b") is None
+    assert stats.shortfall_depth(results.drop(columns="shortfall_share"), "a") is None

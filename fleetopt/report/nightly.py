@@ -23,7 +23,7 @@ from fleetopt.results.nightly import (
     NightlyRecord,
     StochasticStageResult,
 )
-from fleetopt.results.stochastic import method_name
+from fleetopt.results.stochastic import ROBUST_CHOICE, STOCHASTIC_PLAN, method_name
 from fleetopt.results.summary import Summary
 from fleetopt.results.text import answer_rule, first_stage_orders
 
@@ -183,6 +183,8 @@ def _answer_cards(run: Run, manifest: NightlyRecord) -> list[tuple[str, str, str
     if two_stage is None or rob is None:
         return []
     orders = first_stage_orders(run.path / "stochastic")
+    stage = run.part("stochastic")
+    results = stage.table("results") if stage is not None else None
     racks = orders["new_racks"].sum() if orders is not None else two_stage.racks_ordered_now
     capex = orders["capex_usd"].sum(min_count=1) if orders is not None else None
     cards = [
@@ -201,7 +203,8 @@ def _answer_cards(run: Run, manifest: NightlyRecord) -> list[tuple[str, str, str
         (
             "hedged plan: P(shortfall)",
             formats.share(two_stage.probability_shortfall),
-            "futures in which it misses a minimum served share (and pays for it)",
+            "futures in which it misses a minimum served share (and pays for it)"
+            + _depth_text(results, STOCHASTIC_PLAN),
         ),
         (
             "saved over the expected-value plan",
@@ -217,10 +220,22 @@ def _answer_cards(run: Run, manifest: NightlyRecord) -> list[tuple[str, str, str
                 "saved over the robust choice",
                 formats.usd_plus_minus(saved.value, saved.se),
                 f"per year, paired; {blocks.text(rob.chosen_plan)}'s orders now, P(shortfall)"
-                f" {formats.share(two_stage.robust.probability_shortfall)}",
+                f" {formats.share(two_stage.robust.probability_shortfall)}"
+                + _depth_text(results, ROBUST_CHOICE),
             )
         )
     return cards
+
+
+def _depth_text(results: pd.DataFrame | None, plan: str) -> str:
+    """'; when short, by X% of demanded tokens on average, at most Y%' ('' without data)."""
+    depth = stats.shortfall_depth(results, plan) if results is not None else None
+    if depth is None:
+        return ""
+    return (
+        f"; when short, by {formats.share(depth.mean_share)} of demanded tokens on average,"
+        f" at most {formats.share(depth.max_share)}"
+    )
 
 
 def _sufficiency_card(two_stage: StochasticStageResult) -> tuple[str, str, str]:
