@@ -39,6 +39,7 @@ from fleetopt.pipelines.options import (
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.pipelines.runs import read_plan
 from fleetopt.report.page import write_report
+from fleetopt.results.text import format_nightly
 from fleetopt.testing.browser import wait_until_drawn
 from fleetopt.testing.casekit import SITE, WORKLOAD, write_case
 
@@ -298,6 +299,10 @@ def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
     card = re.search(r"<dt>hedged plan: P\(shortfall\)</dt><dd>[^<]+<small>([^<]+)", page)
     assert card is not None
     assert ("when short, by" in card.group(1)) == bool((hedged > 1e-9).any()), card.group(1)
+    # ... and the printed summary says the same.
+    summary = format_nightly(runs["nightly"])
+    (line,) = [x for x in summary.splitlines() if "expected total cost" in x]
+    assert ("(when short, by" in line) == bool((hedged > 1e-9).any()), line
     # The out-of-sample table names the plans as the headline does.
     fresh = re.search(r'<section id="stochastic-out-of-sample">(.*?)</section>', page, re.S)
     assert fresh is not None

@@ -23,6 +23,7 @@ from fleetopt.results import yearly
 from fleetopt.results.nightly import NightlyRecord, PlanStageResult, RobustStageResult
 from fleetopt.results.runs import Distribution, Estimate, EstimateKind, ScenarioSummary
 from fleetopt.results.schema import to_json, write_summary
+from fleetopt.results.stochastic import shortfall_depth
 from fleetopt.scenarios.stats import plan_summaries
 from fleetopt.solve.result import SolveStatus
 from tests.test_plan_tables import ENERGY_PER_RACK_AT_S2, SECONDS_PER_YEAR, write_two_site_case
@@ -495,8 +496,10 @@ def test_shortfall_depth_counts_only_the_solved_futures_that_fall_short():
             "shortfall_share": [2e-4, 1e-10, 4e-4, 0.5, 0.0, 0.0],
         }
     )
-    depth = stats.shortfall_depth(results, "a")
+    depth = shortfall_depth(results, "a")
     assert depth is not None and depth.futures == 2
     assert (depth.mean_share, depth.max_share) == pytest.approx((3e-4, 4e-4))
-    assert stats.shortfall_depth(results, "b") is None
-    assert stats.shortfall_depth(results.drop(columns="shortfall_share"), "a") is None
+    assert depth.text() == "when short, by 0.03% of demanded tokens on average, at most 0.04%"
+    assert shortfall_depth(results, "b") is None
+    assert shortfall_depth(results.drop(columns="shortfall_share"), "a") is None
+    assert shortfall_depth(None, "a") is None

@@ -23,7 +23,12 @@ from fleetopt.results.nightly import (
     NightlyRecord,
     StochasticStageResult,
 )
-from fleetopt.results.stochastic import ROBUST_CHOICE, STOCHASTIC_PLAN, method_name
+from fleetopt.results.stochastic import (
+    ROBUST_CHOICE,
+    STOCHASTIC_PLAN,
+    method_name,
+    shortfall_depth,
+)
 from fleetopt.results.summary import Summary
 from fleetopt.results.text import answer_rule, first_stage_orders
 
@@ -229,13 +234,8 @@ def _answer_cards(run: Run, manifest: NightlyRecord) -> list[tuple[str, str, str
 
 def _depth_text(results: pd.DataFrame | None, plan: str) -> str:
     """'; when short, by X% of demanded tokens on average, at most Y%' ('' without data)."""
-    depth = stats.shortfall_depth(results, plan) if results is not None else None
-    if depth is None:
-        return ""
-    return (
-        f"; when short, by {formats.share(depth.mean_share)} of demanded tokens on average,"
-        f" at most {formats.share(depth.max_share)}"
-    )
+    depth = shortfall_depth(results, plan)
+    return f"; {depth.text()}" if depth is not None else ""
 
 
 def _sufficiency_card(two_stage: StochasticStageResult) -> tuple[str, str, str]:

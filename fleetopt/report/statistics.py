@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from fleetopt.core.errors import RunFolderError
-from fleetopt.core.stats import QUANTILES, SHORTFALL_THRESHOLD, Z95
+from fleetopt.core.stats import QUANTILES, Z95
 from fleetopt.io.runfolder import (
     RUN_RECORD,
     SUCCESS_MARKER,
@@ -244,29 +244,6 @@ def cash_parts(cash: pd.DataFrame) -> pd.DataFrame:
 
 def solved(results: pd.DataFrame) -> pd.DataFrame:
     return results[results["status"].isin(SOLVED)]
-
-
-@dataclass(frozen=True)
-class ShortfallDepth:
-    """How deep a plan's shortfalls go in the futures where it falls short: the share of
-    demanded tokens short of the minimum served shares (docs/model.md), mean and largest."""
-
-    futures: int  # solved futures in which the plan falls short
-    mean_share: float
-    max_share: float
-
-
-def shortfall_depth(results: pd.DataFrame, plan: str) -> ShortfallDepth | None:
-    """The depth of `plan`'s shortfalls over its solved futures (None: the run records no
-    shortfall share for it, or it never falls short)."""
-    if "shortfall_share" not in results:
-        return None
-    rows = solved(results)
-    shares = rows.loc[rows["plan"] == plan, "shortfall_share"].to_numpy(dtype=float)
-    short = shares[shares > SHORTFALL_THRESHOLD]
-    if not len(short):
-        return None
-    return ShortfallDepth(len(short), float(short.mean()), float(short.max()))
 
 
 ECDF_POINTS = 250  # at most this many points per plan: the page stays small for any N

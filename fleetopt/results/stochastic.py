@@ -17,10 +17,11 @@ import pandas as pd
 
 from fleetopt import __version__
 from fleetopt.core import formats
+from fleetopt.core.stats import SHORTFALL_THRESHOLD
 from fleetopt.model.risk import Risk
 from fleetopt.results.runs import Estimate
 from fleetopt.results.yearly import Column
-from fleetopt.solve.result import SolveStatus
+from fleetopt.solve.result import SOLVED, SolveStatus
 
 # What each method is called where people read it (show, the report): the summary's
 # `method`, spelt out; a method not listed here is shown as recorded.
@@ -249,3 +250,33 @@ class StochasticSummary:
     replications: ReplicationGap | None = None  # --replications R (None: off)
     kind: str = "stochastic"
     fleetopt_version: str = __version__
+
+
+@dataclass(frozen=True)
+class ShortfallDepth:
+    """How deep a plan's shortfalls go in the futures where it falls short: the share of
+    demanded tokens short of the minimum served shares (docs/model.md), mean and largest."""
+
+    futures: int  # solved futures in which the plan falls short
+    mean_share: float
+    max_share: float
+
+    def text(self) -> str:
+        """'when short, by X% of demanded tokens on average, at most Y%'."""
+        return (
+            f"when short, by {formats.share(self.mean_share)} of demanded tokens on average,"
+            f" at most {formats.share(self.max_share)}"
+        )
+
+
+def shortfall_depth(results: pd.DataFrame | None, plan: str) -> ShortfallDepth | None:
+    """The depth of `plan`'s shortfalls over its solved futures in a results table (None:
+    no table, no shortfall share recorded for the plan, or it never falls short)."""
+    if results is None or "shortfall_share" not in results:
+        return None
+    rows = results[results["status"].isin(SOLVED) & (results["plan"] == plan)]
+    shares = rows["shortfall_share"].to_numpy(dtype=float)
+    short = shares[shares > SHORTFALL_THRESHOLD]
+    if not len(short):
+        return None
+    return ShortfallDepth(len(short), float(short.mean()), float(short.max()))

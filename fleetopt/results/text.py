@@ -32,10 +32,13 @@ from fleetopt.results.runs import (
 )
 from fleetopt.results.stochastic import (
     CURVE_DISPLAY,
+    ROBUST_CHOICE,
+    STOCHASTIC_PLAN,
     ReplicationGap,
     StochasticSummary,
     curve_table,
     method_name,
+    shortfall_depth,
 )
 from fleetopt.results.summary import Summary, objective_unit
 from fleetopt.solve.result import SolveStatus
@@ -563,17 +566,23 @@ def saving(difference: Estimate) -> str:
     return f"saves {formats.usd_plus_minus(value, se)}/year"
 
 
-def hedging_saves(two_stage: StochasticStageResult, robust_plan: str) -> list[str]:
+def hedging_saves(
+    two_stage: StochasticStageResult, robust_plan: str, results: pd.DataFrame | None = None
+) -> list[str]:
     """What the hedged plan saves over the expected-value plan and the robust choice, each
-    paired on the same futures under the same shortfall rule."""
+    paired on the same futures under the same shortfall rule (`results`: the stochastic
+    stage's, for how deep the robust choice's shortfalls go)."""
     lines = [
         f"{saving(two_stage.vss)} over the expected-value plan (value of the stochastic solution)"
     ]
     if two_stage.robust is not None:
+        depth = shortfall_depth(results, ROBUST_CHOICE)
         lines.append(
             f"{saving(two_stage.robust.difference)} over the robust choice {robust_plan} (its"
             " orders now, P(shortfall)"
-            f" {formats.share(two_stage.robust.probability_shortfall)})"
+            f" {formats.share(two_stage.robust.probability_shortfall)}"
+            + (f"; {depth.text()}" if depth is not None else "")
+            + ")"
         )
     lines.append("(same futures, same shortfall rule, paired future by future)")
     return lines
@@ -597,11 +606,15 @@ def format_nightly(run_dir: str | Path, location: str | None = None) -> str:
     two_stage = m.results.stochastic
     if two_stage:
         cost_now = formats.usd_plus_minus(two_stage.objective.value, two_stage.objective.se)
+        results_file = run / "stochastic" / "results.parquet"
+        results = pd.read_parquet(results_file) if results_file.exists() else None
+        depth = shortfall_depth(results, STOCHASTIC_PLAN)
         lines.append(
             f"    expected total cost {cost_now}/year, P(shortfall)"
             f" {formats.share(two_stage.probability_shortfall)}"
+            + (f" ({depth.text()})" if depth is not None else "")
         )
-        lines += [f"    {line}" for line in hedging_saves(two_stage, rob.chosen_plan)]
+        lines += [f"    {line}" for line in hedging_saves(two_stage, rob.chosen_plan, results)]
         lines.append(f"    {two_stage.sufficiency()}")
         orders = first_stage_orders(run / "stochastic")
         if orders is not None and len(orders):
