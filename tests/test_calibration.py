@@ -23,16 +23,16 @@ def committed(replay) -> calibration.Calibration:
 
 def test_committed_fit_reproduces_every_source_within_the_stated_error(committed):
     # docs/performance.md states, for the fit of all sources: InferenceX's fitted points
-    # within +-25% for 82% (median error 12.6%), its held-out 1k/8k runs for 79%, 85% of
-    # the configurations' maximum-throughput points either way; every source's points
-    # within 1.5x for at least 94%.
+    # within +-25% for 84% (median error 12.2%), its held-out 1k/8k runs for 86%, 86% and
+    # 93% of the configurations' maximum-throughput points; every source's points within
+    # 1.5x for at least 94%.
     summary = calibration.summary_table(committed).set_index(["source", "hardware", "split"])
     fitted = summary.loc[(calibration.INFERENCEX, calibration.ALL, "fitted")]
     held = summary.loc[(calibration.INFERENCEX, calibration.ALL, "held-out")]
     assert fitted["points"] == 956 and held["points"] == 333
-    assert fitted["within_25pct"] >= 0.82 and held["within_25pct"] >= 0.78
-    assert fitted["median_abs_error"] <= 0.13
-    assert min(fitted["max_tput_within_25pct"], held["max_tput_within_25pct"]) >= 0.84
+    assert fitted["within_25pct"] >= 0.83 and held["within_25pct"] >= 0.85
+    assert fitted["median_abs_error"] <= 0.125
+    assert min(fitted["max_tput_within_25pct"], held["max_tput_within_25pct"]) >= 0.85
     table = calibration.source_table(committed.decode, committed.decode)
     overall = table[table["regime"] == calibration.ALL].set_index("source")
     assert (overall["fitted_within_1_5x"] >= 0.94).all()
@@ -235,15 +235,38 @@ def test_source_table_counts_points_by_source_regime_and_hardware(committed):
 
 def test_leave_one_source_out_error_as_documented():
     # docs/performance.md, "Validation by source": each source estimated by the fit of the
-    # other sources. The target (75% of each held-out source within 1.5x) is met by
-    # InferenceX, NVIDIA NIM, the OCI blog and AMD's page, missed by TensorRT-LLM (the only
-    # source of dense offline NVIDIA points; reasons there).
+    # other sources. The target: at least 75% of each left-out source within 1.5x.
     table = calibration.load_source_table()
     whole = table[(table["regime"] == calibration.ALL) & (table["hardware"] == calibration.ALL)]
     loso = whole.set_index("source")["loso_within_1_5x"]
     assert set(loso.index) == {"inferencex", "nvidia-nim", "oci-blog", "amd-rocm", "tensorrt-llm"}
-    assert (loso.drop("tensorrt-llm") >= 0.75).all(), loso
-    assert 0.5 <= loso["tensorrt-llm"] < 0.75
+    assert (loso >= 0.75).all(), loso
+    # TensorRT-LLM's dense offline rows are the test of the tied dense efficiency: fitted
+    # apart from prefill, Hopper's decode efficiency took CDNA 3's and they transferred at 51%.
+    hopper = table[(table["source"] == "tensorrt-llm") & table["hardware"].isin(["h100", "h200"])]
+    assert (hopper["loso_within_1_5x"] >= 0.75).all(), hopper
+
+
+def test_dense_decode_and_prefill_efficiency_are_one_parameter(committed):
+    # One dense GEMM efficiency per family (calibration.TIED), in the fit and in specs.csv.
+    params = committed.params.set_index("arch")
+    assert (params["decode_compute_efficiency"] == params["prefill_compute_efficiency"]).all()
+    specs = perf.load_catalog().specs
+    fitted = specs[specs["perf_arch"].fillna("") != ""]
+    assert (fitted["decode_compute_efficiency"] == fitted["prefill_compute_efficiency"]).all()
+
+
+def test_search_coordinates_try_tied_columns_as_one_value():
+    coords = dict(calibration._coordinates(calibration.FITTED_COLUMNS))
+    tied = coords[("decode_compute_efficiency", "prefill_compute_efficiency")]
+    assert tied == [(v, v) for v in calibration.GRIDS["decode_compute_efficiency"]]
+    pair = ("layer_latency_us", "collective_latency_us")
+    n_layer, n_coll = (len(calibration.GRIDS[c]) for c in pair)
+    assert len(coords[pair]) == n_layer * n_coll
+    assert coords[("mem_bw_efficiency",)] == [(v,) for v in calibration.GRIDS["mem_bw_efficiency"]]
+    # Every fitted column is searched by exactly one coordinate.
+    searched = [c for group in coords for c in group]
+    assert sorted(searched) == sorted(calibration.FITTED_COLUMNS)
 
 
 def test_calibration_report_has_every_section():

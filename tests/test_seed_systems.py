@@ -51,14 +51,14 @@ CASES = [
     SeedCase(
         "vr-nvl72", "deepseek-r1", "decode", 50, True, (),
         "a frontier MoE at interactive speed: NVFP4 compute, HBM4 bandwidth and a 72-GPU "
-        "NVLink domain give the most tokens per dollar (1.8x the next, MI400)",
-        "mi400-helios", 1.8,
+        "NVLink domain give the most tokens per dollar (1.76x the next, MI400)",
+        "mi400-helios", 1.75,
     ),
     SeedCase(
         "mi400-helios", "llama-3.3-70b", "decode", 30, True, (),
         "dense decode is bandwidth-bound: 19.6 TB/s of HBM4 per GPU priced below Vera "
-        "Rubin gives the most bandwidth per dollar (1.18x VR per token)",
-        "vr-nvl72", 1.15,
+        "Rubin gives the most bandwidth per dollar (1.34x VR per token)",
+        "vr-nvl72", 1.3,
     ),
     SeedCase(
         "groq3-lpx", "gpt-oss-120b", "decode", 500, True, (),
@@ -74,10 +74,11 @@ CASES = [
         "mi355x-rack", 2.7,
     ),
     SeedCase(
-        "gb200-nvl72", "llama-3.3-70b", "decode", 100, True, NEXT_GENERATION,
-        "price and power: the same 576 TB/s as GB300 for less money and 10 kW less, and a "
-        "72-GPU domain that keeps dense 70B decode fast (1.14x the next per token)",
-        "gb300-nvl72", 1.13,
+        "gb200-nvl72", "deepseek-r1", "decode", 30, True, NEXT_GENERATION,
+        "price, on measured curves: with what ships today, GB200's best measured DeepSeek-R1 "
+        "deployment at 30 tokens/s per user (FP4) serves 1.2x GB300's best (FP8) for 0.88x "
+        "the yearly cost (1.37x per token)",
+        "gb300-nvl72", 1.35,
     ),
     SeedCase(
         "hgx-h100", "llama-3.1-8b", "prefill", 0, False, (),
@@ -100,8 +101,8 @@ CASES = [
     SeedCase(
         "mi355x-rack", "llama-3.1-8b", "decode", 50, True, NEXT_GENERATION,
         "price of bandwidth: with what ships today, 128 GPUs x 8 TB/s for $4.5M is the "
-        "cheapest HBM bandwidth, and an 8B model needs no scale-up (1.19x the next)",
-        "gb200-nvl72", 1.18,
+        "cheapest HBM bandwidth, and an 8B model needs no scale-up (1.32x the next)",
+        "gb200-nvl72", 1.3,
     ),
 ]  # fmt: skip
 

@@ -18,7 +18,8 @@ Every measured point is a deployment the model can replay:
 
 The fit minimizes the squared log error, each source weighing the same (a point of a
 source with n points in the fitted set weighs 1/n), over the memory-bandwidth efficiency,
-the MoE and the dense compute efficiencies (decode and prefill), the MoE per-layer step
+the MoE compute efficiencies (decode and prefill), one dense compute efficiency (a dense
+model's decode step and prompt pass run the same GEMMs: TIED), the MoE per-layer step
 cost (base, and growth per doubling of g), and the dense per-layer and collective
 latencies. First one parameter set for all GPU families together (pooled), then, from
 it, each architecture family (hopper, blackwell, cdna3, cdna4) on its own points: a
@@ -81,6 +82,8 @@ LATENCY_COLUMNS: tuple[str, ...] = (
     "layer_latency_us",
     "collective_latency_us",
 )
+_DENSE_COMPUTE_GRID = (0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7,
+                       0.8, 0.9)  # fmt: skip
 # Efficiencies stay in (0, 1] and latencies >= 0: no parameter set puts an estimate above
 # the hardware's roofline (docs/performance.md, "Physical bounds").
 GRIDS: dict[str, tuple[float, ...]] = {
@@ -93,10 +96,8 @@ GRIDS: dict[str, tuple[float, ...]] = {
     "moe_prefill_compute_efficiency": (
         0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3,
     ),
-    "decode_compute_efficiency": (
-        0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7,
-    ),
-    "prefill_compute_efficiency": (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "decode_compute_efficiency": _DENSE_COMPUTE_GRID,
+    "prefill_compute_efficiency": _DENSE_COMPUTE_GRID,
     "layer_latency_us": (0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80),
     "collective_latency_us": (0, 2, 4, 6, 8, 10, 15, 20, 30),
 }  # fmt: skip
@@ -108,7 +109,7 @@ START: dict[str, float] = {
     "moe_prefill_compute_efficiency": 0.15,
     "moe_layer_latency_us": 50.0,
     "moe_layer_latency_per_doubling_us": 10.0,
-    "decode_compute_efficiency": 0.1,
+    "decode_compute_efficiency": 0.5,
     "prefill_compute_efficiency": 0.5,
     "layer_latency_us": 10.0,
     "collective_latency_us": 8.0,
@@ -119,6 +120,10 @@ COUPLED: tuple[tuple[str, str], ...] = (
     ("moe_layer_latency_us", "moe_layer_latency_per_doubling_us"),
     ("layer_latency_us", "collective_latency_us"),
 )
+# Parameters that are one value: a dense model's decode step and its prompt pass run the
+# same GEMMs (weights x tokens), so compute-bound they reach the same share of peak; fitted
+# apart they trade off on the online points and fail to transfer (docs/performance.md).
+TIED: tuple[tuple[str, ...], ...] = (("decode_compute_efficiency", "prefill_compute_efficiency"),)
 # Columns a replayed point keeps for the report and the tables built from it.
 _POINT_KEYS: tuple[str, ...] = (
     "source",
@@ -398,8 +403,8 @@ def _search(
     score = loss(best)
     for _ in range(SWEEPS):
         before = score
-        for group in _coordinates(columns):
-            for values in itertools.product(*(GRIDS[col] for col in group)):
+        for group, grid in _coordinates(columns):
+            for values in grid:
                 trial = {**best, **dict(zip(group, map(float, values), strict=True))}
                 s = loss(trial)
                 if s < score - 1e-12:
@@ -409,12 +414,20 @@ def _search(
     return best, score
 
 
-def _coordinates(columns) -> list[tuple[str, ...]]:
-    """The search's coordinates: each column alone, but the two parts of one fixed cost
-    (a base and its growth) together, since they trade off against each other."""
-    groups = [pair for pair in COUPLED if set(pair) <= set(columns)]
-    paired = {col for pair in groups for col in pair}
-    return [*((col,) for col in columns if col not in paired), *groups]
+def _coordinates(columns) -> list[tuple[tuple[str, ...], list[tuple[float, ...]]]]:
+    """The search's coordinates, each (its columns, the values it tries): a column alone
+    over its grid; TIED columns as one value over their common grid; the two parts of one
+    fixed cost (a base and its growth, COUPLED) over their joint grid, since they trade off
+    against each other."""
+    tied = [group for group in TIED if set(group) <= set(columns)]
+    coupled = [pair for pair in COUPLED if set(pair) <= set(columns)]
+    grouped = {col for group in (*tied, *coupled) for col in group}
+    coords: list[tuple[tuple[str, ...], list[tuple[float, ...]]]] = [
+        ((col,), [(v,) for v in GRIDS[col]]) for col in columns if col not in grouped
+    ]
+    coords += [(group, [(v,) * len(group) for v in GRIDS[group[0]]]) for group in tied]
+    coords += [(pair, list(itertools.product(*(GRIDS[col] for col in pair)))) for pair in coupled]
+    return coords
 
 
 def fit_params(
@@ -718,7 +731,8 @@ def format_report(cal: Calibration, frontier: pd.DataFrame, sources: pd.DataFram
         f"{lo}/{hi} runs.",
         "",
         "Fitted parameters per architecture family (calibration.csv; pooled: all GPU families",
-        "together, kept by a family for what its points do not inform)",
+        "together, kept by a family for what its points do not inform; a dense model's decode",
+        "and prefill compute efficiency are one fitted value)",
         _fmt_table(
             cal.params,
             {c: "{:.3g}" for c in cal.params.columns if c != "arch" and "points" not in c},
