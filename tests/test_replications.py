@@ -250,3 +250,20 @@ def test_one_batch_is_refused(tmp_path):
     with pytest.raises(CaseError, match="not with --max-shortfall-probability"):
         stochastic(read_case(path), tmp_path / "held", ScenarioOptions(4), held)
     assert not (tmp_path / "held").exists()
+
+
+def test_recourse_racks_are_said_as_the_case_allows_them(one_worker):
+    # This case allows no recourse: the summary says so rather than a bare "0 racks bought
+    # once the future is known" (later years' ordinary orders are no recourse racks).
+    tmp, summary = one_worker
+    assert summary.recourse_capex_premium is None and summary.expected_recourse_racks == 0
+    assert summary.recourse_racks()[0] == "not allowed"
+    text = format_stochastic(tmp / "run", summary)
+    assert "recourse racks: not allowed (case.yaml has no recourse" in text
+    page = write_report(tmp / "run").read_text()
+    assert "<dt>recourse racks</dt><dd>not allowed<small>" in page
+    allowed = dataclasses.replace(summary, recourse_capex_premium=0.25, expected_recourse_racks=3.5)
+    assert allowed.recourse_racks() == (
+        "3.50",
+        "per scenario, mean: bought once the future is known, at a capex premium of 25.0%",
+    )

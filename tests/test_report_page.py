@@ -281,7 +281,11 @@ def test_the_nightly_page_holds_what_changed_and_the_flagged_estimates(runs):
     ]
     assert manifest["stages"]["report"]["result"]["file"] == "report.html"
     # The headline opens with the hedged plan and says the rule that chose it.
-    assert "hedged plan: expected total cost" in page and "saved over the robust choice" in page
+    assert "hedged plan: expected total cost" in page
+    # One card per plan compared: the robust choice's own, unless it is the expected-value plan.
+    ev_is_robust = manifest["stages"]["robust"]["result"]["chosen_plan"] == "expected-value"
+    assert ("saved over the robust choice" in page) is not ev_is_robust
+    assert ("the expected-value plan is also the robust choice" in page) is ev_is_robust
     assert "The answer is the hedged plan (two-stage stochastic program, extensive form)" in page
     assert page.index("hedged plan: racks to order now") < page.index("robust choice, P(unmet")
     # ... and whether its scenarios suffice: the card agrees with the verdict above it.

@@ -20,10 +20,21 @@ from fleetopt.io.runfolder import RunRecord
 from fleetopt.pipelines.plan import plan_case, write_plan
 from fleetopt.report import statistics as stats
 from fleetopt.results import yearly
-from fleetopt.results.nightly import NightlyRecord, PlanStageResult, RobustStageResult
+from fleetopt.results.nightly import (
+    NightlyRecord,
+    PlanStageResult,
+    RobustStageResult,
+    StochasticStageResult,
+)
 from fleetopt.results.runs import Distribution, Estimate, EstimateKind, ScenarioSummary
 from fleetopt.results.schema import to_json, write_summary
-from fleetopt.results.stochastic import shortfall_depth
+from fleetopt.results.stochastic import (
+    EXPECTED_VALUE_PLAN,
+    ROBUST_CHOICE,
+    PlanComparison,
+    shortfall_depth,
+)
+from fleetopt.results.text import hedging_saves
 from fleetopt.scenarios.stats import plan_summaries
 from fleetopt.solve.result import SolveStatus
 from tests.test_plan_tables import ENERGY_PER_RACK_AT_S2, SECONDS_PER_YEAR, write_two_site_case
@@ -503,3 +514,42 @@ def test_shortfall_depth_counts_only_the_solved_futures_that_fall_short():
     assert shortfall_depth(results, "b") is None
     assert shortfall_depth(results.drop(columns="shortfall_share"), "a") is None
     assert shortfall_depth(None, "a") is None
+
+
+def test_a_robust_choice_that_is_the_expected_value_plan_is_said_once():
+    # The hedged plan saves $5M +- $1M a year over the expected-value plan; when that plan
+    # is also the robust choice the summary says so on one line, not a second equal saving.
+    saved = Estimate(5e6, 1e6)
+    hedged = StochasticStageResult(
+        status=SolveStatus.OPTIMAL,
+        method="ef",
+        objective=Estimate(1e9, 1e7),
+        lower_bound=None,
+        gap=0.0,
+        vss=saved,
+        evpi=Estimate(2e7, 2e6),
+        robust=PlanComparison(
+            objective=Estimate(1.005e9, 1e7), difference=saved, probability_shortfall=0.5
+        ),
+    )
+    results = pd.DataFrame(
+        {
+            "scenario": [0, 1],
+            "plan": [ROBUST_CHOICE, ROBUST_CHOICE],
+            "status": ["optimal", "optimal"],
+            "shortfall_share": [4e-4, 0.0],
+        }
+    )
+    same = hedging_saves(hedged, EXPECTED_VALUE_PLAN, results)
+    assert same == [
+        "saves $5.00M ± $1.00M/year over the expected-value plan (value of the stochastic"
+        " solution)",
+        "the expected-value plan is also the robust choice (its orders now, P(shortfall) 50.0%;"
+        " when short, by 0.04% of demanded tokens on average, at most 0.04%)",
+        "(same futures, same shortfall rule, paired future by future)",
+    ]
+    other = hedging_saves(hedged, "scenario-3", results)
+    assert other[1] == (
+        "saves $5.00M ± $1.00M/year over the robust choice scenario-3 (its orders now,"
+        " P(shortfall) 50.0%; when short, by 0.04% of demanded tokens on average, at most 0.04%)"
+    )

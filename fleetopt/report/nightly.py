@@ -24,6 +24,7 @@ from fleetopt.results.nightly import (
     StochasticStageResult,
 )
 from fleetopt.results.stochastic import (
+    EXPECTED_VALUE_PLAN,
     ROBUST_CHOICE,
     STOCHASTIC_PLAN,
     method_name,
@@ -211,21 +212,32 @@ def _answer_cards(run: Run, manifest: NightlyRecord) -> list[tuple[str, str, str
             "futures in which it misses a minimum served share (and pays for it)"
             + _depth_text(results, STOCHASTIC_PLAN),
         ),
+    ]
+    robust = two_stage.robust
+    # A robust choice that is the expected-value plan gets one card, not two identical ones.
+    same = rob.chosen_plan == EXPECTED_VALUE_PLAN
+    vss_note = "per year, paired on the same futures (value of the stochastic solution)"
+    if robust is not None and same:
+        vss_note += (
+            "; the expected-value plan is also the robust choice: P(shortfall)"
+            f" {formats.share(robust.probability_shortfall)}" + _depth_text(results, ROBUST_CHOICE)
+        )
+    cards.append(
         (
             "saved over the expected-value plan",
             formats.usd_plus_minus(two_stage.vss.value, two_stage.vss.se),
-            "per year, paired on the same futures (value of the stochastic solution)",
-        ),
-    ]
+            vss_note,
+        )
+    )
     cards.append(_sufficiency_card(two_stage))
-    if two_stage.robust is not None:
-        saved = two_stage.robust.difference
+    if robust is not None and not same:
+        saved = robust.difference
         cards.append(
             (
                 "saved over the robust choice",
                 formats.usd_plus_minus(saved.value, saved.se),
                 f"per year, paired; {blocks.text(rob.chosen_plan)}'s orders now, P(shortfall)"
-                f" {formats.share(two_stage.robust.probability_shortfall)}"
+                f" {formats.share(robust.probability_shortfall)}"
                 + _depth_text(results, ROBUST_CHOICE),
             )
         )

@@ -256,11 +256,7 @@ def _headline(summary: StochasticSummary, name: str, scope: blocks.Scope) -> blo
             formats.share(summary.probability_shortfall),
             "",
         ),
-        (
-            "recourse racks per scenario, mean",
-            formats.number(summary.expected_recourse_racks),
-            "bought once the future is known",
-        ),
+        ("recourse racks", *summary.recourse_racks()),
         ("status", summary.status.value, f"by {name}"),
     ]
     return blocks.Section(

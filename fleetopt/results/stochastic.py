@@ -251,6 +251,21 @@ class StochasticSummary:
     kind: str = "stochastic"
     fleetopt_version: str = __version__
 
+    def recourse_racks(self) -> tuple[str, str]:
+        """The recourse racks as (figure, what it means): their mean per scenario where the
+        case allows them, else that it does not. Later years' orders at the ordinary price are
+        each future's own either way, and are not recourse racks (docs/model.md section 9)."""
+        if self.recourse_capex_premium is None:
+            return (
+                "not allowed",
+                "case.yaml has no recourse; later years' orders are each future's own",
+            )
+        return (
+            formats.number(self.expected_recourse_racks),
+            "per scenario, mean: bought once the future is known, at a capex premium of"
+            f" {formats.share(self.recourse_capex_premium)}",
+        )
+
 
 @dataclass(frozen=True)
 class ShortfallDepth:

@@ -32,6 +32,7 @@ from fleetopt.results.runs import (
 )
 from fleetopt.results.stochastic import (
     CURVE_DISPLAY,
+    EXPECTED_VALUE_PLAN,
     ROBUST_CHOICE,
     STOCHASTIC_PLAN,
     ReplicationGap,
@@ -404,9 +405,10 @@ def format_stochastic(run_dir: str | Path, summary: StochasticSummary) -> str:
     )
     if s.reliability is not None:
         lines.append(f"  reliability target: {s.reliability.describe()}")
+    recourse, meaning = s.recourse_racks()
     lines.append(
         f"  P(shortfall below a minimum served share) {formats.share(s.probability_shortfall)};"
-        f" recourse racks per scenario, mean {formats.number(s.expected_recourse_racks)}"
+        f" recourse racks: {recourse} ({meaning})"
     )
     lines.append(
         f"\nout of sample ({s.out_of_sample_scenarios} scenarios, seed"
@@ -571,19 +573,23 @@ def hedging_saves(
 ) -> list[str]:
     """What the hedged plan saves over the expected-value plan and the robust choice, each
     paired on the same futures under the same shortfall rule (`results`: the stochastic
-    stage's, for how deep the robust choice's shortfalls go)."""
+    stage's, for how deep the robust choice's shortfalls go). A robust choice that is the
+    expected-value plan is said once, not as a second, identical saving."""
     lines = [
         f"{saving(two_stage.vss)} over the expected-value plan (value of the stochastic solution)"
     ]
     if two_stage.robust is not None:
         depth = shortfall_depth(results, ROBUST_CHOICE)
-        lines.append(
-            f"{saving(two_stage.robust.difference)} over the robust choice {robust_plan} (its"
-            " orders now, P(shortfall)"
-            f" {formats.share(two_stage.robust.probability_shortfall)}"
-            + (f"; {depth.text()}" if depth is not None else "")
-            + ")"
-        )
+        probability = formats.share(two_stage.robust.probability_shortfall)
+        about = f"its orders now, P(shortfall) {probability}"
+        about += f"; {depth.text()}" if depth is not None else ""
+        if robust_plan == EXPECTED_VALUE_PLAN:
+            lines.append(f"the expected-value plan is also the robust choice ({about})")
+        else:
+            lines.append(
+                f"{saving(two_stage.robust.difference)} over the robust choice {robust_plan} "
+                f"({about})"
+            )
     lines.append("(same futures, same shortfall rule, paired future by future)")
     return lines
 
