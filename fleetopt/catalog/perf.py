@@ -582,12 +582,17 @@ def prefill_points(specs: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
 def _sig(x: pd.Series, digits: int = 6, rounding=np.round) -> pd.Series:
     """Round to `digits` significant digits, so written tables are stable and readable;
     `rounding=np.floor` for throughput, so a written row never exceeds its estimate (and
-    so its bounds)."""
+    so its bounds). A value within float noise (1e-6 of the last digit) of a digit boundary
+    is taken as on it: two equal estimates computed along different paths (50,000 tokens/s
+    as 49,999.99999999) must not round a tenth apart, which would break monotonicity."""
     v = x.to_numpy(dtype=float)
     with np.errstate(divide="ignore"):
         mag = np.where(v != 0, np.floor(np.log10(np.abs(v))), 0)
     scale = 10.0 ** (digits - 1 - mag)
-    return pd.Series(rounding(v * scale) / scale, index=x.index)
+    scaled = v * scale
+    nearest = np.round(scaled)
+    scaled = np.where(np.abs(scaled - nearest) < 1e-6, nearest, scaled)
+    return pd.Series(rounding(scaled) / scale, index=x.index)
 
 
 def estimate_throughput(
